@@ -1,0 +1,1056 @@
+"""Report figures: tidy computations (no matplotlib) apart from drawing functions that take ``ax=None`` and return the axes.
+
+Every drawing function takes the data first, keyword-only options and
+``ax=None``; it draws on ``ax`` (or the current axes) and returns it, so that
+figures can be composed in notebooks and their artists read back in tests.
+Person ids are used to match pre and post rows but are never drawn.
+"""
+from __future__ import annotations
+
+import math
+import re
+import textwrap
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from evalkit.errors import DataError, EvalkitError
+
+#: Timepoints, in the order they are drawn.
+TIMEPOINTS = ("pre", "post")
+
+#: Reliable change categories, left to right, with their legend labels.
+RELIABLE_CHANGE_CATEGORIES = (
+    ("deteriorated", "Deteriorated"),
+    ("no_change", "No reliable change"),
+    ("improved", "Improved"),
+)
+
+#: Okabe & Ito (2008) colour-blind-safe colours: vermillion = worse, grey = no change,
+#: bluish green = better; the same in every report so readers learn them once.
+RELIABLE_CHANGE_COLOURS = {
+    "deteriorated": "#D55E00",
+    "no_change": "#BBBBBB",
+    "improved": "#009E73",
+}
+
+#: Effect sizes ``forest_plot`` can draw: column, CI columns and the exact axis label.
+EFFECTS = {
+    "d_z": ("d_z", "d_z_ci_low", "d_z_ci_high", "Cohen's d_z (mean change / SD of change), 95% CI"),
+    "g_av": (
+        "g_av",
+        "g_av_ci_low",
+        "g_av_ci_high",
+        "Hedges' g_av (mean change / average of pre and post SD, bias-corrected), 95% CI",
+    ),
+    "mean_diff": ("mean_diff", "ci_low", "ci_high", "Mean change (post - pre), 95% CI"),
+}
+
+_MEAN_COLOUR = "#0072B2"  # Okabe-Ito blue
+_INDIVIDUAL_COLOUR = "0.55"
+_NOTE_STYLE = {"color": "0.35", "fontstyle": "italic"}
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _check_argument(param, options, value):
+    """Raise the same clear error for every option given a value outside ``options``.
+
+    Raises
+    ------
+    EvalkitError
+        When ``value`` is not one of ``options``.
+    """
+    if value not in options:
+        raise EvalkitError(
+            f"{param}={value!r} is not a valid option",
+            expected=f"one of {', '.join(repr(o) for o in options)}",
+        )
+
+
+def _require_columns(data, columns, what):
+    """Raise :class:`DataError` naming the first of ``columns`` missing from ``data``."""
+    for col in columns:
+        if col not in data.columns:
+            raise DataError(
+                f"{what} has no such column; columns present: {', '.join(map(str, data.columns))}",
+                column=col,
+            )
+
+
+def _get_ax(ax):
+    if ax is None:
+        import matplotlib.pyplot as plt
+
+        ax = plt.gca()
+    return ax
+
+
+def _t_halfwidth(sd, n, confidence):
+    """Half-width of a t interval ``t_{(1+confidence)/2, n-1} * sd / sqrt(n)`` (NaN when n < 2)."""
+    sd = np.asarray(sd, dtype=float)
+    n = np.asarray(n, dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        tq = stats.t.ppf((1 + confidence) / 2, np.where(n >= 2, n - 1, np.nan))
+        return tq * sd / np.sqrt(n)
+
+
+def _level_order(values):
+    """Factor levels in display order: categorical order if set, else natural order ("8-10" before "11-13")."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        present = set(values.dropna())
+        return [c for c in values.cat.categories if c in present]
+
+    def key(level):
+        text = str(level)
+        m = re.match(r"\s*(-?\d+(?:\.\d+)?)", text)
+        return (0, float(m.group(1)), text) if m else (1, 0.0, text)
+
+    return sorted(pd.unique(values.dropna()), key=key)
+
+
+def _paired_wide(scores, measure, factor=None):
+    """One row per person with both a pre and a post score: columns ``pre``, ``post`` (and ``level``).
+
+    Sorted by id, so subsets drawn from it depend on the data, not on row order.
+    The factor level is the person's value at ``pre`` (baseline), else at ``post``.
+    """
+    cols = ["id", "timepoint", measure] + ([factor] if factor is not None else [])
+    _require_columns(scores, cols, "scores")
+    sub = scores.loc[scores["timepoint"].isin(TIMEPOINTS), cols]
+    repeated = int(sub.duplicated(["id", "timepoint"]).sum())
+    if repeated:
+        raise DataError(
+            f"{repeated} person-timepoint rows are repeated",
+            column="id",
+            expected="one row per person and timepoint (clean the data first)",
+        )
+    wide = (
+        sub.pivot(index="id", columns="timepoint", values=measure)
+        .reindex(columns=list(TIMEPOINTS))
+        .astype(float)
+    )
+    if factor is not None:
+        fac = sub.pivot(index="id", columns="timepoint", values=factor).reindex(columns=list(TIMEPOINTS))
+        wide["level"] = fac["pre"].where(fac["pre"].notna(), fac["post"])
+    wide = wide.dropna(subset=list(TIMEPOINTS)).sort_index()
+    wide.columns.name = None
+    return wide
+
+
+def _label_of(row, fallback):
+    label = row.get("label") if hasattr(row, "get") else None
+    if label is None or (isinstance(label, float) and math.isnan(label)) or str(label) == "":
+        return str(fallback)
+    return str(label)
+
+
+# --------------------------------------------------------------------------- theme
+
+
+def set_theme(*, font_scale=1.1, context="notebook"):
+    """Set the evalkit look: seaborn ``whitegrid``, readable fonts, colour-blind-safe palette.
+
+    Call once at the top of a notebook; it changes matplotlib's global rcParams.
+
+    Parameters
+    ----------
+    font_scale : float, default 1.1
+        Multiplier on seaborn's font sizes for ``context``.
+    context : {"notebook", "paper", "talk"}, default "notebook"
+        seaborn plotting context.
+
+    Returns
+    -------
+    None
+
+    Examples
+    --------
+    >>> import matplotlib as mpl
+    >>> with mpl.rc_context():
+    ...     set_theme()
+    ...     mpl.rcParams["axes.spines.top"], mpl.rcParams["axes.grid"]
+    (False, True)
+    """
+    import seaborn as sns
+
+    _check_argument("context", ("notebook", "paper", "talk"), context)
+    sns.set_theme(
+        context=context,
+        style="whitegrid",
+        palette="colorblind",
+        font_scale=font_scale,
+        rc={
+            "axes.spines.top": False,
+            "axes.spines.right": False,
+            "axes.titleweight": "bold",
+            "axes.titlelocation": "left",
+            "legend.frameon": False,
+            "figure.dpi": 110,
+            "savefig.dpi": 200,
+            "savefig.bbox": "tight",
+        },
+    )
+
+
+# --------------------------------------------------------------------------- paired plot
+
+
+def within_subject_ci(scores, *, measure, confidence=0.95):
+    """Pre and post means with Cousineau-Morey within-subject confidence intervals.
+
+    Only people with both a pre and a post score on ``measure`` are used, so
+    both means describe the same people.
+
+    Parameters
+    ----------
+    scores : pandas.DataFrame
+        Long scores (``SectionData.scores``): ``id``, ``timepoint`` and ``measure``.
+    measure : str
+        Score column.
+    confidence : float, default 0.95
+        Confidence level of the intervals.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Two rows (``pre``, ``post``) with columns
+
+        - ``timepoint``
+        - ``mean`` : mean score of the matched people
+        - ``ci_low``, ``ci_high`` : within-subject confidence limits (NaN when n < 2)
+        - ``n`` : number of matched people
+
+    Raises
+    ------
+    DataError
+        When a column is missing or a person has two rows at one timepoint.
+
+    Notes
+    -----
+    Each score is normalised by removing the person's own mean and adding the
+    grand mean, :math:`y_{ij} = x_{ij} - \\bar{x}_{i\\cdot} + \\bar{x}_{\\cdot\\cdot}`
+    (Cousineau, 2005). The standard error of each condition is that of the
+    normalised scores multiplied by :math:`\\sqrt{J/(J-1)}` with :math:`J = 2`
+    conditions (Morey, 2008), and the interval is mean :math:`\\pm
+    t_{(1+c)/2,\\,n-1}` SE. The intervals show how precisely the change is
+    estimated, not between-person spread; they are the right bars for a
+    pre/post comparison of the same people.
+
+    References
+    ----------
+    Cousineau, D. (2005). Confidence intervals in within-subject designs.
+    Tutorials in Quantitative Methods for Psychology, 1(1), 42-45.
+
+    Morey, R. D. (2008). Confidence intervals from normalized data: A
+    correction to Cousineau (2005). Tutorials in Quantitative Methods for
+    Psychology, 4(2), 61-64.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> scores = pd.DataFrame({
+    ...     "id": ["a", "a", "b", "b", "c", "c", "d"],
+    ...     "timepoint": ["pre", "post"] * 3 + ["pre"],
+    ...     "differentiating": [1.0, 2.0, 2.0, 2.5, 1.5, 2.5, 3.0],
+    ... })
+    >>> within_subject_ci(scores, measure="differentiating").round(3)
+      timepoint   mean  ci_low  ci_high  n
+    0       pre  1.500   0.993    2.007  3
+    1      post  2.333   1.826    2.840  3
+    """
+    if not 0 < confidence < 1:
+        raise EvalkitError(f"confidence={confidence!r} is outside (0, 1)", expected="e.g. 0.95")
+    wide = _paired_wide(scores, measure)
+    values = wide[list(TIMEPOINTS)].to_numpy(dtype=float)
+    n, n_conditions = values.shape
+    if n:
+        normalised = values - values.mean(axis=1, keepdims=True) + values.mean()
+        means = values.mean(axis=0)
+        sd = normalised.std(axis=0, ddof=1) if n > 1 else np.full(n_conditions, np.nan)
+    else:
+        means = sd = np.full(n_conditions, np.nan)
+    half = _t_halfwidth(sd * math.sqrt(n_conditions / (n_conditions - 1)), n, confidence)
+    return pd.DataFrame(
+        {
+            "timepoint": list(TIMEPOINTS),
+            "mean": means,
+            "ci_low": means - half,
+            "ci_high": means + half,
+            "n": n,
+        }
+    )
+
+
+def paired_plot(
+    scores,
+    *,
+    measure,
+    label=None,
+    scale=None,
+    ax=None,
+    max_lines=400,
+    seed=0,
+    unit="children",
+):
+    """Each person's pre to post change as a thin line, with the means and within-subject 95% CIs.
+
+    Parameters
+    ----------
+    scores : pandas.DataFrame
+        Long scores: ``id``, ``timepoint`` and ``measure``.
+    measure : str
+        Score column.
+    label : str, optional
+        Human name of the measure for the title and y axis (default ``measure``).
+    scale : tuple of (float, float), optional
+        Possible score range ``(min, max)``; fixes the y axis to it.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on (default: current axes).
+    max_lines : int, default 400
+        Draw at most this many individual lines; above it a random subset, fixed
+        by ``seed``, is drawn and the title says so. Means and CIs always use
+        everyone.
+    seed : int, default 0
+        Seed of the subset, so reruns draw the same lines.
+    unit : str, default "children"
+        Who the rows are, for the title ("n = 12 children with pre and post scores").
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        Artists: a ``LineCollection`` of individual lines (gid ``"individuals"``)
+        and an errorbar whose data line has gid ``"means"`` and whose bars have
+        gid ``"ci"`` (x = 0 for pre, 1 for post).
+
+    See Also
+    --------
+    within_subject_ci : the means and intervals drawn.
+
+    Examples
+    --------
+    >>> import pandas as pd, matplotlib.pyplot as plt
+    >>> scores = pd.DataFrame({
+    ...     "id": ["a", "a", "b", "b", "c", "c"],
+    ...     "timepoint": ["pre", "post"] * 3,
+    ...     "differentiating": [1.0, 2.0, 2.0, 2.5, 1.5, 2.5],
+    ... })
+    >>> ax = paired_plot(scores, measure="differentiating", label="Differentiating Emotions", scale=(1, 3))
+    >>> print(ax.get_title())
+    Differentiating Emotions
+    n = 3 children with pre and post scores
+    >>> [t.get_text() for t in ax.get_xticklabels()]
+    ['Pre', 'Post']
+    >>> plt.close(ax.figure)
+    """
+    from matplotlib.collections import LineCollection
+
+    if int(max_lines) < 1:
+        raise EvalkitError(f"max_lines={max_lines!r} must be at least 1", expected="a positive integer")
+    ax = _get_ax(ax)
+    label = measure if label is None else label
+    wide = _paired_wide(scores, measure)
+    summary = within_subject_ci(scores, measure=measure)
+    n = len(wide)
+
+    values = wide[list(TIMEPOINTS)].to_numpy(dtype=float)
+    shown = np.arange(n)
+    if n > max_lines:
+        rng = np.random.default_rng(seed)
+        shown = np.sort(rng.choice(n, size=int(max_lines), replace=False))
+    segments = [[(0.0, values[i, 0]), (1.0, values[i, 1])] for i in shown]
+    lines = LineCollection(
+        segments,
+        colors=_INDIVIDUAL_COLOUR,
+        linewidths=0.8,
+        alpha=0.35 if len(shown) > 50 else 0.6,
+        label="Individual change",
+        zorder=1,
+    )
+    lines.set_gid("individuals")
+    ax.add_collection(lines)
+
+    means = summary["mean"].to_numpy()
+    yerr = np.vstack([means - summary["ci_low"], summary["ci_high"] - means])
+    bars = ax.errorbar(
+        [0, 1],
+        means,
+        yerr=np.nan_to_num(yerr),
+        fmt="o-",
+        color=_MEAN_COLOUR,
+        markersize=9,
+        linewidth=3,
+        elinewidth=3,
+        capsize=7,
+        capthick=3,
+        label="Mean with 95% within-subject CI",
+        zorder=3,
+    )
+    bars.lines[0].set_gid("means")
+    for collection in bars.lines[2]:
+        collection.set_gid("ci")
+
+    title = f"{label}\nn = {n} {unit} with pre and post scores"
+    if n > max_lines:
+        title += f"; lines for a random {len(shown)} of {n}"
+    ax.set_title(title)
+    if n == 0:
+        ax.text(0.5, 0.5, "no matched pre and post scores", transform=ax.transAxes,
+                ha="center", va="center", **_NOTE_STYLE)
+    ax.set_xticks([0, 1], labels=[t.capitalize() for t in TIMEPOINTS])
+    ax.set_xlim(-0.35, 1.35)
+    ax.set_ylabel(label)
+    if scale is not None:
+        lo, hi = scale
+        pad = 0.04 * (hi - lo)
+        ax.set_ylim(lo - pad, hi + pad)
+    elif n:
+        ax.autoscale_view(scalex=False)
+    ax.legend(loc="best", fontsize="small")
+    return ax
+
+
+# --------------------------------------------------------------------------- forest plot
+
+
+def forest_plot(outcomes, *, effect="d_z", ax=None):
+    """One row per measure: the standardised change with its 95% CI, and a line at zero.
+
+    Parameters
+    ----------
+    outcomes : pandas.DataFrame
+        The outcomes table, one row per measure: ``measure``, optional
+        ``label``, ``n`` and the effect and CI columns.
+    effect : {"d_z", "g_av", "mean_diff"}, default "d_z"
+        Which effect size to draw (``d_z`` with ``d_z_ci_low``/``d_z_ci_high``,
+        ``g_av`` with ``g_av_ci_low``/``g_av_ci_high``, ``mean_diff`` with
+        ``ci_low``/``ci_high``). The x label names it exactly.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on (default: current axes).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        Rows run top to bottom in table order (y = 0, 1, ...; y axis inverted).
+        Points are a ``Line2D`` with gid ``"effect"``, whiskers a
+        ``LineCollection`` with gid ``"ci"``. A measure whose effect is NaN
+        keeps its tick and gets a "not estimable" text (gid ``"not_estimable"``)
+        instead of being dropped.
+
+    Raises
+    ------
+    DataError
+        When a needed column is missing or the table is empty.
+
+    Examples
+    --------
+    >>> import pandas as pd, matplotlib.pyplot as plt
+    >>> outcomes = pd.DataFrame({
+    ...     "measure": ["differentiating", "not_hiding"],
+    ...     "label": ["Differentiating Emotions", "Not Hiding Emotions"],
+    ...     "n": [24, 1],
+    ...     "d_z": [0.52, float("nan")],
+    ...     "d_z_ci_low": [0.09, float("nan")],
+    ...     "d_z_ci_high": [0.94, float("nan")],
+    ... })
+    >>> ax = forest_plot(outcomes)
+    >>> [t.get_text() for t in ax.get_yticklabels()]
+    ['Differentiating Emotions (n = 24)', 'Not Hiding Emotions (n = 1)']
+    >>> ax.get_xlabel()
+    "Cohen's d_z (mean change / SD of change), 95% CI"
+    >>> plt.close(ax.figure)
+    """
+    import matplotlib.transforms as mtransforms
+
+    _check_argument("effect", tuple(EFFECTS), effect)
+    col, low_col, high_col, xlabel = EFFECTS[effect]
+    _require_columns(outcomes, ["measure", col, low_col, high_col], "outcomes")
+    if outcomes.empty:
+        raise DataError("outcomes table has no rows", expected="one row per measure")
+    ax = _get_ax(ax)
+    table = outcomes.reset_index(drop=True)
+    est = pd.to_numeric(table[col], errors="coerce").to_numpy(dtype=float)
+    low = pd.to_numeric(table[low_col], errors="coerce").to_numpy(dtype=float)
+    high = pd.to_numeric(table[high_col], errors="coerce").to_numpy(dtype=float)
+    y = np.arange(len(table), dtype=float)
+
+    ax.axvline(0, color="0.3", linewidth=1, zorder=1, gid="zero")
+    has_ci = np.isfinite(est) & np.isfinite(low) & np.isfinite(high)
+    whiskers = ax.hlines(y[has_ci], low[has_ci], high[has_ci], color=_MEAN_COLOUR, linewidth=2, zorder=2)
+    whiskers.set_gid("ci")
+    ok = np.isfinite(est)
+    (points,) = ax.plot(est[ok], y[ok], "o", color=_MEAN_COLOUR, markersize=8, zorder=3)
+    points.set_gid("effect")
+
+    right = mtransforms.blended_transform_factory(ax.transAxes, ax.transData)
+    ticklabels = []
+    for i, row in table.iterrows():
+        text = _label_of(row, row["measure"])
+        n = pd.to_numeric(pd.Series([row.get("n")]), errors="coerce").iloc[0]
+        if pd.notna(n):
+            text += f" (n = {int(n)})"
+        elif isinstance(row.get("n"), str):
+            text += f" (n {row['n']})" if row["n"].startswith("<") else f" (n = {row['n']})"
+        ticklabels.append(text)
+        if ok[i]:
+            value = f"{est[i]:.2f}"
+            if has_ci[i]:
+                value += f" [{low[i]:.2f}, {high[i]:.2f}]"
+            ax.text(1.02, y[i], value, transform=right, va="center", ha="left",
+                    fontsize="small", gid="effect_text")
+        else:
+            note = row.get("note")
+            reason = f" ({note})" if isinstance(note, str) and note.strip() else ""
+            ax.text(0, y[i], f"not estimable{reason}", va="center", ha="center",
+                    gid="not_estimable", **_NOTE_STYLE)
+
+    ax.set_yticks(y, labels=ticklabels)
+    ax.set_ylim(len(table) - 0.5, -0.5)  # first measure on top
+    finite = np.concatenate([est[ok], low[has_ci], high[has_ci], [0.0]])
+    span = max(float(np.max(np.abs(finite))), 0.5)
+    ax.set_xlim(min(finite.min(), 0) - 0.1 * span, max(finite.max(), 0) + 0.1 * span)
+    ax.set_xlabel(xlabel)
+    ax.grid(axis="y", visible=False)
+    return ax
+
+
+# --------------------------------------------------------------------------- interaction plot
+
+
+def group_time_means(scores, *, measure, factor, min_group_n=10, confidence=0.95):
+    """Pre and post means with 95% CIs for each level of a factor, matched people only.
+
+    Parameters
+    ----------
+    scores : pandas.DataFrame
+        Long scores: ``id``, ``timepoint``, ``measure`` and ``factor``.
+    measure : str
+        Score column.
+    factor : str
+        Grouping column (e.g. ``delivery``, ``age_band``). A person's level is
+        their value at ``pre`` (at ``post`` if missing at pre); people with no
+        level are left out.
+    min_group_n : int, default 10
+        Levels with fewer matched people are left out of the result, so that
+        small groups are neither drawn nor reported.
+    confidence : float, default 0.95
+        Confidence level of the intervals.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Two rows per level kept, levels in natural (or categorical) order, with
+        columns ``<factor>``, ``timepoint``, ``mean``, ``ci_low``, ``ci_high``
+        (t interval of each mean: mean :math:`\\pm t_{(1+c)/2, n-1}\\,sd/\\sqrt{n}`)
+        and ``n`` (matched people in the level).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> scores = pd.DataFrame({
+    ...     "id": ["a", "a", "b", "b", "c", "c", "d", "d", "e", "e"],
+    ...     "timepoint": ["pre", "post"] * 5,
+    ...     "delivery": ["group"] * 6 + ["one-to-one"] * 4,
+    ...     "not_hiding": [1.0, 2.0, 2.0, 2.5, 1.5, 2.0, 3.0, 3.0, 2.0, 2.5],
+    ... })
+    >>> group_time_means(scores, measure="not_hiding", factor="delivery", min_group_n=3).round(2)
+      delivery timepoint  mean  ci_low  ci_high  n
+    0    group       pre  1.50    0.26     2.74  3
+    1    group      post  2.17    1.45     2.88  3
+    """
+    columns = [factor, "timepoint", "mean", "ci_low", "ci_high", "n"]
+    wide = _paired_wide(scores, measure, factor=factor).dropna(subset=["level"])
+    rows = []
+    for level in _level_order(wide["level"]):
+        group = wide[wide["level"] == level]
+        n = len(group)
+        if n < min_group_n:
+            continue
+        for tp in TIMEPOINTS:
+            mean = group[tp].mean()
+            half = float(_t_halfwidth(group[tp].std(ddof=1), n, confidence))
+            rows.append((level, tp, mean, mean - half, mean + half, n))
+    return pd.DataFrame(rows, columns=columns)
+
+
+def interaction_plot(scores, *, measure, factor, min_group_n=10, label=None, ax=None, unit="children"):
+    """Pre and post means (95% CI) with one line per factor level; small groups left out and said so.
+
+    Parameters
+    ----------
+    scores : pandas.DataFrame
+        Long scores: ``id``, ``timepoint``, ``measure`` and ``factor``.
+    measure : str
+        Score column.
+    factor : str
+        Grouping column; one line per level.
+    min_group_n : int, default 10
+        Levels with fewer matched people are not drawn; the title says how many
+        were left out (without naming them).
+    label : str, optional
+        Human name of the measure (default ``measure``).
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on (default: current axes).
+    unit : str, default "children"
+        Who the rows are, for the note on omitted groups.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        One errorbar per level kept, in legend order; each data line has gid
+        ``"means"`` and label ``"<level> (n = <n>)"``. Points are dodged
+        slightly around x = 0 (pre) and 1 (post).
+
+    See Also
+    --------
+    group_time_means : the means and intervals drawn.
+
+    Examples
+    --------
+    >>> import pandas as pd, matplotlib.pyplot as plt
+    >>> scores = pd.DataFrame({
+    ...     "id": ["a", "a", "b", "b", "c", "c", "d", "d", "e", "e"],
+    ...     "timepoint": ["pre", "post"] * 5,
+    ...     "delivery": ["group"] * 6 + ["one-to-one"] * 4,
+    ...     "not_hiding": [1.0, 2.0, 2.0, 2.0, 1.0, 1.5, 3.0, 3.0, 2.0, 2.5],
+    ... })
+    >>> ax = interaction_plot(scores, measure="not_hiding", factor="delivery", min_group_n=3)
+    >>> [t.get_text() for t in ax.get_legend().get_texts()]
+    ['group (n = 3)']
+    >>> print(ax.get_title())
+    not_hiding by delivery
+    1 group with fewer than 3 children not shown
+    >>> plt.close(ax.figure)
+    """
+    import seaborn as sns
+
+    ax = _get_ax(ax)
+    label = measure if label is None else label
+    table = group_time_means(scores, measure=measure, factor=factor, min_group_n=min_group_n)
+    wide = _paired_wide(scores, measure, factor=factor).dropna(subset=["level"])
+    all_levels = _level_order(wide["level"])
+    kept = list(pd.unique(table[factor]))
+    omitted = len(all_levels) - len(kept)
+
+    colours = sns.color_palette("colorblind", max(len(all_levels), 1))
+    width = 0.05
+    for i, level in enumerate(kept):
+        rows = table[table[factor] == level].set_index("timepoint").loc[list(TIMEPOINTS)]
+        offset = width * (i - (len(kept) - 1) / 2)
+        means = rows["mean"].to_numpy()
+        yerr = np.vstack([means - rows["ci_low"], rows["ci_high"] - means])
+        bars = ax.errorbar(
+            np.array([0.0, 1.0]) + offset,
+            means,
+            yerr=np.nan_to_num(yerr),
+            fmt="o-",
+            color=colours[all_levels.index(level)],
+            linewidth=2,
+            markersize=7,
+            capsize=4,
+            label=f"{level} (n = {int(rows['n'].iloc[0])})",
+        )
+        bars.lines[0].set_gid("means")
+        for collection in bars.lines[2]:
+            collection.set_gid("ci")
+
+    title = f"{label} by {factor.replace('_', ' ')}"
+    if omitted:
+        groups = "group" if omitted == 1 else "groups"
+        title += f"\n{omitted} {groups} with fewer than {min_group_n} {unit} not shown"
+    ax.set_title(title)
+    if not kept:
+        ax.text(0.5, 0.5, f"no group has {min_group_n} or more {unit} with pre and post scores",
+                transform=ax.transAxes, ha="center", va="center", wrap=True, **_NOTE_STYLE)
+    else:
+        ax.legend(title=factor.replace("_", " ").capitalize(), fontsize="small")
+    ax.set_xticks([0, 1], labels=[t.capitalize() for t in TIMEPOINTS])
+    ax.set_xlim(-0.4, 1.4)
+    ax.set_ylabel(f"{label} (mean, 95% CI)")
+    return ax
+
+
+# --------------------------------------------------------------------------- reliable change
+
+
+def reliable_change_plot(rc_table, *, ax=None, unit="children"):
+    """Horizontal 100% bars per measure: deteriorated / no reliable change / improved, counts annotated.
+
+    Parameters
+    ----------
+    rc_table : pandas.DataFrame
+        Reliable change table: ``measure``, optional ``label``, ``improved``,
+        ``no_change``, ``deteriorated`` (counts). A row whose counts are not
+        all numbers (NaN, or text such as ``"<5"`` left by disclosure control)
+        is not drawn; its tick stays with a note saying why.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on (default: current axes).
+    unit : str, default "children"
+        Who is counted, for the x label.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        One ``BarContainer`` per category in ``ax.containers`` (labels
+        "Deteriorated", "No reliable change", "Improved"; fixed colours in
+        ``RELIABLE_CHANGE_COLOURS``), bar widths in percent of the row total,
+        rows top to bottom in table order. Each non-zero segment carries a text
+        with its count (and percent when wide enough).
+
+    Examples
+    --------
+    >>> import pandas as pd, matplotlib.pyplot as plt
+    >>> rc = pd.DataFrame({
+    ...     "measure": ["differentiating", "not_hiding"],
+    ...     "n": [20, 8], "rci_threshold": [0.9, 1.1],
+    ...     "improved": [6, "<5"], "no_change": [12, 6], "deteriorated": [2, "<5"],
+    ... })
+    >>> ax = reliable_change_plot(rc)
+    >>> [round(p.get_width()) for p in ax.containers[2]]  # improved, % of 20
+    [30]
+    >>> [t.get_text() for t in ax.texts if "not shown" in t.get_text()]
+    ['not shown: small counts suppressed']
+    >>> plt.close(ax.figure)
+    """
+    keys = [k for k, _ in RELIABLE_CHANGE_CATEGORIES]
+    _require_columns(rc_table, ["measure", *keys], "reliable change table")
+    ax = _get_ax(ax)
+    table = rc_table.reset_index(drop=True)
+    counts = table[keys].apply(pd.to_numeric, errors="coerce")
+    drawable = counts.notna().all(axis=1) & (counts.sum(axis=1) > 0)
+    y = np.arange(len(table), dtype=float)
+    totals = counts.sum(axis=1)
+    percent = counts.div(totals.where(totals > 0), axis=0) * 100
+
+    left = np.zeros(int(drawable.sum()))
+    yd = y[drawable.to_numpy()]
+    for key, name in RELIABLE_CHANGE_CATEGORIES:
+        widths = percent.loc[drawable, key].to_numpy(dtype=float)
+        ax.barh(yd, widths, left=left, height=0.6, color=RELIABLE_CHANGE_COLOURS[key],
+                label=name, edgecolor="white", linewidth=0.8)
+        for yy, x0, w, c in zip(yd, left, widths, counts.loc[drawable, key].to_numpy()):
+            if c > 0:
+                text = f"{int(c)} ({w:.0f}%)" if w >= 14 else f"{int(c)}"
+                ax.text(x0 + w / 2, yy, text, ha="center", va="center", fontsize="small",
+                        color="white" if key != "no_change" else "black", gid="count")
+        left = left + widths
+
+    ticklabels = []
+    for i, row in table.iterrows():
+        text = _label_of(row, row["measure"])
+        if drawable[i]:
+            text += f" (n = {int(totals[i])})"
+        else:
+            raw = row[keys]
+            suppressed = any(isinstance(v, str) and v.strip() != "" for v in raw)
+            note = "not shown: small counts suppressed" if suppressed else "not shown: counts not available"
+            ax.text(50, y[i], note, ha="center", va="center", gid="not_drawn", **_NOTE_STYLE)
+        ticklabels.append(text)
+    ax.set_yticks(y, labels=ticklabels)
+    ax.set_ylim(len(table) - 0.5, -0.5)
+    ax.set_xlim(0, 100)
+    ax.set_xlabel(f"% of {unit} with pre and post scores")
+    ax.grid(axis="y", visible=False)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=3, fontsize="small")
+    return ax
+
+
+# --------------------------------------------------------------------------- diverging bars
+
+
+def diverging_layout(distributions, *, scale=None):
+    """Segments of Likert-style diverging bars: lower responses left of 0, higher right, midpoint centred.
+
+    Parameters
+    ----------
+    distributions : pandas.DataFrame
+        Long item distributions: ``item``, ``timepoint``, ``response``,
+        ``label`` and ``percent`` (or ``n``, from which percents are computed
+        per item and timepoint).
+    scale : tuple of (int, int), optional
+        Response range ``(min, max)``; default the smallest and largest
+        response in ``distributions``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per item, timepoint and response (responses missing from a
+        row get width 0), in item order of first appearance, with columns
+        ``item``, ``timepoint``, ``response``, ``label``, ``left`` and
+        ``width`` (percent). Segments of a row are contiguous in response
+        order; responses below the scale midpoint lie left of 0, above it right
+        of 0, and a neutral midpoint (odd number of responses) is split half
+        and half across 0.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> dist = pd.DataFrame({
+    ...     "item": ["q1"] * 3, "timepoint": ["pre"] * 3, "response": [1, 2, 3],
+    ...     "label": ["not true", "sometimes true", "often true"],
+    ...     "n": [2, 4, 4], "percent": [20.0, 40.0, 40.0],
+    ... })
+    >>> diverging_layout(dist)
+      item timepoint  response           label  left  width
+    0   q1       pre         1        not true -40.0   20.0
+    1   q1       pre         2  sometimes true -20.0   40.0
+    2   q1       pre         3      often true  20.0   40.0
+    """
+    _require_columns(distributions, ["item", "timepoint", "response"], "item distributions")
+    if "percent" not in distributions.columns and "n" not in distributions.columns:
+        raise DataError("item distributions need a 'percent' or an 'n' column", column="percent")
+    columns = ["item", "timepoint", "response", "label", "left", "width"]
+    data = distributions.copy()
+    if data.empty:
+        return pd.DataFrame(columns=columns)
+    data["response"] = pd.to_numeric(data["response"], errors="coerce")
+    if data["response"].isna().any():
+        raise DataError("responses must be numbers", column="response", expected="1 .. scale maximum")
+    if "percent" in data.columns:
+        data["width"] = pd.to_numeric(data["percent"], errors="coerce").fillna(0.0)
+    else:
+        n = pd.to_numeric(data["n"], errors="coerce").fillna(0.0)
+        total = n.groupby([data["item"], data["timepoint"]]).transform("sum")
+        data["width"] = (n / total.where(total > 0) * 100).fillna(0.0)
+    lo, hi = (data["response"].min(), data["response"].max()) if scale is None else scale
+    responses = np.arange(int(lo), int(hi) + 1)
+    mid = (lo + hi) / 2
+
+    labels = {}
+    if "label" in data.columns:
+        labels = data.dropna(subset=["label"]).drop_duplicates("response").set_index("response")["label"].to_dict()
+    rows = []
+    for (item, tp), group in data.groupby(["item", "timepoint"], sort=False):
+        width = group.groupby("response")["width"].sum().reindex(responses, fill_value=0.0)
+        below = width[width.index < mid].sum() + width[width.index == mid].sum() / 2
+        edges = -below + np.concatenate([[0.0], np.cumsum(width.to_numpy())[:-1]])
+        for r, x0, w in zip(responses, edges, width.to_numpy()):
+            rows.append((item, tp, int(r), labels.get(r, str(r)), float(x0), float(w)))
+    out = pd.DataFrame(rows, columns=columns)
+    item_order = {item: i for i, item in enumerate(pd.unique(data["item"]))}
+    out = out.sort_values(["item", "timepoint", "response"],
+                          key=lambda s: s.map(item_order) if s.name == "item" else s,
+                          kind="stable")
+    return out.reset_index(drop=True)
+
+
+def diverging_bar_plot(distributions, *, timepoints=TIMEPOINTS, ax=None, item_labels=None, scale=None,
+                       wrap=40):
+    """Likert-style diverging stacked bars per item and timepoint.
+
+    Parameters
+    ----------
+    distributions : pandas.DataFrame
+        Long item distributions (see :func:`diverging_layout`); ``n`` is used,
+        when present, to print each bar's number of responses.
+    timepoints : sequence of str, default ("pre", "post")
+        Timepoints to draw, top to bottom within each item.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on (default: current axes).
+    item_labels : dict, optional
+        Item id -> item text for the y axis (default the item id).
+    scale : tuple of (int, int), optional
+        Response range, passed to :func:`diverging_layout`.
+    wrap : int, default 40
+        Wrap item texts at this many characters.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        One ``BarContainer`` per response in ``ax.containers``, in response
+        order, labelled with the response label (legend in the same order).
+        Major y tick labels are the item texts (at the centre of each item's
+        bars), minor y tick labels the timepoints. x is percent, with tick
+        labels shown as absolute values.
+
+    Examples
+    --------
+    >>> import pandas as pd, matplotlib.pyplot as plt
+    >>> dist = pd.DataFrame({
+    ...     "item": ["q1"] * 6, "timepoint": ["pre"] * 3 + ["post"] * 3,
+    ...     "response": [1, 2, 3] * 2,
+    ...     "label": ["not true", "sometimes true", "often true"] * 2,
+    ...     "n": [2, 4, 4, 1, 3, 6], "percent": [20.0, 40.0, 40.0, 10.0, 30.0, 60.0],
+    ... })
+    >>> ax = diverging_bar_plot(dist, item_labels={"q1": "I know how I feel"})
+    >>> [t.get_text() for t in ax.get_legend().get_texts()]
+    ['not true', 'sometimes true', 'often true']
+    >>> [t.get_text() for t in ax.get_yticklabels(minor=True)]
+    ['Pre (n = 10)', 'Post (n = 10)']
+    >>> plt.close(ax.figure)
+    """
+    import seaborn as sns
+    from matplotlib.ticker import FuncFormatter
+
+    ax = _get_ax(ax)
+    item_labels = {} if item_labels is None else dict(item_labels)
+    timepoints = list(timepoints)
+    _require_columns(distributions, ["timepoint"], "item distributions")
+    data = distributions[distributions["timepoint"].isin(timepoints)]
+    layout = diverging_layout(data, scale=scale)
+    if layout.empty:
+        ax.text(0.5, 0.5, "no item responses to show", transform=ax.transAxes,
+                ha="center", va="center", **_NOTE_STYLE)
+        return ax
+    responses = sorted(layout["response"].unique())
+    k = len(responses)
+    colours = list(sns.color_palette("BrBG", k))
+    if k % 2:
+        colours[k // 2] = (0.78, 0.78, 0.78)  # neutral grey, visible on white
+
+    # y positions: items top to bottom, their timepoints inside, a gap between items
+    positions, minor_labels, major_ticks, major_labels = {}, [], [], []
+    y = 0.0
+    totals = None
+    if "n" in data.columns:
+        totals = pd.to_numeric(data["n"], errors="coerce").groupby([data["item"], data["timepoint"]]).sum(min_count=1)
+    for item in pd.unique(layout["item"]):
+        present = set(layout.loc[layout["item"] == item, "timepoint"])
+        ys = []
+        for tp in timepoints:
+            if tp not in present:
+                continue
+            positions[(item, tp)] = y
+            text = str(tp).capitalize()
+            if totals is not None and pd.notna(totals.get((item, tp), np.nan)):
+                text += f" (n = {int(totals[(item, tp)])})"
+            minor_labels.append((y, text))
+            ys.append(y)
+            y += 1.0
+        major_ticks.append(float(np.mean(ys)))
+        major_labels.append(textwrap.fill(str(item_labels.get(item, item)), wrap))
+        y += 0.6
+
+    layout = layout.assign(y=[positions[(i, t)] for i, t in zip(layout["item"], layout["timepoint"])])
+    for colour, response in zip(colours, responses):
+        seg = layout[layout["response"] == response]
+        name = seg["label"].iloc[0]
+        ax.barh(seg["y"], seg["width"], left=seg["left"], height=0.8, color=colour,
+                edgecolor="white", linewidth=0.6, label=name)
+        for _, s in seg[seg["width"] >= 8].iterrows():
+            ax.text(s["left"] + s["width"] / 2, s["y"], f"{s['width']:.0f}%", ha="center", va="center",
+                    fontsize="x-small", gid="percent")
+
+    ax.axvline(0, color="0.2", linewidth=1, gid="zero")
+    ax.set_yticks(major_ticks, labels=major_labels)
+    ax.set_yticks([p for p, _ in minor_labels], labels=[t for _, t in minor_labels], minor=True)
+    ax.tick_params(axis="y", which="minor", length=0, labelsize="small")
+    ax.tick_params(axis="y", which="major", length=0, pad=75)
+    ax.set_ylim(y - 0.6 - 0.5, -0.5)
+    extent = np.maximum(np.abs(layout["left"]), np.abs(layout["left"] + layout["width"])).max()
+    lim = max(10.0, math.ceil(extent / 10.0) * 10.0)
+    ax.set_xlim(-lim, lim)
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{abs(x):.0f}%"))
+    ax.set_xlabel("% of responses (lower responses left of 0, higher right; midpoint split across 0)")
+    ax.grid(axis="y", visible=False)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=min(k, 5), fontsize="small")
+    return ax
+
+
+# --------------------------------------------------------------------------- grids
+
+
+def _panel_grid(n_panels, *, col_wrap, height, aspect, sharey):
+    import matplotlib.pyplot as plt
+
+    ncols = max(1, min(col_wrap, n_panels))
+    nrows = max(1, math.ceil(n_panels / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * height * aspect, nrows * height),
+                             sharey=sharey, squeeze=False, layout="constrained")
+    flat = axes.ravel()
+    for extra in flat[n_panels:]:
+        extra.set_visible(False)
+    return fig, flat[:n_panels]
+
+
+def paired_grid(scores, *, measures, labels=None, col_wrap=3, height=3.8, aspect=1.0, sharey=False, **kws):
+    """Lay out one :func:`paired_plot` per measure.
+
+    Parameters
+    ----------
+    scores : pandas.DataFrame
+        Long scores.
+    measures : sequence of str
+        One panel per measure, in this order.
+    labels : dict, optional
+        Measure id -> label (e.g. ``SectionData.labels``).
+    col_wrap : int, default 3
+        Panels per row.
+    height, aspect : float
+        Panel height (inches) and width/height ratio.
+    sharey : bool, default False
+        Share the y axis (sensible when all measures use one scale).
+    **kws
+        Passed to :func:`paired_plot` (``scale``, ``max_lines``, ``seed``, ``unit``).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Its visible axes are the panels, in ``measures`` order.
+
+    Examples
+    --------
+    >>> import pandas as pd, matplotlib.pyplot as plt
+    >>> scores = pd.DataFrame({
+    ...     "id": ["a", "a", "b", "b"], "timepoint": ["pre", "post"] * 2,
+    ...     "differentiating": [1.0, 2.0, 2.0, 2.5], "not_hiding": [2.0, 2.0, 1.0, 3.0],
+    ... })
+    >>> fig = paired_grid(scores, measures=["differentiating", "not_hiding"])
+    >>> [ax.get_ylabel() for ax in fig.axes if ax.get_visible()]
+    ['differentiating', 'not_hiding']
+    >>> plt.close(fig)
+    """
+    labels = {} if labels is None else labels
+    fig, axes = _panel_grid(len(measures), col_wrap=col_wrap, height=height, aspect=aspect, sharey=sharey)
+    for measure, ax in zip(measures, axes):
+        paired_plot(scores, measure=measure, label=labels.get(measure, measure), ax=ax, **kws)
+    return fig
+
+
+def interaction_grid(scores, *, measure, factors, label=None, col_wrap=2, height=3.8, aspect=1.2,
+                     sharey=True, **kws):
+    """Lay out one :func:`interaction_plot` of ``measure`` per factor.
+
+    Parameters
+    ----------
+    scores : pandas.DataFrame
+        Long scores.
+    measure : str
+        Score column.
+    factors : sequence of str
+        One panel per factor (e.g. ``SectionData.factors``).
+    label : str, optional
+        Human name of the measure.
+    col_wrap : int, default 2
+        Panels per row.
+    height, aspect : float
+        Panel height (inches) and width/height ratio.
+    sharey : bool, default True
+        Share the y axis so that panels compare directly.
+    **kws
+        Passed to :func:`interaction_plot` (``min_group_n``, ``unit``).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Its visible axes are the panels, in ``factors`` order.
+
+    Examples
+    --------
+    >>> import pandas as pd, matplotlib.pyplot as plt
+    >>> scores = pd.DataFrame({
+    ...     "id": ["a", "a", "b", "b"], "timepoint": ["pre", "post"] * 2,
+    ...     "delivery": ["group", "group", "one-to-one", "one-to-one"],
+    ...     "site": ["north"] * 4, "not_hiding": [2.0, 2.0, 1.0, 3.0],
+    ... })
+    >>> fig = interaction_grid(scores, measure="not_hiding", factors=["delivery", "site"], min_group_n=1)
+    >>> [ax.get_title().splitlines()[0] for ax in fig.axes if ax.get_visible()]
+    ['not_hiding by delivery', 'not_hiding by site']
+    >>> plt.close(fig)
+    """
+    fig, axes = _panel_grid(len(factors), col_wrap=col_wrap, height=height, aspect=aspect, sharey=sharey)
+    for factor, ax in zip(factors, axes):
+        interaction_plot(scores, measure=measure, factor=factor, label=label, ax=ax, **kws)
+    return fig
