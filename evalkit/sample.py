@@ -1,0 +1,786 @@
+"""Seeded sample cohort, with every data problem it plants written down, for the README, tests and benchmarks.
+
+The sample imitates what Healing Together evaluations receive: three sites'
+exports of the children's EAQ-30 (one row per questionnaire), and the
+facilitators' before/after training questionnaire. Answers come from an
+ordinal model (a latent trait per child and subscale, plus item noise, cut
+at thresholds), so reliabilities, pre/post changes and moderator effects look
+like real data. With ``messy=True`` the files also carry the problems real
+exports have (text labels, blanks, impossible values, duplicates, attrition,
+timepoint spellings, id spellings, three file formats); :func:`write_sample`
+returns, and writes to ``planted.json`` and ``PLANTED.md``, exactly what was
+planted and where, so cleaning and validation can be checked against it.
+
+Nothing here names a real child or place: ids are ``C0001``..., facilitator
+ids ``F001``..., and the free-text ``notes`` column holds stock phrases.
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import re
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from .errors import EvalkitError
+
+#: Site names as they appear in the ``site`` column, with the file each is exported to.
+SITES = ("Site A", "Site B", "Site C")
+DELIVERY = ("group", "one-to-one")
+REFERRAL_REASONS = ("witnessed abuse", "parental conflict", "post-separation", "social care referral")
+CHILD_COLUMNS = ("child_id", "timepoint", "age", "delivery", "referral_reason", "site")
+FACILITATOR_COLUMNS = ("facilitator_id", "timepoint")
+
+#: Exact strings planted by ``messy=True`` (a cleaning module must cope with each).
+TIMEPOINT_VARIANTS = {"pre": (" PRE", "Pre", "pre "), "post": ("POST ", "Post", " post")}
+SITE_B_TIMEPOINTS = {"pre": "Baseline", "post": "End"}
+UNKNOWN_TIMEPOINTS = ("mid", "follow-up")
+OUT_OF_RANGE = {"eaq30": (4, 0, 9), "facilitator_tip": (6, 0, 55)}
+UNPARSEABLE = ("n/a", "?", "-")
+ID_VARIANTS = ("{lower} ", " {id}", "{lower}", "{id} ")
+ENCODINGS_MESSY = {"Site A": "utf-8-sig", "Site B": "cp1252", "Site C": "xlsx"}
+
+_SITE_P = (0.40, 0.35, 0.25)
+_GROUP_P = {"Site A": 0.70, "Site B": 0.66, "Site C": 0.55}
+_REFERRAL_P = (0.42, 0.27, 0.19, 0.12)
+# Ages 5..16: most referrals are primary-school age.
+_AGE_W = np.array([4, 7, 9, 10, 10, 10, 9, 8, 7, 6, 5, 3], dtype=float)
+_BIRTHDAY_P = 0.15  # pre and post are about eight weeks apart
+_NOTES = (
+    "Completed with support from key worker",
+    "Interpreter present",
+    "Completed at home visit",
+    "Session 3 missed \u2013 school trip",
+    "Moved to the caf\u00e9 room",
+    "Carer\u2019s questionnaire also returned",
+)
+_NOTE_P = 0.05
+
+# Ordinal model. Loadings give Cronbach's alpha of about 0.6-0.8 per subscale;
+# effects are mean latent gains (in pre-SD units) for an average child, scaled
+# per child by _moderation() so that delivery and age moderate the change.
+_CHILD_LOADING = {"differentiating": 0.62, "verbal_sharing": 1.0, "not_hiding": 0.78,
+                  "bodily_awareness": 0.72, "attending_others": 0.78, "analyses": 0.74}
+_CHILD_EFFECT = {"differentiating": 0.62, "verbal_sharing": 0.62, "not_hiding": 0.48,
+                 "bodily_awareness": 0.0, "attending_others": 0.0, "analyses": 0.0}
+_CHILD_CUTS = (-0.9, 0.5)
+_CHILD_TRAIT_R = 0.3
+_CHANGE_SD = 0.55
+_FAC_LOADING = {"knowledge": 1.0, "understanding": 1.0, "confidence": 1.0}
+_FAC_EFFECT = {"knowledge": 1.0, "understanding": 0.85, "confidence": 0.75}
+_FAC_CUTS = (-1.9, -1.0, 0.1, 1.3)
+_FAC_TRAIT_R = 0.5
+
+
+# ----------------------------------------------------------------------------- public API
+
+def make_children(n_children=300, *, seed=2026, messy=True):
+    """Generate the children's EAQ-30 questionnaires of a sample cohort.
+
+    Parameters
+    ----------
+    n_children : int, default 300
+        Number of distinct children (the published evaluation had 327). A
+        messy cohort needs at least 40.
+    seed : int, default 2026
+        Seed; the same seed always gives the same frame. The clean answers do
+        not depend on ``messy``: a messy frame is the clean one with problems
+        planted in it.
+    messy : bool, default True
+        Plant the data problems listed in the module notes (see
+        :func:`write_sample` for the record of what was planted).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Long format, one row per questionnaire, sorted by site, timepoint and
+        id: ``child_id``, ``timepoint``, ``age`` (int, 5-16), ``delivery``
+        (``"group"``/``"one-to-one"``), ``referral_reason``, ``site``
+        (``"Site A"``...), ``q1``..``q30`` (raw answers 1-3 as on the form,
+        reverse items not reversed), ``notes`` (free text, mostly empty).
+        Clean frames have int64 item columns; messy ones have object item
+        columns holding ints, strings and ``None``.
+
+    Notes
+    -----
+    Each child has a latent trait per subscale, correlated 0.3 across
+    subscales. An item's keyed answer is ``1 + (z > -0.9) + (z > 0.5)`` with
+    ``z = (lambda * theta + e) / sqrt(lambda**2 + 1) + b_item``, ``e ~ N(0, 1)``;
+    reverse items are then written as ``4 - keyed``. Post traits add a gain
+    on Differentiating Emotions, Verbal Sharing and Not Hiding Emotions
+    (paired d about 0.3-0.6) and none on the other three subscales; the gain
+    is larger for one-to-one delivery and for older children.
+
+    Examples
+    --------
+    >>> from evalkit.sample import make_children
+    >>> kids = make_children(40, seed=1, messy=False)
+    >>> kids.shape
+    (80, 37)
+    >>> sorted(kids["timepoint"].unique())
+    ['post', 'pre']
+    """
+    return _children(n_children, seed, messy)[0]
+
+
+def make_facilitators(n_facilitators=60, *, seed=2026, messy=True):
+    """Generate the facilitators' before/after training questionnaires.
+
+    Parameters
+    ----------
+    n_facilitators : int, default 60
+        Number of distinct facilitators. A messy sample needs at least 20.
+    seed : int, default 2026
+        Seed; the same seed always gives the same frame.
+    messy : bool, default True
+        Plant a few blank answers, one exact duplicate row and a few
+        facilitators who only answered before training.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per questionnaire: ``facilitator_id`` (``F001``...),
+        ``timepoint`` (``"pre"``/``"post"``), then ``k1``..``k4``,
+        ``u1``..``u4``, ``c1``..``c4`` (1 = strongly disagree ... 5 = strongly
+        agree; ``c4`` is worded negatively and not reversed). Item columns
+        are int64, or nullable ``Int64`` when ``messy``.
+
+    Examples
+    --------
+    >>> from evalkit.sample import make_facilitators
+    >>> fac = make_facilitators(20, seed=1, messy=False)
+    >>> fac.shape
+    (40, 14)
+    """
+    return _facilitators(n_facilitators, seed, messy)[0]
+
+
+def write_sample(out_dir, *, n_children=300, n_facilitators=60, seed=2026, messy=True, xlsx_site=True):
+    """Write a sample cohort (data files, ``cohort.yml``, record of planted problems).
+
+    Parameters
+    ----------
+    out_dir : str or path-like
+        Folder to write into (created if needed; files there are overwritten).
+    n_children, n_facilitators : int
+        Cohort sizes (defaults 300 and 60).
+    seed : int, default 2026
+    messy : bool, default True
+        Plant data problems. Clean samples are written as plain UTF-8 CSV.
+    xlsx_site : bool, default True
+        Write Site C as ``children_site_c.xlsx`` (otherwise ``.csv``). Large
+        workbooks are slow to write; benchmarks may prefer ``False``.
+
+    Returns
+    -------
+    dict
+        JSON-ready record of the sample, also written to ``planted.json``
+        (and summarised in ``PLANTED.md``). Keys: ``seed``, ``messy``,
+        ``files`` (file name -> encoding), and per section (``"children"``,
+        ``"facilitators"``): ``n``, ``n_rows``, ``n_with_pre``,
+        ``n_with_post``, ``n_with_both``, ``counts`` (problem -> number of
+        cells/rows/ids) and one list per problem. Every list entry names the
+        canonical ``id`` (upper case, no spaces), the canonical
+        ``timepoint`` where it applies, and ``file`` and ``row`` (spreadsheet
+        row number: the header is row 1, the first data row is row 2).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from evalkit.sample import write_sample
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     planted = write_sample(tmp, n_children=60, n_facilitators=20, xlsx_site=False)
+    ...     sorted(p.name for p in Path(tmp).iterdir())[:3]
+    ['PLANTED.md', 'children_site_a.csv', 'children_site_b.csv']
+    >>> planted["children"]["counts"]["conflicting_duplicates"]
+    2
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    site_files = _site_files(xlsx_site)
+    kids, kid_record = _children(n_children, seed, messy, site_files=site_files)
+    fac, fac_record = _facilitators(n_facilitators, seed, messy)
+
+    files = {}
+    for site, name in site_files.items():
+        part = kids[kids["site"] == site]
+        if name.endswith(".xlsx"):
+            _write_xlsx(part, out / name)
+            files[name] = "xlsx"
+            continue
+        encoding = ENCODINGS_MESSY[site] if messy and ENCODINGS_MESSY[site] != "xlsx" else "utf-8"
+        newline = "\r\n" if messy and encoding == "cp1252" else "\n"
+        part.to_csv(out / name, index=False, encoding=encoding, lineterminator=newline)
+        files[name] = encoding + (" (CRLF line endings)" if newline == "\r\n" else "")
+    fac.to_csv(out / "facilitators.csv", index=False, encoding="utf-8", lineterminator="\n")
+    files["facilitators.csv"] = "utf-8"
+    (out / "cohort.yml").write_text(_cohort_yml(list(site_files.values())), encoding="utf-8")
+
+    record = {"seed": seed, "messy": messy, "files": files,
+              "children": kid_record, "facilitators": fac_record}
+    (out / "planted.json").write_text(json.dumps(record, indent=1, ensure_ascii=False) + "\n",
+                                      encoding="utf-8")
+    (out / "PLANTED.md").write_text(_planted_markdown(record), encoding="utf-8")
+    return record
+
+
+# ----------------------------------------------------------------------------- instruments
+
+def _instrument(name):
+    path = Path(__file__).parent / "instruments" / f"{name}.yml"
+    spec = yaml.safe_load(path.read_text(encoding="utf-8"))
+    resp = spec["response"]
+    return {
+        "id": spec["id"],
+        "min": int(resp["min"]),
+        "max": int(resp["max"]),
+        "labels": {str(k): int(v) for k, v in resp["labels"].items()},
+        "min_answered": float(spec["min_answered"]),
+        "subscales": [(s["id"], list(s["items"]), list(s.get("reverse", []))) for s in spec["subscales"]],
+    }
+
+
+def _tolerant_items(inst, columns):
+    """Items whose subscale can lose one answer and still be scored."""
+    ok = set()
+    for _, items, _ in inst["subscales"]:
+        if (len(items) - 1) / len(items) >= inst["min_answered"] - 1e-9:
+            ok.update(items)
+    return np.array([i for i, c in enumerate(columns) if c in ok])
+
+
+def _blank_needed(n_items, min_answered):
+    """Smallest number of blanks that makes a subscale of ``n_items`` unscorable."""
+    return next(m for m in range(1, n_items + 1) if (n_items - m) / n_items < min_answered - 1e-9)
+
+
+# ----------------------------------------------------------------------------- the ordinal model
+
+def _latent(rng, n, n_sub, r):
+    corr = np.full((n_sub, n_sub), r) + np.eye(n_sub) * (1 - r)
+    return rng.standard_normal((n, n_sub)) @ np.linalg.cholesky(corr).T
+
+
+def _answers(rng, theta, inst, columns, loading, cuts, shifts):
+    """Raw answers (ints, reverse items un-reversed) for latent traits ``theta`` (rows x subscales)."""
+    n = theta.shape[0]
+    col_sub = np.empty(len(columns), dtype=int)
+    lam = np.empty(len(columns))
+    reverse = np.zeros(len(columns), dtype=bool)
+    pos = {c: i for i, c in enumerate(columns)}
+    for s, (sid, items, rev) in enumerate(inst["subscales"]):
+        for item in items:
+            col_sub[pos[item]] = s
+            lam[pos[item]] = loading[sid]
+            reverse[pos[item]] = item in rev
+    z = (theta[:, col_sub] * lam + rng.standard_normal((n, len(columns)))) / np.sqrt(lam ** 2 + 1)
+    z += shifts
+    keyed = inst["min"] + (z[:, :, None] > np.asarray(cuts)[None, None, :]).sum(axis=2)
+    return np.where(reverse, inst["min"] + inst["max"] - keyed, keyed).astype(np.int64)
+
+
+def _moderation(age, one_to_one):
+    """Per-child multiplier of the gain: about 1 on average, larger one-to-one and with age."""
+    return 0.45 + 0.6 * one_to_one + 0.07 * (age - 5)
+
+
+def _child_columns():
+    return [f"q{i}" for i in range(1, 31)]
+
+
+def _ids(prefix, n, width):
+    width = max(width, len(str(n)))
+    return np.char.add(prefix, np.char.zfill(np.arange(1, n + 1).astype(str), width)).astype(object)
+
+
+# ----------------------------------------------------------------------------- children
+
+def _site_files(xlsx_site=True):
+    return {"Site A": "children_site_a.csv", "Site B": "children_site_b.csv",
+            "Site C": "children_site_c.xlsx" if xlsx_site else "children_site_c.csv"}
+
+
+def _children(n, seed, messy, site_files=None):
+    if int(n) != n or n < 1:
+        raise EvalkitError(f"n_children must be a positive whole number, got {n!r}")
+    if messy and n < 40:
+        raise EvalkitError(f"a messy sample needs at least 40 children, got {n}",
+                           expected="n_children >= 40, or messy=False (--clean)")
+    n = int(n)
+    site_files = site_files or _site_files()
+    inst = _instrument("eaq30")
+    columns = _child_columns()
+    data_ss, mess_ss = np.random.SeedSequence([seed, 1]).spawn(2)
+    rng = np.random.default_rng(data_ss)
+
+    site = rng.choice(3, size=n, p=_SITE_P)
+    group_p = np.array([_GROUP_P[s] for s in SITES])[site]
+    one_to_one = (rng.random(n) >= group_p).astype(np.int64)
+    age = 5 + rng.choice(12, size=n, p=_AGE_W / _AGE_W.sum())
+    referral = rng.choice(4, size=n, p=_REFERRAL_P)
+    n_sub = len(inst["subscales"])
+    theta_pre = _latent(rng, n, n_sub, _CHILD_TRAIT_R)
+    effect = np.array([_CHILD_EFFECT[s[0]] for s in inst["subscales"]])
+    gain = _moderation(age, one_to_one)[:, None] * effect + _CHANGE_SD * rng.standard_normal((n, n_sub))
+    shifts = rng.uniform(-0.3, 0.3, size=len(columns))
+    answers = _answers(rng, np.vstack([theta_pre, theta_pre + gain]), inst, columns,
+                       _CHILD_LOADING, _CHILD_CUTS, shifts)
+    birthday = (rng.random(n) < _BIRTHDAY_P) & (age < 16)
+    has_note = rng.random(2 * n) < _NOTE_P
+    note_pick = rng.choice(len(_NOTES), size=2 * n)
+
+    ids = _ids("C", n, 4)
+    child = np.concatenate([np.arange(n), np.arange(n)])
+    tp_code = np.repeat([0, 1], n)
+    base = {
+        "child": child,
+        "tp_code": tp_code,
+        "age": np.concatenate([age, age + birthday]),
+        "notes": np.where(has_note, np.array(_NOTES, dtype=object)[note_pick], None),
+    }
+    if messy:
+        rows, answers, record = _mess_children(np.random.default_rng(mess_ss), base, answers, ids, site,
+                                               theta_pre, gain, inst, columns, shifts, site_files)
+    else:
+        order = np.lexsort((child, tp_code, site[child]))
+        rows = {k: v[order] for k, v in base.items()}
+        rows["tp_text"] = np.array(["pre", "post"], dtype=object)[rows["tp_code"]]
+        rows["id_text"] = ids[rows["child"]]
+        answers = answers[order]
+        record = _section_record(n, rows["child"], rows["tp_code"], {})
+    c = rows["child"]
+    frame = pd.DataFrame({
+        "child_id": rows["id_text"],
+        "timepoint": rows["tp_text"],
+        "age": rows["age"].astype(np.int64),
+        "delivery": np.array(DELIVERY, dtype=object)[one_to_one[c]],
+        "referral_reason": np.array(REFERRAL_REASONS, dtype=object)[referral[c]],
+        "site": np.array(SITES, dtype=object)[site[c]],
+    })
+    items = pd.DataFrame(answers, columns=columns)
+    frame = pd.concat([frame, items], axis=1)
+    frame["notes"] = rows["notes"]
+    record["birthday_between_pre_and_post"] = int(birthday.sum())
+    return frame, record
+
+
+def _take(n, pool, rng):
+    """Draw ``n`` distinct entries of ``pool`` and return (drawn, rest)."""
+    n = min(n, len(pool))
+    pick = rng.choice(len(pool), size=n, replace=False)
+    mask = np.zeros(len(pool), dtype=bool)
+    mask[pick] = True
+    return np.sort(pool[mask]), pool[~mask]
+
+
+def _mess_children(rng, base, answers, ids, site, theta_pre, gain, inst, columns, shifts, site_files):
+    n = len(ids)
+    # Children with one planted person-level problem each (disjoint groups).
+    pool = np.arange(n)
+    pre_only, pool = _take(round(0.08 * n), pool, rng)
+    post_only, pool = _take(max(3, round(0.015 * n)), pool, rng)
+    id_variant, pool = _take(max(3, round(0.01 * n)), pool, rng)
+    exact_dup, pool = _take(max(3, round(0.01 * n)), pool, rng)
+    conflict, pool = _take(max(2, round(0.005 * n)), pool, rng)
+    unknown, pool = _take(max(2, round(0.005 * n)), pool, rng)
+
+    # Source rows: 0..n-1 are pre, n..2n-1 post (as in ``base``).
+    keep = np.ones(2 * n, dtype=bool)
+    keep[pre_only + n] = False
+    keep[post_only] = False
+    dup_tp = rng.integers(0, 2, size=len(exact_dup))
+    conflict_tp = rng.integers(0, 2, size=len(conflict))
+    src = np.concatenate([np.flatnonzero(keep), exact_dup + dup_tp * n, conflict + conflict_tp * n,
+                          unknown])
+    kind = np.concatenate([np.zeros(keep.sum(), int), np.ones(len(exact_dup), int),
+                           np.full(len(conflict), 2), np.full(len(unknown), 3)])
+    rows = {k: v[src] for k, v in base.items()}
+    rows["kind"] = kind
+    rows["tp_code"] = np.where(kind == 3, 2, rows["tp_code"])
+    ans = answers[src]
+
+    # Conflicting copies: three answers changed by one step.
+    conflict_items = []
+    lo, hi = inst["min"], inst["max"]
+    for r in np.flatnonzero(kind == 2):
+        cols = np.sort(rng.choice(len(columns), size=3, replace=False))
+        step = np.where(ans[r, cols] == hi, -1, np.where(ans[r, cols] == lo, 1, rng.choice([-1, 1], 3)))
+        ans[r, cols] += step
+        conflict_items.append([columns[c] for c in cols])
+    # Unknown timepoints: an extra mid-programme questionnaire.
+    unk_rows = np.flatnonzero(kind == 3)
+    c_unk = rows["child"][unk_rows]
+    ans[unk_rows] = _answers(rng, theta_pre[c_unk] + gain[c_unk] / 2, inst, columns, _CHILD_LOADING,
+                             _CHILD_CUTS, shifts)
+
+    order = np.lexsort((kind, rows["child"], rows["tp_code"], site[rows["child"]]))
+    sorted_pos = np.argsort(order)  # where each unsorted row ends up
+    conflict_at = sorted_pos[np.flatnonzero(kind == 2)]
+    rows = {k: v[order] for k, v in rows.items()}
+    ans = ans[order]
+    kind = rows["kind"]
+    child = rows["child"]
+    tp = rows["tp_code"]
+    row_site = site[child]
+    file_of = np.array([site_files[s] for s in SITES], dtype=object)[row_site]
+    file_row = np.empty(len(child), dtype=np.int64)
+    for s in range(3):
+        m = row_site == s
+        file_row[m] = np.arange(m.sum()) + 2
+    tp_names = np.array(["pre", "post", None], dtype=object)
+
+    # Texts for timepoint and id.
+    tp_text = tp_names[tp].copy()
+    site_b = (row_site == 1) & (tp < 2)
+    tp_text[site_b] = np.where(tp[site_b] == 0, SITE_B_TIMEPOINTS["pre"], SITE_B_TIMEPOINTS["post"])
+    unk_at = np.flatnonzero(kind == 3)
+    tp_text[unk_at] = np.array(UNKNOWN_TIMEPOINTS, dtype=object)[np.arange(len(unk_at)) % len(UNKNOWN_TIMEPOINTS)]
+    id_text = ids[child].copy()
+
+    def where(r):
+        return {"id": str(ids[child[r]]), "file": str(file_of[r]), "row": int(file_row[r])}
+
+    record_lists = {}
+    dup_children = np.concatenate([exact_dup, conflict, unknown])
+    plain = np.flatnonzero((kind == 0) & ~np.isin(child, dup_children))
+
+    # Timepoint spellings: all of Site B says Baseline/End; elsewhere a few odd spellings.
+    ac_plain = plain[row_site[plain] != 1]
+    variant_rows, _ = _take(max(4, round(0.04 * len(ac_plain))), ac_plain, rng)
+    for r in variant_rows:
+        choices = TIMEPOINT_VARIANTS[tp_names[tp[r]]]
+        tp_text[r] = choices[rng.integers(len(choices))]
+    variant_all = np.sort(np.concatenate([variant_rows, np.flatnonzero(site_b)]))
+    record_lists["timepoint_variants"] = [
+        {**where(r), "timepoint": tp_names[tp[r]], "value": tp_text[r]} for r in variant_all]
+    record_lists["unknown_timepoints"] = [{**where(r), "value": tp_text[r]} for r in unk_at]
+
+    # Id spellings: the post questionnaire of a few children.
+    id_records = []
+    for k, c in enumerate(id_variant):
+        r = np.flatnonzero((child == c) & (tp == 1))[0]
+        raw = ID_VARIANTS[k % len(ID_VARIANTS)].format(id=ids[c], lower=ids[c].lower())
+        id_text[r] = raw
+        id_records.append({**where(r), "timepoint": "post", "value": raw, "pre_value": str(ids[c])})
+    record_lists["id_variants"] = id_records
+
+    # Cell-level problems, each on its own rows of plain questionnaires.
+    obj = ans.astype(object)
+    invalid = np.zeros(ans.shape, dtype=bool)  # cells a cleaner must treat as missing
+    n_cells = len(plain) * len(columns)
+    row_pool = plain[~np.isin(child[plain], id_variant)]
+    label_rows, row_pool = _take(max(4, round(0.02 * len(plain))), row_pool, rng)
+    missing_rows, row_pool = _take(max(5, round(0.0015 * n_cells)), row_pool, rng)
+    toomany_rows, row_pool = _take(max(3, round(0.01 * n)), row_pool, rng)
+    oor_rows, row_pool = _take(max(3, round(0.0003 * n_cells)), row_pool, rng)
+    bad_rows, row_pool = _take(max(3, round(0.0003 * n_cells)), row_pool, rng)
+    tolerant = _tolerant_items(inst, columns)
+
+    labels = {v: k for k, v in inst["labels"].items()}
+    label_cells = []
+    for r in label_rows:
+        cols = np.flatnonzero(rng.random(len(columns)) < 0.35)
+        if len(cols) == 0:
+            cols = np.array([rng.integers(len(columns))])
+        for c in cols:
+            text = _label_variant(labels[int(ans[r, c])], int(rng.integers(6)))
+            obj[r, c] = text
+            label_cells.append({**where(r), "timepoint": tp_names[tp[r]], "item": columns[c],
+                                "value": text, "means": int(ans[r, c])})
+    record_lists["text_labels"] = label_cells
+
+    def one_cell(rows_, values, key):
+        out = []
+        for k, r in enumerate(rows_):
+            c = tolerant[rng.integers(len(tolerant))]
+            obj[r, c] = values[k % len(values)] if values is not None else None
+            invalid[r, c] = True
+            out.append({**where(r), "timepoint": tp_names[tp[r]], "item": columns[c],
+                        "value": obj[r, c], "was": int(ans[r, c])})
+        record_lists[key] = out
+
+    one_cell(missing_rows, None, "missing_answers")
+    one_cell(oor_rows, OUT_OF_RANGE[inst["id"]], "out_of_range")
+    one_cell(bad_rows, UNPARSEABLE, "unparseable")
+
+    too_many = []
+    for k, r in enumerate(toomany_rows):
+        sid, items, _ = inst["subscales"][rng.integers(len(inst["subscales"]))]
+        m = _blank_needed(len(items), inst["min_answered"]) if k % 2 == 0 else len(items)
+        blank = sorted(rng.choice(items, size=m, replace=False), key=columns.index)
+        for item in blank:
+            obj[r, columns.index(item)] = None
+            invalid[r, columns.index(item)] = True
+        too_many.append({**where(r), "timepoint": tp_names[tp[r]], "subscale": sid, "items": blank})
+    record_lists["too_many_missing"] = too_many
+
+    # Duplicates, as they appear in the files.
+    exact, conflicting = [], []
+    for r in np.flatnonzero(kind == 1):
+        first = np.flatnonzero((child == child[r]) & (tp == tp[r]) & (kind == 0))[0]
+        exact.append({**where(r), "timepoint": tp_names[tp[r]], "rows": [int(file_row[first]), int(file_row[r])]})
+    for k, r in enumerate(conflict_at):
+        first = np.flatnonzero((child == child[r]) & (tp == tp[r]) & (kind == 0))[0]
+        conflicting.append({**where(r), "timepoint": tp_names[tp[r]],
+                            "rows": [int(file_row[first]), int(file_row[r])], "items": conflict_items[k]})
+    record_lists["exact_duplicates"] = exact
+    record_lists["conflicting_duplicates"] = conflicting
+    record_lists["pre_only"] = [str(i) for i in ids[pre_only]]
+    record_lists["post_only"] = [str(i) for i in ids[post_only]]
+
+    # Non-ASCII text in the Windows-1252 file (Site B).
+    notes = rows["notes"]
+    b_rows = np.flatnonzero(row_site == 1)
+    has_non_ascii = np.array([n_ is not None and not n_.isascii() for n_ in notes[b_rows]], dtype=bool)
+    if len(b_rows) and not has_non_ascii.any():
+        notes[b_rows[0]] = _NOTES[4]
+        has_non_ascii[0] = True
+    record_lists["non_ascii"] = [{**where(r), "column": "notes", "value": notes[r]}
+                                 for r in b_rows[has_non_ascii]]
+
+    record_lists["unscorable"] = _unscorable(invalid, inst, columns, where, tp_names[tp], exclude=kind > 0)
+
+    rows.update(tp_text=tp_text, id_text=id_text, notes=notes)
+    return rows, obj, _section_record(n, child, tp, record_lists)
+
+
+def _label_variant(label, style):
+    """A case/space variant of an instrument label, e.g. ``' sometimes TRUE '``."""
+    words = label.split(" ")
+    return (label.capitalize(), label.upper(), label.title(), label, f" {label} ",
+            " " + " ".join(words[:-1] + [words[-1].upper()]) + " ")[style]
+
+
+def _unscorable(invalid, inst, columns, where, tp_text, exclude):
+    """(row, subscale) pairs with fewer than ``min_answered`` valid answers (blank, out-of-range, unparseable)."""
+    valid = ~invalid
+    out = []
+    pos = {c: i for i, c in enumerate(columns)}
+    for sid, items, _ in inst["subscales"]:
+        frac = valid[:, [pos[i] for i in items]].mean(axis=1)
+        for r in np.flatnonzero((frac < inst["min_answered"] - 1e-9) & ~exclude):
+            out.append({**where(r), "timepoint": tp_text[r], "subscale": sid})
+    return sorted(out, key=lambda d: (d["file"], d["row"], d["subscale"]))
+
+
+def _section_record(n, person, tp_code, lists):
+    present = np.zeros((n, 2), dtype=bool)
+    m = tp_code < 2
+    present[person[m], tp_code[m]] = True
+    record = {
+        "n": int(n),
+        "n_rows": int(len(person)),
+        "n_with_pre": int(present[:, 0].sum()),
+        "n_with_post": int(present[:, 1].sum()),
+        "n_with_both": int(present.all(axis=1).sum()),
+        "counts": {k: len(v) for k, v in lists.items()},
+    }
+    record.update(lists)
+    return record
+
+
+# ----------------------------------------------------------------------------- facilitators
+
+def _facilitators(n, seed, messy):
+    if int(n) != n or n < 1:
+        raise EvalkitError(f"n_facilitators must be a positive whole number, got {n!r}")
+    if messy and n < 20:
+        raise EvalkitError(f"a messy sample needs at least 20 facilitators, got {n}",
+                           expected="n_facilitators >= 20, or messy=False (--clean)")
+    n = int(n)
+    inst = _instrument("facilitator_tip")
+    columns = [i for _, items, _ in inst["subscales"] for i in items]
+    data_ss, mess_ss = np.random.SeedSequence([seed, 2]).spawn(2)
+    rng = np.random.default_rng(data_ss)
+    n_sub = len(inst["subscales"])
+    theta = _latent(rng, n, n_sub, _FAC_TRAIT_R)
+    effect = np.array([_FAC_EFFECT[s[0]] for s in inst["subscales"]])
+    gain = effect + 0.5 * rng.standard_normal((n, n_sub))
+    shifts = rng.uniform(-0.3, 0.3, size=len(columns))
+    answers = _answers(rng, np.vstack([theta, theta + gain]), inst, columns, _FAC_LOADING, _FAC_CUTS, shifts)
+    ids = _ids("F", n, 3)
+    person = np.concatenate([np.arange(n), np.arange(n)])
+    tp = np.repeat([0, 1], n)
+    lists = {}
+    if messy:
+        mrng = np.random.default_rng(mess_ss)
+        pool = np.arange(n)
+        pre_only, pool = _take(max(2, round(0.03 * n)), pool, mrng)
+        dup, pool = _take(max(1, round(0.01 * n)), pool, mrng)
+        keep = np.ones(2 * n, dtype=bool)
+        keep[pre_only + n] = False
+        src = np.concatenate([np.flatnonzero(keep), dup + n * mrng.integers(0, 2, size=len(dup))])
+        kind = np.concatenate([np.zeros(keep.sum(), int), np.ones(len(dup), int)])
+        order = np.lexsort((kind, person[src], tp[src]))
+        src, kind = src[order], kind[order]
+        person, tp, answers = person[src], tp[src], answers[src]
+        frame = pd.DataFrame({"facilitator_id": ids[person],
+                              "timepoint": np.array(["pre", "post"], dtype=object)[tp]})
+        items = pd.DataFrame(answers, columns=columns).astype("Int64")
+        tp_names = np.array(["pre", "post"], dtype=object)
+
+        def where(r):
+            return {"id": str(ids[person[r]]), "file": "facilitators.csv", "row": int(r) + 2}
+
+        plain = np.flatnonzero((kind == 0) & ~np.isin(person, dup))
+        missing_rows, plain = _take(max(3, round(0.05 * n)), plain, mrng)
+        toomany_rows, plain = _take(max(1, round(0.01 * n)), plain, mrng)
+        tolerant = _tolerant_items(inst, columns)
+        invalid = np.zeros(answers.shape, dtype=bool)
+        missing = []
+        for r in missing_rows:
+            c = tolerant[mrng.integers(len(tolerant))]
+            invalid[r, c] = True
+            items.iat[r, c] = pd.NA
+            missing.append({**where(r), "timepoint": tp_names[tp[r]], "item": columns[c], "was": int(answers[r, c])})
+        too_many = []
+        for r in toomany_rows:
+            sid, sub_items, _ = inst["subscales"][mrng.integers(n_sub)]
+            blank = sorted(mrng.choice(sub_items, size=_blank_needed(len(sub_items), inst["min_answered"]),
+                                       replace=False), key=columns.index)
+            for item in blank:
+                invalid[r, columns.index(item)] = True
+                items.iat[r, columns.index(item)] = pd.NA
+            too_many.append({**where(r), "timepoint": tp_names[tp[r]], "subscale": sid, "items": blank})
+        exact = []
+        for r in np.flatnonzero(kind == 1):
+            first = np.flatnonzero((person == person[r]) & (tp == tp[r]) & (kind == 0))[0]
+            exact.append({**where(r), "timepoint": tp_names[tp[r]], "rows": [int(first) + 2, int(r) + 2]})
+        lists = {"missing_answers": missing, "too_many_missing": too_many, "exact_duplicates": exact,
+                 "pre_only": [str(i) for i in ids[pre_only]],
+                 "unscorable": _unscorable(invalid, inst, columns, where, tp_names[tp], exclude=kind > 0)}
+    else:
+        order = np.lexsort((person, tp))
+        person, tp, answers = person[order], tp[order], answers[order]
+        frame = pd.DataFrame({"facilitator_id": ids[person],
+                              "timepoint": np.array(["pre", "post"], dtype=object)[tp]})
+        items = pd.DataFrame(answers, columns=columns)
+    frame = pd.concat([frame, items], axis=1)
+    return frame, _section_record(n, person, tp, lists)
+
+
+# ----------------------------------------------------------------------------- writing
+
+def _write_xlsx(frame, path):
+    """Write one sheet with openpyxl, with fixed timestamps so the same data gives the same bytes."""
+    buffer = io.BytesIO()
+    with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
+        frame.to_excel(writer, index=False, sheet_name="Export")
+        props = writer.book.properties
+        props.created = props.modified = pd.Timestamp("2026-01-01").to_pydatetime()
+    stamp = (2026, 1, 1, 0, 0, 0)
+    with zipfile.ZipFile(io.BytesIO(buffer.getvalue())) as src, \
+            zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            data = src.read(info.filename)
+            if info.filename == "docProps/core.xml":  # openpyxl stamps the save time here
+                data = re.sub(rb"(<dcterms:modified[^>]*>)[^<]*", rb"\g<1>2026-01-01T00:00:00Z", data)
+            dst.writestr(zipfile.ZipInfo(info.filename, date_time=stamp), data, compress_type=zipfile.ZIP_DEFLATED)
+
+
+def _cohort_yml(child_files):
+    files = ", ".join(child_files)
+    return f"""\
+name: Sample cohort 2026
+children:
+  file: [{files}]   # a path or a list, relative to this config
+  instrument: eaq30
+  columns: {{id: child_id, timepoint: timepoint, age: age, delivery: delivery,
+            referral_reason: referral_reason, site: site}}
+  items: {{}}            # optional source-column -> item-id renames
+  timepoints: {{pre: [pre, baseline], post: [post, end]}}   # matched case- and space-insensitively
+facilitators:
+  file: facilitators.csv
+  instrument: facilitator_tip
+  columns: {{id: facilitator_id, timepoint: timepoint}}
+  timepoints: {{pre: [pre], post: [post]}}
+analysis: {{alpha: 0.05, age_bands: [5, 11, 17], min_group_n: 10}}
+disclosure: {{min_cell: 5}}
+"""
+
+
+_EXPLAIN = {
+    "text_labels": "answers typed as the instrument's label, in case/space variants",
+    "missing_answers": "single blank answers (the subscale can still be scored)",
+    "too_many_missing": "blanks that leave a subscale below the instrument's min_answered",
+    "out_of_range": "numbers outside the response scale",
+    "unparseable": "text that is neither a number nor a label",
+    "exact_duplicates": "rows repeated exactly (second copy listed)",
+    "conflicting_duplicates": "same id and timepoint twice with different answers",
+    "pre_only": "ids with a pre questionnaire only (attrition)",
+    "post_only": "ids with a post questionnaire only",
+    "timepoint_variants": "timepoint spelt other than 'pre'/'post' but matching the config",
+    "unknown_timepoints": "timepoints the config does not map (rows to drop)",
+    "id_variants": "post id spelt with other case or surrounding spaces",
+    "non_ascii": "non-ASCII free text in the Windows-1252 file",
+    "unscorable": "resulting subscale scores that cannot be computed (invalid answers counted as missing)",
+}
+
+
+def _planted_markdown(record):
+    lines = [
+        "# What the sample cohort plants",
+        "",
+        f"Generated by `python -m evalkit.sample` (seed {record['seed']}, "
+        f"{'messy' if record['messy'] else 'clean'}). The full list, with ids and spreadsheet row numbers "
+        "(header = row 1), is in `planted.json`.",
+        "",
+        "## Files",
+        "",
+        "| file | encoding |",
+        "| --- | --- |",
+    ]
+    lines += [f"| {name} | {enc} |" for name, enc in record["files"].items()]
+    for section in ("children", "facilitators"):
+        sec = record[section]
+        lines += [
+            "",
+            f"## {section.capitalize()}",
+            "",
+            f"{sec['n']} people, {sec['n_rows']} rows; {sec['n_with_pre']} with pre, "
+            f"{sec['n_with_post']} with post, {sec['n_with_both']} with both.",
+            "",
+            "| problem | count | what | values used |",
+            "| --- | --- | --- | --- |",
+        ]
+        for key, count in sec["counts"].items():
+            values = sorted({repr(e["value"]) for e in sec[key] if isinstance(e, dict) and "value" in e
+                             and e["value"] is not None})
+            shown = ", ".join(f"`{v}`" for v in values[:12]) + (" ..." if len(values) > 12 else "")
+            lines.append(f"| {key} | {count} | {_EXPLAIN.get(key, '')} | {shown} |")
+    if "birthday_between_pre_and_post" in record["children"]:
+        lines += ["", f"{record['children']['birthday_between_pre_and_post']} children are one year older "
+                  "at post than at pre (a birthday during the programme); this is not a problem."]
+    return "\n".join(lines) + "\n"
+
+
+# ----------------------------------------------------------------------------- command line
+
+def main(argv=None):
+    """Command line: ``python -m evalkit.sample OUT_DIR [--children N] [--facilitators N] [--seed S] [--clean]``."""
+    parser = argparse.ArgumentParser(prog="python -m evalkit.sample", description=__doc__.splitlines()[0])
+    parser.add_argument("out_dir", help="folder to write the sample into")
+    parser.add_argument("--children", type=int, default=300, help="number of children (default 300)")
+    parser.add_argument("--facilitators", type=int, default=60, help="number of facilitators (default 60)")
+    parser.add_argument("--seed", type=int, default=2026, help="random seed (default 2026)")
+    parser.add_argument("--clean", action="store_true", help="plant no data problems")
+    parser.add_argument("--csv-only", action="store_true", help="write Site C as CSV instead of XLSX")
+    args = parser.parse_args(argv)
+    try:
+        record = write_sample(args.out_dir, n_children=args.children, n_facilitators=args.facilitators,
+                              seed=args.seed, messy=not args.clean, xlsx_site=not args.csv_only)
+    except EvalkitError as error:
+        parser.exit(error.exit_code, f"error: {error}\n")
+    kids = record["children"]
+    print(f"wrote {args.out_dir}: {kids['n']} children ({kids['n_rows']} rows), "
+          f"{record['facilitators']['n']} facilitators; see PLANTED.md")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
