@@ -1,0 +1,923 @@
+"""Pre/post outcome statistics: paired tests and effect sizes, reliable change, attrition, item distributions."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pingouin as pg
+from scipy import integrate, optimize, special
+from scipy import stats as st
+
+from .errors import DataError
+
+#: The two timepoints every analysis compares; direction is always post minus pre.
+TIMEPOINTS = ("pre", "post")
+#: Fewest matched pairs for which paired tests are computed.
+MIN_PAIRS = 3
+#: Largest n for which the Shapiro-Wilk test is computed (R's ``shapiro.test`` limit).
+SHAPIRO_MAX_N = 5000
+#: Scale of the Cauchy prior on effect size for the JZS Bayes factor (JASP's default).
+CAUCHY_R = 0.707
+#: Decimal places differences are rounded to before ranking (Wilcoxon), so that
+#: floating-point noise in mean scores does not break genuine ties.
+RANK_DECIMALS = 10
+
+PAIRED_COLUMNS = [
+    "measure", "label", "n", "mean_pre", "sd_pre", "mean_post", "sd_post",
+    "mean_diff", "sd_diff", "median_diff", "ci_low", "ci_high", "t", "df", "p", "p_holm",
+    "shapiro_p", "wilcoxon_w", "wilcoxon_p", "wilcoxon_p_holm", "wilcoxon_n_nonzero",
+    "wilcoxon_method", "rank_biserial", "d_z", "d_z_ci_low", "d_z_ci_high", "d_av", "g_av",
+    "g_av_ci_low", "g_av_ci_high", "bf10", "log_bf10", "primary_test", "p_primary",
+    "p_primary_holm", "p_holm_method", "confidence", "note",
+]
+RELIABLE_CHANGE_COLUMNS = [
+    "measure", "n", "r_used", "r_source", "sd_pre", "sdiff", "rci_threshold",
+    "improved", "no_change", "deteriorated", "improved_pct", "no_change_pct",
+    "deteriorated_pct", "note",
+]
+ATTRITION_COLUMNS = [
+    "kind", "variable", "completers_n", "dropouts_n", "completers_mean", "completers_sd",
+    "dropouts_mean", "dropouts_sd", "statistic", "statistic_label", "df", "p", "effect",
+    "effect_label", "test", "note",
+]
+ITEM_DISTRIBUTION_COLUMNS = [
+    "item", "measure", "reverse", "timepoint", "response", "label", "n", "answered", "percent",
+]
+
+
+# ---------------------------------------------------------------------------
+# Shared helpers (also used by moderators.py and reliability.py)
+# ---------------------------------------------------------------------------
+
+def _check_long(data, *, name="scores"):
+    """Check that ``data`` is a long frame with ``id`` and ``timepoint`` columns.
+
+    Raises
+    ------
+    DataError
+        When ``data`` is not a DataFrame, a key column is missing, or a person
+        has more than one row at the same timepoint.
+    """
+    if not isinstance(data, pd.DataFrame):
+        raise DataError(f"{name} must be a pandas DataFrame, not {type(data).__name__}",
+                        expected="one row per person and timepoint")
+    for col in ("id", "timepoint"):
+        if col not in data.columns:
+            raise DataError(f"{name} has no '{col}' column", column=col,
+                            expected="columns 'id' and 'timepoint' ('pre'/'post')")
+    dup = data.duplicated(["id", "timepoint"], keep=False)
+    if dup.any():
+        example = data.loc[dup, ["id", "timepoint"]].astype(str).head(3)
+        shown = ", ".join(f"{i}/{t}" for i, t in example.itertuples(index=False))
+        raise DataError(f"{name} has more than one row for the same person and timepoint "
+                        f"(e.g. {shown}); remove duplicates before analysis",
+                        column="id", expected="one row per person and timepoint")
+
+
+def _pre_post(data, columns, *, name="scores"):
+    """Split a long frame into aligned pre and post frames indexed by sorted ``id``.
+
+    Every id seen at either timepoint appears in both frames (NaN where absent),
+    so ``pre[c].notna() & post[c].notna()`` selects matched pairs for column ``c``.
+    """
+    _check_long(data, name=name)
+    columns = [c for c in dict.fromkeys(columns) if c in data.columns]
+    pre = data.loc[data["timepoint"] == "pre"].set_index("id")[columns]
+    post = data.loc[data["timepoint"] == "post"].set_index("id")[columns]
+    ids = pre.index.union(post.index).sort_values()
+    return pre.reindex(ids), post.reindex(ids)
+
+
+def _numeric(series, column):
+    """Return ``series`` as float, raising :class:`DataError` when it is not numeric."""
+    try:
+        return series.astype(float)
+    except (TypeError, ValueError) as exc:
+        raise DataError(f"scores are not numeric ({exc})", column=column,
+                        expected="float scores, NaN when not scorable") from exc
+
+
+def _matched(pre, post, measure):
+    """Pre and post arrays of the people scored at both timepoints on ``measure``."""
+    x = _numeric(pre[measure], measure).to_numpy()
+    y = _numeric(post[measure], measure).to_numpy()
+    keep = ~np.isnan(x) & ~np.isnan(y)
+    return x[keep], y[keep]
+
+
+def hedges_j(df):
+    """Exact Hedges small-sample correction factor J(df).
+
+    Parameters
+    ----------
+    df : float or array_like
+        Degrees of freedom.
+
+    Returns
+    -------
+    float or numpy.ndarray
+        ``J = Gamma(df/2) / (sqrt(df/2) * Gamma((df-1)/2))``; NaN for ``df <= 1``.
+
+    Notes
+    -----
+    The exact form (Hedges, 1981) is used rather than the approximation
+    ``1 - 3 / (4 df - 1)`` (Lakens, 2013); they differ by less than 0.0001 once
+    df >= 20.
+
+    References
+    ----------
+    Hedges, L. V. (1981). Distribution theory for Glass's estimator of effect
+    size and related estimators. Journal of Educational Statistics, 6(2), 107-128.
+
+    Examples
+    --------
+    >>> round(float(hedges_j(9)), 4)
+    0.9139
+    """
+    df = np.asarray(df, dtype=float)
+    with np.errstate(invalid="ignore"):
+        out = np.where(df > 1, np.exp(special.gammaln(df / 2) - special.gammaln((df - 1) / 2)
+                                      - 0.5 * np.log(np.where(df > 1, df, 2) / 2)), np.nan)
+    return out[()] if out.ndim == 0 else out
+
+
+def holm(pvals):
+    """Holm (1979) step-down adjusted p-values, ignoring NaN.
+
+    Parameters
+    ----------
+    pvals : array_like
+        Unadjusted p-values of one family of tests. NaN entries (tests not
+        computed) are left NaN and do not count towards the family size.
+
+    Returns
+    -------
+    numpy.ndarray
+        Adjusted p-values, same order as ``pvals``.
+
+    Notes
+    -----
+    With the m non-missing p-values sorted ascending, p_(1) <= ... <= p_(m),
+    ``p_adj_(i) = min(1, max_{j <= i} (m - j + 1) p_(j))``; identical to R's
+    ``p.adjust(p, "holm")`` and ``pingouin.multicomp(p, method="holm")``.
+
+    References
+    ----------
+    Holm, S. (1979). A simple sequentially rejective multiple test procedure.
+    Scandinavian Journal of Statistics, 6(2), 65-70.
+
+    Examples
+    --------
+    >>> holm([0.01, 0.04, 0.03, np.nan]).round(2)
+    array([0.03, 0.06, 0.06,  nan])
+    """
+    p = np.asarray(pvals, dtype=float)
+    out = np.full(p.shape, np.nan)
+    ok = np.flatnonzero(~np.isnan(p))
+    if ok.size == 0:
+        return out
+    order = ok[np.argsort(p[ok], kind="stable")]
+    m = order.size
+    adj = np.maximum.accumulate((m - np.arange(m)) * p[order])
+    out[order] = np.minimum(adj, 1.0)
+    return out
+
+
+def _ncp_interval(t, df, confidence):
+    """Confidence limits of the noncentrality parameter of a t statistic.
+
+    Finds ``ncp_low`` with ``P(T <= t | ncp_low) = 1 - a/2`` and ``ncp_high``
+    with ``P(T <= t | ncp_high) = a/2`` (Steiger & Fouladi, 1997), by bracketing
+    and Brent's method on :func:`scipy.stats.nct.cdf`.
+    """
+    if not (np.isfinite(t) and df > 0):
+        return np.nan, np.nan
+    a = (1 - confidence) / 2
+    spread = math.sqrt(1 + t * t / (2 * df))
+
+    def root(target):
+        def f(ncp):
+            return st.nct.cdf(t, df, ncp) - target
+        for k in (2, 4, 8, 16, 32, 64):
+            lo, hi = t - k * spread - 1, t + k * spread + 1
+            flo, fhi = f(lo), f(hi)
+            if np.isfinite(flo) and np.isfinite(fhi) and flo * fhi < 0:
+                return optimize.brentq(f, lo, hi, xtol=1e-12, rtol=1e-12, maxiter=500)
+        return np.nan
+
+    return root(1 - a), root(a)
+
+
+def _log_jzs_bf10(t, n, r=CAUCHY_R):
+    """Natural log of the one-sample/paired JZS Bayes factor, computed in log space.
+
+    Same integral as :func:`pingouin.bayesfactor_ttest` (Rouder et al., 2009,
+    eq. 1) but integrated over ``u = log g`` after subtracting the maximum of
+    the log integrand, so that it stays finite when ``|t|`` is very large.
+    """
+    df = n - 1
+
+    def log_f(u):
+        g = np.exp(u)
+        a = 1 + n * g * r * r
+        return (-0.5 * np.log(a) - (df + 1) / 2 * np.log1p(t * t / (a * df))
+                - 0.5 * np.log(2 * np.pi) - 1.5 * u - 1 / (2 * g) + u)
+
+    grid = np.linspace(-30, 30, 6001)
+    vals = log_f(grid)
+    top = grid[np.argmax(vals)]
+    peak = vals.max()
+    integral, _ = integrate.quad(lambda u: np.exp(log_f(u) - peak), top - 30, top + 30,
+                                 points=[top], limit=200)
+    return peak + math.log(integral) + (df + 1) / 2 * math.log1p(t * t / df)
+
+
+def _bayes_factor(t, n):
+    """JZS BF10 (Cauchy r = 0.707) and its natural log; pingouin first, log-space fallback."""
+    if not np.isfinite(t) or n < 2:
+        return np.nan, np.nan
+    try:
+        bf = float(pg.bayesfactor_ttest(float(t), int(n), paired=True, r=CAUCHY_R))
+    except (ZeroDivisionError, OverflowError, FloatingPointError):
+        bf = np.nan
+    if np.isfinite(bf) and bf > 0:
+        return bf, math.log(bf)
+    log_bf = _log_jzs_bf10(float(t), int(n))
+    return (math.exp(log_bf) if log_bf < 709 else np.inf), log_bf
+
+
+def _wilcoxon(diff):
+    """Wilcoxon signed-rank test of ``diff`` reproducing R's ``wilcox.test`` defaults.
+
+    Returns V (sum of ranks of positive differences), p, the number of nonzero
+    differences, the method used and the matched-pairs rank-biserial r.
+    """
+    d = np.round(diff, RANK_DECIMALS)
+    nz = d[d != 0]
+    n = nz.size
+    if n == 0:
+        return np.nan, np.nan, 0, "", np.nan
+    ranks = st.rankdata(np.abs(nz))
+    v = float(ranks[nz > 0].sum())
+    total = n * (n + 1) / 2
+    ties = np.unique(np.abs(nz)).size < n
+    exact = n < 50 and not ties and nz.size == d.size
+    if exact:
+        res = st.wilcoxon(nz, zero_method="wilcox", method="exact")
+        method = "exact"
+    else:
+        res = st.wilcoxon(nz, zero_method="wilcox", correction=True, method="asymptotic")
+        method = "normal approximation, continuity and tie corrected"
+    rbc = (v - (total - v)) / total
+    return v, float(res.pvalue), n, method, rbc
+
+
+def _empty_paired_row(measure, label, n, note):
+    row = {c: np.nan for c in PAIRED_COLUMNS}
+    row.update(measure=measure, label=label, n=n, primary_test="none", note=note,
+               wilcoxon_method="", p_holm_method="holm")
+    return row
+
+
+def _paired_row(x, y, *, measure, label, alpha, confidence, large_n):
+    """All paired statistics of one measure from matched pre (``x``) and post (``y``) arrays."""
+    n = x.size
+    if n == 0:
+        return _empty_paired_row(measure, label, 0,
+                                 "no matched pairs (nobody has both pre and post scores)")
+    diff = y - x
+    row = _empty_paired_row(measure, label, n, "")
+    row.update(mean_pre=x.mean(), mean_post=y.mean(), mean_diff=diff.mean(),
+               median_diff=float(np.median(diff)), confidence=confidence)
+    if n < 2:
+        row["note"] = f"fewer than {MIN_PAIRS} matched pairs: tests not computed"
+        return row
+    sd_pre, sd_post, sd_diff = x.std(ddof=1), y.std(ddof=1), diff.std(ddof=1)
+    row.update(sd_pre=sd_pre, sd_post=sd_post, sd_diff=sd_diff)
+    s_av = (sd_pre + sd_post) / 2
+    j = float(hedges_j(n - 1))
+    if s_av > 0:
+        row.update(d_av=diff.mean() / s_av, g_av=j * diff.mean() / s_av)
+    if n < MIN_PAIRS:
+        row["note"] = f"fewer than {MIN_PAIRS} matched pairs: tests not computed"
+        return row
+    v, wp, n_nz, wmethod, rbc = _wilcoxon(diff)
+    row.update(wilcoxon_w=v, wilcoxon_p=wp, wilcoxon_n_nonzero=n_nz, wilcoxon_method=wmethod,
+               rank_biserial=rbc)
+    if not sd_diff > 1e-12 * max(1.0, abs(diff.mean())):
+        row.update(sd_diff=0.0, note="all differences are equal (zero variance of "
+                   "differences): t test, Shapiro-Wilk and d_z are undefined")
+        return row
+    df = n - 1
+    se = sd_diff / math.sqrt(n)
+    t = diff.mean() / se
+    tcrit = st.t.ppf(1 - (1 - confidence) / 2, df)
+    lam_lo, lam_hi = _ncp_interval(t, df, confidence)
+    bf, log_bf = _bayes_factor(t, n)
+    row.update(ci_low=diff.mean() - tcrit * se, ci_high=diff.mean() + tcrit * se, t=t, df=df,
+               p=2 * st.t.sf(abs(t), df), d_z=t / math.sqrt(n),
+               d_z_ci_low=lam_lo / math.sqrt(n), d_z_ci_high=lam_hi / math.sqrt(n),
+               bf10=bf, log_bf10=log_bf)
+    if s_av > 0:
+        scale = j * se / s_av
+        row.update(g_av_ci_low=lam_lo * scale, g_av_ci_high=lam_hi * scale)
+    notes = []
+    if n <= SHAPIRO_MAX_N:
+        row["shapiro_p"] = float(st.shapiro(diff).pvalue)
+    else:
+        notes.append(f"Shapiro-Wilk not computed for n > {SHAPIRO_MAX_N} (R's limit)")
+    if n < large_n and row["shapiro_p"] < alpha:
+        row["primary_test"] = "Wilcoxon"
+        row["p_primary"] = wp
+        notes.append(f"differences not normal (Shapiro-Wilk p < {alpha:g}) and n < {large_n}: "
+                     "Wilcoxon signed-rank is the primary test")
+    else:
+        row["primary_test"] = "paired t"
+        row["p_primary"] = row["p"]
+    row["note"] = "; ".join(notes)
+    return row
+
+
+# ---------------------------------------------------------------------------
+# Public statistics
+# ---------------------------------------------------------------------------
+
+def paired_outcomes(scores, *, measures, labels=None, alpha=0.05, confidence=0.95, large_n=30):
+    """Paired pre/post comparison of each measure: t test, Wilcoxon, effect sizes, Bayes factor.
+
+    Parameters
+    ----------
+    scores : pandas.DataFrame
+        Long frame, one row per person and timepoint: ``id``, ``timepoint``
+        (``"pre"``/``"post"``) and one float column per measure (NaN = not scorable).
+    measures : list of str
+        Measure columns to analyse, in report order. One call is one family for
+        the Holm adjustment (use one call per instrument).
+    labels : dict, optional
+        Measure id -> human label (defaults to the id).
+    alpha : float
+        Significance level of the Shapiro-Wilk check in the primary-test rule.
+    confidence : float
+        Confidence level of every interval (0.95 = 95%).
+    large_n : int
+        Matched pairs from which the paired t test stays primary whatever the
+        Shapiro-Wilk result (central limit theorem).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per measure, in the order of ``measures``:
+
+        * ``measure``, ``label``: id and label.
+        * ``n``: matched pairs (people with a pre and a post score on the measure).
+        * ``mean_pre``, ``sd_pre``, ``mean_post``, ``sd_post``: descriptives of the
+          matched pairs (SD with n - 1).
+        * ``mean_diff``, ``sd_diff``, ``median_diff``: of ``post - pre``.
+        * ``ci_low``, ``ci_high``: paired t confidence interval of ``mean_diff``.
+        * ``t``, ``df``, ``p``: paired t test (two-sided), as R ``t.test(post, pre, paired = TRUE)``.
+        * ``p_holm``: ``p`` Holm-adjusted across the measures of this call.
+        * ``shapiro_p``: Shapiro-Wilk p of the differences (NaN when n > 5000).
+        * ``wilcoxon_w``: V, the sum of the ranks of the positive differences
+          (R ``wilcox.test(post, pre, paired = TRUE)$statistic``, JASP/jamovi "W").
+          SciPy/pingouin report ``min(V, n(n+1)/2 - V)`` instead.
+        * ``wilcoxon_p``, ``wilcoxon_p_holm``: two-sided p and its Holm adjustment.
+        * ``wilcoxon_n_nonzero``: differences left after dropping zeros.
+        * ``wilcoxon_method``: ``"exact"`` or the normal approximation used.
+        * ``rank_biserial``: matched-pairs rank-biserial r = (R+ - R-) / (R+ + R-),
+          zeros dropped (Kerby, 2014; pingouin ``RBC``). Positive = scores rose.
+        * ``d_z``, ``d_z_ci_low``, ``d_z_ci_high``: ``mean_diff / sd_diff`` and its
+          noncentral-t interval.
+        * ``d_av``: ``mean_diff / ((sd_pre + sd_post) / 2)``.
+        * ``g_av``, ``g_av_ci_low``, ``g_av_ci_high``: ``d_av`` times Hedges' J(n - 1),
+          with an approximate noncentral-t interval (see Notes).
+        * ``bf10``, ``log_bf10``: JZS Bayes factor for a difference (Cauchy prior
+          r = 0.707, as JASP) and its natural log.
+        * ``primary_test``: ``"paired t"``, ``"Wilcoxon"`` or ``"none"`` (not tested).
+        * ``p_primary``, ``p_primary_holm``: p of the primary test and its Holm
+          adjustment across measures: the p to report.
+        * ``p_holm_method``: ``"holm"``.
+        * ``confidence``: confidence level of the intervals.
+        * ``note``: why statistics are missing, or why the Wilcoxon test is primary.
+
+    Notes
+    -----
+    Only matched pairs count; people missing either score are left out of that
+    measure only. With ``D = post - pre``, ``t = mean(D) / (sd(D) / sqrt(n))`` on
+    ``n - 1`` df, and the interval is ``mean(D) ± t_{1-a/2, n-1} sd(D)/sqrt(n)``.
+
+    *Primary test rule*: the paired t test is primary unless ``n < large_n``
+    (30) **and** the Shapiro-Wilk test of ``D`` gives ``p < alpha``; then the
+    Wilcoxon signed-rank test is primary. Fewer than 3 pairs, or differences with
+    zero variance, give ``"none"`` and NaN statistics with a note, never an error.
+
+    *Wilcoxon*: differences are rounded to 10 decimals (so that floating-point
+    noise in mean scores does not break ties), zero differences are dropped
+    (``zero_method="wilcox"``, as R), and :func:`scipy.stats.wilcoxon` is called
+    exactly as R's defaults: the exact distribution when fewer than 50 nonzero
+    differences and no ties or zeros, otherwise the normal approximation with
+    continuity correction and tie-corrected variance.
+
+    *d_z interval*: limits of the noncentrality parameter ``lambda`` of the
+    noncentral t distribution for which the observed t is the 1 - a/2 and a/2
+    quantile (Steiger & Fouladi, 1997), divided by ``sqrt(n)``.
+
+    *g_av interval*: Algina & Keselman (2003) approximation as used in ESCI
+    (Cumming, 2012): the same ``lambda`` limits times ``sd(D) / (sqrt(n) s_av)``
+    with ``s_av = (sd_pre + sd_post) / 2``, then times ``J(n - 1)`` where
+    ``J(df) = Gamma(df/2) / (sqrt(df/2) Gamma((df-1)/2))``.
+
+    *Bayes factor*: :func:`pingouin.bayesfactor_ttest` (Rouder et al., 2009),
+    which JASP also uses; when ``|t|`` is too large for it, the same integral
+    is evaluated in log space (``bf10`` is then ``inf`` beyond ``exp(709)``).
+
+    References
+    ----------
+    Algina, J., & Keselman, H. J. (2003). Approximate confidence intervals for
+    effect sizes. Educational and Psychological Measurement, 63(4), 537-553.
+
+    Cumming, G. (2012). Understanding the new statistics. Routledge.
+
+    Kerby, D. S. (2014). The simple difference formula: an approach to teaching
+    nonparametric correlation. Comprehensive Psychology, 3, 11.IT.3.1.
+
+    Lakens, D. (2013). Calculating and reporting effect sizes to facilitate
+    cumulative science. Frontiers in Psychology, 4, 863.
+
+    Rouder, J. N., et al. (2009). Bayesian t tests for accepting and rejecting
+    the null hypothesis. Psychonomic Bulletin & Review, 16(2), 225-237.
+
+    Steiger, J. H., & Fouladi, R. T. (1997). Noncentrality interval estimation
+    and the evaluation of statistical models. In What if there were no
+    significance tests? (pp. 221-257). Erlbaum.
+
+    Examples
+    --------
+    R's ``sleep`` data, drug 2 as "pre" and drug 1 as "post":
+
+    >>> import pandas as pd
+    >>> g1 = [0.7, -1.6, -0.2, -1.2, -0.1, 3.4, 3.7, 0.8, 0.0, 2.0]
+    >>> g2 = [1.9, 0.8, 1.1, 0.1, -0.1, 4.4, 5.5, 1.6, 4.6, 3.4]
+    >>> ids = [str(i) for i in range(1, 11)]
+    >>> scores = pd.DataFrame({"id": ids * 2, "timepoint": ["pre"] * 10 + ["post"] * 10,
+    ...                        "extra": g2 + g1})
+    >>> res = paired_outcomes(scores, measures=["extra"])
+    >>> res[["n", "mean_diff", "ci_low", "ci_high", "t", "df", "p"]].round(4)
+        n  mean_diff  ci_low  ci_high       t   df       p
+    0  10      -1.58 -2.4599  -0.7001 -4.0621  9.0  0.0028
+    >>> res[["shapiro_p", "wilcoxon_w", "wilcoxon_p", "d_z"]].round(4)
+       shapiro_p  wilcoxon_w  wilcoxon_p     d_z
+    0     0.0333         0.0      0.0091 -1.2846
+    >>> res.loc[0, "primary_test"]  # n < 30 and Shapiro-Wilk p < .05
+    'Wilcoxon'
+    """
+    _check_long(scores)
+    labels = labels or {}
+    pre, post = _pre_post(scores, measures)
+    rows = []
+    for m in measures:
+        label = labels.get(m, m)
+        if m not in scores.columns:
+            rows.append(_empty_paired_row(m, label, 0, f"no column '{m}' in the scores"))
+            continue
+        x, y = _matched(pre, post, m)
+        rows.append(_paired_row(x, y, measure=m, label=label, alpha=alpha,
+                                confidence=confidence, large_n=large_n))
+    out = pd.DataFrame(rows, columns=PAIRED_COLUMNS)
+    out["p_holm"] = holm(out["p"])
+    out["wilcoxon_p_holm"] = holm(out["wilcoxon_p"])
+    out["p_primary_holm"] = holm(out["p_primary"])
+    out["n"] = out["n"].astype(int)
+    out["df"] = out["df"].astype(float)
+    out["wilcoxon_n_nonzero"] = out["wilcoxon_n_nonzero"].astype("Int64")
+    out["confidence"] = confidence
+    return out
+
+
+def _rci_threshold(confidence):
+    return float(st.norm.ppf(1 - (1 - confidence) / 2))
+
+
+def _resolve_reliability(measures, *, reliability, items, instrument):
+    """Per measure, the reliability coefficient to use and where it came from."""
+    given = dict(reliability or {})
+    alphas = {}
+    missing = [m for m in measures if m not in given]
+    if missing and items is not None and instrument is not None:
+        from .reliability import reliability as _rel  # local import: reliability imports stats
+
+        rel = _rel(items, instrument=instrument, measures=missing, timepoints=("pre",))
+        alphas = dict(zip(rel["measure"], rel["alpha"]))
+    out = {}
+    for m in measures:
+        if m in given and given[m] is not None and np.isfinite(float(given[m])):
+            out[m] = (float(given[m]), "given (instrument file or config)")
+        elif m in alphas and np.isfinite(alphas[m]):
+            out[m] = (float(alphas[m]), "cohort baseline Cronbach's alpha")
+        else:
+            out[m] = (np.nan, "")
+    return out
+
+
+def _rci_frame(scores, measures, reliability, items, instrument, confidence):
+    """Per-person RCI and category for every measure (long), plus per-measure parameters."""
+    pre, post = _pre_post(scores, measures)
+    rel = _resolve_reliability(measures, reliability=reliability, items=items,
+                               instrument=instrument)
+    threshold = _rci_threshold(confidence)
+    people, params = [], []
+    for m in measures:
+        r, source = rel[m]
+        note = ""
+        if m not in scores.columns:
+            x = y = np.array([])
+            ids = np.array([], dtype=object)
+            note = f"no column '{m}' in the scores"
+        else:
+            xs, ys = _numeric(pre[m], m), _numeric(post[m], m)
+            keep = (xs.notna() & ys.notna()).to_numpy()
+            x, y, ids = xs.to_numpy()[keep], ys.to_numpy()[keep], pre.index.to_numpy()[keep]
+        sd_pre = x.std(ddof=1) if x.size >= 2 else np.nan
+        sdiff = math.sqrt(2 * (sd_pre * math.sqrt(1 - r)) ** 2) if (np.isfinite(r) and r < 1
+                                                                   and np.isfinite(sd_pre)) else np.nan
+        if not note:
+            if x.size < MIN_PAIRS:
+                note = f"fewer than {MIN_PAIRS} matched pairs"
+            elif not np.isfinite(r):
+                note = "no reliability coefficient (give one, or provide items to estimate alpha)"
+            elif r >= 1:
+                note = "reliability of 1 or more: reliable change undefined"
+            elif not sdiff > 0:
+                note = "baseline SD is zero: reliable change undefined"
+        ok = not note
+        rci = (y - x) / sdiff if ok else np.full(x.size, np.nan)
+        cat = np.where(rci >= threshold, "improved",
+                       np.where(rci <= -threshold, "deteriorated", "no change"))
+        if not ok:
+            cat = np.full(x.size, "", dtype=object)
+        people.append(pd.DataFrame({"id": ids, "measure": m, "pre": x, "post": y,
+                                    "change": y - x, "rci": rci, "category": cat}))
+        params.append({"measure": m, "n": int(x.size), "r_used": r, "r_source": source,
+                       "sd_pre": sd_pre, "sdiff": sdiff if ok else np.nan,
+                       "rci_threshold": threshold, "note": note})
+    return pd.concat(people, ignore_index=True), pd.DataFrame(params)
+
+
+def reliable_change_scores(scores, *, measures, reliability=None, items=None, instrument=None,
+                           confidence=0.95):
+    """Jacobson-Truax reliable change index of every matched person on every measure.
+
+    Parameters
+    ----------
+    scores : pandas.DataFrame
+        Long scores (``id``, ``timepoint``, measure columns).
+    measures : list of str
+        Measures to classify.
+    reliability : dict, optional
+        Measure id -> reliability coefficient to use (e.g. the instrument's
+        published alpha, from the instrument file or cohort config). Measures not
+        in it use the cohort's baseline Cronbach's alpha from ``items``.
+    items : pandas.DataFrame, optional
+        Item answers (``id``, ``timepoint``, keyed item columns) for the alpha.
+    instrument : evalkit.cohort.Instrument, optional
+        Maps measures to items (needed with ``items``).
+    confidence : float
+        Two-sided level of the RCI threshold (0.95 gives 1.96).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per matched person and measure, measures in the given order and
+        ids sorted: ``id``, ``measure``, ``pre``, ``post``, ``change`` (post - pre),
+        ``rci`` and ``category`` (``"improved"``, ``"no change"``,
+        ``"deteriorated"``; empty and ``rci`` NaN when the RCI is undefined).
+
+    Notes
+    -----
+    ``RCI = (post - pre) / S_diff`` with ``S_diff = sqrt(2 SE^2)`` and
+    ``SE = SD_pre sqrt(1 - r)`` (Jacobson & Truax, 1991), where ``SD_pre`` is
+    the SD of the baseline scores of the matched pairs (the ``sd_pre`` of
+    :func:`paired_outcomes`). ``RCI >= z_{1-a/2}`` (1.96) is improved, ``<= -1.96``
+    deteriorated (higher scores are better on every evalkit measure).
+
+    References
+    ----------
+    Jacobson, N. S., & Truax, P. (1991). Clinical significance: a statistical
+    approach to defining meaningful change in psychotherapy research. Journal of
+    Consulting and Clinical Psychology, 59(1), 12-19.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> scores = pd.DataFrame({"id": list("abcd") * 2,
+    ...                        "timepoint": ["pre"] * 4 + ["post"] * 4,
+    ...                        "m": [1.0, 2.0, 3.0, 2.0, 3.0, 2.0, 2.0, 2.2]})
+    >>> reliable_change_scores(scores, measures=["m"], reliability={"m": 0.8})[["id", "rci", "category"]].round(3)
+      id    rci   category
+    0  a  3.873   improved
+    1  b  0.000  no change
+    2  c -1.936  no change
+    3  d  0.387  no change
+    """
+    people, _ = _rci_frame(scores, measures, reliability, items, instrument, confidence)
+    return people
+
+
+def reliable_change(scores, *, measures, reliability=None, items=None, instrument=None,
+                    confidence=0.95):
+    """Counts of people who reliably improved, did not change or deteriorated, per measure.
+
+    Parameters
+    ----------
+    scores, measures, reliability, items, instrument, confidence
+        As :func:`reliable_change_scores`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per measure:
+
+        * ``measure``; ``n``: matched pairs classified.
+        * ``r_used``: reliability coefficient used; ``r_source``: ``"given
+          (instrument file or config)"`` or ``"cohort baseline Cronbach's alpha"``.
+        * ``sd_pre``: baseline SD of the matched pairs; ``sdiff``: ``S_diff``.
+        * ``rci_threshold``: |RCI| cut-off (1.96 for 95%).
+        * ``improved``, ``no_change``, ``deteriorated``: counts.
+        * ``improved_pct``, ``no_change_pct``, ``deteriorated_pct``: percent of ``n``.
+        * ``note``: why counts are missing.
+
+    Notes
+    -----
+    See :func:`reliable_change_scores` for the formula. The smallest change
+    counted as reliable is ``rci_threshold * sdiff`` scale points.
+
+    References
+    ----------
+    Jacobson, N. S., & Truax, P. (1991). Journal of Consulting and Clinical
+    Psychology, 59(1), 12-19.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> scores = pd.DataFrame({"id": list("abcd") * 2,
+    ...                        "timepoint": ["pre"] * 4 + ["post"] * 4,
+    ...                        "m": [1.0, 2.0, 3.0, 2.0, 3.0, 2.0, 2.0, 2.2]})
+    >>> reliable_change(scores, measures=["m"], reliability={"m": 0.8})[
+    ...     ["measure", "n", "improved", "no_change", "deteriorated"]]
+      measure  n  improved  no_change  deteriorated
+    0       m  4         1          3             0
+    """
+    people, params = _rci_frame(scores, measures, reliability, items, instrument, confidence)
+    counts = (pd.crosstab(people["measure"], people["category"])
+              .reindex(index=measures, columns=["improved", "no change", "deteriorated"],
+                       fill_value=0)
+              .rename(columns={"no change": "no_change"}))
+    out = params.merge(counts, left_on="measure", right_index=True, how="left")
+    undefined = out["note"] != ""
+    for c in ("improved", "no_change", "deteriorated"):
+        count = out[c].fillna(0).astype(float).mask(undefined)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out[f"{c}_pct"] = 100 * count / out["n"].where(out["n"] > 0)
+        out[c] = count.astype("Int64")  # nullable: counts stay whole numbers, NA when undefined
+    return out[RELIABLE_CHANGE_COLUMNS]
+
+
+def _welch_row(comp, drop, variable):
+    row = {"kind": "baseline score", "variable": variable, "completers_n": comp.size,
+           "dropouts_n": drop.size, "statistic_label": "t (Welch)", "effect_label": "Hedges' g",
+           "test": "Welch t test", "note": ""}
+    row["completers_mean"] = comp.mean() if comp.size else np.nan
+    row["dropouts_mean"] = drop.mean() if drop.size else np.nan
+    row["completers_sd"] = comp.std(ddof=1) if comp.size > 1 else np.nan
+    row["dropouts_sd"] = drop.std(ddof=1) if drop.size > 1 else np.nan
+    if comp.size < 2 or drop.size < 2:
+        row.update(statistic=np.nan, df=np.nan, p=np.nan, effect=np.nan,
+                   note="fewer than 2 completers or 2 dropouts with a baseline score: "
+                        "not tested")
+        return row
+    v1, v2 = comp.var(ddof=1), drop.var(ddof=1)
+    se2 = v1 / comp.size + v2 / drop.size
+    if not se2 > 0:
+        row.update(statistic=np.nan, df=np.nan, p=np.nan, effect=np.nan,
+                   note="no variance in baseline scores: not tested")
+        return row
+    res = st.ttest_ind(comp, drop, equal_var=False)
+    df = se2 ** 2 / ((v1 / comp.size) ** 2 / (comp.size - 1) + (v2 / drop.size) ** 2 / (drop.size - 1))
+    dfp = comp.size + drop.size - 2
+    sp = math.sqrt(((comp.size - 1) * v1 + (drop.size - 1) * v2) / dfp)
+    row.update(statistic=float(res.statistic), df=df, p=float(res.pvalue),
+               effect=float(hedges_j(dfp)) * (comp.mean() - drop.mean()) / sp)
+    return row
+
+
+def _completion_row(table, factor):
+    """Chi-square (or Fisher exact for a small 2x2) of completion by factor level."""
+    row = {"kind": "factor", "variable": factor,
+           "completers_n": int(table["completer"].sum()), "dropouts_n": int(table["dropout"].sum()),
+           "completers_mean": np.nan, "completers_sd": np.nan, "dropouts_mean": np.nan,
+           "dropouts_sd": np.nan, "statistic": np.nan, "statistic_label": "", "df": np.nan,
+           "p": np.nan, "effect": np.nan, "effect_label": "", "test": "", "note": ""}
+    table = table.loc[table.sum(axis=1) > 0]
+    if len(table) < 2:
+        row["note"] = f"only one '{factor}' group: not tested"
+        return row
+    if (table.sum(axis=0) == 0).any():
+        row["note"] = "everyone completed (or nobody did): not tested"
+        return row
+    obs = table.to_numpy()
+    expected = st.contingency.expected_freq(obs)
+    if obs.shape == (2, 2) and expected.min() < 5:
+        res = st.fisher_exact(obs)
+        row.update(p=float(res.pvalue), effect=float(res.statistic),
+                   effect_label="odds ratio", test="Fisher exact test (2x2, expected count < 5)")
+        return row
+    chi2, p, dof, _ = st.chi2_contingency(obs, correction=False)
+    v = math.sqrt(chi2 / (obs.sum() * (min(obs.shape) - 1)))
+    row.update(statistic=chi2, statistic_label="chi-square", df=float(dof), p=p, effect=v,
+               effect_label="Cramer's V", test="Pearson chi-square test (no continuity correction)")
+    if expected.min() < 5:
+        row["note"] = "some expected counts below 5: chi-square p is approximate"
+    return row
+
+
+def attrition(scores, *, measures, factors=()):
+    """Compare people who completed the post questionnaire with those who did not.
+
+    Parameters
+    ----------
+    scores : pandas.DataFrame
+        Long scores (``id``, ``timepoint``, factor columns, measure columns).
+    measures : list of str
+        Measures whose baseline scores are compared.
+    factors : list of str
+        Factor columns whose association with completion is tested.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Long table, measures first (in given order) then factors (in given order):
+
+        * ``kind``: ``"baseline score"`` or ``"factor"``.
+        * ``variable``: measure id or factor name.
+        * ``completers_n``, ``dropouts_n``: people in each group.
+        * ``completers_mean``, ``completers_sd``, ``dropouts_mean``, ``dropouts_sd``:
+          baseline score descriptives (NaN for factors).
+        * ``statistic``, ``statistic_label``: Welch t (completers minus dropouts)
+          or Pearson chi-square; NaN for Fisher's exact test.
+        * ``df``: Welch-Satterthwaite df, or chi-square df.
+        * ``p``: two-sided p.
+        * ``effect``, ``effect_label``: Hedges' g (completers minus dropouts,
+          pooled SD, exact J(n1 + n2 - 2)), Cramér's V, or the odds ratio of the
+          Fisher test (``scipy.stats.fisher_exact``: conditional-free sample OR).
+        * ``test``: test used; ``note``: why a test was not computed.
+
+    Notes
+    -----
+    *Baseline rows*: completers are people with a pre **and** a post score on
+    the measure (the matched pairs of :func:`paired_outcomes`); dropouts have
+    a pre score but no post score on it.
+
+    *Factor rows*: everyone with a pre row; completer = has a post row with at
+    least one of ``measures`` scored. The factor value is taken from the pre row;
+    people without one are left out. Pearson chi-square without continuity
+    correction (JASP's default); for a 2x2 table with an expected count below 5,
+    Fisher's exact test instead. ``V = sqrt(chi2 / (N (min(r, c) - 1)))``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> scores = pd.DataFrame({
+    ...     "id": ["a", "b", "c", "d", "e", "f", "a", "b", "c"],
+    ...     "timepoint": ["pre"] * 6 + ["post"] * 3,
+    ...     "site": ["x", "x", "y", "y", "x", "y", "x", "x", "y"],
+    ...     "m": [1.0, 2.0, 2.5, 2.0, 1.5, 1.0, 2.0, 2.5, 3.0]})
+    >>> res = attrition(scores, measures=["m"], factors=["site"])
+    >>> res[["kind", "variable", "completers_n", "dropouts_n"]]
+                 kind variable  completers_n  dropouts_n
+    0  baseline score        m             3           3
+    1          factor     site             3           3
+    >>> res["test"].tolist()
+    ['Welch t test', 'Fisher exact test (2x2, expected count < 5)']
+    """
+    _check_long(scores)
+    factors = [f for f in factors if f in scores.columns]
+    present = [m for m in measures if m in scores.columns]
+    pre, post = _pre_post(scores, present + factors)
+    rows = []
+    for m in measures:
+        if m not in present:
+            rows.append(_welch_row(np.array([]), np.array([]), m)
+                        | {"note": f"no column '{m}' in the scores"})
+            continue
+        x, y = _numeric(pre[m], m).to_numpy(), _numeric(post[m], m).to_numpy()
+        has_pre = ~np.isnan(x)
+        comp, drop = x[has_pre & ~np.isnan(y)], x[has_pre & np.isnan(y)]
+        rows.append(_welch_row(comp, drop, m))
+    if factors:
+        pre_ids = scores.loc[scores["timepoint"] == "pre", "id"]
+        in_pre = pre.index.isin(pre_ids)
+        completed = post[present].notna().any(axis=1).to_numpy() if present else \
+            post.index.isin(scores.loc[scores["timepoint"] == "post", "id"])
+        for f in factors:
+            level = pre.loc[in_pre, f]
+            status = np.where(completed[in_pre], "completer", "dropout")
+            keep = level.notna().to_numpy()
+            table = (pd.crosstab(level[keep].astype(str).to_numpy(), status[keep])
+                     .reindex(columns=["completer", "dropout"], fill_value=0).sort_index())
+            rows.append(_completion_row(table, f))
+    out = pd.DataFrame(rows, columns=ATTRITION_COLUMNS)
+    for c in ("completers_n", "dropouts_n"):
+        out[c] = out[c].astype(int)
+    return out
+
+
+def _response_labels(instrument):
+    """Response value -> first label the instrument gives it."""
+    out = {}
+    for text, value in (instrument.labels or {}).items():
+        out.setdefault(float(value), str(text))
+    return out
+
+
+def item_distributions(items, *, instrument, timepoints=TIMEPOINTS):
+    """Response counts and percentages of every item at every timepoint (for diverging bars).
+
+    Parameters
+    ----------
+    items : pandas.DataFrame
+        Long item answers (``id``, ``timepoint``, one column per item), **keyed**:
+        reverse items already reversed (``min + max - answer``).
+    instrument : evalkit.cohort.Instrument
+        Gives the items in form order, the response range and the labels.
+    timepoints : tuple of str
+        Timepoints to include, in output order.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per item x timepoint x response value (``instrument.min`` to
+        ``instrument.max``, including values nobody chose), items in instrument
+        order:
+
+        * ``item``: item id; ``measure``: first subscale the item belongs to.
+        * ``reverse``: whether the item is reverse-scored (shown keyed).
+        * ``timepoint``; ``response``: keyed response value; ``label``: its
+          response label (for a reverse item, the label of the keyed value).
+        * ``n``: people giving that response; ``answered``: people answering the
+          item at that timepoint; ``percent``: ``100 n / answered``.
+
+    Notes
+    -----
+    Reverse items are shown keyed, so that on every bar higher = more of the
+    construct; a reverse item's "often true" column therefore counts people who
+    answered "not true" on the form. Answers outside the whole numbers of the
+    scale are not counted.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from evalkit.cohort import Instrument, Subscale
+    >>> inst = Instrument(id="x", name="X", min=1, max=3, labels={"no": 1, "some": 2, "yes": 3},
+    ...                   scoring="mean", min_answered=1,
+    ...                   subscales=(Subscale("s", "S", ("i1",)),))
+    >>> items = pd.DataFrame({"id": ["a", "b", "a", "b"], "timepoint": ["pre", "pre", "post", "post"],
+    ...                       "i1": [1.0, 2.0, 3.0, 3.0]})
+    >>> item_distributions(items, instrument=inst)[["timepoint", "response", "label", "n", "percent"]]
+      timepoint  response label  n  percent
+    0       pre         1    no  1     50.0
+    1       pre         2  some  1     50.0
+    2       pre         3   yes  0      0.0
+    3      post         1    no  0      0.0
+    4      post         2  some  0      0.0
+    5      post         3   yes  2    100.0
+    """
+    _check_long(items, name="items")
+    item_ids = [i for i in instrument.items if i in items.columns]
+    owner, reverse = {}, set()
+    for sub in instrument.subscales:
+        for i in sub.items:
+            owner.setdefault(i, sub.id)
+        reverse.update(sub.reverse)
+    values = np.arange(math.ceil(instrument.min), math.floor(instrument.max) + 1)
+    labels = _response_labels(instrument)
+    long = (items.loc[items["timepoint"].isin(timepoints), ["timepoint", *item_ids]]
+            .melt(id_vars="timepoint", var_name="item", value_name="response")
+            .dropna(subset=["response"]))
+    long["response"] = long["response"].astype(float)
+    answered = long.groupby(["item", "timepoint"]).size()
+    long = long.loc[long["response"].isin(values)]
+    counts = long.groupby(["item", "timepoint", "response"]).size()
+    grid = pd.MultiIndex.from_product([item_ids, list(timepoints), values.astype(float)],
+                                      names=["item", "timepoint", "response"])
+    out = counts.reindex(grid, fill_value=0).rename("n").reset_index()
+    out["answered"] = answered.reindex(pd.MultiIndex.from_frame(out[["item", "timepoint"]]),
+                                       fill_value=0).to_numpy()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out["percent"] = 100 * out["n"] / out["answered"].where(out["answered"] > 0)
+    out["label"] = out["response"].map(labels).fillna("")
+    out["measure"] = out["item"].map(owner)
+    out["reverse"] = out["item"].isin(reverse)
+    out["response"] = out["response"].astype(int)
+    out["n"] = out["n"].astype(int)
+    out["answered"] = out["answered"].astype(int)
+    return out[ITEM_DISTRIBUTION_COLUMNS]
