@@ -1,0 +1,36 @@
+# evalkit: the front door. `make help` lists the targets.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.evalkit-installed
+CONFIG ?= data/sample/cohort.yml
+OUT    ?= reports/sample
+
+.PHONY: help setup report test bench sample clean
+
+help:  ## list the targets
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+setup: $(STAMP)  ## create .venv and install evalkit with its dev extras (done by report/test when needed)
+
+report: $(STAMP)  ## set up, then clean, analyse and render the sample cohort into reports/sample
+	$(BIN)/evalkit report $(CONFIG) --out $(OUT) --force
+	@echo "Open $(OUT)/index.html"
+
+test: $(STAMP)  ## set up, then run the whole test suite (unit, doctests, notebooks, HTML checks)
+	MPLBACKEND=Agg $(BIN)/python -m pytest
+
+bench: $(STAMP)  ## time the report and large-cohort cleaning against their baselines, print the ratios
+	$(BIN)/python benchmarks/run.py
+
+sample: $(STAMP)  ## regenerate data/sample from the seeded generator
+	$(BIN)/python -m evalkit.sample data/sample
+
+clean:  ## remove the virtual environment and generated reports
+	rm -rf $(VENV) reports .pytest_cache *.egg-info

@@ -1,0 +1,217 @@
+"""Read and check the cohort config (YAML): the contract every other part of evalkit reads."""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from .errors import ConfigError
+
+#: Defaults applied to every cohort config; documented in README.md ("Cohort config").
+DEFAULTS = {
+    "analysis": {"alpha": 0.05, "age_bands": [5, 11, 17], "min_group_n": 10},
+    "disclosure": {"min_cell": 5},
+}
+SECTION_DEFAULTS = {
+    "children": {
+        "instrument": "eaq30",
+        "columns": {"id": "child_id", "timepoint": "timepoint"},
+        "items": {},
+        "timepoints": {"pre": ["pre", "baseline"], "post": ["post", "end"]},
+        "reliability": {},
+    },
+    "facilitators": {
+        "instrument": "facilitator_tip",
+        "columns": {"id": "facilitator_id", "timepoint": "timepoint"},
+        "items": {},
+        "timepoints": {"pre": ["pre"], "post": ["post"]},
+        "reliability": {},
+    },
+}
+TOP_KEYS = {"name", "children", "facilitators", "analysis", "disclosure"}
+SECTION_KEYS = {"file", "instrument", "columns", "items", "timepoints", "reliability"}
+COLUMN_ROLES = {"id", "timepoint", "age", "delivery", "referral_reason", "site"}
+ANALYSIS_KEYS = {"alpha", "age_bands", "min_group_n"}
+DISCLOSURE_KEYS = {"min_cell"}
+TIMEPOINTS = ("pre", "post")
+
+
+@dataclass
+class SectionConfig:
+    """Settings of one section (``children`` or ``facilitators``) of a cohort config."""
+
+    name: str
+    files: list
+    instrument: str
+    columns: dict
+    items: dict
+    timepoints: dict
+    reliability: dict = field(default_factory=dict)
+
+
+@dataclass
+class CohortConfig:
+    """A checked cohort config with defaults applied and file paths made absolute."""
+
+    path: Path
+    name: str
+    sections: dict
+    analysis: dict
+    disclosure: dict
+    raw: dict
+
+    @property
+    def children(self):
+        """The children section, or None when the cohort has none."""
+        return self.sections.get("children")
+
+    @property
+    def facilitators(self):
+        """The facilitators section, or None when the cohort has none."""
+        return self.sections.get("facilitators")
+
+    def input_files(self):
+        """Every data file the config points at (for checksums in the manifest)."""
+        return [f for s in self.sections.values() for f in s.files]
+
+
+def _unknown(keys, allowed, where, path):
+    extra = sorted(set(keys) - set(allowed))
+    if extra:
+        raise ConfigError(
+            f"unknown key '{extra[0]}' in {where}"
+            + (f" (also: {', '.join(extra[1:])})" if len(extra) > 1 else "")
+            + f"; allowed keys are {', '.join(sorted(allowed))}. Fix the spelling or remove it.",
+            file=path,
+            column=f"{where}.{extra[0]}" if where != "the top level" else extra[0],
+        )
+
+
+def _as_list(value):
+    if value is None:
+        return []
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+def _section(name, raw, path):
+    if not isinstance(raw, dict):
+        raise ConfigError(f"section '{name}' must be a mapping with at least a 'file' key", file=path, column=name)
+    _unknown(raw, SECTION_KEYS, name, path)
+    merged = copy.deepcopy(SECTION_DEFAULTS[name])
+    for key, value in raw.items():
+        if key in ("columns", "timepoints") and isinstance(value, dict):
+            merged[key] = {**merged[key], **value} if key == "columns" else dict(value)
+        else:
+            merged[key] = value
+    if "file" not in raw or not _as_list(raw["file"]):
+        raise ConfigError(f"section '{name}' has no 'file'", file=path, column=f"{name}.file",
+                          expected="a path relative to the config, or a list of paths")
+    files = []
+    for entry in _as_list(raw["file"]):
+        if not isinstance(entry, str) or not entry.strip():
+            raise ConfigError(f"'{name}.file' entries must be paths", file=path, column=f"{name}.file")
+        p = Path(entry)
+        files.append(p if p.is_absolute() else (path.parent / p))
+    columns = merged["columns"]
+    if not isinstance(columns, dict):
+        raise ConfigError("'columns' must map roles to column names", file=path, column=f"{name}.columns")
+    _unknown(columns, COLUMN_ROLES, f"{name}.columns", path)
+    timepoints = merged["timepoints"]
+    if not isinstance(timepoints, dict):
+        raise ConfigError("'timepoints' must map pre/post to lists of labels", file=path, column=f"{name}.timepoints")
+    _unknown(timepoints, TIMEPOINTS, f"{name}.timepoints", path)
+    for tp in TIMEPOINTS:
+        if tp not in timepoints:
+            raise ConfigError(f"'{name}.timepoints' has no '{tp}' labels", file=path,
+                              column=f"{name}.timepoints.{tp}", expected="e.g. {pre: [pre], post: [post]}")
+    items = merged.get("items") or {}
+    if not isinstance(items, dict):
+        raise ConfigError("'items' must map source columns to item ids", file=path, column=f"{name}.items")
+    reliability = merged.get("reliability") or {}
+    if not isinstance(reliability, dict):
+        raise ConfigError("'reliability' must map measure ids to reliability coefficients",
+                          file=path, column=f"{name}.reliability")
+    return SectionConfig(
+        name=name,
+        files=files,
+        instrument=str(merged["instrument"]),
+        columns={k: str(v) for k, v in columns.items()},
+        items={str(k): str(v) for k, v in items.items()},
+        timepoints={tp: [str(x) for x in _as_list(timepoints[tp])] for tp in TIMEPOINTS},
+        reliability={str(k): float(v) for k, v in reliability.items()},
+    )
+
+
+def load_config(path):
+    """Read a cohort config, apply defaults and check every key.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The cohort YAML file. Data file paths inside it are relative to it.
+
+    Returns
+    -------
+    CohortConfig
+
+    Raises
+    ------
+    ConfigError
+        If the file is missing, is not YAML, has an unknown key, or has no section.
+
+    Examples
+    --------
+    >>> cfg = load_config("data/sample/cohort.yml")
+    >>> sorted(cfg.sections)
+    ['children', 'facilitators']
+    >>> cfg.analysis["min_group_n"], cfg.disclosure["min_cell"]
+    (10, 5)
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError("cohort config not found; check the path", file=path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8-sig"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"not valid YAML ({exc.__class__.__name__}: {str(exc).splitlines()[0]})", file=path) from None
+    if not isinstance(raw, dict):
+        raise ConfigError("a cohort config must be a YAML mapping", file=path,
+                          expected="keys name, children, facilitators, analysis, disclosure")
+    _unknown(raw, TOP_KEYS, "the top level", path)
+    sections = {}
+    for name in ("children", "facilitators"):
+        if raw.get(name) is not None:
+            sections[name] = _section(name, raw[name], path.resolve())
+    if not sections:
+        raise ConfigError("the config has neither a 'children' nor a 'facilitators' section", file=path,
+                          expected="at least one section with a 'file'")
+    analysis = copy.deepcopy(DEFAULTS["analysis"])
+    a = raw.get("analysis") or {}
+    _unknown(a, ANALYSIS_KEYS, "analysis", path)
+    analysis.update(a)
+    _check_analysis(analysis, path)
+    disclosure = copy.deepcopy(DEFAULTS["disclosure"])
+    d = raw.get("disclosure") or {}
+    _unknown(d, DISCLOSURE_KEYS, "disclosure", path)
+    disclosure.update(d)
+    if not isinstance(disclosure["min_cell"], int) or disclosure["min_cell"] < 1:
+        raise ConfigError("min_cell must be a whole number of at least 1", file=path, column="disclosure.min_cell")
+    return CohortConfig(path=path.resolve(), name=str(raw.get("name") or path.stem), sections=sections,
+                        analysis=analysis, disclosure=disclosure, raw=raw)
+
+
+def _check_analysis(analysis, path):
+    alpha = analysis["alpha"]
+    if not isinstance(alpha, (int, float)) or not 0 < alpha < 1:
+        raise ConfigError("alpha must be a number between 0 and 1", file=path, column="analysis.alpha")
+    bands = analysis["age_bands"]
+    if (not isinstance(bands, list) or len(bands) < 2
+            or not all(isinstance(b, (int, float)) for b in bands)
+            or any(b2 <= b1 for b1, b2 in zip(bands, bands[1:]))):
+        raise ConfigError("age_bands must be an increasing list of at least two ages (band edges)",
+                          file=path, column="analysis.age_bands", expected="e.g. [5, 11, 17]")
+    n = analysis["min_group_n"]
+    if not isinstance(n, int) or n < 2:
+        raise ConfigError("min_group_n must be a whole number of at least 2", file=path, column="analysis.min_group_n")

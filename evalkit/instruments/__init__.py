@@ -1,0 +1,169 @@
+"""Questionnaires described as data: load a shipped instrument by id, or a user's YAML file."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+
+from ..cohort import Instrument, Subscale
+from ..errors import ConfigError
+
+HERE = Path(__file__).parent
+INSTRUMENT_KEYS = {"id", "name", "reference", "key_status", "response", "scoring", "min_answered",
+                   "subscales", "total", "reliability"}
+SUBSCALE_KEYS = {"id", "label", "items", "reverse"}
+
+
+def shipped():
+    """Ids of the instruments shipped with evalkit.
+
+    Examples
+    --------
+    >>> shipped()
+    ['eaq30', 'facilitator_tip']
+    """
+    return sorted(p.stem for p in HERE.glob("*.yml"))
+
+
+def normalise_label(text):
+    """Fold case and collapse white space, so ' Often  TRUE' matches 'often true'.
+
+    Examples
+    --------
+    >>> normalise_label("  Often   TRUE ")
+    'often true'
+    """
+    return re.sub(r"\s+", " ", str(text)).strip().casefold()
+
+
+def load_instrument(spec, *, base=None):
+    """Load an instrument by shipped id or by path to a YAML file.
+
+    Parameters
+    ----------
+    spec : str or pathlib.Path
+        A shipped id (see :func:`shipped`) or a path to an instrument YAML.
+    base : pathlib.Path, optional
+        Folder that relative paths are resolved against (the cohort config's folder).
+
+    Returns
+    -------
+    evalkit.cohort.Instrument
+
+    Raises
+    ------
+    ConfigError
+        Unknown id, missing file, or an instrument that contradicts itself
+        (an item in two subscales, a reverse item outside its subscale, a label
+        outside the response range, ...).
+
+    Examples
+    --------
+    >>> eaq = load_instrument("eaq30")
+    >>> len(eaq.items), eaq.min, eaq.max
+    (30, 1, 3)
+    >>> [s.id for s in eaq.subscales][:3]
+    ['differentiating', 'verbal_sharing', 'not_hiding']
+    """
+    spec = str(spec)
+    path = Path(spec)
+    if base is not None and not path.is_absolute():
+        candidate = Path(base) / path
+    else:
+        candidate = path
+    if spec in shipped() and not (candidate.suffix in (".yml", ".yaml") and candidate.is_file()):
+        path = HERE / f"{spec}.yml"
+    elif candidate.suffix in (".yml", ".yaml"):
+        if not candidate.is_file():
+            raise ConfigError("instrument file not found", file=candidate, column="instrument",
+                              expected=f"a path to an instrument YAML or one of {', '.join(shipped())}")
+        path = candidate
+    else:
+        raise ConfigError(f"unknown instrument '{spec}'", column="instrument",
+                          expected=f"one of {', '.join(shipped())}, or a path to an instrument .yml file")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8-sig"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"instrument is not valid YAML ({str(exc).splitlines()[0]})", file=path) from None
+    return parse_instrument(raw, source=str(path))
+
+
+def parse_instrument(raw, *, source="<instrument>"):
+    """Check an instrument mapping (as read from YAML) and build an :class:`Instrument`.
+
+    Examples
+    --------
+    >>> inst = parse_instrument({"id": "s", "name": "S", "response": {"min": 1, "max": 3},
+    ...     "subscales": [{"id": "a", "label": "A", "items": ["q1", "q2"], "reverse": ["q2"]}]})
+    >>> inst.measures, inst.scoring, inst.min_answered
+    (['a'], 'mean', 0.8)
+    """
+    def fail(msg, column=None, expected=None):
+        raise ConfigError(msg, file=source, column=column, expected=expected)
+
+    if not isinstance(raw, dict):
+        fail("an instrument must be a YAML mapping", expected="keys id, name, response, subscales")
+    extra = sorted(set(raw) - INSTRUMENT_KEYS)
+    if extra:
+        fail(f"unknown key '{extra[0]}' in instrument; allowed: {', '.join(sorted(INSTRUMENT_KEYS))}", column=extra[0])
+    for key in ("id", "response", "subscales"):
+        if key not in raw:
+            fail(f"instrument has no '{key}'", column=key)
+    resp = raw["response"]
+    if not isinstance(resp, dict) or "min" not in resp or "max" not in resp:
+        fail("response must give min and max", column="response", expected="{min: 1, max: 3, labels: {...}}")
+    lo, hi = resp["min"], resp["max"]
+    if not all(isinstance(v, (int, float)) for v in (lo, hi)) or lo >= hi:
+        fail("response min must be a number below max", column="response")
+    labels = {}
+    for text, value in (resp.get("labels") or {}).items():
+        if not isinstance(value, (int, float)) or not lo <= value <= hi:
+            fail(f"label '{text}' maps to {value!r}, outside the response range {lo}-{hi}", column="response.labels")
+        labels[normalise_label(text)] = float(value)
+    scoring = raw.get("scoring", "mean")
+    if scoring not in ("mean", "sum"):
+        fail(f"scoring '{scoring}' is not known", column="scoring", expected="mean or sum")
+    min_answered = raw.get("min_answered", 0.8)
+    if not isinstance(min_answered, (int, float)) or not 0 < min_answered <= 1:
+        fail("min_answered must be a share between 0 (exclusive) and 1", column="min_answered")
+    subs, owner = [], {}
+    if not isinstance(raw["subscales"], list) or not raw["subscales"]:
+        fail("subscales must be a non-empty list", column="subscales")
+    for entry in raw["subscales"]:
+        if not isinstance(entry, dict) or "id" not in entry or not entry.get("items"):
+            fail("each subscale needs an id and a list of items", column="subscales")
+        extra = sorted(set(entry) - SUBSCALE_KEYS)
+        if extra:
+            fail(f"unknown key '{extra[0]}' in subscale '{entry['id']}'", column=f"subscales.{entry['id']}.{extra[0]}")
+        sid = str(entry["id"])
+        items = tuple(str(i) for i in entry["items"])
+        reverse = tuple(str(i) for i in (entry.get("reverse") or []))
+        if len(set(items)) != len(items):
+            fail(f"subscale '{sid}' lists an item twice", column=f"subscales.{sid}.items")
+        for item in items:
+            if item in owner:
+                fail(f"item '{item}' is in two subscales ('{owner[item]}' and '{sid}'); an item may score one "
+                     f"subscale only", column=f"subscales.{sid}.items")
+            owner[item] = sid
+        for item in reverse:
+            if item not in items:
+                fail(f"reverse item '{item}' is not one of subscale '{sid}' items", column=f"subscales.{sid}.reverse",
+                     expected=f"one of {', '.join(items)}")
+        if sid in {s.id for s in subs}:
+            fail(f"subscale id '{sid}' is used twice", column="subscales")
+        subs.append(Subscale(id=sid, label=str(entry.get("label", sid)), items=items, reverse=reverse))
+    total = None
+    if raw.get("total"):
+        t = raw["total"]
+        tid = str(t.get("id", "total")) if isinstance(t, dict) else "total"
+        tlabel = str(t.get("label", "Total")) if isinstance(t, dict) else "Total"
+        if tid in owner or tid in {s.id for s in subs}:
+            fail(f"total id '{tid}' clashes with a subscale or item id", column="total")
+        all_items = tuple(i for s in subs for i in s.items)
+        all_rev = tuple(i for s in subs for i in s.reverse)
+        total = Subscale(id=tid, label=tlabel, items=all_items, reverse=all_rev)
+    reliability = {str(k): float(v) for k, v in (raw.get("reliability") or {}).items()}
+    return Instrument(id=str(raw["id"]), name=str(raw.get("name", raw["id"])), min=lo, max=hi, labels=labels,
+                      scoring=scoring, min_answered=float(min_answered), subscales=tuple(subs), total=total,
+                      reliability=reliability, source=source)

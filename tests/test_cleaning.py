@@ -1,0 +1,211 @@
+"""Each cleaning rule, the accounting identity and the scoring, against hand-worked values."""
+import hashlib
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import EAQ_ITEMS, write_cohort
+from evalkit.cleaning import band_ages, score
+from evalkit.instruments import load_instrument, parse_instrument
+from evalkit.pipeline import prepare_cohort
+
+EAQ = load_instrument("eaq30")
+
+
+def child(id_, tp, value=2, **over):
+    row = {"child_id": id_, "timepoint": tp, "age": 9, "delivery": "group"}
+    row.update({q: value for q in EAQ_ITEMS})
+    row.update(over)
+    return row
+
+
+def prepared(tmp_path, rows):
+    cfg = write_cohort(tmp_path, children=pd.DataFrame(rows))
+    return prepare_cohort(cfg)
+
+
+def log_for(cohort, **match):
+    log = cohort.log
+    for key, value in match.items():
+        log = log[log[key] == value]
+    return log
+
+
+def test_ids_are_trimmed_and_case_folded_so_pre_and_post_match(tmp_path):
+    cohort = prepared(tmp_path, [child("C007", "pre"), child("  c007 ", "post")])
+    scores = cohort.children.scores
+    assert scores["id"].tolist() == ["c007", "c007"]
+    assert scores["matched"].all()
+    trimmed = log_for(cohort, reason="id trimmed of spaces")
+    assert trimmed["row"].tolist() == [3] and trimmed["detail"].iloc[0] == "'  c007 '"
+    folded = log_for(cohort, reason="id case-folded")
+    assert folded["row"].isna().all() and "1 ids" in folded["detail"].iloc[0]
+
+
+def test_timepoint_labels_are_mapped_case_and_space_insensitively(tmp_path):
+    cohort = prepared(tmp_path, [child("a", " Baseline"), child("a", "END ")])
+    assert cohort.children.scores["timepoint"].tolist() == ["pre", "post"]
+    mapped = log_for(cohort, reason="timepoint label mapped")
+    assert mapped["detail"].tolist() == ["'Baseline' read as pre", "'END' read as post"]
+
+
+def test_unknown_and_missing_timepoints_exclude_the_row(tmp_path):
+    cohort = prepared(tmp_path, [child("a", "pre"), child("a", "mid"), child("b", None), child("a", "post")])
+    assert len(cohort.children.scores) == 2
+    rows = cohort.rows.set_index("_row")
+    assert rows.loc[3, "reason"] == "unknown timepoint" and rows.loc[4, "reason"] == "missing timepoint"
+    assert "label 'mid'" in log_for(cohort, reason="unknown timepoint")["detail"].iloc[0]
+
+
+def test_labels_become_numbers_and_bad_answers_become_missing(tmp_path):
+    cohort = prepared(tmp_path, [child("a", "pre", q30=" Often TRUE", q2="4", q8="n/a", q14="2.5"),
+                                 child("a", "post")])
+    items = cohort.children.items.set_index("timepoint")
+    assert items.loc["pre", "q30"] == 3.0  # q30 is not reverse-keyed
+    assert np.isnan(items.loc["pre", "q2"]) and np.isnan(items.loc["pre", "q8"])
+    assert np.isnan(items.loc["pre", "q14"])
+    reasons = dict(zip(log_for(cohort, action="set missing")["column"],
+                       log_for(cohort, action="set missing")["reason"]))
+    assert reasons == {"q2": "out of range", "q8": "not a number or response label", "q14": "not a whole number"}
+    assert log_for(cohort, action="recoded", column="q30")["detail"].tolist() == ["'Often TRUE' read as 3"]
+
+
+def test_exact_duplicates_keep_the_first_row(tmp_path):
+    cohort = prepared(tmp_path, [child("a", "pre"), child("A ", "pre"), child("a", "post")])
+    rows = cohort.rows.set_index("_row")
+    assert rows.loc[2, "status"] == "kept" and rows.loc[3, "reason"] == "exact duplicate"
+    assert log_for(cohort, reason="exact duplicate")["detail"].tolist() == ["same answers as children.csv row 2"]
+
+
+def test_conflicting_duplicates_are_all_excluded(tmp_path):
+    cohort = prepared(tmp_path, [child("a", "pre", value=1), child("a", "pre", value=3), child("a", "post"),
+                                 child("b", "pre"), child("b", "post")])
+    rows = cohort.rows.set_index("_row")
+    assert rows.loc[[2, 3], "reason"].tolist() == ["conflicting duplicate"] * 2
+    assert cohort.children.scores["id"].tolist() == ["a", "b", "b"]
+    assert not cohort.children.scores.set_index(["id", "timepoint"]).loc[("a", "post"), "matched"]
+
+
+def test_rows_without_id_or_answers_or_content_are_excluded(tmp_path):
+    blank = {k: None for k in child("x", "pre")}
+    empty = child("c", "pre", value=None)
+    cohort = prepared(tmp_path, [child(None, "pre"), blank, empty, child("d", "pre")])
+    rows = cohort.rows.set_index("_row")["reason"]
+    assert rows.loc[[2, 3, 4, 5]].tolist() == ["missing id", "blank row", "no answers", ""]
+
+
+def test_unmatched_people_are_kept_and_logged(tmp_path):
+    cohort = prepared(tmp_path, [child("a", "pre"), child("a", "post"), child("b", "pre"), child("c", "post")])
+    scores = cohort.children.scores.set_index("id")
+    assert scores.loc["a", "matched"].all() and not scores.loc["b", "matched"] and not scores.loc["c", "matched"]
+    assert sorted(log_for(cohort, action="noted")["reason"]) == ["no post questionnaire", "no pre questionnaire"]
+
+
+def test_subscales_below_the_prorating_rule_are_not_scored(tmp_path):
+    # differentiating has 7 items; 80% rule -> 6 needed. 2 blanks leave 5.
+    cohort = prepared(tmp_path, [child("a", "pre", q1=None, q7=None), child("a", "post", q1=None)])
+    sc = cohort.children.scores.set_index("timepoint")
+    assert np.isnan(sc.loc["pre", "differentiating"]) and not np.isnan(sc.loc["post", "differentiating"])
+    logged = log_for(cohort, action="not scored")
+    assert logged["column"].tolist() == ["differentiating"]
+    assert logged["detail"].iloc[0] == "5 of 7 items answered; 6 needed (80% rule)"
+
+
+def test_age_bands_and_factors_come_from_the_baseline_row(tmp_path):
+    cohort = prepared(tmp_path, [child("a", "pre", age=10, delivery=" Group"), child("a", "post", age=11),
+                                 child("b", "pre", age=16, delivery="one-to-one"),
+                                 child("c", "pre", age=17, delivery="GROUP")])
+    sc = cohort.children.scores.set_index(["id", "timepoint"])
+    assert sc.loc[("a", "post"), "age_band"] == "5-10"  # baseline age 10, a birthday is no disagreement
+    assert sc.loc[("b", "pre"), "age_band"] == "11-16"
+    assert pd.isna(sc.loc[("c", "pre"), "age_band"])
+    assert set(sc["delivery"]) == {"group", "one-to-one"}  # ' Group', 'GROUP' folded to the common spelling
+    assert "age 17 not in 5-17" in log_for(cohort, reason="age outside the configured age bands")["detail"].iloc[0]
+
+
+def test_band_ages_edges():
+    banded = band_ages(pd.Series([4.9, 5, 10.99, 11, 16.5, 17]), [5, 11, 17]).fillna("outside")
+    assert banded.tolist() == ["outside", "5-10", "5-10", "11-16", "11-16", "outside"]
+
+
+def test_accounting_identity_on_the_sample(sample_config):
+    cohort = prepare_cohort(sample_config)
+    s = cohort.summary
+    assert (s["rows_in"] == s["rows_kept"] + s["rows_excluded"]).all()
+    reasons = [c for c in s.columns if c not in ("section", "file", "rows_in", "rows_kept", "rows_excluded")]
+    assert (s[reasons].sum(axis=1) == s["rows_excluded"]).all()
+    # every input row appears exactly once in the row ledger
+    assert len(cohort.rows) == s[s.file == "all files"]["rows_in"].sum()
+
+
+def test_sample_planted_problems_are_all_accounted_for(sample_config):
+    import json
+
+    planted = json.loads((sample_config.parent / "planted.json").read_text())
+    cohort = prepare_cohort(sample_config)
+    counts = cohort.log.groupby(["section", "reason"]).size()
+    kids = planted["children"] if "children" in planted else planted
+    n = lambda key: kids[key]["count"] if isinstance(kids[key], dict) else len(kids[key])  # noqa: E731
+    assert counts[("children", "exact duplicate")] == n("exact_duplicates")
+    assert counts[("children", "conflicting duplicate")] == 2 * n("conflicting_duplicates")
+    assert counts[("children", "unknown timepoint")] == n("unknown_timepoints")
+    assert counts[("children", "out of range")] == n("out_of_range")
+    assert counts[("children", "not a number or response label")] == n("unparseable")
+    assert counts[("children", "response label mapped to number")] == n("text_labels")
+    assert counts[("children", "too few items answered")] == n("unscorable")
+
+
+def test_input_files_are_never_modified(sample_config, tmp_path):
+    files = sorted(p for p in sample_config.parent.iterdir() if p.is_file())
+    before = {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
+    from evalkit.report import report
+
+    report(sample_config, out_dir=tmp_path / "out", notebooks=False)
+    assert before == {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
+
+
+# --- scoring against hand-computed values --------------------------------------------------
+
+def test_reverse_scoring_and_mean_by_hand(tmp_path):
+    cohort = prepared(tmp_path, [child("a", "pre", value=1), child("a", "post", value=3)])
+    sc = cohort.children.scores.set_index("timepoint")
+    # differentiating: six of seven items reversed (1 -> 3), q30 not: (6*3 + 1) / 7
+    assert sc.loc["pre", "differentiating"] == pytest.approx(19 / 7)
+    assert sc.loc["post", "differentiating"] == pytest.approx((6 * 1 + 3) / 7)
+    # not_hiding: all five reversed
+    assert sc.loc["pre", "not_hiding"] == 3 and sc.loc["post", "not_hiding"] == 1
+    # bodily_awareness: none reversed
+    assert sc.loc["pre", "bodily_awareness"] == 1
+
+
+def test_prorated_mean_and_sum():
+    inst = parse_instrument({"id": "t", "response": {"min": 1, "max": 5}, "min_answered": 0.75, "scoring": "sum",
+                             "subscales": [{"id": "s", "items": ["a", "b", "c", "d"], "reverse": ["d"]}]})
+    items = pd.DataFrame({"a": [5, 5, 5], "b": [4, None, None], "c": [3, 3, None], "d": [2, 2, 2]})
+    # sum: row 0 = 14; row 1 = mean(5, 3, 2) * 4 = 13.333; row 2 has 2 of 4 answered < 3 needed
+    out = score(items, instrument=inst)["s"]
+    assert out[0] == 14 and out[1] == pytest.approx(40 / 3) and np.isnan(out[2])
+    mean_inst = parse_instrument({"id": "t", "response": {"min": 1, "max": 5}, "min_answered": 0.75,
+                                  "subscales": [{"id": "s", "items": ["a", "b", "c", "d"]}]})
+    assert score(items, instrument=mean_inst)["s"].tolist()[:2] == [3.5, pytest.approx(10 / 3)]
+
+
+def test_total_scores_every_item():
+    fac = load_instrument("facilitator_tip")
+    assert fac.measures == ["knowledge", "understanding", "confidence", "total"]
+    items = pd.DataFrame({i: [4.0] for i in fac.items})
+    items["c4"] = [2.0]  # already keyed here: score() expects keyed answers
+    out = score(items, instrument=fac)
+    assert out.loc[0, "confidence"] == pytest.approx(3.5) and out.loc[0, "total"] == pytest.approx(46 / 12)
+
+
+def test_only_some_subscales_collected(tmp_path):
+    rows = [child("a", tp) for tp in ("pre", "post")]
+    keep = {"child_id", "timepoint", "age", "delivery", "q1", "q7", "q13", "q19", "q25", "q28", "q30"}
+    frame = pd.DataFrame(rows)[[c for c in rows[0] if c in keep]]
+    cohort = prepare_cohort(write_cohort(tmp_path, children=frame))
+    sec = cohort.children
+    assert sec.measures == ["differentiating"]
+    assert "not_hiding" in sec.not_collected and "not_hiding" not in sec.scores
+    assert "subscale(s) not collected" in cohort.problems["problem"].str.cat()
