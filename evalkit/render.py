@@ -1,0 +1,624 @@
+"""Render executed notebooks and index pages as self-contained, offline HTML for sharing.
+
+Reports go to commissioners on locked-down networks, so every page this module
+writes must open from a file or an e-mail attachment with no network at all:
+
+* no code: notebook inputs, prompts, the ``parameters`` and papermill
+  ``injected-parameters`` cells (and their outputs) are dropped;
+* no stderr streams (warnings quote code and values), no JavaScript or widget
+  outputs;
+* nothing loaded from anywhere: the head of nbconvert's ``lab`` template (which
+  pulls require.js, MathJax and mermaid from a CDN) is replaced by a head with
+  one inline stylesheet and a Content-Security-Policy that forbids every load
+  except ``data:`` images, so even an HTML output that slipped through cannot
+  reach the network; figures are base64 PNG ``data:`` URIs;
+* :func:`notebook_to_html` checks the finished page with
+  :func:`external_references` and refuses to return a page that would load
+  anything.
+
+Maths in markdown is shown as its TeX source (MathJax is not loaded).
+"""
+from __future__ import annotations
+
+import html as _html
+import json
+import logging
+import math
+import re
+import threading
+from collections.abc import Mapping
+from html.parser import HTMLParser
+from pathlib import Path
+
+from evalkit.errors import EvalkitError, NotebookError
+
+__all__ = [
+    "notebook_to_html",
+    "write_html",
+    "external_references",
+    "hyperlinks",
+    "index_html",
+    "batch_index_html",
+    "REMOVED_CELL_TAGS",
+]
+
+#: Cells with any of these tags are removed from shared HTML, inputs and outputs.
+#: ``remove-cell`` follows the Jupyter Book convention for scaffolding cells.
+REMOVED_CELL_TAGS = frozenset({"parameters", "injected-parameters", "remove-cell"})
+
+#: Cells with this tag keep their place but lose every output.
+REMOVED_OUTPUT_TAGS = frozenset({"remove-output"})
+
+# Shown mime types, best first. Widget and JavaScript bundles are left out on
+# purpose, so an output that carries both (plotly, bokeh) falls back to its
+# static HTML or image form.
+_DISPLAY_PRIORITY = [
+    "text/html",
+    "text/markdown",
+    "image/svg+xml",
+    "image/png",
+    "image/jpeg",
+    "text/plain",
+    "text/latex",
+]
+
+# Nothing may be fetched: no scripts, no fonts, no frames; images only as data: URIs.
+_CSP = (
+    "default-src 'none'; img-src data:; style-src 'unsafe-inline'; font-src data:; "
+    "base-uri 'none'; form-action 'none'"
+)
+
+_TEMPLATES = Path(__file__).with_name("templates")
+_lock = threading.Lock()
+_cache: dict = {}
+
+
+def _css():
+    if "css" not in _cache:
+        _cache["css"] = (_TEMPLATES / "report.css").read_text(encoding="utf-8")
+    return _cache["css"]
+
+
+def _exporter():
+    """Return the one HTMLExporter this process uses (building one costs ~0.25 s)."""
+    if "exporter" not in _cache:
+        from nbconvert import HTMLExporter
+        from traitlets.config import Config
+
+        config = Config()
+        config.TagRemovePreprocessor.enabled = True
+        config.TagRemovePreprocessor.remove_cell_tags = set(REMOVED_CELL_TAGS)
+        config.TagRemovePreprocessor.remove_all_outputs_tags = set(REMOVED_OUTPUT_TAGS)
+        # The pygments stylesheet is for code we never show.
+        config.CSSHTMLHeaderPreprocessor.enabled = False
+        config.NbConvertBase.display_data_priority = list(_DISPLAY_PRIORITY)
+        # nbconvert warns once per figure that has no alt text; keep that out of CLI output.
+        log = logging.getLogger("evalkit.render.nbconvert")
+        log.setLevel(logging.ERROR)
+        _cache["exporter"] = HTMLExporter(
+            config=config,
+            log=log,
+            template_name="lab",
+            template_file="report.html.j2",
+            extra_template_paths=[str(_TEMPLATES)],
+            exclude_input=True,
+            exclude_input_prompt=True,
+            exclude_output_prompt=True,
+            exclude_anchor_links=True,
+            embed_images=True,
+            sanitize_html=False,
+            # Never used by our template; emptied so no CDN address can leak into a page.
+            require_js_url="",
+            mathjax_url="",
+            mermaid_js_url="",
+            mermaid_layout_elk_js_url="",
+            jquery_url="",
+            jupyter_widgets_base_url="",
+        )
+    return _cache["exporter"]
+
+
+def _read_notebook(nb_or_path):
+    import nbformat
+
+    if isinstance(nb_or_path, (str, Path)):
+        path = Path(nb_or_path)
+        if not path.is_file():
+            raise NotebookError("notebook not found; run the report first", file=path)
+        try:
+            return nbformat.read(path, as_version=4), path
+        except Exception as exc:  # nbformat raises several unrelated types
+            raise NotebookError(f"cannot read notebook ({exc})", file=path) from exc
+    if isinstance(nb_or_path, Mapping) and "cells" in nb_or_path:
+        return nbformat.from_dict(nb_or_path), None
+    raise TypeError(f"expected a notebook path or NotebookNode, got {type(nb_or_path).__name__}")
+
+
+def _shareable(nb, path):
+    """Copy ``nb`` without what must never be shared; refuse notebooks that failed."""
+    import copy
+
+    nb = copy.deepcopy(nb)
+    for index, cell in enumerate(nb.cells):
+        if cell.get("cell_type") != "code":
+            continue
+        tags = set(cell.get("metadata", {}).get("tags", []))
+        if tags & REMOVED_CELL_TAGS:
+            continue
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "error":
+                raise NotebookError(
+                    f"cell {index} failed with {output.get('ename', 'an error')}: "
+                    f"{output.get('evalue', '')}; fix the notebook and run it again before sharing",
+                    file=path,
+                )
+        # stderr carries warnings that quote source lines and values.
+        cell.outputs = [
+            output
+            for output in cell.get("outputs", [])
+            if not (output.get("output_type") == "stream" and output.get("name") == "stderr")
+        ]
+    return nb
+
+
+def notebook_to_html(nb_or_path, *, title=None):
+    """Render an executed notebook as one offline HTML page for sharing.
+
+    Parameters
+    ----------
+    nb_or_path : str, pathlib.Path or nbformat.NotebookNode
+        The executed notebook (papermill output).
+    title : str, optional
+        Page title. Defaults to the notebook's ``metadata.title``, then the file
+        name without extension, then "Report".
+
+    Returns
+    -------
+    str
+        A complete HTML document: markdown and outputs only (no code, no prompts,
+        no ``parameters``/``injected-parameters``/``remove-cell`` cells, no stderr),
+        figures as ``data:`` URIs, one inline stylesheet, no scripts, and a
+        Content-Security-Policy that blocks any load.
+
+    Raises
+    ------
+    NotebookError
+        If the notebook cannot be read, a cell failed (error output), or an output
+        would make the page load something (a remote image in an HTML output, a
+        markdown image that is neither local nor embedded...); the message lists
+        the addresses.
+
+    Notes
+    -----
+    The nbconvert exporter is built once per process and reused; it is shared
+    under a lock, so rendering from threads is safe but serial. Local images in
+    markdown cells (``![](chart.png)``, relative to the notebook) are embedded.
+
+    Examples
+    --------
+    >>> import nbformat
+    >>> nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Findings")])
+    >>> page = notebook_to_html(nb, title="Cohort A")
+    >>> "<title>Cohort A</title>" in page, "<script" in page, external_references(page)
+    (True, False, [])
+    """
+    nb, path = _read_notebook(nb_or_path)
+    if title is None:
+        title = nb.metadata.get("title") or (path.stem if path else "Report")
+    resources = {
+        "metadata": {"name": str(title), "path": str(path.parent) if path else ""},
+        "evalkit_title": str(title),
+        "evalkit_css": _css(),
+        "evalkit_csp": _CSP,
+    }
+    shareable = _shareable(nb, path)
+    with _lock:
+        page, _ = _exporter().from_notebook_node(shareable, resources=resources)
+    loads = external_references(page)
+    if loads:
+        shown = ", ".join(loads[:5]) + (" ..." if len(loads) > 5 else "")
+        raise NotebookError(
+            f"the report would load {len(loads)} resource(s) from outside the page: {shown}; "
+            "show figures with matplotlib, tables as DataFrames, and do not output HTML "
+            "or markdown that points at other files or web addresses",
+            file=path,
+        )
+    return page
+
+
+def write_html(nb_path, html_path, *, title=None):
+    """Render the notebook at ``nb_path`` with :func:`notebook_to_html` and write it.
+
+    Parameters
+    ----------
+    nb_path : str or pathlib.Path
+        Executed notebook.
+    html_path : str or pathlib.Path
+        Where to write the page (UTF-8); missing folders are created.
+    title : str, optional
+        Page title, as in :func:`notebook_to_html`.
+
+    Returns
+    -------
+    pathlib.Path
+        ``html_path``.
+
+    Raises
+    ------
+    NotebookError
+        As :func:`notebook_to_html`; nothing is written then.
+    """
+    page = notebook_to_html(nb_path, title=title)
+    html_path = Path(html_path)
+    html_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = html_path.with_name(html_path.name + ".tmp")
+    tmp.write_text(page, encoding="utf-8")
+    tmp.replace(html_path)
+    return html_path
+
+
+# --------------------------------------------------------------------------- offline checks
+
+# Attributes whose value the browser fetches, by tag.
+_LOAD_ATTRIBUTES = {
+    "script": ("src",),
+    "img": ("src", "srcset", "lowsrc"),
+    "source": ("src", "srcset"),
+    "video": ("src", "poster"),
+    "audio": ("src",),
+    "track": ("src",),
+    "iframe": ("src",),
+    "frame": ("src",),
+    "embed": ("src",),
+    "object": ("data",),
+    "input": ("src",),
+    "body": ("background",),
+    "table": ("background",),
+    "td": ("background",),
+    "th": ("background",),
+    # inline SVG
+    "image": ("href", "xlink:href"),
+    "feimage": ("href", "xlink:href"),
+    "use": ("href", "xlink:href"),
+}
+# <link rel=...> values that only describe a page and fetch nothing.
+_NAVIGATION_RELS = {"canonical", "alternate", "author", "help", "license", "next", "prev",
+                    "search", "bookmark", "external", "nofollow", "noopener", "noreferrer"}
+# url(...) in any of its quotings, or @import with a bare string, in page order.
+_CSS_LOAD = re.compile(
+    r"""url\(\s*(?:"([^"]*)"|'([^']*)'|([^)'"\s]*))\s*\)|@import\s+(?:"([^"]*)"|'([^']*)')""",
+    re.I,
+)
+_SCRIPT_URL = re.compile(r"""["'`]((?:https?:)?//[^"'`\s]+)""", re.I)
+_REFRESH_URL = re.compile(r"url\s*=\s*['\"]?([^'\";]+)", re.I)
+
+
+def _is_load(url):
+    url = url.strip()
+    lowered = url.lower()
+    return bool(url) and not url.startswith("#") and not lowered.startswith("data:") \
+        and lowered != "about:blank"
+
+
+def _css_urls(text):
+    return ["".join(groups) for groups in _CSS_LOAD.findall(text)]
+
+
+class _ReferenceParser(HTMLParser):
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.loads = []
+        self.links = []
+        self._in = None  # "style" or "script" while inside one
+
+    def handle_starttag(self, tag, attrs):
+        attrs = [(name.lower(), value or "") for name, value in attrs]
+        values = dict(attrs)
+        for name in _LOAD_ATTRIBUTES.get(tag, ()):
+            if name not in values:
+                continue
+            if name.endswith("srcset") and not values[name].lstrip().lower().startswith("data:"):
+                self.loads += [part.split()[0] for part in values[name].split(",") if part.split()]
+            else:
+                self.loads.append(values[name])
+        if tag == "link" and "href" in values:
+            rels = set(values.get("rel", "").lower().split())
+            if not rels or rels - _NAVIGATION_RELS:
+                self.loads.append(values["href"])
+        if tag == "meta" and values.get("http-equiv", "").lower() == "refresh":
+            self.loads += _REFRESH_URL.findall(values.get("content", ""))
+        if tag in ("a", "area") and "href" in values:
+            self.links.append(values["href"])
+        if "style" in values:
+            self.loads += _css_urls(values["style"])
+        if tag in ("style", "script"):
+            self._in = tag
+
+    handle_startendtag = handle_starttag
+
+    def handle_endtag(self, tag):
+        if tag in ("style", "script"):
+            self._in = None
+
+    def handle_data(self, data):
+        if self._in == "style":
+            self.loads += _css_urls(data)
+        elif self._in == "script":
+            self.loads += _SCRIPT_URL.findall(data)
+
+
+def _parse(page):
+    parser = _ReferenceParser()
+    parser.feed(page)
+    parser.close()
+    return parser
+
+
+def _unique(items):
+    return list(dict.fromkeys(item.strip() for item in items))
+
+
+def external_references(html):
+    """List every address a page would load: anything that makes it not self-contained.
+
+    Parameters
+    ----------
+    html : str
+        A complete page or a fragment.
+
+    Returns
+    -------
+    list of str
+        Unique addresses in page order from ``<script src>``, ``<link href>``
+        (stylesheet, icon, preload...; not purely descriptive rels such as
+        ``canonical``), ``<img src/srcset>``, ``<source>``, ``<video>``,
+        ``<audio>``, ``<track>``, ``<iframe>``, ``<embed>``, ``<object data>``,
+        SVG ``<image>``/``<use>`` hrefs, ``background`` attributes, meta refresh,
+        CSS ``url()`` and ``@import`` in ``<style>`` blocks and ``style``
+        attributes, and absolute addresses quoted inside inline scripts
+        (``import("https://...")``). ``data:`` URIs, in-page ``#anchors`` and
+        ``about:blank`` are not loads. Relative paths *are* listed: they break
+        as soon as the page is sent on its own. Hyperlinks are not loads; see
+        :func:`hyperlinks`.
+
+    Examples
+    --------
+    >>> external_references('<script src="https://cdn.example/r.js"></script>'
+    ...                     '<img src="data:image/png;base64,AAAA"><a href="#top">top</a>'
+    ...                     '<style>@import "https://x.example/a.css"; '
+    ...                     'b { background: url(logo.png) }</style>')
+    ['https://cdn.example/r.js', 'https://x.example/a.css', 'logo.png']
+    """
+    return [url for url in _unique(_parse(html).loads) if _is_load(url)]
+
+
+def hyperlinks(html, *, external_only=False):
+    """List the targets of ``<a href>`` and ``<area href>`` (navigation, not loads).
+
+    Parameters
+    ----------
+    html : str
+        Page or fragment.
+    external_only : bool, default False
+        Keep only links that leave the page's folder: an address with a scheme
+        (``https:``, ``mailto:``...) or starting with ``//``. A shared report
+        needs none of these.
+
+    Returns
+    -------
+    list of str
+        Unique targets in page order, in-page ``#anchors`` excluded.
+
+    Examples
+    --------
+    >>> hyperlinks('<a href="cohort_a/report.html">A</a> <a href="https://x.example">x</a>',
+    ...            external_only=True)
+    ['https://x.example']
+    """
+    links = [url for url in _unique(_parse(html).links) if url and not url.startswith("#")]
+    if external_only:
+        links = [url for url in links if _leaves_folder(url)]
+    return links
+
+
+def _leaves_folder(url):
+    return url.startswith("//") or re.match(r"^[a-zA-Z][a-zA-Z0-9+.\-]*:", url) is not None
+
+
+# --------------------------------------------------------------------------- index pages
+
+
+def _text(value):
+    """Escaped text for one table cell; numbers kept short, missing shown as an en dash."""
+    if value is None:
+        return "&ndash;"
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "&ndash;"
+        if value.is_integer() and abs(value) < 1e15:
+            return f"{int(value):,}" if abs(value) >= 10000 else str(int(value))
+        return f"{value:,.2f}" if abs(value) >= 0.1 else f"{value:.2g}"
+    if isinstance(value, (list, tuple, set)):
+        return _html.escape(", ".join(str(v) for v in value))
+    if isinstance(value, Mapping):
+        return _html.escape(json.dumps(value, default=str, sort_keys=True))
+    try:  # pandas missing values (NA, NaT) without importing pandas here
+        if value != value or str(value) in ("<NA>", "NaT"):
+            return "&ndash;"
+    except (TypeError, ValueError):
+        pass
+    if hasattr(value, "item") and not isinstance(value, str):  # numpy scalar
+        return _text(value.item())
+    return _html.escape(str(value))
+
+
+def _records(rows):
+    """Rows as a list of dicts, from a DataFrame or any iterable of mappings."""
+    if rows is None:
+        return []
+    if hasattr(rows, "to_dict") and hasattr(rows, "columns"):
+        return rows.to_dict(orient="records")
+    return [dict(row) for row in rows]
+
+
+def _href(href, where):
+    href = str(href)
+    if _leaves_folder(href):
+        raise EvalkitError(
+            f"link '{href}' points outside the report folder; shared pages may only link "
+            "to files next to them",
+            column=where,
+            expected="a relative path such as 'cohort_a/outcomes.html'",
+        )
+    return _html.escape(href, quote=True)
+
+
+def _table(records, *, caption=None, css_class=""):
+    if not records:
+        return '<p class="muted">No rows.</p>'
+    columns = list(dict.fromkeys(key for record in records for key in record))
+    parts = [f'<table class="{css_class}">' if css_class else "<table>"]
+    if caption:
+        parts.append(f"<caption>{_html.escape(str(caption))}</caption>")
+    parts.append("<thead><tr>" + "".join(f"<th>{_html.escape(str(c))}</th>" for c in columns)
+                 + "</tr></thead><tbody>")
+    for record in records:
+        parts.append("<tr>" + "".join(f"<td>{_text(record.get(c))}</td>" for c in columns) + "</tr>")
+    parts.append("</tbody></table>")
+    return "\n".join(parts)
+
+
+def _page(title, body):
+    return (
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1.0\">\n"
+        f"<meta http-equiv=\"Content-Security-Policy\" content=\"{_CSP}\">\n"
+        "<meta name=\"referrer\" content=\"no-referrer\">\n"
+        f"<title>{_html.escape(str(title))}</title>\n<style>\n{_css()}</style>\n</head>\n"
+        f"<body>\n<main>\n<h1>{_html.escape(str(title))}</h1>\n{body}\n</main>\n</body>\n</html>\n"
+    )
+
+
+def _link_pairs(links):
+    if links is None:
+        return []
+    if isinstance(links, Mapping):
+        return list(links.items())
+    return [tuple(pair) for pair in links]
+
+
+def index_html(title, rows=None, *, links=(), headline_sentences=(), provenance=None):
+    """Build the offline front page of one cohort's report.
+
+    Parameters
+    ----------
+    title : str
+        Page title and heading.
+    rows : pandas.DataFrame or list of dict, optional
+        A summary table (already rounded and small-count suppressed; cells are
+        shown as text; floats to 2 decimals, or 2 significant figures below
+        0.1, so format p-values yourself).
+    links : mapping or sequence of (label, href)
+        The report pages, e.g. ``{"Outcomes": "outcomes.html"}``; hrefs must be
+        relative paths.
+    headline_sentences : sequence of str
+        Plain-language findings, shown as a list.
+    provenance : dict, optional
+        How the report was made (data file checksums, evalkit version, config,
+        run time...), shown as a two-column table.
+
+    Returns
+    -------
+    str
+        A complete HTML page: inline CSS, no scripts, every text escaped.
+
+    Raises
+    ------
+    EvalkitError
+        If a link has a scheme or starts with ``//`` (it would leave the folder).
+
+    Examples
+    --------
+    >>> page = index_html("Cohort <A>", [{"measure": "total", "n": 24, "d": 0.61234}],
+    ...                   links={"Outcomes": "outcomes.html"},
+    ...                   headline_sentences=["Scores improved."],
+    ...                   provenance={"evalkit": "0.1.0"})
+    >>> "Cohort &lt;A&gt;" in page, "<td>0.61</td>" in page, hyperlinks(page)
+    (True, True, ['outcomes.html'])
+    """
+    sections = []
+    sentences = [str(s) for s in headline_sentences or ()]
+    if sentences:
+        items = "".join(f"<li>{_html.escape(s)}</li>" for s in sentences)
+        sections.append(f"<h2>Headline findings</h2>\n<ul>{items}</ul>")
+    pairs = _link_pairs(links)
+    if pairs:
+        items = "".join(f'<li><a href="{_href(href, "links")}">{_html.escape(str(label))}</a></li>'
+                        for label, href in pairs)
+        sections.append(f"<h2>Report pages</h2>\n<ul>{items}</ul>")
+    records = _records(rows)
+    if records:
+        sections.append("<h2>Summary</h2>\n" + _table(records))
+    if provenance:
+        prov = [{"Item": key, "Value": value} for key, value in dict(provenance).items()]
+        sections.append("<h2>Provenance</h2>\n" + _table(prov, css_class="text"))
+    return _page(title, "\n".join(sections))
+
+
+_BATCH_COLUMNS = [("cohort", "Cohort"), ("status", "Status"), ("n", "n"),
+                  ("headline_effect", "Headline effect"), ("link", "Report")]
+
+
+def batch_index_html(rows, *, title="Evaluation reports by cohort"):
+    """Build the offline page that lists many cohorts' reports.
+
+    Parameters
+    ----------
+    rows : pandas.DataFrame or list of dict
+        One row per cohort with ``cohort``, ``status`` (e.g. "ok", "failed",
+        "withheld"), ``n``, ``headline_effect`` (or ``"headline effect"``; text,
+        e.g. "d = 0.62 [0.30, 0.94]") and ``link`` (relative path to the cohort's
+        index page; empty for cohorts without a report). Missing columns show as
+        dashes.
+    title : str, default "Evaluation reports by cohort"
+        Page title and heading.
+
+    Returns
+    -------
+    str
+        A complete offline HTML page with one table; status cells carry the
+        class ``status-<status>`` for colour.
+
+    Raises
+    ------
+    EvalkitError
+        If a link has a scheme or starts with ``//``.
+
+    Examples
+    --------
+    >>> page = batch_index_html([
+    ...     {"cohort": "A", "status": "ok", "n": 24, "headline_effect": "d = 0.62",
+    ...      "link": "A/index.html"},
+    ...     {"cohort": "B", "status": "failed", "n": None, "headline_effect": None, "link": ""}])
+    >>> hyperlinks(page), 'class="status-failed"' in page
+    (['A/index.html'], True)
+    """
+    body = ["<table>", "<thead><tr>" + "".join(f"<th>{label}</th>" for _, label in _BATCH_COLUMNS)
+            + "</tr></thead><tbody>"]
+    for record in _records(rows):
+        if "headline_effect" not in record and "headline effect" in record:
+            record["headline_effect"] = record["headline effect"]
+        status = "" if record.get("status") is None else str(record.get("status"))
+        slug = re.sub(r"[^a-z0-9]+", "-", status.lower()).strip("-")
+        link = record.get("link")
+        has_link = isinstance(link, (str, Path)) and str(link).strip() != ""
+        cells = [
+            f"<td>{_text(record.get('cohort'))}</td>",
+            f'<td class="status-{slug}">{_text(status) if status else "&ndash;"}</td>',
+            f"<td>{_text(record.get('n'))}</td>",
+            f"<td>{_text(record.get('headline_effect'))}</td>",
+            f'<td><a href="{_href(link, "link")}">report</a></td>' if has_link else "<td>&ndash;</td>",
+        ]
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    body.append("</tbody></table>")
+    return _page(title, "\n".join(body))
