@@ -455,9 +455,10 @@ def _mess_children(rng, base, answers, ids, site, theta_pre, gain, inst, columns
     for r in variant_rows:
         choices = TIMEPOINT_VARIANTS[tp_names[tp[r]]]
         tp_text[r] = choices[rng.integers(len(choices))]
-    variant_all = np.sort(np.concatenate([variant_rows, np.flatnonzero(site_b)]))
     record_lists["timepoint_variants"] = [
-        {**where(r), "timepoint": tp_names[tp[r]], "value": tp_text[r]} for r in variant_all]
+        {**where(r), "timepoint": tp_names[tp[r]], "value": tp_text[r]} for r in variant_rows]
+    record_lists["timepoint_synonyms"] = [
+        {**where(r), "timepoint": tp_names[tp[r]], "value": tp_text[r]} for r in np.flatnonzero(site_b)]
     record_lists["unknown_timepoints"] = [{**where(r), "value": tp_text[r]} for r in unk_at]
 
     # Id spellings: the post questionnaire of a few children.
@@ -714,7 +715,8 @@ _EXPLAIN = {
     "conflicting_duplicates": "same id and timepoint twice with different answers",
     "pre_only": "ids with a pre questionnaire only (attrition)",
     "post_only": "ids with a post questionnaire only",
-    "timepoint_variants": "timepoint spelt other than 'pre'/'post' but matching the config",
+    "timepoint_variants": "'pre'/'post' in other case or with surrounding spaces",
+    "timepoint_synonyms": "Site B's wording for pre/post, mapped by the config's timepoints",
     "unknown_timepoints": "timepoints the config does not map (rows to drop)",
     "id_variants": "post id spelt with other case or surrounding spaces",
     "non_ascii": "non-ASCII free text in the Windows-1252 file",
@@ -753,6 +755,11 @@ def _planted_markdown(record):
                              and e["value"] is not None})
             shown = ", ".join(f"`{v}`" for v in values[:12]) + (" ..." if len(values) > 12 else "")
             lines.append(f"| {key} | {count} | {_EXPLAIN.get(key, '')} | {shown} |")
+    kids = record["children"]
+    if kids.get("conflicting_duplicates"):
+        lines += ["", f"A cleaner that drops both copies of a conflicting duplicate keeps "
+                  f"{kids['n_with_both'] - len(kids['conflicting_duplicates'])} children with both pre and post "
+                  f"(each conflict removes one child's pre or post)."]
     if "birthday_between_pre_and_post" in record["children"]:
         lines += ["", f"{record['children']['birthday_between_pre_and_post']} children are one year older "
                   "at post than at pre (a birthday during the programme); this is not a problem."]

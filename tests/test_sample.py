@@ -278,9 +278,12 @@ def test_timepoints_and_ids(sample):
     kids = record["children"]
     for e in kids["timepoint_variants"]:
         raw = _cell(files, e, "timepoint")
-        assert raw == e["value"] != e["timepoint"]
-        assert _norm(raw) in {"pre": {"pre", "baseline"}, "post": {"post", "end"}}[e["timepoint"]]
-    assert {" PRE", "Baseline", "End"} <= {e["value"] for e in kids["timepoint_variants"]}
+        assert raw == e["value"] != e["timepoint"] == _norm(raw)
+    for e in kids["timepoint_synonyms"]:
+        assert _cell(files, e, "timepoint") == e["value"] == {"pre": "Baseline", "post": "End"}[e["timepoint"]]
+    assert " PRE" in {e["value"] for e in kids["timepoint_variants"]}
+    site_b = files["children_site_b.csv"]["timepoint"]
+    assert len(kids["timepoint_synonyms"]) == site_b.isin(["Baseline", "End"]).sum() == len(site_b) - 1
     assert {e["value"] for e in kids["unknown_timepoints"]} == set(UNKNOWN_TIMEPOINTS)
     for e in kids["unknown_timepoints"]:
         assert _cell(files, e, "timepoint") == e["value"]
