@@ -294,6 +294,7 @@ def paired_plot(
     max_lines=400,
     seed=0,
     unit="children",
+    legend=True,
 ):
     """Each person's pre to post change as a thin line, with the means and within-subject 95% CIs.
 
@@ -317,11 +318,14 @@ def paired_plot(
         Seed of the subset, so reruns draw the same lines.
     unit : str, default "children"
         Who the rows are, for the title ("n = 12 children with pre and post scores").
+    legend : bool, default True
+        Draw the legend below the axes (:func:`paired_grid` draws one for the figure instead).
 
     Returns
     -------
     matplotlib.axes.Axes
-        Artists: a ``LineCollection`` of individual lines (gid ``"individuals"``)
+        Title ``label``; x label the number of matched people and, when lines
+        were subset, how many are drawn. Artists: a ``LineCollection`` of individual lines (gid ``"individuals"``)
         and an errorbar whose data line has gid ``"means"`` and whose bars have
         gid ``"ci"`` (x = 0 for pre, 1 for post).
 
@@ -338,9 +342,8 @@ def paired_plot(
     ...     "differentiating": [1.0, 2.0, 2.0, 2.5, 1.5, 2.5],
     ... })
     >>> ax = paired_plot(scores, measure="differentiating", label="Differentiating Emotions", scale=(1, 3))
-    >>> print(ax.get_title())
-    Differentiating Emotions
-    n = 3 children with pre and post scores
+    >>> ax.get_title(), ax.get_xlabel()
+    ('Differentiating Emotions', 'n = 3 children with pre and post scores')
     >>> [t.get_text() for t in ax.get_xticklabels()]
     ['Pre', 'Post']
     >>> plt.close(ax.figure)
@@ -392,23 +395,25 @@ def paired_plot(
     for collection in bars.lines[2]:
         collection.set_gid("ci")
 
-    title = f"{label}\nn = {n} {unit} with pre and post scores"
+    note = f"n = {n} {unit} with pre and post scores"
     if n > max_lines:
-        title += f"; lines for a random {len(shown)} of {n}"
-    ax.set_title(title)
+        note += f"\nlines drawn for a random {len(shown)} of {n}"
+    ax.set_title(label, fontsize="medium")
+    ax.set_xlabel(note, fontsize="small")
     if n == 0:
         ax.text(0.5, 0.5, "no matched pre and post scores", transform=ax.transAxes,
                 ha="center", va="center", **_NOTE_STYLE)
     ax.set_xticks([0, 1], labels=[t.capitalize() for t in TIMEPOINTS])
     ax.set_xlim(-0.35, 1.35)
-    ax.set_ylabel(label)
+    ax.set_ylabel("Score")
     if scale is not None:
         lo, hi = scale
         pad = 0.04 * (hi - lo)
         ax.set_ylim(lo - pad, hi + pad)
     elif n:
         ax.autoscale_view(scalex=False)
-    ax.legend(loc="best", fontsize="small")
+    if legend:
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=2, fontsize="small")
     return ax
 
 
@@ -485,6 +490,7 @@ def forest_plot(outcomes, *, effect="d_z", ax=None):
     points.set_gid("effect")
 
     right = mtransforms.blended_transform_factory(ax.transAxes, ax.transData)
+    left_edge = right
     ticklabels = []
     for i, row in table.iterrows():
         text = _label_of(row, row["measure"])
@@ -503,7 +509,7 @@ def forest_plot(outcomes, *, effect="d_z", ax=None):
         else:
             note = row.get("note")
             reason = f" ({note})" if isinstance(note, str) and note.strip() else ""
-            ax.text(0, y[i], f"not estimable{reason}", va="center", ha="center",
+            ax.text(0.02, y[i], f"not estimable{reason}", transform=left_edge, va="center", ha="left",
                     gid="not_estimable", **_NOTE_STYLE)
 
     ax.set_yticks(y, labels=ticklabels)
@@ -660,7 +666,7 @@ def interaction_plot(scores, *, measure, factor, min_group_n=10, label=None, ax=
     if omitted:
         groups = "group" if omitted == 1 else "groups"
         title += f"\n{omitted} {groups} with fewer than {min_group_n} {unit} not shown"
-    ax.set_title(title)
+    ax.set_title(title, fontsize="medium")
     if not kept:
         ax.text(0.5, 0.5, f"no group has {min_group_n} or more {unit} with pre and post scores",
                 transform=ax.transAxes, ha="center", va="center", wrap=True, **_NOTE_STYLE)
@@ -837,7 +843,7 @@ def diverging_layout(distributions, *, scale=None):
 
 
 def diverging_bar_plot(distributions, *, timepoints=TIMEPOINTS, ax=None, item_labels=None, scale=None,
-                       wrap=40):
+                       wrap=32):
     """Likert-style diverging stacked bars per item and timepoint.
 
     Parameters
@@ -853,7 +859,7 @@ def diverging_bar_plot(distributions, *, timepoints=TIMEPOINTS, ax=None, item_la
         Item id -> item text for the y axis (default the item id).
     scale : tuple of (int, int), optional
         Response range, passed to :func:`diverging_layout`.
-    wrap : int, default 40
+    wrap : int, default 32
         Wrap item texts at this many characters.
 
     Returns
@@ -882,6 +888,7 @@ def diverging_bar_plot(distributions, *, timepoints=TIMEPOINTS, ax=None, item_la
     >>> plt.close(ax.figure)
     """
     import seaborn as sns
+    from matplotlib.font_manager import FontProperties
     from matplotlib.ticker import FuncFormatter
 
     ax = _get_ax(ax)
@@ -937,7 +944,10 @@ def diverging_bar_plot(distributions, *, timepoints=TIMEPOINTS, ax=None, item_la
     ax.set_yticks(major_ticks, labels=major_labels)
     ax.set_yticks([p for p, _ in minor_labels], labels=[t for _, t in minor_labels], minor=True)
     ax.tick_params(axis="y", which="minor", length=0, labelsize="small")
-    ax.tick_params(axis="y", which="major", length=0, pad=75)
+    # item texts sit left of the timepoint labels: pad by the longest one (~0.6 em per character)
+    size = FontProperties(size="small").get_size_in_points()
+    longest = max(len(t) for _, t in minor_labels)
+    ax.tick_params(axis="y", which="major", length=0, pad=10 + 0.62 * size * longest)
     ax.set_ylim(y - 0.6 - 0.5, -0.5)
     extent = np.maximum(np.abs(layout["left"]), np.abs(layout["left"] + layout["width"])).max()
     lim = max(10.0, math.ceil(extent / 10.0) * 10.0)
@@ -945,7 +955,7 @@ def diverging_bar_plot(distributions, *, timepoints=TIMEPOINTS, ax=None, item_la
     ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{abs(x):.0f}%"))
     ax.set_xlabel("% of responses (lower responses left of 0, higher right; midpoint split across 0)")
     ax.grid(axis="y", visible=False)
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=min(k, 5), fontsize="small")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=min(k, 3), fontsize="small")
     return ax
 
 
@@ -983,7 +993,8 @@ def paired_grid(scores, *, measures, labels=None, col_wrap=3, height=3.8, aspect
     sharey : bool, default False
         Share the y axis (sensible when all measures use one scale).
     **kws
-        Passed to :func:`paired_plot` (``scale``, ``max_lines``, ``seed``, ``unit``).
+        Passed to :func:`paired_plot` (``scale``, ``max_lines``, ``seed``, ``unit``);
+        ``legend=False`` drops the figure legend.
 
     Returns
     -------
@@ -998,14 +1009,18 @@ def paired_grid(scores, *, measures, labels=None, col_wrap=3, height=3.8, aspect
     ...     "differentiating": [1.0, 2.0, 2.0, 2.5], "not_hiding": [2.0, 2.0, 1.0, 3.0],
     ... })
     >>> fig = paired_grid(scores, measures=["differentiating", "not_hiding"])
-    >>> [ax.get_ylabel() for ax in fig.axes if ax.get_visible()]
+    >>> [ax.get_title() for ax in fig.axes if ax.get_visible()]
     ['differentiating', 'not_hiding']
     >>> plt.close(fig)
     """
     labels = {} if labels is None else labels
     fig, axes = _panel_grid(len(measures), col_wrap=col_wrap, height=height, aspect=aspect, sharey=sharey)
+    legend = kws.pop("legend", True)
     for measure, ax in zip(measures, axes):
-        paired_plot(scores, measure=measure, label=labels.get(measure, measure), ax=ax, **kws)
+        paired_plot(scores, measure=measure, label=labels.get(measure, measure), ax=ax, legend=False, **kws)
+    if legend and len(axes):
+        handles, names = axes[0].get_legend_handles_labels()
+        fig.legend(handles, names, loc="outside lower center", ncol=2, fontsize="small")
     return fig
 
 

@@ -1,0 +1,463 @@
+"""Tests for evalkit.plots: computations checked numerically, figures checked by reading their artists back."""
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib as mpl  # noqa: E402
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+from matplotlib.colors import to_rgba  # noqa: E402
+from scipy import stats  # noqa: E402
+
+from evalkit import plots  # noqa: E402
+from evalkit.errors import DataError, EvalkitError  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plt.close("all")
+
+
+@pytest.fixture
+def scores():
+    """30 matched children (ids P001..P030) plus 2 with only a pre score; 3 delivery levels, one small."""
+    rng = np.random.default_rng(42)
+    n = 32
+    ids = [f"P{i:03d}" for i in range(1, n + 1)]
+    pre = np.round(rng.uniform(1, 3, n), 2)
+    post = np.round(np.clip(pre + rng.normal(0.3, 0.4, n), 1, 3), 2)
+    post[-2:] = np.nan  # P031, P032 have no post score
+    delivery = np.array(["group"] * 15 + ["one-to-one"] * 12 + ["online"] * 3 + ["group"] * 2)
+    return pd.DataFrame(
+        {
+            "id": np.repeat(ids, 2),
+            "timepoint": ["pre", "post"] * n,
+            "delivery": np.repeat(delivery, 2),
+            "site": "north",
+            "differentiating": np.ravel(np.column_stack([pre, post])),
+        }
+    )
+
+
+def _matched(scores, measure="differentiating"):
+    wide = scores.pivot(index="id", columns="timepoint", values=measure)[["pre", "post"]]
+    return wide.dropna()
+
+
+def _ci_segments(ax):
+    """(x, low, high) of every errorbar bar drawn with gid 'ci'."""
+    out = []
+    for coll in ax.collections:
+        if coll.get_gid() == "ci":
+            for seg in coll.get_segments():
+                out.append((seg[0][0], min(seg[0][1], seg[1][1]), max(seg[0][1], seg[1][1])))
+    return sorted(out)
+
+
+def _all_text(fig):
+    texts = [t.get_text() for t in fig.findobj(matplotlib.text.Text)]
+    return "\n".join(texts)
+
+
+# --------------------------------------------------------------------------- within_subject_ci
+
+
+def test_within_subject_ci_hand_computed():
+    # Hand computation, Morey (2008) with J = 2: normalised scores have SD = SD(diff) / 2, times
+    # sqrt(J / (J - 1)) = sqrt(2) gives SE = SD(diff) / sqrt(2 n). Diffs 1, 0.5, 1 -> SD = 0.288675;
+    # t(0.975, df = 2) = 4.302653 (standard t table).
+    scores = pd.DataFrame(
+        {
+            "id": ["a", "a", "b", "b", "c", "c"],
+            "timepoint": ["pre", "post"] * 3,
+            "m": [1.0, 2.0, 2.0, 2.5, 1.5, 2.5],
+        }
+    )
+    half = 4.302653 * 0.288675 / np.sqrt(2 * 3)
+    out = plots.within_subject_ci(scores, measure="m")
+    assert list(out.columns) == ["timepoint", "mean", "ci_low", "ci_high", "n"]
+    assert list(out["timepoint"]) == ["pre", "post"]
+    np.testing.assert_allclose(out["mean"], [1.5, 7 / 3])
+    np.testing.assert_allclose(out["ci_low"], [1.5 - half, 7 / 3 - half], rtol=1e-5)
+    np.testing.assert_allclose(out["ci_high"], [1.5 + half, 7 / 3 + half], rtol=1e-5)
+    assert list(out["n"]) == [3, 3]
+
+
+def test_within_subject_ci_matches_numpy_on_cohort(scores):
+    # Independent route: Cousineau (2005) normalisation done by hand in numpy, Morey (2008)
+    # correction factor sqrt(J / (J - 1)), scipy t quantile.
+    wide = _matched(scores).to_numpy()
+    n, j = wide.shape
+    norm = wide - wide.mean(axis=1, keepdims=True) + wide.mean()
+    se = norm.std(axis=0, ddof=1) / np.sqrt(n) * np.sqrt(j / (j - 1))
+    half = stats.t.ppf(0.975, n - 1) * se
+    out = plots.within_subject_ci(scores, measure="differentiating")
+    np.testing.assert_allclose(out["mean"], wide.mean(axis=0))
+    np.testing.assert_allclose(out["ci_high"] - out["mean"], half)
+    assert (out["n"] == 30).all()
+    # Both halves equal for J = 2, and narrower at 90%
+    narrow = plots.within_subject_ci(scores, measure="differentiating", confidence=0.90)
+    assert (narrow["ci_high"] - narrow["ci_low"] < out["ci_high"] - out["ci_low"]).all()
+
+
+def test_within_subject_ci_too_few_people():
+    one = pd.DataFrame({"id": ["a", "a"], "timepoint": ["pre", "post"], "m": [1.0, 2.0]})
+    out = plots.within_subject_ci(one, measure="m")
+    assert list(out["mean"]) == [1.0, 2.0]
+    assert out[["ci_low", "ci_high"]].isna().all().all()
+    none = pd.DataFrame({"id": ["a", "b"], "timepoint": ["pre", "post"], "m": [1.0, 2.0]})
+    out = plots.within_subject_ci(none, measure="m")
+    assert (out["n"] == 0).all() and out["mean"].isna().all()
+
+
+def test_within_subject_ci_errors(scores):
+    with pytest.raises(DataError, match="nope"):
+        plots.within_subject_ci(scores, measure="nope")
+    doubled = pd.concat([scores, scores.iloc[:1]])
+    with pytest.raises(DataError, match="repeated"):
+        plots.within_subject_ci(doubled, measure="differentiating")
+    with pytest.raises(EvalkitError, match="confidence"):
+        plots.within_subject_ci(scores, measure="differentiating", confidence=95)
+
+
+# --------------------------------------------------------------------------- paired_plot
+
+
+def test_paired_plot_means_cis_and_lines(scores):
+    fig, ax = plt.subplots()
+    out = plots.paired_plot(scores, measure="differentiating", label="Differentiating Emotions", ax=ax)
+    assert out is ax
+    wide = _matched(scores)
+    (means,) = [line for line in ax.lines if line.get_gid() == "means"]
+    np.testing.assert_array_equal(means.get_xdata(), [0, 1])
+    np.testing.assert_allclose(means.get_ydata(), [wide["pre"].mean(), wide["post"].mean()])
+    ci = plots.within_subject_ci(scores, measure="differentiating")
+    segs = _ci_segments(ax)
+    np.testing.assert_allclose([s[1] for s in segs], ci["ci_low"])
+    np.testing.assert_allclose([s[2] for s in segs], ci["ci_high"])
+    (individuals,) = [c for c in ax.collections if c.get_gid() == "individuals"]
+    drawn = individuals.get_segments()
+    assert len(drawn) == 30  # the two unmatched children are not drawn
+    drawn_pairs = sorted((s[0][1], s[1][1]) for s in drawn)
+    assert drawn_pairs == sorted(zip(wide["pre"], wide["post"]))
+    assert ax.get_xlabel() == "n = 30 children with pre and post scores"
+    assert ax.get_title() == "Differentiating Emotions"
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["Pre", "Post"]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == [
+        "Individual change",
+        "Mean with 95% within-subject CI",
+    ]
+
+
+def test_paired_plot_subset_rule(scores):
+    ax = plots.paired_plot(scores, measure="differentiating", max_lines=10, seed=3, ax=plt.figure().gca())
+    (individuals,) = [c for c in ax.collections if c.get_gid() == "individuals"]
+    first = [tuple(map(tuple, s)) for s in individuals.get_segments()]
+    assert len(first) == 10
+    assert ax.get_xlabel().endswith("lines drawn for a random 10 of 30")
+    # every drawn line is a real person's pair
+    wide = _matched(scores)
+    real = set(zip(wide["pre"], wide["post"]))
+    assert all((s[0][1], s[1][1]) in real for s in first)
+    # the means still use everyone
+    (means,) = [line for line in ax.lines if line.get_gid() == "means"]
+    np.testing.assert_allclose(means.get_ydata(), wide.mean().to_numpy())
+    # same seed -> same subset, whatever the row order; another seed -> another subset
+    shuffled = scores.sample(frac=1, random_state=1)
+    ax2 = plots.paired_plot(shuffled, measure="differentiating", max_lines=10, seed=3, ax=plt.figure().gca())
+    (again,) = [c for c in ax2.collections if c.get_gid() == "individuals"]
+    assert [tuple(map(tuple, s)) for s in again.get_segments()] == first
+    ax3 = plots.paired_plot(scores, measure="differentiating", max_lines=10, seed=4, ax=plt.figure().gca())
+    (other,) = [c for c in ax3.collections if c.get_gid() == "individuals"]
+    assert [tuple(map(tuple, s)) for s in other.get_segments()] != first
+
+
+def test_paired_plot_scale_and_empty():
+    scores = pd.DataFrame({"id": ["a", "b"], "timepoint": ["pre", "post"], "m": [1.0, 2.0]})
+    ax = plots.paired_plot(scores, measure="m", scale=(1, 3))
+    lo, hi = ax.get_ylim()
+    assert lo < 1 and hi > 3
+    assert any("no matched" in t.get_text() for t in ax.texts)
+    with pytest.raises(EvalkitError, match="max_lines"):
+        plots.paired_plot(scores, measure="m", max_lines=0)
+
+
+def test_paired_plot_never_draws_ids(scores):
+    ax = plots.paired_plot(scores, measure="differentiating", max_lines=5)
+    ax.figure.canvas.draw()
+    text = _all_text(ax.figure)
+    assert not any(pid in text for pid in scores["id"].unique())
+
+
+# --------------------------------------------------------------------------- forest_plot
+
+
+@pytest.fixture
+def outcomes():
+    return pd.DataFrame(
+        {
+            "measure": ["differentiating", "not_hiding", "verbal_sharing"],
+            "label": ["Differentiating Emotions", "Not Hiding Emotions", np.nan],
+            "n": [30, 1, 28],
+            "mean_diff": [0.3, np.nan, -0.05],
+            "ci_low": [0.1, np.nan, -0.2],
+            "ci_high": [0.5, np.nan, 0.1],
+            "d_z": [0.55, np.nan, -0.12],
+            "d_z_ci_low": [0.16, np.nan, -0.49],
+            "d_z_ci_high": [0.93, np.nan, 0.25],
+            "g_av": [0.40, np.nan, -0.08],
+            "g_av_ci_low": [0.10, np.nan, -0.30],
+            "g_av_ci_high": [0.70, np.nan, 0.14],
+            "note": ["", "fewer than 2 pairs", ""],
+        }
+    )
+
+
+def test_forest_plot_rows_points_and_nan_row(outcomes):
+    ax = plots.forest_plot(outcomes)
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    # table order, label falling back to the measure id, NaN row kept
+    assert labels == [
+        "Differentiating Emotions (n = 30)",
+        "Not Hiding Emotions (n = 1)",
+        "verbal_sharing (n = 28)",
+    ]
+    (points,) = [line for line in ax.lines if line.get_gid() == "effect"]
+    np.testing.assert_allclose(points.get_xdata(), [0.55, -0.12])
+    np.testing.assert_allclose(points.get_ydata(), [0, 2])
+    (ci,) = [c for c in ax.collections if c.get_gid() == "ci"]
+    ends = sorted((s[0][1], min(s[0][0], s[1][0]), max(s[0][0], s[1][0])) for s in ci.get_segments())
+    np.testing.assert_allclose(ends, [(0, 0.16, 0.93), (2, -0.49, 0.25)])
+    (missing,) = [t for t in ax.texts if t.get_gid() == "not_estimable"]
+    assert missing.get_text().startswith("not estimable")
+    assert missing.get_position()[1] == 1  # on the Not Hiding row
+    (zero,) = [line for line in ax.lines if line.get_gid() == "zero"]
+    assert list(zero.get_xdata()) == [0, 0]
+    assert ax.get_xlabel() == "Cohen's d_z (mean change / SD of change), 95% CI"
+    assert ax.get_ylim()[0] > ax.get_ylim()[1]  # first measure on top
+
+
+def test_forest_plot_g_av_uses_its_own_columns(outcomes):
+    ax = plots.forest_plot(outcomes, effect="g_av")
+    (points,) = [line for line in ax.lines if line.get_gid() == "effect"]
+    np.testing.assert_allclose(points.get_xdata(), [0.40, -0.08])
+    (ci,) = [c for c in ax.collections if c.get_gid() == "ci"]
+    lows = sorted(min(s[0][0], s[1][0]) for s in ci.get_segments())
+    np.testing.assert_allclose(lows, [-0.30, 0.10])
+    assert ax.get_xlabel().startswith("Hedges' g_av")
+
+
+def test_forest_plot_errors(outcomes):
+    with pytest.raises(EvalkitError, match="effect='dz'"):
+        plots.forest_plot(outcomes, effect="dz")
+    with pytest.raises(DataError, match="d_z_ci_low"):
+        plots.forest_plot(outcomes.drop(columns="d_z_ci_low"))
+    with pytest.raises(DataError, match="no rows"):
+        plots.forest_plot(outcomes.iloc[:0])
+
+
+# --------------------------------------------------------------------------- interaction
+
+
+def test_group_time_means_against_pandas(scores):
+    out = plots.group_time_means(scores, measure="differentiating", factor="delivery", min_group_n=10)
+    assert list(out.columns) == ["delivery", "timepoint", "mean", "ci_low", "ci_high", "n"]
+    # online (3 children) is below 10 and left out entirely
+    assert list(out["delivery"]) == ["group", "group", "one-to-one", "one-to-one"]
+    matched = _matched(scores).join(scores.drop_duplicates("id").set_index("id")["delivery"])
+    for _, row in out.iterrows():
+        values = matched.loc[matched["delivery"] == row["delivery"], row["timepoint"]]
+        assert row["n"] == len(values) == {"group": 15, "one-to-one": 12}[row["delivery"]]
+        assert row["mean"] == pytest.approx(values.mean())
+        # scipy's t interval of a mean
+        lo, hi = stats.t.interval(0.95, len(values) - 1, loc=values.mean(), scale=stats.sem(values))
+        assert (row["ci_low"], row["ci_high"]) == pytest.approx((lo, hi))
+
+
+def test_group_time_means_level_from_pre_and_natural_order():
+    scores = pd.DataFrame(
+        {
+            "id": ["a", "a", "b", "b", "c", "c"],
+            "timepoint": ["pre", "post"] * 3,
+            "age_band": ["8-10", "11-13", "11-13", "11-13", "5-7", "5-7"],
+            "m": [1.0, 2.0, 2.0, 3.0, 1.0, 1.0],
+        }
+    )
+    out = plots.group_time_means(scores, measure="m", factor="age_band", min_group_n=1)
+    assert list(out["age_band"].unique()) == ["5-7", "8-10", "11-13"]
+    assert out.loc[out["age_band"] == "8-10", "mean"].tolist() == [1.0, 2.0]  # a counted at its pre band
+
+
+def test_interaction_plot_omits_small_groups(scores):
+    ax = plots.interaction_plot(scores, measure="differentiating", factor="delivery")
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend == ["group (n = 15)", "one-to-one (n = 12)"]
+    assert "1 group with fewer than 10 children not shown" in ax.get_title()
+    means = [line for line in ax.lines if line.get_gid() == "means"]
+    assert len(means) == 2
+    table = plots.group_time_means(scores, measure="differentiating", factor="delivery")
+    for line, level in zip(means, ["group", "one-to-one"]):
+        np.testing.assert_allclose(line.get_ydata(), table.loc[table["delivery"] == level, "mean"])
+    segs = _ci_segments(ax)
+    np.testing.assert_allclose(sorted(s[1] for s in segs), sorted(table["ci_low"]))
+    assert "online" not in _all_text(ax.figure)
+
+
+def test_interaction_plot_all_groups_small(scores):
+    ax = plots.interaction_plot(scores, measure="differentiating", factor="delivery", min_group_n=100)
+    assert not [line for line in ax.lines if line.get_gid() == "means"]
+    assert "3 groups with fewer than 100 children not shown" in ax.get_title()
+    assert any("no group has 100" in t.get_text() for t in ax.texts)
+
+
+def test_interaction_plot_missing_factor(scores):
+    with pytest.raises(DataError, match="age_band"):
+        plots.interaction_plot(scores, measure="differentiating", factor="age_band")
+
+
+# --------------------------------------------------------------------------- reliable change
+
+
+def test_reliable_change_plot_percentages_counts_colours():
+    rc = pd.DataFrame(
+        {
+            "measure": ["differentiating", "not_hiding", "analyses"],
+            "n": [20, 9, np.nan],
+            "rci_threshold": [0.9, 1.1, 1.0],
+            "improved": [6, "<5", np.nan],
+            "no_change": [12, 5, np.nan],
+            "deteriorated": [2, "<5", np.nan],
+        }
+    )
+    ax = plots.reliable_change_plot(rc)
+    assert [c.get_label() for c in ax.containers] == ["Deteriorated", "No reliable change", "Improved"]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == [
+        "Deteriorated",
+        "No reliable change",
+        "Improved",
+    ]
+    widths = [[p.get_width() for p in c] for c in ax.containers]
+    np.testing.assert_allclose(widths, [[10.0], [60.0], [30.0]])
+    lefts = [c[0].get_x() for c in ax.containers]
+    np.testing.assert_allclose(lefts, [0, 10, 70])
+    assert ax.containers[0][0].get_facecolor() == to_rgba(plots.RELIABLE_CHANGE_COLOURS["deteriorated"])
+    assert ax.containers[2][0].get_facecolor() == to_rgba(plots.RELIABLE_CHANGE_COLOURS["improved"])
+    counts = sorted(t.get_text() for t in ax.texts if t.get_gid() == "count")
+    assert counts == ["12 (60%)", "2", "6 (30%)"]
+    notes = {t.get_position()[1]: t.get_text() for t in ax.texts if t.get_gid() == "not_drawn"}
+    assert notes == {1: "not shown: small counts suppressed", 2: "not shown: counts not available"}
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["differentiating (n = 20)", "not_hiding", "analyses"]
+    assert ax.get_xlim() == (0, 100)
+
+
+# --------------------------------------------------------------------------- diverging bars
+
+
+def _likert(points=5, items=("k1", "k2"), timepoints=("pre", "post"), seed=0):
+    rng = np.random.default_rng(seed)
+    labels = ["strongly disagree", "disagree", "neither", "agree", "strongly agree"][:points]
+    rows = []
+    for item in items:
+        for tp in timepoints:
+            n = rng.integers(1, 10, points)
+            for r in range(points):
+                rows.append((item, tp, r + 1, labels[r], int(n[r]), 100 * n[r] / n.sum()))
+    return pd.DataFrame(rows, columns=["item", "timepoint", "response", "label", "n", "percent"])
+
+
+def test_diverging_layout_widths_sum_to_100_and_midpoint_centred():
+    dist = _likert(points=5)
+    out = plots.diverging_layout(dist)
+    assert list(out.columns) == ["item", "timepoint", "response", "label", "left", "width"]
+    for _, row in out.groupby(["item", "timepoint"]):
+        assert row["width"].sum() == pytest.approx(100)
+        # contiguous in response order
+        np.testing.assert_allclose(row["left"].iloc[1:], (row["left"] + row["width"]).iloc[:-1])
+        mid = row[row["response"] == 3].iloc[0]
+        assert mid["left"] + mid["width"] / 2 == pytest.approx(0)
+        # responses 1-2 entirely left of 0, 4-5 entirely right
+        assert (row.loc[row["response"] < 3, "left"] + row.loc[row["response"] < 3, "width"] <= 1e-9).all()
+        assert (row.loc[row["response"] > 3, "left"] >= -1e-9).all()
+
+
+def test_diverging_layout_even_scale_splits_at_zero():
+    dist = pd.DataFrame(
+        {
+            "item": ["x"] * 4,
+            "timepoint": ["pre"] * 4,
+            "response": [1, 2, 3, 4],
+            "label": list("abcd"),
+            "percent": [10.0, 20.0, 30.0, 40.0],
+        }
+    )
+    out = plots.diverging_layout(dist)
+    np.testing.assert_allclose(out["left"], [-30, -20, 0, 30])
+
+
+def test_diverging_layout_fills_missing_responses_and_uses_n():
+    dist = pd.DataFrame(
+        {"item": ["x", "x"], "timepoint": ["pre", "pre"], "response": [1, 3], "label": ["no", "yes"], "n": [1, 3]}
+    )
+    out = plots.diverging_layout(dist, scale=(1, 3))
+    assert list(out["response"]) == [1, 2, 3]
+    np.testing.assert_allclose(out["width"], [25, 0, 75])
+    np.testing.assert_allclose(out["left"], [-25, 0, 0])
+
+
+def test_diverging_bar_plot_reads_back():
+    dist = _likert(points=5, timepoints=("pre", "post", "follow_up"))
+    ax = plots.diverging_bar_plot(dist, item_labels={"k1": "I know the signs"})
+    # one container per response, in response order, legend in the same order
+    assert [c.get_label() for c in ax.containers] == [
+        "strongly disagree",
+        "disagree",
+        "neither",
+        "agree",
+        "strongly agree",
+    ]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == [c.get_label() for c in ax.containers]
+    # 2 items x 2 timepoints drawn (follow_up not asked for); every bar sums to 100% width
+    bars = {}
+    for container in ax.containers:
+        for patch in container:
+            bars.setdefault(round(patch.get_y() + patch.get_height() / 2, 6), []).append(patch)
+    assert len(bars) == 4
+    for patches in bars.values():
+        assert sum(p.get_width() for p in patches) == pytest.approx(100)
+        neutral = patches[2]
+        assert neutral.get_x() + neutral.get_width() / 2 == pytest.approx(0)
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["I know the signs", "k2"]
+    minor = [t.get_text() for t in ax.get_yticklabels(minor=True)]
+    assert [m.split(" ")[0] for m in minor] == ["Pre", "Post", "Pre", "Post"]
+    assert ax.get_xlim()[0] == -ax.get_xlim()[1]
+
+
+# --------------------------------------------------------------------------- theme and grids
+
+
+def test_set_theme_sets_whitegrid_and_colourblind_palette():
+    import seaborn as sns
+
+    with mpl.rc_context():
+        plots.set_theme()
+        assert mpl.rcParams["axes.grid"] is True
+        cycle = [c for c in mpl.rcParams["axes.prop_cycle"].by_key()["color"]]
+        assert [to_rgba(c) for c in cycle[:3]] == [to_rgba(c) for c in sns.color_palette("colorblind")[:3]]
+    with pytest.raises(EvalkitError, match="context"):
+        plots.set_theme(context="poster-ish")
+
+
+def test_grids_lay_out_one_panel_each(scores):
+    fig = plots.paired_grid(scores, measures=["differentiating"] * 4, col_wrap=3)
+    visible = [ax for ax in fig.axes if ax.get_visible()]
+    assert len(visible) == 4 and len(fig.axes) == 6
+    assert all(ax.get_legend() is None for ax in fig.axes)  # one figure legend instead
+    assert [t.get_text() for t in fig.legends[0].get_texts()][0] == "Individual change"
+    fig = plots.interaction_grid(scores, measure="differentiating", factors=["delivery", "site"])
+    titles = [ax.get_title().splitlines()[0] for ax in fig.axes if ax.get_visible()]
+    assert titles == ["differentiating by delivery", "differentiating by site"]
