@@ -489,8 +489,8 @@ def forest_plot(outcomes, *, effect="d_z", ax=None):
     (points,) = ax.plot(est[ok], y[ok], "o", color=_MEAN_COLOUR, markersize=8, zorder=3)
     points.set_gid("effect")
 
-    right = mtransforms.blended_transform_factory(ax.transAxes, ax.transData)
-    left_edge = right
+    # x in axes fraction, y in data: texts stay at the panel edges whatever the x range
+    row_text = mtransforms.blended_transform_factory(ax.transAxes, ax.transData)
     ticklabels = []
     for i, row in table.iterrows():
         text = _label_of(row, row["measure"])
@@ -504,12 +504,12 @@ def forest_plot(outcomes, *, effect="d_z", ax=None):
             value = f"{est[i]:.2f}"
             if has_ci[i]:
                 value += f" [{low[i]:.2f}, {high[i]:.2f}]"
-            ax.text(1.02, y[i], value, transform=right, va="center", ha="left",
+            ax.text(1.02, y[i], value, transform=row_text, va="center", ha="left",
                     fontsize="small", gid="effect_text")
         else:
             note = row.get("note")
             reason = f" ({note})" if isinstance(note, str) and note.strip() else ""
-            ax.text(0.02, y[i], f"not estimable{reason}", transform=left_edge, va="center", ha="left",
+            ax.text(0.02, y[i], f"not estimable{reason}", transform=row_text, va="center", ha="left",
                     gid="not_estimable", **_NOTE_STYLE)
 
     ax.set_yticks(y, labels=ticklabels)
