@@ -1,0 +1,178 @@
+"""Plain-English, APA-formatted sentences describing each outcome, built from the results tables."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+FINDINGS_COLUMNS = ["measure", "label", "direction", "primary_test", "p_reported", "sentence"]
+#: Counts below this are written as "fewer than ..." rather than printed.
+MIN_PRINTED_N = 5
+MINUS = "\u2212"
+EN_DASH = "\u2013"
+
+
+def format_p(p):
+    """APA-style p value: ``"p < .001"``, ``"p = .034"``, ``"p > .999"``.
+
+    Parameters
+    ----------
+    p : float
+
+    Returns
+    -------
+    str
+        Empty string when ``p`` is NaN.
+
+    Examples
+    --------
+    >>> format_p(0.0004), format_p(0.03449), format_p(0.5), format_p(0.99999)
+    ('p < .001', 'p = .034', 'p = .500', 'p > .999')
+    """
+    if p is None or not np.isfinite(p):
+        return ""
+    if p < 0.001:
+        return "p < .001"
+    if round(p, 3) >= 1:
+        return "p > .999"
+    return "p = " + f"{p:.3f}".lstrip("0")
+
+
+def format_number(x, digits=2, *, sign=False):
+    """Fixed decimals with a true minus sign (and ``+`` when ``sign``).
+
+    Examples
+    --------
+    >>> format_number(-0.456), format_number(0.37, sign=True), format_number(12.0, 0)
+    ('−0.46', '+0.37', '12')
+    """
+    if x is None or not np.isfinite(x):
+        return "NA"
+    text = f"{abs(x):.{digits}f}"
+    if float(text) == 0:
+        return text
+    if x < 0:
+        return MINUS + text
+    return ("+" + text) if sign else text
+
+
+def _scale(instrument):
+    if instrument is None:
+        return ""
+    lo, hi = (f"{v:g}" for v in (float(instrument.min), float(instrument.max)))
+    return f" on the {lo}{EN_DASH}{hi} scale"
+
+
+def _people(n, population):
+    if n < MIN_PRINTED_N:
+        return f"fewer than {MIN_PRINTED_N} matched {population}"
+    return f"{n:,} matched {population}"
+
+
+def _test_text(row):
+    """Test statistic, adjusted p and effect size of the primary test."""
+    p = format_p(row["p_primary_holm"])
+    if row["primary_test"] == "Wilcoxon":
+        return (f"Wilcoxon signed-rank W = {row['wilcoxon_w']:g}, {p}, Holm-adjusted; "
+                f"rank-biserial r = {format_number(row['rank_biserial'])}")
+    return (f"t({row['df']:.0f}) = {format_number(row['t'])}, {p}, Holm-adjusted; "
+            f"d_z = {format_number(row['d_z'])}")
+
+
+def _sentence(row, *, scale, population, alpha):
+    label, n = row["label"], int(row["n"])
+    if row["primary_test"] not in ("paired t", "Wilcoxon"):
+        why = row["note"] or "not tested"
+        return "not tested", f"{label} was not tested: {why} ({_people(n, population)})."
+    level = f"{row['confidence'] * 100:g}% CI"
+    change = (f"mean change {format_number(row['mean_diff'], sign=True)}, {level} "
+              f"{format_number(row['ci_low'])} to {format_number(row['ci_high'])}")
+    if row["primary_test"] == "Wilcoxon":
+        change = f"median change {format_number(row['median_diff'], sign=True)}, {change}"
+    stats = f"{change}; {_test_text(row)}"
+    pre, post = format_number(row["mean_pre"]), format_number(row["mean_post"])
+    if not row["p_primary_holm"] < alpha:
+        return "no significant change", (
+            f"{label} scores did not change significantly ({pre} before and {post} after"
+            f"{scale}; {stats}), {_people(n, population)}.")
+    effect = row["rank_biserial"] if row["primary_test"] == "Wilcoxon" else row["mean_diff"]
+    direction = "rose" if (effect if effect != 0 else row["mean_diff"]) > 0 else "fell"
+    return direction, (f"{label} scores {direction} from {pre} to {post}{scale} ({stats}), "
+                       f"{_people(n, population)}.")
+
+
+def _reliable_text(rc_row):
+    if not isinstance(rc_row, pd.Series) or rc_row.get("note") or not rc_row["n"] > 0:
+        return ""
+    r = f"{rc_row['r_used']:.2f}".lstrip("0") if rc_row["r_used"] >= 0 else \
+        format_number(rc_row["r_used"])
+    return (f" Reliable change (Jacobson{EN_DASH}Truax, r = {r}): "
+            f"{rc_row['improved_pct']:.0f}% improved, {rc_row['no_change_pct']:.0f}% did not "
+            f"change reliably, {rc_row['deteriorated_pct']:.0f}% deteriorated.")
+
+
+def findings(outcomes, *, instrument=None, population="children", alpha=0.05,
+             reliable_change=None):
+    """One plain-English sentence per measure from a :func:`evalkit.stats.paired_outcomes` table.
+
+    Parameters
+    ----------
+    outcomes : pandas.DataFrame
+        Output of :func:`evalkit.stats.paired_outcomes`.
+    instrument : evalkit.cohort.Instrument, optional
+        Gives the response scale ("on the 1–3 scale").
+    population : str
+        Plural noun for the people ("children", "facilitators").
+    alpha : float
+        Significance level applied to the Holm-adjusted p of the primary test.
+    reliable_change : pandas.DataFrame, optional
+        Output of :func:`evalkit.stats.reliable_change`; when given, a second
+        sentence gives the percentages that reliably improved/deteriorated.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per measure, same order as ``outcomes``:
+
+        * ``measure``, ``label``.
+        * ``direction``: ``"rose"``, ``"fell"``, ``"no significant change"`` or
+          ``"not tested"``.
+        * ``primary_test``: as in ``outcomes``.
+        * ``p_reported``: the APA-formatted Holm-adjusted p of the primary test.
+        * ``sentence``: the finding.
+
+    Notes
+    -----
+    A change is reported as a rise or fall when the Holm-adjusted p of the
+    primary test (``p_primary_holm``) is below ``alpha``; the direction is the
+    sign of the mean change (paired t) or of the rank-biserial r (Wilcoxon).
+    Means and effect sizes have 2 decimals, p values 3 (APA: no leading zero,
+    "p < .001"). Counts below 5 are written as "fewer than 5".
+    "Did not change significantly" is used rather than "reliably" so as not to
+    be confused with the Jacobson–Truax reliable change index.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from evalkit.stats import paired_outcomes
+    >>> g1 = [0.7, -1.6, -0.2, -1.2, -0.1, 3.4, 3.7, 0.8, 0.0, 2.0]
+    >>> g2 = [1.9, 0.8, 1.1, 0.1, -0.1, 4.4, 5.5, 1.6, 4.6, 3.4]
+    >>> ids = [str(i) for i in range(1, 11)]
+    >>> scores = pd.DataFrame({"id": ids * 2, "timepoint": ["pre"] * 10 + ["post"] * 10,
+    ...                        "extra": g1 + g2})
+    >>> out = paired_outcomes(scores, measures=["extra"], labels={"extra": "Extra sleep"},
+    ...                       large_n=5)
+    >>> print(findings(out, population="patients").loc[0, "sentence"])
+    Extra sleep scores rose from 0.75 to 2.33 (mean change +1.58, 95% CI 0.70 to 2.46; t(9) = 4.06, p = .003, Holm-adjusted; d_z = 1.28), 10 matched patients.
+    """
+    scale = _scale(instrument)
+    rc = reliable_change.set_index("measure") if reliable_change is not None else None
+    rows = []
+    for _, row in outcomes.iterrows():
+        direction, text = _sentence(row, scale=scale, population=population, alpha=alpha)
+        if rc is not None and row["measure"] in rc.index:
+            text += _reliable_text(rc.loc[row["measure"]])
+        rows.append({"measure": row["measure"], "label": row["label"], "direction": direction,
+                     "primary_test": row["primary_test"],
+                     "p_reported": format_p(row["p_primary_holm"]), "sentence": text})
+    return pd.DataFrame(rows, columns=FINDINGS_COLUMNS)
+
