@@ -452,6 +452,12 @@ def _text(value):
     return _html.escape(str(value))
 
 
+def _is_text(value):
+    """True for words; suppression markers such as "<5" and "*" count as numbers."""
+    return isinstance(value, str) and value.strip() != "" and not re.fullmatch(
+        r"[<>*\u2264\u2265]?\s*[\d.,]*\*?", value.strip())
+
+
 def _records(rows):
     """Rows as a list of dicts, from a DataFrame or any iterable of mappings."""
     if rows is None:
@@ -477,13 +483,17 @@ def _table(records, *, caption=None, css_class=""):
     if not records:
         return '<p class="muted">No rows.</p>'
     columns = list(dict.fromkeys(key for record in records for key in record))
+    # Numbers line up on the right, words on the left.
+    text = {c for c in columns if any(_is_text(record.get(c)) for record in records)}
+    attr = {c: ' class="text"' if c in text else "" for c in columns}
     parts = [f'<table class="{css_class}">' if css_class else "<table>"]
     if caption:
         parts.append(f"<caption>{_html.escape(str(caption))}</caption>")
-    parts.append("<thead><tr>" + "".join(f"<th>{_html.escape(str(c))}</th>" for c in columns)
+    parts.append("<thead><tr>" + "".join(f"<th{attr[c]}>{_html.escape(str(c))}</th>" for c in columns)
                  + "</tr></thead><tbody>")
     for record in records:
-        parts.append("<tr>" + "".join(f"<td>{_text(record.get(c))}</td>" for c in columns) + "</tr>")
+        parts.append("<tr>" + "".join(f"<td{attr[c]}>{_text(record.get(c))}</td>" for c in columns)
+                     + "</tr>")
     parts.append("</tbody></table>")
     return "\n".join(parts)
 
@@ -561,7 +571,7 @@ def index_html(title, rows=None, *, links=(), headline_sentences=(), provenance=
         sections.append("<h2>Summary</h2>\n" + _table(records))
     if provenance:
         prov = [{"Item": key, "Value": value} for key, value in dict(provenance).items()]
-        sections.append("<h2>Provenance</h2>\n" + _table(prov, css_class="text"))
+        sections.append("<h2>Provenance</h2>\n" + _table(prov))
     return _page(title, "\n".join(sections))
 
 

@@ -1,0 +1,318 @@
+"""Open a page in headless Chromium and report every request it made: the offline check for tests.
+
+Import it from a test with::
+
+    sys.path.insert(0, os.path.dirname(__file__))
+    import browser
+
+How it works: Chromium is started with ``--remote-debugging-pipe`` and driven
+over the DevTools protocol (JSON messages separated by NUL bytes on file
+descriptors 3 and 4), so nothing depends on log formats or a free port. The
+page is opened from a ``file://`` address with the Network, Page and Log
+domains enabled; after the load event the page is given time to go quiet, then
+a PNG screenshot is taken. Every request other than the page itself and
+``data:`` URIs is listed; requests that failed (no network, refused by the
+page's Content-Security-Policy, HTTP 4xx/5xx) are listed separately.
+"""
+from __future__ import annotations
+
+import base64
+import fcntl
+import io
+import json
+import os
+import queue
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+# Without these Chromium reaches for the network (updates, sync, field trials, QUIC).
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+    "--disable-extensions",
+    "--hide-scrollbars",
+    "--mute-audio",
+    "--no-default-browser-check",
+]
+_CANDIDATES = ["chromium", "chromium-browser", "google-chrome", "google-chrome-stable"]
+_apt_tried = False
+
+
+def chromium_path():
+    """Return the Chromium executable, installing the Debian package once if allowed.
+
+    Looks at ``$EVALKIT_CHROMIUM``, then ``chromium``/``chromium-browser``/
+    ``google-chrome`` on ``PATH`` and ``/usr/bin/chromium``. If none is found,
+    the process runs as root and ``EVALKIT_NO_APT`` is not set, runs
+    ``apt-get install -y chromium`` (after ``apt-get update`` if needed) once per
+    process.
+
+    Returns
+    -------
+    str or None
+        The path, or None if Chromium is not available.
+    """
+    global _apt_tried
+    found = _find()
+    if found or _apt_tried or os.environ.get("EVALKIT_NO_APT"):
+        return found
+    if not hasattr(os, "geteuid") or os.geteuid() != 0 or shutil.which("apt-get") is None:
+        return None
+    _apt_tried = True
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    for commands in (
+        [["apt-get", "install", "-y", "chromium"]],
+        [["apt-get", "update"], ["apt-get", "install", "-y", "chromium"]],
+    ):
+        try:
+            if all(subprocess.run(c, env=env, capture_output=True, timeout=900).returncode == 0
+                   for c in commands):
+                break
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+    return _find()
+
+
+def _find():
+    override = os.environ.get("EVALKIT_CHROMIUM")
+    if override:
+        return override if os.access(override, os.X_OK) else None
+    for name in _CANDIDATES:
+        path = shutil.which(name)
+        if path:
+            return path
+    return "/usr/bin/chromium" if os.access("/usr/bin/chromium", os.X_OK) else None
+
+
+def _binary(executable):
+    """The real browser behind Debian's /usr/bin/chromium shell wrapper.
+
+    The wrapper adds its own flags (remote extensions, GPU rasterisation, API
+    keys); starting the binary directly keeps the flags to exactly ours.
+    """
+    real = Path("/usr/lib/chromium/chromium")
+    if Path(executable).resolve() == Path("/usr/bin/chromium") and os.access(real, os.X_OK):
+        return str(real)
+    return executable
+
+
+def _above_4(fd):
+    high = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10)
+    os.close(fd)
+    return high
+
+
+class _DevTools:
+    """Minimal DevTools-protocol client over Chromium's pipe (fd 3 in, fd 4 out)."""
+
+    def __init__(self, executable, user_data_dir):
+        to_browser_r, self._to_browser = os.pipe()
+        self._from_browser, from_browser_w = os.pipe()
+        # The child's ends go above 4 first, so dup2 onto 3 and 4 always makes a new
+        # descriptor (dup2 of an fd onto itself would keep close-on-exec set).
+        to_browser_r, from_browser_w = _above_4(to_browser_r), _above_4(from_browser_w)
+
+        def wire():  # runs in the child before exec: place the pipes at fds 3 and 4
+            os.dup2(to_browser_r, 3)
+            os.dup2(from_browser_w, 4)
+
+        self.proc = subprocess.Popen(
+            [_binary(executable), *CHROMIUM_FLAGS, "--remote-debugging-pipe",
+             f"--user-data-dir={user_data_dir}", "about:blank"],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            preexec_fn=wire, close_fds=False, start_new_session=True,
+        )
+        os.close(to_browser_r)
+        os.close(from_browser_w)
+        self._messages = queue.Queue()
+        self._next_id = 0
+        self.events = []
+        self.stderr = b""
+        threading.Thread(target=self._read, daemon=True).start()
+        threading.Thread(target=self._read_stderr, daemon=True).start()
+
+    def _read(self):
+        buffer = b""
+        while True:
+            try:
+                chunk = os.read(self._from_browser, 65536)
+            except OSError:
+                chunk = b""
+            if not chunk:
+                self._messages.put(None)
+                return
+            buffer += chunk
+            *complete, buffer = buffer.split(b"\0")
+            for raw in complete:
+                self._messages.put(json.loads(raw))
+
+    def _read_stderr(self):
+        self.stderr = self.proc.stderr.read()
+
+    def _pump(self, deadline):
+        """Take one message (or None on timeout), filing events as they come."""
+        try:
+            message = self._messages.get(timeout=max(0.01, deadline - time.monotonic()))
+        except queue.Empty:
+            return None
+        if message is None:
+            raise RuntimeError("Chromium closed the DevTools pipe: "
+                               + self.stderr.decode(errors="replace")[-2000:])
+        if "method" in message:
+            self.events.append(message)
+        return message
+
+    def send(self, method, params=None, session=None, timeout=20.0):
+        self._next_id += 1
+        message = {"id": self._next_id, "method": method, "params": params or {}}
+        if session:
+            message["sessionId"] = session
+        os.write(self._to_browser, json.dumps(message).encode() + b"\0")
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            reply = self._pump(deadline)
+            if reply and reply.get("id") == self._next_id:
+                if "error" in reply:
+                    raise RuntimeError(f"{method}: {reply['error']}")
+                return reply.get("result", {})
+        raise TimeoutError(f"Chromium did not answer {method} within {timeout} s")
+
+    def wait_for(self, method, timeout):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if any(e["method"] == method for e in self.events):
+                return True
+            self._pump(deadline)
+        return False
+
+    def settle(self, quiet, timeout):
+        """Wait until no event has arrived for ``quiet`` seconds (late or dynamic loads)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._pump(min(deadline, time.monotonic() + quiet)) is None:
+                return
+
+    def close(self):
+        try:
+            self.send("Browser.close", timeout=5)
+        except Exception:
+            pass
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)  # the group we started, nothing else
+            self.proc.wait(timeout=10)
+        for fd in (self._to_browser, self._from_browser):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+
+def _nonblank(png_bytes, min_pixels=25):
+    """True if at least ``min_pixels`` pixels differ from the top-left (background) one.
+
+    A page with nothing drawn is exactly uniform; one short word of text already
+    changes hundreds of pixels.
+    """
+    import matplotlib.image as mpimg
+    import numpy as np
+
+    pixels = mpimg.imread(io.BytesIO(png_bytes), format="png")[..., :3]
+    differs = np.abs(pixels - pixels[0, 0]).max(axis=-1) > 0.02
+    return bool(differs.sum() >= min_pixels)
+
+
+def screenshot(html_path, png_path, *, width=1200, height=900, timeout=30.0):
+    """Open ``html_path`` in headless Chromium, screenshot it, and list its requests.
+
+    Parameters
+    ----------
+    html_path : str or pathlib.Path
+        The page, opened as ``file://``.
+    png_path : str or pathlib.Path
+        Where the PNG screenshot (viewport size) is written.
+    width, height : int
+        Viewport in CSS pixels.
+    timeout : float
+        Seconds allowed for loading.
+
+    Returns
+    -------
+    dict
+        ``requests``: every URL requested besides the page and ``data:`` URIs;
+        ``failed_requests``: ``"URL (reason)"`` for requests that failed, were
+        blocked (e.g. by Content-Security-Policy) or got HTTP 400+;
+        ``console_errors``: error-level console and log messages;
+        ``nonblank``: whether the screenshot shows anything but background;
+        ``loaded``: whether the load event fired; ``seconds``: wall time.
+
+    Raises
+    ------
+    RuntimeError
+        If Chromium is not available or stops answering.
+    """
+    executable = chromium_path()
+    if executable is None:
+        raise RuntimeError("Chromium is not installed (apt-get install -y chromium)")
+    started = time.monotonic()
+    page_url = Path(html_path).resolve().as_uri()
+    profile = tempfile.mkdtemp(prefix="evalkit-chromium-")
+    tools = _DevTools(executable, profile)
+    try:
+        target = tools.send("Target.createTarget", {"url": "about:blank"})["targetId"]
+        session = tools.send("Target.attachToTarget",
+                             {"targetId": target, "flatten": True})["sessionId"]
+        for method in ("Network.enable", "Page.enable", "Log.enable", "Runtime.enable"):
+            tools.send(method, session=session)
+        tools.send("Emulation.setDeviceMetricsOverride",
+                   {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
+                   session=session)
+        tools.send("Page.navigate", {"url": page_url}, session=session)
+        loaded = tools.wait_for("Page.loadEventFired", timeout)
+        tools.settle(quiet=0.5, timeout=5.0)
+        shot = tools.send("Page.captureScreenshot", {"format": "png"}, session=session)
+        png = base64.b64decode(shot["data"])
+        Path(png_path).write_bytes(png)
+    finally:
+        tools.close()
+        shutil.rmtree(profile, ignore_errors=True)
+
+    urls, requests, failed, console = {}, [], [], []
+    for event in tools.events:
+        method, params = event["method"], event.get("params", {})
+        if method == "Network.requestWillBeSent":
+            url = params["request"]["url"]
+            urls[params["requestId"]] = url
+            if url != page_url and not url.startswith("data:") and url not in requests:
+                requests.append(url)
+        elif method == "Network.loadingFailed":
+            reason = params.get("blockedReason") or params.get("errorText", "failed")
+            failed.append(f"{urls.get(params['requestId'], '?')} ({reason})")
+        elif method == "Network.responseReceived" and params["response"].get("status", 0) >= 400:
+            failed.append(f"{params['response']['url']} (HTTP {params['response']['status']})")
+        elif method == "Log.entryAdded" and params["entry"].get("level") == "error":
+            entry = params["entry"]
+            console.append(f"{entry.get('text', '')} {entry.get('url', '')}".strip())
+        elif method == "Runtime.exceptionThrown":
+            console.append(params["exceptionDetails"].get("text", "exception"))
+    return {
+        "requests": requests,
+        "failed_requests": failed,
+        "console_errors": console,
+        "nonblank": _nonblank(png),
+        "loaded": loaded,
+        "seconds": round(time.monotonic() - started, 2),
+    }
