@@ -176,7 +176,10 @@ def reliability(items, *, instrument, measures=None, timepoints=("pre", "post"),
 
     ``alpha = k / (k - 1) (1 - sum(s_i^2) / s_total^2)``; interval
     ``1 - (1 - alpha) F_{a/2 | 1-a/2}(n - 1, (n - 1)(k - 1))`` (Feldt et al., 1987),
-    as pingouin (which rounds it to 3 decimals; here it is not rounded).
+    with ``n`` the respondents actually analysed (complete cases). pingouin
+    rounds the interval to 3 decimals and, with ``nan_policy="listwise"``,
+    uses the row count *before* deletion, so its interval differs when
+    answers are missing; alpha itself is identical.
 
     *Omega*: a one-factor model is fitted by maximum likelihood to the item
     correlation matrix (the objective and start values of R ``factanal``,
