@@ -152,13 +152,24 @@ def _shareable(nb, path):
                     f"{output.get('evalue', '')}; fix the notebook and run it again before sharing",
                     file=path,
                 )
-        # stderr carries warnings that quote source lines and values.
-        cell.outputs = [
-            output
-            for output in cell.get("outputs", [])
-            if not (output.get("output_type") == "stream" and output.get("name") == "stderr")
-        ]
+        cell.outputs = [output for output in cell.get("outputs", []) if _shows_something(output)]
     return nb
+
+
+def _joined(value):
+    return "".join(value) if isinstance(value, list) else str(value)
+
+
+def _shows_something(output):
+    """False for stderr (warnings quote source lines and values) and for outputs with
+    nothing visible, such as values recorded under a private mime type with empty text."""
+    kind = output.get("output_type")
+    if kind == "stream":
+        return output.get("name") != "stderr" and _joined(output.get("text", "")).strip() != ""
+    if kind in ("display_data", "execute_result"):
+        data = output.get("data", {})
+        return any(_joined(data[m]).strip() for m in _DISPLAY_PRIORITY if m in data)
+    return True
 
 
 def notebook_to_html(nb_or_path, *, title=None):
@@ -176,7 +187,8 @@ def notebook_to_html(nb_or_path, *, title=None):
     -------
     str
         A complete HTML document: markdown and outputs only (no code, no prompts,
-        no ``parameters``/``injected-parameters``/``remove-cell`` cells, no stderr),
+        no ``parameters``/``injected-parameters``/``remove-cell`` cells, no stderr,
+        no outputs without a visible form, e.g. values recorded for tests),
         figures as ``data:`` URIs, one inline stylesheet, no scripts, and a
         Content-Security-Policy that blocks any load.
 

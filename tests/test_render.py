@@ -164,6 +164,15 @@ def test_javascript_output_falls_back_to_static_form():
     assert "static chart" in page and "fetch(" not in page and "<script" not in page
 
 
+def test_outputs_with_nothing_visible_leave_no_trace():
+    # e.g. evalkit.notebook.record(): a private mime type plus empty text/plain
+    recorded = new_output("display_data", data={"application/vnd.evalkit.record+json": {"n": 12},
+                                                "text/plain": ""})
+    blank = new_output("stream", name="stdout", text="\n")
+    body = render.notebook_to_html(_notebook(_code([recorded, blank]))).split("<main>")[1]
+    assert "<pre" not in body and "jp-OutputArea-output" not in body
+
+
 def test_remove_tags():
     removed = _code([new_output("stream", name="stdout", text="scaffolding\n")], tags=["remove-cell"])
     quiet = _code([new_output("stream", name="stdout", text="noisy\n")], tags=["remove-output"])
