@@ -15,10 +15,11 @@ from .stats import attrition, item_distributions, paired_outcomes, reliable_chan
 RESULT_KEYS = {
     "children": ("child_outcomes", "moderators", "ancova", "reliable_change", "reliability",
                  "item_statistics", "attrition", "findings"),
-    "facilitators": ("facilitator_outcomes", "facilitator_items",
-                     "facilitator_reliable_change", "reliability", "item_statistics",
-                     "facilitator_findings"),
+    "facilitators": ("facilitator_outcomes", "facilitator_items", "reliable_change",
+                     "reliability", "item_statistics", "findings"),
 }
+#: Keys both sections produce: stacked into one file, told apart by ``section`` or ``instrument``.
+SHARED_KEYS = ("reliable_change", "reliability", "item_statistics", "findings")
 #: ``float_format`` of :func:`write_results`: 10 significant digits.
 FLOAT_FORMAT = "%.10g"
 
@@ -51,10 +52,12 @@ def analyse_section(section, *, alpha=0.05, min_group_n=10, reliability_coeffici
         ``reliable_change``, ``reliability``, ``item_statistics`` (pre),
         ``attrition``, ``findings``. Facilitators: ``facilitator_outcomes``,
         ``facilitator_items`` (:func:`~evalkit.stats.item_distributions`),
-        ``facilitator_reliable_change``, ``reliability``, ``item_statistics``,
-        ``facilitator_findings``. ``reliability`` and ``item_statistics`` carry an
-        ``instrument`` column, so both sections' tables can be stacked with
-        :func:`merge_results` into one file.
+        ``reliable_change``, ``reliability``, ``item_statistics``, ``findings``.
+        The keys both sections share (``SHARED_KEYS``) are meant to be stacked
+        into one file with :func:`merge_results`: ``reliable_change`` and
+        ``findings`` start with a ``section`` column (``"children"`` /
+        ``"facilitators"``), ``reliability`` and ``item_statistics`` carry
+        ``instrument``.
 
     Raises
     ------
@@ -72,8 +75,12 @@ def analyse_section(section, *, alpha=0.05, min_group_n=10, reliability_coeffici
     >>> scores = items[["id", "timepoint"]].assign(k=items[["i1", "i2"]].mean(axis=1))
     >>> sec = SectionData(section="facilitators", instrument=inst, scores=scores, items=items,
     ...                   measures=["k"], factors=[])
-    >>> sorted(analyse_section(sec))
-    ['facilitator_findings', 'facilitator_items', 'facilitator_outcomes', 'facilitator_reliable_change', 'item_statistics', 'reliability']
+    >>> res = analyse_section(sec)
+    >>> list(res)
+    ['facilitator_outcomes', 'facilitator_items', 'reliable_change', 'reliability', 'item_statistics', 'findings']
+    >>> res["findings"][["section", "measure", "primary_test"]]
+            section measure primary_test
+    0  facilitators       k     Wilcoxon
     """
     kind = section.section
     if kind not in RESULT_KEYS:
@@ -92,6 +99,8 @@ def analyse_section(section, *, alpha=0.05, min_group_n=10, reliability_coeffici
     population = "children" if kind == "children" else "facilitators"
     said = findings(outcomes, instrument=inst, population=population, alpha=alpha,
                     reliable_change=rc)
+    rc, said = rc.assign(section=kind), said.assign(section=kind)
+    rc, said = rc[["section", *rc.columns[:-1]]], said[["section", *said.columns[:-1]]]
     if kind == "children":
         return {
             "child_outcomes": outcomes,
@@ -107,10 +116,10 @@ def analyse_section(section, *, alpha=0.05, min_group_n=10, reliability_coeffici
     return {
         "facilitator_outcomes": outcomes,
         "facilitator_items": item_distributions(items, instrument=inst),
-        "facilitator_reliable_change": rc,
+        "reliable_change": rc,
         "reliability": rel,
         "item_statistics": stats_items,
-        "facilitator_findings": said,
+        "findings": said,
     }
 
 

@@ -100,10 +100,16 @@ def _one_factor_ml(corr):
     start = np.clip(start, MIN_UNIQUENESS, 1)
     res = optimize.minimize(objective, start, jac=gradient, method="L-BFGS-B",
                             bounds=[(MIN_UNIQUENESS, 1)] * p,
-                            options={"maxiter": 1000, "ftol": 1e-14, "gtol": 1e-10})
-    if not res.success or not np.all(np.isfinite(res.x)):
-        return None, None, f"one-factor model did not converge ({res.message})"
+                            options={"maxiter": 1000, "ftol": 1e-13, "gtol": 1e-9})
     psi = res.x
+    if not np.all(np.isfinite(psi)):
+        return None, None, f"one-factor model did not converge ({res.message})"
+    # L-BFGS-B can stop with an "abnormal" line search at an exact optimum (e.g. a
+    # just-identified 3-item model, objective 0): accept when the projected gradient is ~0
+    g = gradient(psi)
+    free = ~(((psi <= MIN_UNIQUENESS) & (g > 0)) | ((psi >= 1) & (g < 0)))
+    if not res.success and np.max(np.abs(g[free]), initial=0) > 1e-6:
+        return None, None, f"one-factor model did not converge ({res.message})"
     vals, vecs = parts(psi)
     load = np.sqrt(psi) * vecs[:, 0] * np.sqrt(max(vals[0] - 1, 0))
     load = load if load.sum() >= 0 else -load

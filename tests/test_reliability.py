@@ -138,3 +138,18 @@ def test_edge_cases_give_notes():
     constant = as_long(pd.DataFrame({"i1": [1.0] * 5, "i2": [2.0] * 5, "i3": [1.0] * 5}))
     res = reliability(constant, instrument=instrument_for(["i1", "i2", "i3"]), timepoints=("pre",))
     assert np.isnan(res.loc[0, "alpha"]) and "no variance" in res.loc[0, "note"]
+
+
+def test_just_identified_model_converges_at_exact_fit():
+    # regression: L-BFGS-B stopped with "ABNORMAL" line search on this sample-cohort matrix
+    # (EAQ-30 verbal sharing, post); the exact solution is lambda_1^2 = r12 r13 / r23 etc.
+    from evalkit.reliability import _one_factor_ml
+
+    r = np.array([[1, 0.37080091, 0.39235332], [0.37080091, 1, 0.36656195],
+                  [0.39235332, 0.36656195, 1]])
+    load, psi, status = _one_factor_ml(r)
+    expected = np.sqrt([r[0, 1] * r[0, 2] / r[1, 2], r[0, 1] * r[1, 2] / r[0, 2],
+                        r[0, 2] * r[1, 2] / r[0, 1]])
+    assert status == "ok"
+    assert load == pytest.approx(expected, abs=1e-5)
+    assert psi == pytest.approx(1 - expected ** 2, abs=1e-5)
