@@ -18,16 +18,22 @@ GROUP_MEANS_COLUMNS = [
 ]
 
 
-def _groups(scores, measure, factor, min_group_n):
+def _split(scores, measures, factors):
+    """Pre and post frames (aligned on id) holding every measure and factor column present."""
+    _check_long(scores)
+    return _pre_post(scores, [*measures, *factors])
+
+
+def _groups(pre, post, measure, factor, min_group_n):
     """Matched pre/post arrays and group labels after dropping missing and small groups.
 
-    Returns ``(x, y, labels, notes)``; the factor value comes from the pre row.
+    ``pre``/``post`` come from :func:`_split`. Returns ``(x, y, labels, notes)``;
+    the factor value comes from the pre row.
     """
-    if factor not in scores.columns:
+    if factor not in pre.columns:
         return None, None, None, [f"no column '{factor}' in the scores"]
-    if measure not in scores.columns:
+    if measure not in pre.columns:
         return None, None, None, [f"no column '{measure}' in the scores"]
-    pre, post = _pre_post(scores, [measure, factor])
     x, y = _numeric(pre[measure], measure), _numeric(post[measure], measure)
     level = pre[factor]
     both = x.notna() & y.notna()
@@ -46,6 +52,12 @@ def _groups(scores, measure, factor, min_group_n):
     return x[keep].to_numpy(), y[keep].to_numpy(), level.to_numpy(), notes
 
 
+def _codes(labels):
+    """Sorted distinct labels and each element's code (hash-based, fast for many rows)."""
+    codes, levels = pd.factorize(labels, sort=True)
+    return np.asarray(levels, dtype=object), codes
+
+
 def _skip_row(measure, factor, note, ss_type):
     row = {c: np.nan for c in MODERATOR_COLUMNS}
     row.update(measure=measure, factor=factor, source=factor, ss_type=ss_type, n=0, n_groups=0,
@@ -55,7 +67,7 @@ def _skip_row(measure, factor, note, ss_type):
 
 def _mixed_rows(x, y, labels, *, measure, factor, ss_type, note):
     """Mixed ANOVA rows (factor, time, interaction) for two timepoints."""
-    levels, g = np.unique(labels, return_inverse=True)
+    levels, g = _codes(labels)
     k, n = levels.size, x.size
     n_g = np.bincount(g, minlength=k).astype(float)
     d = y - x
@@ -163,14 +175,14 @@ def moderators(scores, *, measures, factors, min_group_n=10, ss_type="III"):
     1         time  18.0  1.0  4.0  0.013
     2  interaction   8.0  1.0  4.0  0.047
     """
-    _check_long(scores)
     _check_ss_type(ss_type)
+    pre, post = _split(scores, measures, factors)
     rows = []
     for m in measures:
         for fac in factors:
-            x, y, labels, notes = _groups(scores, m, fac, min_group_n)
+            x, y, labels, notes = _groups(pre, post, m, fac, min_group_n)
             note = "; ".join(notes)
-            if x is None or np.unique(labels).size < 2:
+            if x is None or pd.unique(labels).size < 2:
                 why = note if x is None else "; ".join(
                     notes + [f"fewer than 2 '{fac}' groups left: not tested"])
                 rows.append(_skip_row(m, fac, why, ss_type))
@@ -191,7 +203,7 @@ def _sse(design, target):
 
 def _ancova_rows(x, y, labels, *, measure, factor, note):
     """ANCOVA ``post ~ pre + factor`` rows (factor, pre) by nested least squares."""
-    levels, g = np.unique(labels, return_inverse=True)
+    levels, g = _codes(labels)
     k, n = levels.size, x.size
     ones = np.ones((n, 1))
     dummies = (g[:, None] == np.arange(1, k)[None, :]).astype(float)
@@ -260,13 +272,13 @@ def ancova(scores, *, measures, factors, min_group_n=10):
     0   site  17.455  1.0  3.0  0.025
     1    pre  27.000  1.0  3.0  0.014
     """
-    _check_long(scores)
+    pre, post = _split(scores, measures, factors)
     rows = []
     for m in measures:
         for fac in factors:
-            x, y, labels, notes = _groups(scores, m, fac, min_group_n)
+            x, y, labels, notes = _groups(pre, post, m, fac, min_group_n)
             note = "; ".join(notes)
-            if x is None or np.unique(labels).size < 2:
+            if x is None or pd.unique(labels).size < 2:
                 why = note if x is None else "; ".join(
                     notes + [f"fewer than 2 '{fac}' groups left: not tested"])
                 rows.append(_skip_row(m, fac, why, "II"))
@@ -316,8 +328,8 @@ def group_means(scores, *, measure, factor, min_group_n=1, confidence=0.95):
     2     b       pre  3  1.833
     3     b      post  3  2.000
     """
-    _check_long(scores)
-    x, y, labels, _ = _groups(scores, measure, factor, min_group_n)
+    pre, post = _split(scores, [measure], [factor])
+    x, y, labels, _ = _groups(pre, post, measure, factor, min_group_n)
     if x is None:
         return pd.DataFrame(columns=GROUP_MEANS_COLUMNS)
     long = pd.DataFrame({"level": np.concatenate([labels, labels]),
