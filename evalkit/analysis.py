@@ -15,11 +15,11 @@ from .stats import attrition, item_distributions, paired_outcomes, reliable_chan
 RESULT_KEYS = {
     "children": ("child_outcomes", "moderators", "ancova", "reliable_change", "reliability",
                  "item_statistics", "attrition", "findings"),
-    "facilitators": ("facilitator_outcomes", "facilitator_items", "reliable_change",
-                     "reliability", "item_statistics", "findings"),
+    "facilitators": ("facilitator_outcomes", "facilitator_items", "facilitator_reliable_change",
+                     "reliability", "item_statistics", "facilitator_findings"),
 }
-#: Keys both sections produce: stacked into one file, told apart by ``section`` or ``instrument``.
-SHARED_KEYS = ("reliable_change", "reliability", "item_statistics", "findings")
+#: Keys both sections produce: stacked into one file, told apart by ``instrument``.
+SHARED_KEYS = ("reliability", "item_statistics")
 #: ``float_format`` of :func:`write_results`: 10 significant digits.
 FLOAT_FORMAT = "%.10g"
 
@@ -52,12 +52,12 @@ def analyse_section(section, *, alpha=0.05, min_group_n=10, reliability_coeffici
         ``reliable_change``, ``reliability``, ``item_statistics`` (pre),
         ``attrition``, ``findings``. Facilitators: ``facilitator_outcomes``,
         ``facilitator_items`` (:func:`~evalkit.stats.item_distributions`),
-        ``reliable_change``, ``reliability``, ``item_statistics``, ``findings``.
-        The keys both sections share (``SHARED_KEYS``) are meant to be stacked
-        into one file with :func:`merge_results`: ``reliable_change`` and
-        ``findings`` start with a ``section`` column (``"children"`` /
-        ``"facilitators"``), ``reliability`` and ``item_statistics`` carry
-        ``instrument``.
+        ``facilitator_reliable_change``, ``reliability``, ``item_statistics``,
+        ``facilitator_findings``. The reliable change and findings tables start
+        with a ``section`` column (``"children"`` / ``"facilitators"``). The keys
+        both sections share (``SHARED_KEYS``: ``reliability``, ``item_statistics``,
+        which carry ``instrument``) are stacked into one file by
+        :func:`merge_results`.
 
     Raises
     ------
@@ -76,9 +76,9 @@ def analyse_section(section, *, alpha=0.05, min_group_n=10, reliability_coeffici
     >>> sec = SectionData(section="facilitators", instrument=inst, scores=scores, items=items,
     ...                   measures=["k"], factors=[])
     >>> res = analyse_section(sec)
-    >>> list(res)
-    ['facilitator_outcomes', 'facilitator_items', 'reliable_change', 'reliability', 'item_statistics', 'findings']
-    >>> res["findings"][["section", "measure", "primary_test"]]
+    >>> list(res)[:3]
+    ['facilitator_outcomes', 'facilitator_items', 'facilitator_reliable_change']
+    >>> res["facilitator_findings"][["section", "measure", "primary_test"]]
             section measure primary_test
     0  facilitators       k     Wilcoxon
     """
@@ -116,10 +116,10 @@ def analyse_section(section, *, alpha=0.05, min_group_n=10, reliability_coeffici
     return {
         "facilitator_outcomes": outcomes,
         "facilitator_items": item_distributions(items, instrument=inst),
-        "reliable_change": rc,
+        "facilitator_reliable_change": rc,
         "reliability": rel,
         "item_statistics": stats_items,
-        "findings": said,
+        "facilitator_findings": said,
     }
 
 

@@ -89,14 +89,17 @@ def test_facilitator_tables(facilitators):
     items = facilitators["facilitator_items"]
     assert len(items) == 12 * 2 * 5
     assert items.loc[items["item"] == "c4", "reverse"].all()
-    assert facilitators["findings"]["sentence"].str.contains("1\u20135 scale").all()
-    assert facilitators["reliable_change"]["section"].eq("facilitators").all()
+    assert facilitators["facilitator_findings"]["sentence"].str.contains("1\u20135 scale").all()
+    assert facilitators["facilitator_reliable_change"]["section"].eq("facilitators").all()
 
 
 def test_merged_shared_tables(children, facilitators):
     merged = merge_results(children, facilitators)
     assert merged["reliability"]["instrument"].unique().tolist() == ["eaq30", "facilitator_tip"]
-    assert merged["findings"]["section"].unique().tolist() == ["children", "facilitators"]
+    assert merged["item_statistics"]["instrument"].unique().tolist() == ["eaq30",
+                                                                       "facilitator_tip"]
+    assert merged["findings"]["section"].eq("children").all()
+    assert merged["facilitator_findings"]["section"].eq("facilitators").all()
     assert "child_outcomes" in merged and "facilitator_outcomes" in merged
 
 
@@ -104,7 +107,8 @@ def test_reliability_coefficient_priority():
     sec = make_section("facilitators", n=40)
     sec.instrument.reliability.update({"knowledge": 0.85, "total": 0.9})  # instrument file
     try:
-        res = analyse_section(sec, reliability_coefficients={"total": 0.95})["reliable_change"]
+        res = analyse_section(sec, reliability_coefficients={"total": 0.95})[
+            "facilitator_reliable_change"]
     finally:
         sec.instrument.reliability.clear()
     r = res.set_index("measure")["r_used"]
