@@ -767,8 +767,10 @@ def attrition(scores, *, measures, factors=()):
         * ``df``: Welch-Satterthwaite df, or chi-square df.
         * ``p``: two-sided p.
         * ``effect``, ``effect_label``: Hedges' g (completers minus dropouts,
-          pooled SD, exact J(n1 + n2 - 2)), Cramér's V, or the odds ratio of the
-          Fisher test (``scipy.stats.fisher_exact``: conditional-free sample OR).
+          pooled SD, exact J(n1 + n2 - 2)), Cramér's V, or for the Fisher test the
+          sample odds ratio (levels sorted, completers first) from
+          ``scipy.stats.fisher_exact``; R's ``fisher.test`` prints the conditional
+          MLE of the odds ratio instead, its p is the same.
         * ``test``: test used; ``note``: why a test was not computed.
 
     Notes
@@ -863,8 +865,8 @@ def item_distributions(items, *, instrument, timepoints=TIMEPOINTS):
         * ``reverse``: whether the item is reverse-scored (shown keyed).
         * ``timepoint``; ``response``: keyed response value; ``label``: its
           response label (for a reverse item, the label of the keyed value).
-        * ``n``: people giving that response; ``answered``: people answering the
-          item at that timepoint; ``percent``: ``100 n / answered``.
+        * ``n``: people giving that response; ``answered``: people giving a valid
+          answer to the item at that timepoint; ``percent``: ``100 n / answered``.
 
     Notes
     -----
@@ -904,8 +906,8 @@ def item_distributions(items, *, instrument, timepoints=TIMEPOINTS):
             .melt(id_vars="timepoint", var_name="item", value_name="response")
             .dropna(subset=["response"]))
     long["response"] = long["response"].astype(float)
-    answered = long.groupby(["item", "timepoint"]).size()
     long = long.loc[long["response"].isin(values)]
+    answered = long.groupby(["item", "timepoint"]).size()
     counts = long.groupby(["item", "timepoint", "response"]).size()
     grid = pd.MultiIndex.from_product([item_ids, list(timepoints), values.astype(float)],
                                       names=["item", "timepoint", "response"])

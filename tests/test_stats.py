@@ -349,3 +349,43 @@ def test_item_distributions_counts_keyed_items():
     assert pre_c1.loc[3, "label"] == "neutral"  # first label given for 3
     assert out.query("item == 'c4'")["reverse"].all()
     assert out.groupby(["item", "timepoint"])["percent"].sum().to_numpy() == pytest.approx(100)
+
+
+# --- properties ---------------------------------------------------------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as hs  # noqa: E402
+
+
+@settings(max_examples=50, deadline=None)
+@given(hs.lists(hs.floats(min_value=0, max_value=1), min_size=1, max_size=12))
+def test_holm_properties(p):
+    adj = holm(p)
+    assert np.all(adj >= np.asarray(p) - 1e-15) and np.all(adj <= 1)
+    order = np.argsort(p, kind="stable")
+    assert np.all(np.diff(adj[order]) >= -1e-15)  # monotone in the raw p
+    assert adj == pytest.approx(multipletests(p, method="holm")[1])
+
+
+@settings(max_examples=25, deadline=None)
+@given(hs.lists(hs.integers(min_value=1, max_value=3), min_size=8, max_size=30),
+       hs.integers(min_value=0, max_value=2**16))
+def test_paired_identities_on_likert_data(pre, seed):
+    rng = np.random.default_rng(seed)
+    post = np.clip(np.asarray(pre) + rng.integers(-1, 2, len(pre)), 1, 3)
+    row = paired_outcomes(long_frame(np.asarray(pre, float), post.astype(float)),
+                          measures=["m"]).iloc[0]
+    d = post - np.asarray(pre)
+    assert row["mean_diff"] == pytest.approx(d.mean())
+    if np.isfinite(row["t"]):
+        assert row["d_z"] == pytest.approx(row["t"] / math.sqrt(len(pre)))
+        assert row["d_z_ci_low"] <= row["d_z"] <= row["d_z_ci_high"]
+        assert row["ci_low"] <= row["mean_diff"] <= row["ci_high"]
+    if (d != 0).any():
+        nz = d[d != 0]
+        ranks = st.rankdata(np.abs(nz))
+        assert row["wilcoxon_w"] == pytest.approx(ranks[nz > 0].sum())
+        ref = st.wilcoxon(nz, correction=True, method="asymptotic") if (
+            len(nz) >= 50 or len(np.unique(np.abs(nz))) < len(nz) or len(nz) < len(d)) \
+            else st.wilcoxon(nz, method="exact")
+        assert row["wilcoxon_p"] == pytest.approx(ref.pvalue)
