@@ -25,7 +25,7 @@ FLOAT_FORMAT = "%.10g"
 
 
 def analyse_section(section, *, alpha=0.05, min_group_n=10, reliability_coefficients=None,
-                    confidence=0.95):
+                    confidence=0.95, min_cell=5):
     """Every results table of one section (children or facilitators).
 
     Parameters
@@ -98,7 +98,7 @@ def analyse_section(section, *, alpha=0.05, min_group_n=10, reliability_coeffici
     stats_items = item_statistics(items, instrument=inst, measures=subscales, timepoints=("pre",))
     population = "children" if kind == "children" else "facilitators"
     said = findings(outcomes, instrument=inst, population=population, alpha=alpha,
-                    reliable_change=rc)
+                    reliable_change=rc, min_cell=min_cell)
     rc, said = rc.assign(section=kind), said.assign(section=kind)
     rc, said = rc[["section", *rc.columns[:-1]]], said[["section", *said.columns[:-1]]]
     if kind == "children":

@@ -100,18 +100,26 @@ def _sentence(row, *, scale, population, alpha):
                        f"{_people(n, population)}.")
 
 
-def _reliable_text(rc_row):
+def _share(count, percent, min_cell):
+    """A percentage, or 'fewer than min_cell' when it stands for 1 to min_cell - 1 people."""
+    if 0 < count < min_cell:
+        return f"fewer than {min_cell} people"
+    return f"{percent:.0f}%"
+
+
+def _reliable_text(rc_row, min_cell=5):
     if not isinstance(rc_row, pd.Series) or rc_row.get("note") or not rc_row["n"] > 0:
         return ""
     r = f"{rc_row['r_used']:.2f}".lstrip("0") if rc_row["r_used"] >= 0 else \
         format_number(rc_row["r_used"])
+    # a percentage of a small count would disclose it (disclosure.min_cell)
+    parts = [_share(rc_row[k], rc_row[f"{k}_pct"], min_cell) for k in ("improved", "no_change", "deteriorated")]
     return (f" Reliable change (Jacobson{EN_DASH}Truax, r = {r}): "
-            f"{rc_row['improved_pct']:.0f}% improved, {rc_row['no_change_pct']:.0f}% did not "
-            f"change reliably, {rc_row['deteriorated_pct']:.0f}% deteriorated.")
+            f"{parts[0]} improved, {parts[1]} did not change reliably, {parts[2]} deteriorated.")
 
 
 def findings(outcomes, *, instrument=None, population="children", alpha=0.05,
-             reliable_change=None):
+             reliable_change=None, min_cell=5):
     """One plain-English sentence per measure from a :func:`evalkit.stats.paired_outcomes` table.
 
     Parameters
@@ -170,7 +178,7 @@ def findings(outcomes, *, instrument=None, population="children", alpha=0.05,
     for _, row in outcomes.iterrows():
         direction, text = _sentence(row, scale=scale, population=population, alpha=alpha)
         if rc is not None and row["measure"] in rc.index:
-            text += _reliable_text(rc.loc[row["measure"]])
+            text += _reliable_text(rc.loc[row["measure"]], min_cell)
         rows.append({"measure": row["measure"], "label": row["label"], "direction": direction,
                      "primary_test": row["primary_test"],
                      "p_reported": format_p(row["p_primary_holm"]), "sentence": text})

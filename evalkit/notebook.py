@@ -103,7 +103,9 @@ def analyse(cohort):
     results = {}
     for name, section in cohort.sections.items():
         part = analyse_section(section, alpha=cohort.config.analysis["alpha"],
-                               min_group_n=cohort.config.analysis["min_group_n"])
+                               min_group_n=cohort.config.analysis["min_group_n"],
+                               reliability_coefficients=cohort.config.sections[name].reliability or None,
+                               min_cell=cohort.config.disclosure["min_cell"])
         for key, table in part.items():
             if key in results and isinstance(table, pd.DataFrame):
                 results[key] = pd.concat([results[key], table], ignore_index=True)
@@ -334,6 +336,16 @@ def recorded(notebook):
     return out
 
 
+class Figures(list):
+    """Several figures shown one after another when a notebook cell returns them."""
+
+    def _ipython_display_(self):
+        from IPython.display import display
+
+        for fig in self:
+            display(fig)
+
+
 def _section(data, section):
     sec = data.cohort.sections.get(section)
     if sec is None:
@@ -479,7 +491,7 @@ def outcomes_table(data, section="children"):
                           for d, lo, hi in zip(o["g_av"], o["g_av_ci_low"], o["g_av_ci_high"])],
         "Wilcoxon p": o["wilcoxon_p"].map(_p), "r (rank-biserial)": o["rank_biserial"].map(_fmt),
         "BF10": o["bf10"].map(lambda v: _fmt(v) if np.isfinite(v) and v < 1000 else (">1000" if np.isfinite(v) else "")),
-        "Primary test": o["primary_test"], "Note": o.get("note", ""),
+        "Primary test": o["primary_test"], "note": o["note"].fillna("") if "note" in o else "",
     })
     shown = disclose(shown, data, counts=["n"], group_n="n")
     notes = ["Direction is always post minus pre. p Holm: Holm (1979) adjustment across the measures of this "
@@ -522,40 +534,57 @@ def forest_figure(data, section="children", effect="d_z"):
 
 
 def moderators_table(data):
-    """Mixed ANOVA time × factor per measure (interaction first), groups below min_group_n left out."""
+    """Does the pre→post change differ by group? The time × factor interaction of each mixed ANOVA."""
     m = data.results.get("moderators")
     if m is None or m.empty:
         return Markdown("_No moderator analysis was possible (no factor with two groups large enough)._")
-    shown = m.copy()
-    for col in ("F", "np2"):
-        shown[col] = shown[col].map(lambda v: _fmt(v, 2 if col == "F" else 3))
-    shown["p"] = shown["p"].map(_p)
-    for col in ("df1", "df2"):
-        shown[col] = shown[col].map(lambda v: _fmt(v, 0))
-    record("moderator_interactions", m[m["source"] == "interaction"][["measure", "factor", "F", "p"]]
+    record("moderator_interactions", m[m["source"] == "interaction"][["measure", "factor", "F", "df1", "df2", "p"]]
            .to_dict(orient="records"))
-    return Table(shown, caption="Does the change differ by group? Mixed ANOVA, time (within) × factor (between)",
-                 notes=["F tests from pingouin.mixed_anova; 'interaction' is the test that the pre→post change "
-                        "differs between groups. np2 = partial eta squared. The sums-of-squares type is in "
-                        "column ss_type.",
-                        f"Groups with fewer than {data.min_group_n} matched people are left out (see note)."])
+    labels = _section(data, "children").labels
+    # one row per measure and factor: the interaction test, or the note saying why there is none
+    rows = m[(m["source"] == "interaction") | m["F"].isna()].drop_duplicates(["measure", "factor", "source"])
+    shown = pd.DataFrame({
+        "Measure": rows["measure"].map(lambda x: labels.get(x, x)),
+        "Factor": rows["factor"].str.replace("_", " "),
+        "Groups": rows["groups"].fillna(""),
+        "F (df1, df2)": [f"{_fmt(f)} ({_fmt(a, 0)}, {_fmt(b, 0)})" if np.isfinite(f) else ""
+                         for f, a, b in zip(rows["F"], rows["df1"], rows["df2"])],
+        "p": rows["p"].map(_p),
+        "partial eta²": rows["np2"].map(lambda v: _fmt(v, 3)),
+        "n": rows["n"],
+        "Note": rows["note"].fillna(""),
+    })
+    return Table(disclose(shown, data, counts=["n"]),
+                 caption="Does the change differ by group? Time × factor interaction, mixed ANOVA",
+                 notes=["Mixed ANOVA on the matched pairs, time (within) × factor (between), type III sums of "
+                        "squares (as JASP, jamovi and SPSS; checked against pingouin.mixed_anova in the tests). "
+                        "A small p means the pre→post change differs between the groups. Main effects of time and "
+                        "of the factor are in results/moderators.csv.",
+                        f"Groups with fewer than {data.min_group_n} matched people are left out (see Note)."])
 
 
 def ancova_table(data):
-    """ANCOVA of post scores adjusting for pre scores (post ~ pre + factor)."""
+    """ANCOVA of post scores adjusting for pre scores (post ~ pre + factor): the factor's test per measure."""
     a = data.results.get("ancova")
     if a is None or a.empty:
         return Markdown("_No ANCOVA was possible._")
-    shown = a.copy()
-    for col in [c for c in ("F", "np2") if c in shown]:
-        shown[col] = shown[col].map(lambda v: _fmt(v, 3))
-    if "p" in shown:
-        shown["p"] = shown["p"].map(_p)
-    for col in [c for c in ("df1", "df2") if c in shown]:
-        shown[col] = shown[col].map(lambda v: _fmt(v, 0))
-    return Table(shown, caption="ANCOVA: post scores by group, adjusting for pre scores",
-                 notes=["Recommended for pre/post designs because it adjusts for baseline differences "
-                        "(Van Breukelen, 2006). Sums-of-squares type in column ss_type."])
+    labels = _section(data, "children").labels
+    rows = a[(a["source"] == a["factor"]) | a["F"].isna()].drop_duplicates(["measure", "factor"])
+    shown = pd.DataFrame({
+        "Measure": rows["measure"].map(lambda x: labels.get(x, x)),
+        "Factor": rows["factor"].str.replace("_", " "),
+        "F (df1, df2)": [f"{_fmt(f)} ({_fmt(x, 0)}, {_fmt(y, 0)})" if np.isfinite(f) else ""
+                         for f, x, y in zip(rows["F"], rows["df1"], rows["df2"])],
+        "p": rows["p"].map(_p),
+        "partial eta²": rows["np2"].map(lambda v: _fmt(v, 3)),
+        "n": rows["n"],
+        "Note": rows["note"].fillna(""),
+    })
+    return Table(disclose(shown, data, counts=["n"]),
+                 caption="ANCOVA: do post scores differ by group once pre scores are taken into account?",
+                 notes=["post ~ pre + factor, type II sums of squares (equal to type III here: no interaction "
+                        "term). Recommended for pre/post designs because it adjusts for baseline differences "
+                        "(Van Breukelen, 2006). The covariate rows are in results/ancova.csv."])
 
 
 def interaction_figures(data, section="children"):
@@ -572,15 +601,21 @@ def interaction_figures(data, section="children"):
         cols = min(3, n)
         rows = int(np.ceil(n / cols))
         fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.4 * rows), squeeze=False)
-        for ax, measure in zip(axes.flat, sec.measures):
+        for k, (ax, measure) in enumerate(zip(axes.flat, sec.measures)):
             interaction_plot(sec.scores, measure=measure, factor=factor, min_group_n=data.min_group_n,
                              label=sec.labels[measure], ax=ax)
+            # the factor is in the figure title; keep panel titles short and one legend per figure
+            note = ax.get_title().split("\n", 1)[1:] if "\n" in ax.get_title() else []
+            ax.set_title("\n".join([sec.labels[measure]] + note), fontsize=10)
+            ax.set_ylabel("Mean (95% CI)" if k % cols == 0 else "")
+            if k and ax.get_legend() is not None:
+                ax.get_legend().remove()
         for ax in list(axes.flat)[n:]:
             ax.set_visible(False)
-        fig.suptitle(f"By {factor.replace('_', ' ')}")
+        fig.suptitle(f"Mean scores before and after, by {factor.replace('_', ' ')}", fontsize=12)
         fig.tight_layout()
         figures.append(_figure(fig))
-    return figures
+    return Figures(figures)
 
 
 def reliable_change_table(data, section="children"):

@@ -1,0 +1,151 @@
+"""``evalkit batch``: many cohorts in parallel processes, one failing never stops the others."""
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from pathlib import Path
+
+import pandas as pd
+
+from .errors import ConfigError
+
+
+def parse_shard(text):
+    """Read ``--shard i/n`` (1-based): this machine runs every n-th cohort starting at the i-th.
+
+    Examples
+    --------
+    >>> parse_shard("2/3")
+    (2, 3)
+    """
+    m = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", str(text or ""))
+    if not m or not 1 <= int(m.group(1)) <= int(m.group(2)):
+        raise ConfigError(f"--shard '{text}' is not of the form i/n with 1 <= i <= n", column="--shard",
+                          expected="e.g. 1/4")
+    return int(m.group(1)), int(m.group(2))
+
+
+def shard(configs, spec=None):
+    """The configs this shard runs: sorted by path, then every n-th starting at the i-th.
+
+    Examples
+    --------
+    >>> shard(["c.yml", "a.yml", "b.yml", "d.yml"], "2/2")
+    ['b.yml', 'd.yml']
+    """
+    ordered = sorted(str(c) for c in configs)
+    if not spec:
+        return ordered
+    i, n = parse_shard(spec)
+    return [c for k, c in enumerate(ordered) if k % n == i - 1]
+
+
+def slugs(configs):
+    """A folder name per config: its stem, made unique with its parent folder when stems repeat.
+
+    Examples
+    --------
+    >>> slugs(["x/a/cohort.yml", "x/b/cohort.yml", "y/z.yml"])
+    ['a-cohort', 'b-cohort', 'z']
+    """
+    stems = [Path(c).stem for c in configs]
+    out = []
+    for c, stem in zip(configs, stems):
+        name = f"{Path(c).parent.name}-{stem}" if stems.count(stem) > 1 else stem
+        out.append(re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-") or "cohort")
+    return out
+
+
+def _summary(folder):
+    """n and headline effect of a finished cohort, read back from its results files."""
+    results = Path(folder) / "results"
+    n, headline = None, ""
+    for stem, unit in (("child_outcomes", "children"), ("facilitator_outcomes", "facilitators")):
+        path = results / f"{stem}.csv"
+        if not path.is_file():
+            continue
+        table = pd.read_csv(path)
+        table = table[table["n"].notna()]
+        if table.empty:
+            continue
+        n = int(table["n"].max())
+        best = table.loc[table["d_z"].abs().idxmax()] if table["d_z"].notna().any() else None
+        if best is not None:
+            label = best.get("label", best["measure"])
+            headline = (f"{label}: d_z = {best['d_z']:.2f} [{best['d_z_ci_low']:.2f}, {best['d_z_ci_high']:.2f}], "
+                        f"{n} {unit}")
+        break
+    return n, headline
+
+
+def _run_one(config, out, force):
+    cmd = [sys.executable, "-m", "evalkit", "report", str(config), "--out", str(out)]
+    if force:
+        cmd.append("--force")
+    env = dict(os.environ)
+    env.pop("MPLBACKEND", None)
+    run = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    lines = [ln for ln in run.stderr.splitlines() if ln.startswith("evalkit: error")]
+    return run.returncode, (lines[-1] if lines else run.stderr.strip().splitlines()[-1:] or [""])[0] \
+        if run.returncode else ""
+
+
+def batch(configs, *, out_dir, jobs=None, shard_spec=None, force=False, progress=True):
+    """Report many cohorts in parallel processes and write an index of them.
+
+    Parameters
+    ----------
+    configs : list of str or pathlib.Path
+        Cohort configs.
+    out_dir : str or pathlib.Path
+        Each cohort's report goes to ``out_dir/<config stem>/``; ``out_dir/index.html`` lists them.
+    jobs : int, optional
+        Cohorts at once (default: number of cores).
+    shard_spec : str, optional
+        ``"i/n"``: run only this machine's share (see :func:`shard`).
+    force : bool
+        Passed to each ``evalkit report``.
+    progress : bool
+        Show a progress bar.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per cohort: ``cohort, config, status, exit_code, n, headline_effect, link, error``.
+    """
+    from tqdm import tqdm
+
+    from .render import batch_index_html
+
+    out_dir = Path(out_dir)
+    chosen = shard(configs, shard_spec)
+    missing = [c for c in chosen if not Path(c).is_file()]
+    if missing:
+        raise ConfigError("cohort config not found", file=missing[0])
+    names = slugs(chosen)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rows = []
+    workers = max(1, jobs or os.cpu_count() or 1)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = {pool.submit(_run_one, c, out_dir / name, force): (c, name) for c, name in zip(chosen, names)}
+        bar = tqdm(total=len(futures), desc="cohorts", unit="cohort", disable=not progress, file=sys.stderr)
+        for future in as_completed(futures):
+            config, name = futures[future]
+            code, error = future.result()
+            n, headline = _summary(out_dir / name) if code == 0 else (None, "")
+            index = out_dir / name / "index.html"
+            rows.append({"cohort": name, "config": config, "status": "ok" if code == 0 else "failed",
+                         "exit_code": code, "n": n, "headline_effect": headline,
+                         "link": f"{name}/index.html" if index.is_file() else "", "error": error})
+            bar.set_postfix_str(f"{name}: {rows[-1]['status']}")
+            bar.update(1)
+        bar.close()
+    table = pd.DataFrame(rows, columns=["cohort", "config", "status", "exit_code", "n", "headline_effect", "link",
+                                        "error"]).sort_values("cohort", ignore_index=True)
+    title = "Evaluation reports by cohort" + (f" (shard {shard_spec})" if shard_spec else "")
+    (out_dir / "index.html").write_text(batch_index_html(table, title=title), encoding="utf-8")
+    table.to_csv(out_dir / "batch.csv", index=False, lineterminator="\n")
+    return table

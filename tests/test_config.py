@@ -1,0 +1,134 @@
+"""Cohort config and instrument files: defaults, unknown keys and contradictions give named errors."""
+import pandas as pd
+import pytest
+import yaml
+
+from conftest import EAQ_ITEMS, write_cohort
+from evalkit.config import load_config
+from evalkit.errors import ConfigError, DataError
+from evalkit.instruments import load_instrument, parse_instrument, shipped
+from evalkit.pipeline import prepare_cohort
+
+
+def _frame():
+    return pd.DataFrame([{"child_id": "a", "timepoint": tp, **{q: 2 for q in EAQ_ITEMS}} for tp in ("pre", "post")])
+
+
+def test_defaults_are_applied(tmp_path):
+    path = tmp_path / "c.yml"
+    path.write_text("children: {file: kids.csv}\n")
+    cfg = load_config(path)
+    assert cfg.name == "c"
+    assert cfg.analysis == {"alpha": 0.05, "age_bands": [5, 11, 17], "min_group_n": 10}
+    assert cfg.disclosure == {"min_cell": 5}
+    kids = cfg.children
+    assert kids.instrument == "eaq30" and kids.columns == {"id": "child_id", "timepoint": "timepoint"}
+    assert kids.files == [tmp_path.resolve() / "kids.csv"] and cfg.facilitators is None
+
+
+@pytest.mark.parametrize("text,key", [
+    ("children: {file: a.csv}\ncolour: red\n", "colour"),
+    ("children: {file: a.csv, instrumnet: eaq30}\n", "children.instrumnet"),
+    ("children: {file: a.csv}\nanalysis: {alfa: 0.1}\n", "analysis.alfa"),
+    ("children: {file: a.csv, columns: {child: x}}\n", "children.columns.child"),
+])
+def test_unknown_keys_are_named(tmp_path, text, key):
+    path = tmp_path / "c.yml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert f"column '{key}'" in str(err.value) and "c.yml" in str(err.value)
+
+
+def test_list_of_files_and_sections_optional(tmp_path):
+    path = tmp_path / "c.yml"
+    path.write_text("facilitators: {file: [a.csv, sub/b.xlsx]}\n")
+    cfg = load_config(path)
+    assert [p.name for p in cfg.facilitators.files] == ["a.csv", "b.xlsx"] and cfg.children is None
+
+
+@pytest.mark.parametrize("text,fragment", [
+    ("name: x\n", "neither a 'children' nor a 'facilitators'"),
+    ("children: {file: a.csv}\nanalysis: {age_bands: [11, 5]}\n", "age_bands"),
+    ("- a\n- b\n", "must be a YAML mapping"),
+    ("children: {file: a.csv\n", "not valid YAML"),
+])
+def test_bad_configs(tmp_path, text, fragment):
+    path = tmp_path / "c.yml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=fragment):
+        load_config(path)
+
+
+def test_unknown_instrument_names_config_and_key(tmp_path):
+    cfg = write_cohort(tmp_path, children=_frame(), children_cfg={"instrument": "eaq31"})
+    with pytest.raises(ConfigError) as err:
+        prepare_cohort(cfg)
+    assert "unknown instrument 'eaq31'" in str(err.value) and "children.instrument" in str(err.value)
+    assert "cohort.yml" in str(err.value) and "eaq30" in str(err.value)
+
+
+def test_missing_id_column_names_file_and_column(tmp_path):
+    cfg = write_cohort(tmp_path, children=_frame().rename(columns={"child_id": "pupil"}))
+    with pytest.raises(DataError) as err:
+        prepare_cohort(cfg)
+    msg = str(err.value)
+    assert "children.csv" in msg and "'child_id'" in msg and "children.columns.id" in msg and "pupil" in msg
+
+
+def test_missing_data_file(tmp_path):
+    cfg = write_cohort(tmp_path, children=_frame())
+    (tmp_path / "children.csv").unlink()
+    with pytest.raises(DataError, match="data file not found"):
+        prepare_cohort(cfg)
+
+
+def test_header_only_file(tmp_path):
+    cfg = write_cohort(tmp_path, children=_frame().iloc[:0])
+    with pytest.raises(DataError, match="header but no rows"):
+        prepare_cohort(cfg)
+
+
+def test_no_usable_rows(tmp_path):
+    cfg = write_cohort(tmp_path, children=_frame().assign(timepoint="mid"))
+    with pytest.raises(DataError, match="no usable rows in section 'children'"):
+        prepare_cohort(cfg)
+
+
+def test_item_renames_from_form_question_text(tmp_path):
+    frame = _frame().rename(columns={"q1": "I often don't know why I am angry"})
+    cfg = write_cohort(tmp_path, children=frame,
+                       children_cfg={"items": {"I often don't know why I am angry": "q1"}})
+    assert "q1" in prepare_cohort(cfg).children.items
+
+
+def test_instrument_contradictions():
+    base = {"id": "s", "response": {"min": 1, "max": 3}}
+    with pytest.raises(ConfigError, match="item 'q1' is in two subscales"):
+        parse_instrument({**base, "subscales": [{"id": "a", "items": ["q1"]}, {"id": "b", "items": ["q1", "q2"]}]})
+    with pytest.raises(ConfigError, match="reverse item 'q9' is not one of subscale 'a'"):
+        parse_instrument({**base, "subscales": [{"id": "a", "items": ["q1"], "reverse": ["q9"]}]})
+    with pytest.raises(ConfigError, match="outside the response range"):
+        parse_instrument({**base, "response": {"min": 1, "max": 3, "labels": {"always": 4}},
+                          "subscales": [{"id": "a", "items": ["q1"]}]})
+
+
+def test_shipped_instruments_are_consistent():
+    assert shipped() == ["eaq30", "facilitator_tip"]
+    eaq = load_instrument("eaq30")
+    assert len(eaq.items) == 30 and sorted(eaq.items, key=lambda q: int(q[1:])) == EAQ_ITEMS
+    assert [len(s.items) for s in eaq.subscales] == [7, 3, 5, 5, 5, 5]  # Rieffe et al. (2008)
+    assert eaq.labels == {"not true": 1, "sometimes true": 2, "often true": 3}
+    with open(eaq.source, encoding="utf-8") as fh:
+        text = fh.read()
+    assert "PLACEHOLDER" in text and "check every `items` and\n# `reverse` list against the form" in text
+    with open(load_instrument("facilitator_tip").source, encoding="utf-8") as fh:
+        assert "THIS IS EVALKIT'S OWN EXAMPLE INSTRUMENT" in fh.read()
+
+
+def test_user_instrument_path_relative_to_config(tmp_path):
+    inst = {"id": "mini", "response": {"min": 1, "max": 3}, "subscales": [{"id": "a", "items": ["q1", "q2"]}]}
+    (tmp_path / "mini.yml").write_text(yaml.safe_dump(inst))
+    cfg = write_cohort(tmp_path, children=_frame()[["child_id", "timepoint", "q1", "q2"]],
+                       children_cfg={"instrument": "mini.yml"})
+    assert prepare_cohort(cfg).children.measures == ["a"]
