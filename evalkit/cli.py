@@ -17,7 +17,7 @@ def _report(args):
     from .report import report
 
     manifest = report(args.config, out_dir=args.out, force=args.force, jobs=args.jobs,
-                      notebooks=not args.no_notebooks, notebook_dir=args.notebook_dir)
+                      notebooks=not args.no_notebooks, notebook_dir=args.notebook_dir, progress=sys.stderr.isatty())
     print(f"Report of '{manifest['cohort']}' written to {args.out} in {manifest['seconds']:.1f} s"
           + (f"; open {args.out}/index.html" if not args.no_notebooks else ""))
     return 0

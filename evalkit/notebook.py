@@ -375,11 +375,22 @@ def _figure(fig):
 
 # ---------------------------------------------------------------------------- sections
 
-def provenance(data, **parameters):
-    """Parameters and provenance of the report: where every number comes from."""
+def provenance(data, compact=False, **parameters):
+    """Parameters and provenance of the report: where every number comes from.
+
+    ``compact=True`` gives the one-line version shown at the top of the outcome reports.
+    """
     from importlib.metadata import version
 
     cfg = data.config
+    if compact:
+        hashes = file_hashes(cfg)
+        row = {"Cohort": cfg.name, "Config": Path(cfg.path).name,
+               "Analysed (UTC)": data.meta.get("analysed_at", ""),
+               "Input files (SHA-256, first 12)": "; ".join(f"{k}: {v[:12]}" for k, v in hashes.items()),
+               "alpha": _fmt(cfg.analysis["alpha"], 3), "min_group_n": data.min_group_n,
+               "min_cell": data.min_cell, "evalkit": __version__}
+        return Table(pd.DataFrame([row]), caption="Provenance (full table in the data quality report)")
     rows = [("Cohort", cfg.name), ("Config file", Path(cfg.path).name),
             ("Sections", ", ".join(f"{k} ({v.instrument.name})" for k, v in data.cohort.sections.items())),
             ("Significance level (alpha)", _fmt(cfg.analysis["alpha"], 3)),
@@ -402,9 +413,11 @@ def provenance(data, **parameters):
     return Table(pd.DataFrame(rows, columns=["Item", "Value"]), caption="Provenance and parameters")
 
 
-def accounting(data):
-    """Rows in = rows kept + rows excluded, per file and per exclusion reason."""
+def accounting(data, section=None):
+    """Rows in = rows kept + rows excluded, per file and per exclusion reason (optionally one section)."""
     s = data.cohort.summary
+    if section is not None:
+        s = s[s["section"] == section]
     keep = ["section", "file", "rows_in", "rows_kept", "rows_excluded"]
     reasons = [c for c in s.columns if c not in keep and s[c].sum() > 0]
     table = disclose(s[keep + reasons], data, counts=["rows_in", "rows_kept", "rows_excluded"] + reasons)

@@ -75,7 +75,8 @@ def _run_notebook(name, src, dst, parameters, cwd):
 
     try:
         pm.execute_notebook(str(src), str(dst), parameters=parameters, kernel_name=KERNEL, progress_bar=False,
-                            execution_timeout=CELL_TIMEOUT, cwd=str(cwd), log_output=False)
+                            execution_timeout=CELL_TIMEOUT, cwd=str(cwd), log_output=False,
+                            extra_arguments=["--IPKernelApp.log_level=ERROR"])  # no transport chatter
     except pm.PapermillExecutionError as exc:
         return name, (f"notebook {name} failed in cell {exc.exec_count} (cell index {exc.cell_index}): "
                       f"{exc.ename}: {exc.evalue}")
@@ -84,7 +85,7 @@ def _run_notebook(name, src, dst, parameters, cwd):
     return name, None
 
 
-def report(config, *, out_dir, force=False, jobs=None, notebooks=True, notebook_dir=None, progress=None):
+def report(config, *, out_dir, force=False, jobs=None, notebooks=True, notebook_dir=None, progress=False):
     """Write one cohort's results, executed notebooks, offline HTML, index and manifest.
 
     Parameters
@@ -101,6 +102,8 @@ def report(config, *, out_dir, force=False, jobs=None, notebooks=True, notebook_
         False writes ``results/`` only.
     notebook_dir : path, optional
         Where the notebooks live (default: the repository's ``notebooks/``).
+    progress : bool
+        Show a progress bar (on standard error) over cleaning, analysis and each notebook.
 
     Returns
     -------
@@ -124,7 +127,16 @@ def report(config, *, out_dir, force=False, jobs=None, notebooks=True, notebook_
     config = load_config(config)
     out = Path(out_dir).resolve()
     guard_output(out, config, force=force)
+    from tqdm import tqdm
+
+    bar = tqdm(total=2 + (len(NOTEBOOKS) if notebooks else 0), desc="report", unit="step", disable=not progress,
+               file=sys.stderr, bar_format="{desc}: {n_fmt}/{total_fmt} {bar} {postfix}")
+    bar.set_postfix_str("cleaning")
     cohort = prepare_cohort(config)  # every config and data problem surfaces here, before any kernel starts
+    bar.update(1)
+    if notebooks:
+        bar.total = 2 + sum(1 for _, needs in NOTEBOOKS if needs is None or needs in cohort.sections)
+    bar.set_postfix_str("analysing")
     results_dir = out / "results"
     results_dir.mkdir(parents=True, exist_ok=True)
     for stale in ("manifest.json", "index.html"):
@@ -143,6 +155,8 @@ def report(config, *, out_dir, force=False, jobs=None, notebooks=True, notebook_
                           fingerprint=fingerprint(config))
         data.meta["analysed_at"] = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M")
         save(data, results_dir)
+        bar.update(1)
+        bar.set_postfix_str("notebooks")
     finally:
         pending.unlink(missing_ok=True)
     manifest = {"cohort": config.name, "config_path": str(config.path), "config": config.raw,
@@ -153,7 +167,9 @@ def report(config, *, out_dir, force=False, jobs=None, notebooks=True, notebook_
                     p.name for p in results_dir.glob("*.csv"))}
     failures = []
     if runner is not None:
-        failures = runner.finish(data, manifest, progress=progress)
+        failures = runner.finish(data, manifest, progress=lambda name, error: (
+            bar.update(1), bar.set_postfix_str(f"{name} {'failed' if error else 'done'}")))
+    bar.close()
     manifest["finished"] = _now()
     manifest["seconds"] = round(time.perf_counter() - t0, 2)
     manifest["status"] = "failed" if failures else "ok"
