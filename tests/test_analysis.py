@@ -1,4 +1,9 @@
 """Tests of evalkit.analysis: the result tables of each section and deterministic CSV output."""
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -163,3 +168,22 @@ def test_degenerate_section_gives_notes_not_errors():
     assert (res["child_outcomes"]["primary_test"] == "none").all()
     assert res["moderators"]["F"].isna().all()
     assert res["findings"]["direction"].eq("not tested").all()
+
+
+def test_analysis_never_imports_pingouin_or_statsmodels():
+    # importing pingouin costs about a second per process (it pulls in matplotlib and
+    # statsmodels); the report's speed target counts on analysis doing without it
+    code = textwrap.dedent("""
+        import sys
+        sys.path.insert(0, sys.argv[1])
+        from test_analysis import make_section
+        import evalkit.analysis
+        res = evalkit.analysis.analyse_section(make_section("children", n=60))
+        assert res["child_outcomes"]["bf10"].notna().any()
+        print(sorted(m for m in ("pingouin", "statsmodels", "matplotlib", "seaborn")
+                     if m in sys.modules))
+    """)
+    out = subprocess.run([sys.executable, "-c", code, str(Path(__file__).parent)],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"

@@ -141,8 +141,9 @@ def test_edge_cases_give_notes():
 
 
 def test_just_identified_model_converges_at_exact_fit():
-    # regression: L-BFGS-B stopped with "ABNORMAL" line search on this sample-cohort matrix
-    # (EAQ-30 verbal sharing, post); the exact solution is lambda_1^2 = r12 r13 / r23 etc.
+    # regression: L-BFGS-B (the previous optimiser) stopped with "ABNORMAL" line search on this
+    # sample-cohort matrix (EAQ-30 verbal sharing, post); the exact solution is
+    # lambda_1^2 = r12 r13 / r23 etc.
     from evalkit.reliability import _one_factor_ml
 
     r = np.array([[1, 0.37080091, 0.39235332], [0.37080091, 1, 0.36656195],
@@ -153,3 +154,64 @@ def test_just_identified_model_converges_at_exact_fit():
     assert status == "ok"
     assert load == pytest.approx(expected, abs=1e-5)
     assert psi == pytest.approx(1 - expected ** 2, abs=1e-5)
+
+
+def test_heywood_case_is_held_at_the_bound():
+    # closed form lambda_1^2 = r12 r13 / r23 = 0.64 / 0.4 = 1.6 > 1: the ML solution puts
+    # the first uniqueness at its lower bound (R factanal's 0.005)
+    from evalkit.reliability import MIN_UNIQUENESS, _one_factor_ml
+
+    r = np.array([[1, 0.8, 0.8], [0.8, 1, 0.4], [0.8, 0.4, 1]])
+    load, psi, status = _one_factor_ml(r)
+    assert status == "heywood"
+    assert psi[0] == pytest.approx(MIN_UNIQUENESS)
+    assert (psi[1:] > 0.3).all() and (load > 0).all()
+
+
+def test_gradient_and_hessian_match_finite_differences():
+    from evalkit.reliability import _fit_parts, _ml_gradient_hessian, _ml_objective
+
+    r = congeneric(150, [0.8, 0.7, 0.6, 0.5, 0.4, 0.3], seed=6).corr().to_numpy()
+    psi = np.linspace(0.3, 0.9, 6)
+
+    def f(x):
+        return _ml_objective(_fit_parts(r, x)[1])
+
+    def g(x):
+        return _ml_gradient_hessian(r, x, *_fit_parts(r, x))[0]
+
+    grad, hess = g(psi), _ml_gradient_hessian(r, psi, *_fit_parts(r, psi))[1]
+    h, eye = 1e-6, np.eye(6)
+    assert grad == pytest.approx([(f(psi + h * e) - f(psi - h * e)) / (2 * h) for e in eye],
+                                 abs=1e-7)
+    assert hess == pytest.approx(np.array([(g(psi + h * e) - g(psi - h * e)) / (2 * h)
+                                           for e in eye]), abs=1e-6)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_newton_fit_reaches_factanal_lbfgsb_optimum(seed):
+    # R factanal minimises the same objective with L-BFGS-B from the same start; the
+    # projected Newton fit must reach that optimum (same uniquenesses, same omega)
+    from scipy import optimize
+
+    from evalkit.reliability import (MIN_UNIQUENESS, _fit_parts, _ml_gradient_hessian,
+                                     _ml_objective, _one_factor_ml)
+
+    rng = np.random.default_rng(seed)
+    k = 30 if seed == 0 else 7
+    r = congeneric(400, rng.uniform(0.3, 0.85, k), seed=seed).corr().to_numpy()
+    start = (1 - 0.5 / k) / np.diag(np.linalg.inv(r))
+    ref = optimize.minimize(lambda x: _ml_objective(_fit_parts(r, x)[1]), start,
+                            jac=lambda x: _ml_gradient_hessian(r, x, *_fit_parts(r, x))[0],
+                            method="L-BFGS-B", bounds=[(MIN_UNIQUENESS, 1)] * k,
+                            options={"maxiter": 1000, "ftol": 1e-15, "gtol": 1e-10})
+    load, psi, status = _one_factor_ml(r)
+    assert status == "ok"
+    assert _ml_objective(_fit_parts(r, psi)[1]) <= ref.fun + 1e-12
+    assert psi == pytest.approx(ref.x, abs=1e-5)
+    omega = load.sum() ** 2 / (load.sum() ** 2 + psi.sum())
+    sc = 1 / np.sqrt(ref.x)
+    vals, vecs = np.linalg.eigh(r * np.outer(sc, sc))
+    ref_load = np.abs(np.sqrt(ref.x) * vecs[:, -1] * np.sqrt(vals[-1] - 1))
+    assert omega == pytest.approx(ref_load.sum() ** 2 / (ref_load.sum() ** 2 + ref.x.sum()),
+                                  abs=1e-7)

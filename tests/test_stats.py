@@ -12,7 +12,7 @@ from statsmodels.stats.multitest import multipletests
 from evalkit.cohort import Instrument, Subscale
 from evalkit.errors import DataError
 from evalkit.stats import (
-    PAIRED_COLUMNS, _log_jzs_bf10, attrition, hedges_j, holm, item_distributions,
+    PAIRED_COLUMNS, _bayes_factor, _log_jzs_bf10, attrition, hedges_j, holm, item_distributions,
     paired_outcomes, reliable_change, reliable_change_scores,
 )
 
@@ -156,10 +156,19 @@ def test_bayes_factor_matches_pingouin_and_jasp_prior(sleep):
     assert row["log_bf10"] == pytest.approx(math.log(row["bf10"]))
 
 
-def test_log_space_bayes_factor_agrees_and_survives_huge_t():
-    for t, n in [(2.5, 30), (-4.0621, 10), (0.3, 200)]:
-        ref = pg.bayesfactor_ttest(t, n, paired=True, r=0.707)
-        assert math.exp(_log_jzs_bf10(t, n)) == pytest.approx(ref, rel=1e-6)
+@pytest.mark.parametrize("t, n", [(2.5, 30), (-4.0621, 10), (0.3, 200), (0.0, 3), (1.96, 5),
+                                  (-8.0, 40), (12.0, 300), (3.0, 10_000), (-0.5, 100_000),
+                                  (35.0, 100_000)])
+def test_bayes_factor_equals_pingouin(t, n):
+    # pingouin.bayesfactor_ttest is the documented reference (quad of Rouder et al. 2009, eq. 1
+    # over g); evalkit integrates the same function over log g so that it never imports pingouin
+    ref = pg.bayesfactor_ttest(t, n, paired=True, r=0.707)
+    assert math.exp(_log_jzs_bf10(t, n)) == pytest.approx(ref, rel=1e-6)
+    bf, log_bf = _bayes_factor(t, n)
+    assert bf == pytest.approx(ref, rel=1e-6) and log_bf == pytest.approx(math.log(ref), abs=1e-6)
+
+
+def test_log_space_bayes_factor_survives_huge_t():
     # pingouin raises ZeroDivisionError here; the log-space fallback stays finite
     log_bf = _log_jzs_bf10(180.0, 100_000)
     assert np.isfinite(log_bf) and log_bf > 1000
