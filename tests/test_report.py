@@ -30,12 +30,13 @@ def sample_report(tmp_path_factory):
 
 
 def _raw_identifiers():
-    """Every raw id of the sample's input files, as written there."""
+    """Every raw id of the sample's input files, as written there, and every free-text value."""
     ids = set()
     for path in SAMPLE.glob("children_*"):
         frame = pd.read_excel(path, dtype=str) if path.suffix == ".xlsx" else pd.read_csv(
             path, dtype=str, encoding="cp1252" if "site_b" in path.name else "utf-8-sig")
         ids |= set(frame["child_id"].dropna().str.strip())
+        ids |= set(frame["notes"].dropna().str.strip())  # free text could name a child
     ids |= set(pd.read_csv(SAMPLE / "facilitators.csv", dtype=str)["facilitator_id"].dropna().str.strip())
     return sorted(ids)
 
@@ -124,8 +125,13 @@ def test_pages_load_in_headless_chromium(sample_report, tmp_path):
         assert shot["nonblank"]
 
 
+NAMES = ["Amelia Okonkwo", "Jayden Fairweather", "Priya Castellano"]
+
+
 def _tiny(folder, *, children=True, facilitators=True):
     kids = make_children(60, seed=7, messy=False) if children else None
+    if kids is not None:  # a name column a real export might carry: it must never reach a page
+        kids["child_name"] = [NAMES[i % 3] for i in range(len(kids))]
     facs = make_facilitators(25, seed=7, messy=False) if facilitators else None
     return write_cohort(folder, children=kids, facilitators=facs)
 
@@ -137,6 +143,10 @@ def test_children_only_and_facilitators_only_cohorts(tmp_path):
         "01_data_quality.ipynb", "02_child_outcomes.ipynb"]
     values = recorded(tmp_path / "k" / "notebooks" / "02_child_outcomes.ipynb")
     assert {o["n"] for o in values["children_outcomes"]} == {60}
+    raw = pd.read_csv(tmp_path / "kids" / "children.csv", dtype=str)
+    for page in (tmp_path / "k").glob("*.html"):
+        text = page.read_text(encoding="utf-8")
+        assert find_identifiers(text, NAMES + sorted(set(raw["child_id"]))) == [], page.name
     only_facs = _tiny(tmp_path / "facs", children=False)
     assert main(["report", str(only_facs), "--out", str(tmp_path / "f")]) == 0
     assert not (tmp_path / "f" / "02_child_outcomes.html").exists()
