@@ -8,8 +8,8 @@ import pandas as pd
 from .errors import DataError
 from .findings import findings
 from .moderators import ancova, moderators
-from .reliability import item_statistics, reliability
-from .stats import attrition, item_distributions, paired_outcomes, reliable_change
+from .reliability import _Answers, item_statistics, reliability
+from .stats import _PrePost, attrition, item_distributions, paired_outcomes, reliable_change
 
 #: Result file stems each section produces, in the order they are computed.
 RESULT_KEYS = {
@@ -86,16 +86,20 @@ def analyse_section(section, *, alpha=0.05, min_group_n=10, reliability_coeffici
     if kind not in RESULT_KEYS:
         raise DataError(f"unknown section '{kind}'", column="section",
                         expected="'children' or 'facilitators'")
-    inst, scores, items = section.instrument, section.scores, section.items
+    inst, items = section.instrument, section.items
+    # split scores into pre/post and wrap the items once: every table below reads the same
+    # matched arrays, factor codes and item covariance matrices (checked and computed once)
+    scores, answers = _PrePost(section.scores), _Answers(items)
     measures, factors = list(section.measures), list(section.factors)
     coefficients = {**(inst.reliability or {}), **(reliability_coefficients or {})}
     outcomes = paired_outcomes(scores, measures=measures, labels=section.labels, alpha=alpha,
                                confidence=confidence)
-    rc = reliable_change(scores, measures=measures, reliability=coefficients, items=items,
+    rel = reliability(answers, instrument=inst, measures=measures, confidence=confidence)
+    rc = reliable_change(scores, measures=measures, reliability=coefficients, items=answers,
                          instrument=inst, confidence=confidence)
-    rel = reliability(items, instrument=inst, measures=measures, confidence=confidence)
     subscales = [m for m in measures if m in {s.id for s in inst.subscales}]
-    stats_items = item_statistics(items, instrument=inst, measures=subscales, timepoints=("pre",))
+    stats_items = item_statistics(answers, instrument=inst, measures=subscales,
+                                  timepoints=("pre",))
     population = "children" if kind == "children" else "facilitators"
     said = findings(outcomes, instrument=inst, population=population, alpha=alpha,
                     reliable_change=rc, min_cell=min_cell)

@@ -6,7 +6,7 @@ import pandas as pd
 from scipy import stats as st
 
 from .errors import DataError
-from .stats import _check_long, _numeric, _pre_post
+from .stats import _PrePost
 
 MODERATOR_COLUMNS = [
     "measure", "factor", "source", "ss", "F", "df1", "df2", "p", "np2", "ss_type", "n",
@@ -18,44 +18,35 @@ GROUP_MEANS_COLUMNS = [
 ]
 
 
-def _split(scores, measures, factors):
-    """Pre and post frames (aligned on id) holding every measure and factor column present."""
-    _check_long(scores)
-    return _pre_post(scores, [*measures, *factors])
+def _groups(split, measure, factor, min_group_n):
+    """Matched pre/post arrays and group codes after dropping missing and small groups.
 
-
-def _groups(pre, post, measure, factor, min_group_n):
-    """Matched pre/post arrays and group labels after dropping missing and small groups.
-
-    ``pre``/``post`` come from :func:`_split`. Returns ``(x, y, labels, notes)``;
-    the factor value comes from the pre row.
+    ``split`` is a :class:`evalkit.stats._PrePost`; the factor value comes from
+    the pre row. Returns ``(x, y, levels, codes, notes)``: ``levels`` are the
+    groups kept (sorted as strings) and ``codes`` index them; ``x`` is None when
+    a column is missing. Factors are coded once per split, so each measure x
+    factor combination is pure numpy.
     """
-    if factor not in pre.columns:
-        return None, None, None, [f"no column '{factor}' in the scores"]
-    if measure not in pre.columns:
-        return None, None, None, [f"no column '{measure}' in the scores"]
-    x, y = _numeric(pre[measure], measure), _numeric(post[measure], measure)
-    level = pre[factor]
-    both = x.notna() & y.notna()
+    if factor not in split.columns:
+        return None, None, None, None, [f"no column '{factor}' in the scores"]
+    if measure not in split.columns:
+        return None, None, None, None, [f"no column '{measure}' in the scores"]
+    x, y = split.measure(measure)
+    levels, codes = split.factor(factor)
+    both = ~np.isnan(x) & ~np.isnan(y)
     notes = []
-    if (both & level.isna()).any():
+    if (both & (codes < 0)).any():
         notes.append(f"people with no '{factor}' value left out")
-    keep = both & level.notna()
-    level = level[keep].astype(str)
-    sizes = level.value_counts().sort_index()
-    small = sizes[sizes < min_group_n].index.tolist()
-    if small:
-        shown = ", ".join(f"'{g}'" for g in small)
+    keep = both & (codes >= 0)
+    sizes = np.bincount(codes[keep], minlength=levels.size)
+    small = (sizes > 0) & (sizes < min_group_n)
+    if small.any():
+        shown = ", ".join(f"'{g}'" for g in levels[small])
         notes.append(f"group(s) {shown} left out (fewer than {min_group_n} matched pairs)")
-        keep = keep & ~pre[factor].astype(str).isin(small)
-        level = level[~level.isin(small)]
-    return x[keep].to_numpy(), y[keep].to_numpy(), level.to_numpy(), notes
-
-
-def _codes(labels):
-    """Sorted distinct labels and each element's code (hash-based, fast for many rows)."""
-    codes, levels = pd.factorize(labels, sort=True)
-    return np.asarray(levels, dtype=object), codes
+    kept = sizes >= max(min_group_n, 1)
+    keep &= kept[np.maximum(codes, 0)]
+    renumber = np.cumsum(kept) - 1
+    return x[keep], y[keep], levels[kept], renumber[codes[keep]], notes
 
 
 def _skip_row(measure, factor, note, ss_type):
@@ -65,9 +56,8 @@ def _skip_row(measure, factor, note, ss_type):
     return row
 
 
-def _mixed_rows(x, y, labels, *, measure, factor, ss_type, note):
-    """Mixed ANOVA rows (factor, time, interaction) for two timepoints."""
-    levels, g = _codes(labels)
+def _mixed_rows(x, y, levels, g, *, measure, factor, ss_type, note):
+    """Mixed ANOVA rows (factor, time, interaction) for two timepoints; ``g`` codes ``levels``."""
     k, n = levels.size, x.size
     n_g = np.bincount(g, minlength=k).astype(float)
     d = y - x
@@ -176,18 +166,18 @@ def moderators(scores, *, measures, factors, min_group_n=10, ss_type="III"):
     2  interaction   8.0  1.0  4.0  0.047
     """
     _check_ss_type(ss_type)
-    pre, post = _split(scores, measures, factors)
+    split = _PrePost.of(scores)
     rows = []
     for m in measures:
         for fac in factors:
-            x, y, labels, notes = _groups(pre, post, m, fac, min_group_n)
+            x, y, levels, g, notes = _groups(split, m, fac, min_group_n)
             note = "; ".join(notes)
-            if x is None or pd.unique(labels).size < 2:
+            if x is None or levels.size < 2:
                 why = note if x is None else "; ".join(
                     notes + [f"fewer than 2 '{fac}' groups left: not tested"])
                 rows.append(_skip_row(m, fac, why, ss_type))
                 continue
-            rows.extend(_mixed_rows(x, y, labels, measure=m, factor=fac, ss_type=ss_type,
+            rows.extend(_mixed_rows(x, y, levels, g, measure=m, factor=fac, ss_type=ss_type,
                                     note=note))
     out = pd.DataFrame(rows, columns=MODERATOR_COLUMNS)
     out["n"] = out["n"].astype(int)
@@ -195,22 +185,41 @@ def moderators(scores, *, measures, factors, min_group_n=10, ss_type="III"):
     return out
 
 
-def _sse(design, target):
-    beta, *_ = np.linalg.lstsq(design, target, rcond=None)
-    resid = target - design @ beta
-    return float(resid @ resid)
+def _ancova_sse(x, y, g, k):
+    """Residual sums of squares of ``y ~ 1 + x + group``, ``y ~ 1 + x`` and ``y ~ group``.
+
+    Closed forms of the three least-squares fits: with sums of squares and
+    cross-products of deviations from the group means (within, ``w``) or from
+    the grand means (total, ``t``), ``SSE(x + group) = Syy_w - Sxy_w^2 / Sxx_w``,
+    ``SSE(x) = Syy_t - Sxy_t^2 / Sxx_t`` and ``SSE(group) = Syy_w``. A slope
+    that cannot be estimated (``Sxx = 0``) explains nothing, as the
+    minimum-norm least-squares solution.
+    """
+    n_g = np.bincount(g, minlength=k).astype(float)
+    dx = x - (np.bincount(g, weights=x, minlength=k) / n_g)[g]
+    dy = y - (np.bincount(g, weights=y, minlength=k) / n_g)[g]
+    tx, ty = x - x.mean(), y - y.mean()
+
+    def dot(a, b):  # pairwise-summed numpy, not BLAS ddot: no thread start-up per call
+        return float(np.sum(a * b))
+
+    scale = 1e-20 * dot(x, x)  # below this, Sxx is rounding noise of a constant x
+
+    def sse(sxx, sxy, syy):
+        return syy - sxy * sxy / sxx if sxx > scale else syy
+
+    syy_w = dot(dy, dy)
+    full = sse(dot(dx, dx), dot(dx, dy), syy_w)
+    pre_only = sse(dot(tx, tx), dot(tx, ty), dot(ty, ty))
+    return max(full, 0.0), max(pre_only, 0.0), syy_w
 
 
-def _ancova_rows(x, y, labels, *, measure, factor, note):
-    """ANCOVA ``post ~ pre + factor`` rows (factor, pre) by nested least squares."""
-    levels, g = _codes(labels)
+def _ancova_rows(x, y, levels, g, *, measure, factor, note):
+    """ANCOVA ``post ~ pre + factor`` rows (factor, pre) from nested least-squares fits."""
     k, n = levels.size, x.size
-    ones = np.ones((n, 1))
-    dummies = (g[:, None] == np.arange(1, k)[None, :]).astype(float)
-    full = np.hstack([ones, x[:, None], dummies])
-    sse_full = _sse(full, y)
-    ss_factor = _sse(np.hstack([ones, x[:, None]]), y) - sse_full
-    ss_pre = _sse(np.hstack([ones, dummies]), y) - sse_full
+    sse_full, sse_pre, sse_group = _ancova_sse(x, y, g, k)
+    ss_factor = sse_pre - sse_full
+    ss_pre = sse_group - sse_full
     df_err = n - k - 1
     out = []
     for src, ss, df1 in ((factor, ss_factor, k - 1), ("pre", ss_pre, 1)):
@@ -272,18 +281,18 @@ def ancova(scores, *, measures, factors, min_group_n=10):
     0   site  17.455  1.0  3.0  0.025
     1    pre  27.000  1.0  3.0  0.014
     """
-    pre, post = _split(scores, measures, factors)
+    split = _PrePost.of(scores)
     rows = []
     for m in measures:
         for fac in factors:
-            x, y, labels, notes = _groups(pre, post, m, fac, min_group_n)
+            x, y, levels, g, notes = _groups(split, m, fac, min_group_n)
             note = "; ".join(notes)
-            if x is None or pd.unique(labels).size < 2:
+            if x is None or levels.size < 2:
                 why = note if x is None else "; ".join(
                     notes + [f"fewer than 2 '{fac}' groups left: not tested"])
                 rows.append(_skip_row(m, fac, why, "II"))
                 continue
-            rows.extend(_ancova_rows(x, y, labels, measure=m, factor=fac, note=note))
+            rows.extend(_ancova_rows(x, y, levels, g, measure=m, factor=fac, note=note))
     out = pd.DataFrame(rows, columns=ANCOVA_COLUMNS)
     out["n"] = out["n"].astype(int)
     out["n_groups"] = out["n_groups"].astype(int)
@@ -328,17 +337,23 @@ def group_means(scores, *, measure, factor, min_group_n=1, confidence=0.95):
     2     b       pre  3  1.833
     3     b      post  3  2.000
     """
-    pre, post = _split(scores, [measure], [factor])
-    x, y, labels, _ = _groups(pre, post, measure, factor, min_group_n)
+    x, y, levels, g, _ = _groups(_PrePost.of(scores), measure, factor,
+                                 min_group_n)
     if x is None:
         return pd.DataFrame(columns=GROUP_MEANS_COLUMNS)
-    long = pd.DataFrame({"level": np.concatenate([labels, labels]),
-                         "timepoint": ["pre"] * x.size + ["post"] * y.size,
-                         "value": np.concatenate([x, y])})
-    agg = long.groupby(["level", "timepoint"], sort=False)["value"].agg(["size", "mean", "std"])
-    index = pd.MultiIndex.from_product([sorted(set(labels)), ["pre", "post"]],
-                                       names=["level", "timepoint"])
-    out = agg.reindex(index).reset_index().rename(columns={"size": "n", "std": "sd"})
+    k = levels.size
+    n_g = np.bincount(g, minlength=k).astype(float)
+    stats = []
+    for v in (x, y):
+        mean = np.bincount(g, weights=v, minlength=k) / n_g
+        with np.errstate(invalid="ignore", divide="ignore"):
+            var = np.bincount(g, weights=(v - mean[g]) ** 2, minlength=k) / (n_g - 1)
+        stats.append((mean, np.where(n_g > 1, np.sqrt(var), np.nan)))
+    # rows: each level (sorted) at pre, then at post
+    out = pd.DataFrame({"level": np.repeat(levels, 2), "timepoint": np.tile(["pre", "post"], k),
+                        "n": np.repeat(n_g, 2),
+                        "mean": np.column_stack([stats[0][0], stats[1][0]]).ravel(),
+                        "sd": np.column_stack([stats[0][1], stats[1][1]]).ravel()})
     out["se"] = out["sd"] / np.sqrt(out["n"])
     with np.errstate(invalid="ignore"):
         tcrit = st.t.ppf(1 - (1 - confidence) / 2, out["n"] - 1)

@@ -199,26 +199,43 @@ def _omega(cov, n):
 
 
 class _Answers:
-    """Item answers as one float array per timepoint, read once, sliced per measure.
+    """Long item answers, checked once, with the listwise moments of each item set cached.
 
-    A cohort's measures share items (the total repeats the subscales'), so
-    reading the frame once and taking listwise-complete rows of a column subset
-    in numpy is much cheaper at scale than a pandas selection per measure.
+    Alpha, omega, item statistics and the baseline alpha of the reliable change
+    index all start from the same listwise-complete covariance matrix of a
+    measure's items at a timepoint. :func:`evalkit.analysis.analyse_section`
+    builds one ``_Answers`` per section and hands it to each of them (the public
+    functions accept it in place of the frame), so each matrix is computed once.
     """
 
-    def __init__(self, items, cols):
-        cols = list(dict.fromkeys(cols))
-        self._index = {c: j for j, c in enumerate(cols)}
-        self._values = items[cols].to_numpy(dtype=float)
+    def __init__(self, items, *, name="items"):
+        _check_long(items, name=name)
+        self._items = items
         self._timepoint = items["timepoint"].to_numpy()
-        self._by_timepoint = {}
+        self._rows, self._moments = {}, {}
+        self.columns = list(items.columns)
+
+    @classmethod
+    def of(cls, items, *, name="items"):
+        """``items`` itself when already wrapped, else its wrapper."""
+        return items if isinstance(items, cls) else cls(items, name=name)
 
     def complete(self, timepoint, cols):
         """Listwise-complete answers of ``cols`` at ``timepoint`` (rows in frame order)."""
-        if timepoint not in self._by_timepoint:
-            self._by_timepoint[timepoint] = self._values[self._timepoint == timepoint]
-        x = self._by_timepoint[timepoint][:, [self._index[c] for c in cols]]
+        if timepoint not in self._rows:
+            self._rows[timepoint] = self._timepoint == timepoint
+        x = self._items[list(cols)].to_numpy(dtype=float)[self._rows[timepoint]]
         return x[~np.isnan(x).any(axis=1)]
+
+    def moments(self, timepoint, cols):
+        """``(n, item means, item covariance matrix)`` of the complete cases (cov None if n < 2)."""
+        key = (timepoint, tuple(cols))
+        if key not in self._moments:
+            x = self.complete(timepoint, cols)
+            n = x.shape[0]
+            self._moments[key] = (n, x.mean(axis=0) if n else np.full(len(cols), np.nan),
+                                  np.cov(x, rowvar=False) if n >= 2 else None)
+        return self._moments[key]
 
 
 def _measure_columns(instrument, measures, available):
@@ -234,8 +251,8 @@ def _measure_columns(instrument, measures, available):
 
 def _reliability_rows(items, *, instrument, measures, timepoints, confidence, omega=True):
     """Rows of :func:`reliability`; ``omega=False`` skips the factor fit (alpha only)."""
-    columns = _measure_columns(instrument, measures, items.columns)
-    answers = _Answers(items, [c for cols in columns.values() for c in cols])
+    answers = _Answers.of(items)
+    columns = _measure_columns(instrument, measures, answers.columns)
     rows = []
     for m in measures:
         cols = columns[m]
@@ -248,20 +265,19 @@ def _reliability_rows(items, *, instrument, measures, timepoints, confidence, om
             if len(cols) < 2:
                 row["note"] = "fewer than 2 items in the data"
                 continue
-            x = answers.complete(tp, cols)
-            row["n"] = x.shape[0]
-            if x.shape[0] < 2:
+            n, _, cov = answers.moments(tp, cols)
+            row["n"] = n
+            if n < 2:
                 row["note"] = "fewer than 2 respondents answered every item"
                 continue
-            cov = np.cov(x, rowvar=False)
             row["alpha"] = _alpha(cov)
             if not np.isfinite(row["alpha"]):
                 row["note"] = "no variance in the total score: alpha undefined"
                 continue
-            row["alpha_ci_low"], row["alpha_ci_high"] = _feldt(row["alpha"], x.shape[0],
-                                                               len(cols), confidence)
+            row["alpha_ci_low"], row["alpha_ci_high"] = _feldt(row["alpha"], n, len(cols),
+                                                               confidence)
             if omega:
-                row["omega"], row["note"] = _omega(cov, x.shape[0])
+                row["omega"], row["note"] = _omega(cov, n)
     return rows
 
 
@@ -351,7 +367,7 @@ def reliability(items, *, instrument, measures=None, timepoints=("pre", "post"),
        n  alpha  omega
     0  8  0.813  0.819
     """
-    _check_long(items, name="items")
+    items = _Answers.of(items)
     measures = list(instrument.measures if measures is None else measures)
     rows = _reliability_rows(items, instrument=instrument, measures=measures,
                              timepoints=timepoints, confidence=confidence)
@@ -411,17 +427,16 @@ def item_statistics(items, *, instrument, measures=None, timepoints=("pre",)):
     1   i2        0.668             0.762
     2   i3        0.704             0.709
     """
-    _check_long(items, name="items")
+    answers = _Answers.of(items)
     if measures is None:
         measures = [s.id for s in instrument.subscales]
-    columns = {m: measure_items(instrument, m, items.columns) for m in measures}
-    answers = _Answers(items, [c for cols in columns.values() for c in cols])
+    columns = {m: measure_items(instrument, m, answers.columns) for m in measures}
     rows = []
     for m in measures:
         cols = columns[m]
         for tp in timepoints:
-            x = answers.complete(tp, cols) if cols else np.empty((0, 0))
-            n, k = x.shape[0], len(cols)
+            n, means, cov = answers.moments(tp, cols) if cols else (0, None, None)
+            k = len(cols)
             base = {"instrument": instrument.id, "measure": m, "timepoint": tp}
             if k < 2 or n < 2:
                 note = "fewer than 2 items in the data" if k < 2 else \
@@ -430,7 +445,6 @@ def item_statistics(items, *, instrument, measures=None, timepoints=("pre",)):
                                     "item_rest_r": np.nan, "alpha_if_dropped": np.nan,
                                     "note": note} for i in cols)
                 continue
-            cov = np.cov(x, rowvar=False)
             var = np.diag(cov)
             rowsum = cov.sum(axis=1)
             rest_var = cov.sum() - 2 * rowsum + var
@@ -439,7 +453,6 @@ def item_statistics(items, *, instrument, measures=None, timepoints=("pre",)):
                 drop = np.where(k - 1 >= 2,
                                 (k - 1) / max(k - 2, 1) * (1 - (var.sum() - var) / rest_var),
                                 np.nan)
-            means = x.mean(axis=0)
             for j, i in enumerate(cols):
                 rows.append(base | {"item": i, "n": n, "mean": means[j], "sd": np.sqrt(var[j]),
                                     "item_rest_r": r[j], "alpha_if_dropped": drop[j],

@@ -74,20 +74,6 @@ def _check_long(data, *, name="scores"):
                         column="id", expected="one row per person and timepoint")
 
 
-def _pre_post(data, columns, *, name="scores"):
-    """Split a long frame into aligned pre and post frames indexed by sorted ``id``.
-
-    Every id seen at either timepoint appears in both frames (NaN where absent),
-    so ``pre[c].notna() & post[c].notna()`` selects matched pairs for column ``c``.
-    """
-    _check_long(data, name=name)
-    columns = [c for c in dict.fromkeys(columns) if c in data.columns]
-    pre = data.loc[data["timepoint"] == "pre"].set_index("id")[columns]
-    post = data.loc[data["timepoint"] == "post"].set_index("id")[columns]
-    ids = pre.index.union(post.index).sort_values()
-    return pre.reindex(ids), post.reindex(ids)
-
-
 def _numeric(series, column):
     """Return ``series`` as float, raising :class:`DataError` when it is not numeric."""
     try:
@@ -97,12 +83,66 @@ def _numeric(series, column):
                         expected="float scores, NaN when not scorable") from exc
 
 
-def _matched(pre, post, measure):
-    """Pre and post arrays of the people scored at both timepoints on ``measure``."""
-    x = _numeric(pre[measure], measure).to_numpy()
-    y = _numeric(post[measure], measure).to_numpy()
-    keep = ~np.isnan(x) & ~np.isnan(y)
-    return x[keep], y[keep]
+class _PrePost:
+    """A long scores frame split once into aligned pre and post rows, for every statistic.
+
+    ``pre`` and ``post`` are indexed by every id seen at either timepoint (sorted),
+    NaN where absent, so ``~isnan(x) & ~isnan(y)`` selects the matched pairs of a
+    measure. Numeric arrays of each measure and integer codes of each factor are
+    built on first use and kept: :func:`evalkit.analysis.analyse_section` builds
+    one split per section and hands it to every statistic (the public functions
+    accept it in place of the frame), so that at 100,000 people the checks,
+    index alignment and label hashing happen once rather than once per table.
+    """
+
+    def __init__(self, data, *, name="scores"):
+        _check_long(data, name=name)
+        tp = data["timepoint"].to_numpy()
+        columns = [c for c in data.columns if c not in ("id", "timepoint")]
+        pre = data.loc[tp == "pre", ["id", *columns]].set_index("id")
+        post = data.loc[tp == "post", ["id", *columns]].set_index("id")
+        self.ids = pre.index.union(post.index).sort_values()
+        self.pre, self.post = pre.reindex(self.ids), post.reindex(self.ids)
+        self.has_pre = self.ids.isin(pre.index)
+        self.has_post = self.ids.isin(post.index)
+        self.columns = set(columns)
+        self._measures, self._factors = {}, {}
+
+    @classmethod
+    def of(cls, data, *, name="scores"):
+        """``data`` itself when it is already split, else its split."""
+        return data if isinstance(data, cls) else cls(data, name=name)
+
+    def measure(self, measure):
+        """Pre and post scores of ``measure`` as float arrays (NaN where missing).
+
+        Raises
+        ------
+        DataError
+            When the column is not numeric.
+        """
+        if measure not in self._measures:
+            self._measures[measure] = (_numeric(self.pre[measure], measure).to_numpy(),
+                                       _numeric(self.post[measure], measure).to_numpy())
+        return self._measures[measure]
+
+    def matched(self, measure):
+        """Pre and post arrays of the people scored at both timepoints on ``measure``."""
+        x, y = self.measure(measure)
+        keep = ~np.isnan(x) & ~np.isnan(y)
+        return x[keep], y[keep]
+
+    def factor(self, factor):
+        """Sorted distinct levels of ``factor`` (as str, from the pre row) and each id's
+        code into them (-1 when missing), by one :func:`pandas.factorize`."""
+        if factor not in self._factors:
+            level = self.pre[factor]
+            present = level.notna().to_numpy()
+            codes = np.full(level.size, -1, dtype=np.intp)
+            found, levels = pd.factorize(level[present].astype(str).to_numpy(), sort=True)
+            codes[present] = found
+            self._factors[factor] = (np.asarray(levels, dtype=object), codes)
+        return self._factors[factor]
 
 
 def hedges_j(df):
@@ -476,16 +516,15 @@ def paired_outcomes(scores, *, measures, labels=None, alpha=0.05, confidence=0.9
     >>> res.loc[0, "primary_test"]  # n < 30 and Shapiro-Wilk p < .05
     'Wilcoxon'
     """
-    _check_long(scores)
+    split = _PrePost.of(scores)
     labels = labels or {}
-    pre, post = _pre_post(scores, measures)
     rows = []
     for m in measures:
         label = labels.get(m, m)
-        if m not in scores.columns:
+        if m not in split.columns:
             rows.append(_empty_paired_row(m, label, 0, f"no column '{m}' in the scores"))
             continue
-        x, y = _matched(pre, post, m)
+        x, y = split.matched(m)
         rows.append(_paired_row(x, y, measure=m, label=label, alpha=alpha,
                                 confidence=confidence, large_n=large_n))
     out = pd.DataFrame(rows, columns=PAIRED_COLUMNS)
@@ -523,24 +562,27 @@ def _resolve_reliability(measures, *, reliability, items, instrument):
     return out
 
 
-def _rci_frame(scores, measures, reliability, items, instrument, confidence):
-    """Per-person RCI and category for every measure (long), plus per-measure parameters."""
-    pre, post = _pre_post(scores, measures)
+def _rci(scores, measures, reliability, items, instrument, confidence):
+    """Per measure: its parameters row and the matched people's ids, pre, post and RCI.
+
+    The RCI array is NaN when the index is undefined (the row's ``note`` says why).
+    """
+    split = _PrePost.of(scores)
     rel = _resolve_reliability(measures, reliability=reliability, items=items,
                                instrument=instrument)
     threshold = _rci_threshold(confidence)
-    people, params = [], []
+    out = []
     for m in measures:
         r, source = rel[m]
         note = ""
-        if m not in scores.columns:
+        if m not in split.columns:
             x = y = np.array([])
             ids = np.array([], dtype=object)
             note = f"no column '{m}' in the scores"
         else:
-            xs, ys = _numeric(pre[m], m), _numeric(post[m], m)
-            keep = (xs.notna() & ys.notna()).to_numpy()
-            x, y, ids = xs.to_numpy()[keep], ys.to_numpy()[keep], pre.index.to_numpy()[keep]
+            xs, ys = split.measure(m)
+            keep = ~np.isnan(xs) & ~np.isnan(ys)
+            x, y, ids = xs[keep], ys[keep], split.ids.to_numpy()[keep]
         sd_pre = x.std(ddof=1) if x.size >= 2 else np.nan
         sdiff = math.sqrt(2 * (sd_pre * math.sqrt(1 - r)) ** 2) if (np.isfinite(r) and r < 1
                                                                    and np.isfinite(sd_pre)) else np.nan
@@ -553,18 +595,12 @@ def _rci_frame(scores, measures, reliability, items, instrument, confidence):
                 note = "reliability of 1 or more: reliable change undefined"
             elif not sdiff > 0:
                 note = "baseline SD is zero: reliable change undefined"
-        ok = not note
-        rci = (y - x) / sdiff if ok else np.full(x.size, np.nan)
-        cat = np.where(rci >= threshold, "improved",
-                       np.where(rci <= -threshold, "deteriorated", "no change"))
-        if not ok:
-            cat = np.full(x.size, "", dtype=object)
-        people.append(pd.DataFrame({"id": ids, "measure": m, "pre": x, "post": y,
-                                    "change": y - x, "rci": rci, "category": cat}))
-        params.append({"measure": m, "n": int(x.size), "r_used": r, "r_source": source,
-                       "sd_pre": sd_pre, "sdiff": sdiff if ok else np.nan,
-                       "rci_threshold": threshold, "note": note})
-    return pd.concat(people, ignore_index=True), pd.DataFrame(params)
+        rci = (y - x) / sdiff if not note else np.full(x.size, np.nan)
+        params = {"measure": m, "n": int(x.size), "r_used": r, "r_source": source,
+                  "sd_pre": sd_pre, "sdiff": sdiff if not note else np.nan,
+                  "rci_threshold": threshold, "note": note}
+        out.append((params, ids, x, y, rci))
+    return out
 
 
 def reliable_change_scores(scores, *, measures, reliability=None, items=None, instrument=None,
@@ -623,8 +659,18 @@ def reliable_change_scores(scores, *, measures, reliability=None, items=None, in
     2  c -1.936  no change
     3  d  0.387  no change
     """
-    people, _ = _rci_frame(scores, measures, reliability, items, instrument, confidence)
-    return people
+    threshold = _rci_threshold(confidence)
+    parts = []
+    for params, ids, x, y, rci in _rci(scores, measures, reliability, items, instrument,
+                                       confidence):
+        if params["note"]:
+            cat = np.full(x.size, "", dtype=object)
+        else:
+            cat = np.where(rci >= threshold, "improved",
+                           np.where(rci <= -threshold, "deteriorated", "no change"))
+        parts.append(pd.DataFrame({"id": ids, "measure": params["measure"], "pre": x, "post": y,
+                                   "change": y - x, "rci": rci, "category": cat}))
+    return pd.concat(parts, ignore_index=True)
 
 
 def reliable_change(scores, *, measures, reliability=None, items=None, instrument=None,
@@ -671,19 +717,24 @@ def reliable_change(scores, *, measures, reliability=None, items=None, instrumen
       measure  n  improved  no_change  deteriorated
     0       m  4         1          3             0
     """
-    people, params = _rci_frame(scores, measures, reliability, items, instrument, confidence)
-    counts = (pd.crosstab(people["measure"], people["category"])
-              .reindex(index=measures, columns=["improved", "no change", "deteriorated"],
-                       fill_value=0)
-              .rename(columns={"no change": "no_change"}))
-    out = params.merge(counts, left_on="measure", right_index=True, how="left")
-    undefined = out["note"] != ""
+    rows = []
+    for params, _, _, _, rci in _rci(scores, measures, reliability, items, instrument,
+                                     confidence):
+        threshold, n = params["rci_threshold"], params["n"]
+        if params["note"]:
+            counts = dict.fromkeys(("improved", "no_change", "deteriorated"), pd.NA)
+            pct = dict.fromkeys(counts, np.nan)
+        else:
+            up, down = int(np.count_nonzero(rci >= threshold)), int(np.count_nonzero(rci <= -threshold))
+            counts = {"improved": up, "no_change": n - up - down, "deteriorated": down}
+            pct = {k: 100 * v / n for k, v in counts.items()}
+        rows.append(params | counts | {f"{k}_pct": v for k, v in pct.items()})
+    out = pd.DataFrame(rows, columns=RELIABLE_CHANGE_COLUMNS)
     for c in ("improved", "no_change", "deteriorated"):
-        count = out[c].fillna(0).astype(float).mask(undefined)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            out[f"{c}_pct"] = 100 * count / out["n"].where(out["n"] > 0)
-        out[c] = count.astype("Int64")  # nullable: counts stay whole numbers, NA when undefined
-    return out[RELIABLE_CHANGE_COLUMNS]
+        out[c] = out[c].astype("Int64")  # nullable: counts stay whole numbers, NA when undefined
+    for c in ("improved_pct", "no_change_pct", "deteriorated_pct", "sdiff", "sd_pre"):
+        out[c] = out[c].astype(float)
+    return out
 
 
 def _welch_row(comp, drop, variable):
@@ -805,31 +856,32 @@ def attrition(scores, *, measures, factors=()):
     >>> res["test"].tolist()
     ['Welch t test', 'Fisher exact test (2x2, expected count < 5)']
     """
-    _check_long(scores)
-    factors = [f for f in factors if f in scores.columns]
-    present = [m for m in measures if m in scores.columns]
-    pre, post = _pre_post(scores, present + factors)
+    split = _PrePost.of(scores)
+    factors = [f for f in factors if f in split.columns]
+    present = [m for m in measures if m in split.columns]
     rows = []
     for m in measures:
         if m not in present:
             rows.append(_welch_row(np.array([]), np.array([]), m)
                         | {"note": f"no column '{m}' in the scores"})
             continue
-        x, y = _numeric(pre[m], m).to_numpy(), _numeric(post[m], m).to_numpy()
+        x, y = split.measure(m)
         has_pre = ~np.isnan(x)
         comp, drop = x[has_pre & ~np.isnan(y)], x[has_pre & np.isnan(y)]
         rows.append(_welch_row(comp, drop, m))
     if factors:
-        pre_ids = scores.loc[scores["timepoint"] == "pre", "id"]
-        in_pre = pre.index.isin(pre_ids)
-        completed = post[present].notna().any(axis=1).to_numpy() if present else \
-            post.index.isin(scores.loc[scores["timepoint"] == "post", "id"])
+        if present:
+            completed = np.zeros(split.ids.size, dtype=bool)
+            for m in present:
+                completed |= ~np.isnan(split.measure(m)[1])
+        else:
+            completed = split.has_post
         for f in factors:
-            level = pre.loc[in_pre, f]
-            status = np.where(completed[in_pre], "completer", "dropout")
-            keep = level.notna().to_numpy()
-            table = (pd.crosstab(level[keep].astype(str).to_numpy(), status[keep])
-                     .reindex(columns=["completer", "dropout"], fill_value=0).sort_index())
+            levels, codes = split.factor(f)  # from the pre row: missing (-1) without one
+            keep = split.has_pre & (codes >= 0)
+            cells = np.bincount(2 * codes[keep] + ~completed[keep], minlength=2 * levels.size)
+            table = pd.DataFrame(cells.reshape(-1, 2), index=levels,
+                                 columns=["completer", "dropout"])
             rows.append(_completion_row(table, f))
     out = pd.DataFrame(rows, columns=ATTRITION_COLUMNS)
     for c in ("completers_n", "dropouts_n"):
@@ -906,24 +958,28 @@ def item_distributions(items, *, instrument, timepoints=TIMEPOINTS):
         reverse.update(sub.reverse)
     values = np.arange(math.ceil(instrument.min), math.floor(instrument.max) + 1)
     labels = _response_labels(instrument)
-    long = (items.loc[items["timepoint"].isin(timepoints), ["timepoint", *item_ids]]
-            .melt(id_vars="timepoint", var_name="item", value_name="response")
-            .dropna(subset=["response"]))
-    long["response"] = long["response"].astype(float)
-    long = long.loc[long["response"].isin(values)]
-    answered = long.groupby(["item", "timepoint"]).size()
-    counts = long.groupby(["item", "timepoint", "response"]).size()
-    grid = pd.MultiIndex.from_product([item_ids, list(timepoints), values.astype(float)],
-                                      names=["item", "timepoint", "response"])
-    out = counts.reindex(grid, fill_value=0).rename("n").reset_index()
-    out["answered"] = answered.reindex(pd.MultiIndex.from_frame(out[["item", "timepoint"]]),
-                                       fill_value=0).to_numpy()
+    tp = items["timepoint"].to_numpy()
+    rows = {tpt: tp == tpt for tpt in timepoints}
+    counts = np.zeros((len(item_ids), len(timepoints), values.size), dtype=np.int64)
+    for i, item in enumerate(item_ids):
+        answers = items[item].to_numpy(dtype=float)
+        for j, tpt in enumerate(timepoints):
+            v = answers[rows[tpt]]
+            v = v[np.isin(v, values)]  # whole answers on the scale; NaN never matches
+            counts[i, j] = np.bincount((v - values[0]).astype(np.int64), minlength=values.size)
+    answered = np.repeat(counts.sum(axis=2), values.size)
+    n = counts.ravel()
     with np.errstate(invalid="ignore", divide="ignore"):
-        out["percent"] = 100 * out["n"] / out["answered"].where(out["answered"] > 0)
-    out["label"] = out["response"].map(labels).fillna("")
-    out["measure"] = out["item"].map(owner)
-    out["reverse"] = out["item"].isin(reverse)
-    out["response"] = out["response"].astype(int)
-    out["n"] = out["n"].astype(int)
-    out["answered"] = out["answered"].astype(int)
+        percent = np.where(answered > 0, 100 * n / np.where(answered > 0, answered, 1), np.nan)
+    item_col = np.repeat(np.array(item_ids, dtype=object), len(timepoints) * values.size)
+    out = pd.DataFrame({
+        "item": item_col,
+        "measure": pd.Series(item_col).map(owner).to_numpy(),
+        "reverse": np.isin(item_col, list(reverse)),
+        "timepoint": np.tile(np.repeat(np.array(timepoints, dtype=object), values.size),
+                             len(item_ids)),
+        "response": np.tile(values, len(item_ids) * len(timepoints)).astype(int),
+        "label": [labels.get(float(v), "") for v in np.tile(values, len(item_ids) * len(timepoints))],
+        "n": n.astype(int), "answered": answered.astype(int), "percent": percent,
+    })
     return out[ITEM_DISTRIBUTION_COLUMNS]

@@ -170,3 +170,47 @@ def test_group_means():
     assert row["sd"] == pytest.approx(ref.loc[("site 0", "post"), "std"])
     half = st.t.ppf(0.975, 11) * row["sd"] / np.sqrt(12)
     assert row["ci_high"] - row["mean"] == pytest.approx(half)
+
+
+def test_ancova_closed_form_equals_least_squares_including_collinear_pre():
+    # the three nested fits are computed in closed form (within-group sums of squares);
+    # numpy lstsq on the dummy-coded designs is the reference, also when pre is constant
+    # within each group (slope not estimable once groups are in: it explains nothing)
+    rng = np.random.default_rng(3)
+    for constant_pre in (False, True):
+        data = unbalanced(seed=4)
+        if constant_pre:
+            pre = data["timepoint"] == "pre"
+            data.loc[pre, "m"] = data.loc[pre, "site"].map({"site 0": 1.0, "site 1": 2.0,
+                                                            "site 2": 2.5})
+        data = data.sample(frac=1, random_state=int(rng.integers(100)))  # row order is irrelevant
+        w = wide(data).sort_index()
+        x, y = w["pre"].to_numpy(), w["post"].to_numpy()
+        dummies = pd.get_dummies(w["site"], drop_first=True, dtype=float).to_numpy()
+        ones = np.ones((len(w), 1))
+
+        def sse(design):
+            beta = np.linalg.lstsq(design, y, rcond=None)[0]
+            return float(((y - design @ beta) ** 2).sum())
+
+        full = sse(np.hstack([ones, x[:, None], dummies]))
+        res = ancova(data, measures=["m"], factors=["site"]).set_index("source")
+        assert res.loc["site", "ss"] == pytest.approx(sse(np.hstack([ones, x[:, None]])) - full,
+                                                      rel=1e-9, abs=1e-9)
+        assert res.loc["pre", "ss"] == pytest.approx(sse(np.hstack([ones, dummies])) - full,
+                                                     rel=1e-9, abs=1e-9)
+
+
+def test_group_means_match_pandas_for_every_level():
+    data = unbalanced(sizes=(12, 1, 40))
+    out = group_means(data, measure="m", factor="site").set_index(["level", "timepoint"])
+    ref = data.groupby(["site", "timepoint"])["m"].agg(["mean", "std", "size"])
+    assert list(out.index) == [(s, t) for s in ("site 0", "site 1", "site 2")
+                               for t in ("pre", "post")]
+    for key, row in ref.iterrows():
+        assert out.loc[key, "n"] == row["size"]
+        assert out.loc[key, "mean"] == pytest.approx(row["mean"])
+        if row["size"] > 1:
+            assert out.loc[key, "sd"] == pytest.approx(row["std"])
+        else:
+            assert np.isnan(out.loc[key, "sd"])
