@@ -8,6 +8,8 @@ from pathlib import Path
 import yaml
 
 from .errors import ConfigError
+from .instruments import normalise_label
+from .io import column_key
 
 #: Defaults applied to every cohort config; documented in README.md ("Cohort config").
 DEFAULTS = {
@@ -95,6 +97,59 @@ def _as_list(value):
     return list(value) if isinstance(value, (list, tuple)) else [value]
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A safe YAML loader that refuses a key given twice (YAML would silently keep the last)."""
+
+
+class _RepeatedKey(yaml.YAMLError):
+    def __init__(self, key, line):
+        super().__init__(f"the key '{key}' is given twice (the second time on line {line}); keep one")
+
+
+def _unique_mapping(loader, node, deep=False):
+    seen = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if not isinstance(key, (str, int, float, bool)):
+            continue
+        if key in seen:
+            raise _RepeatedKey(key, key_node.start_mark.line + 1)
+        seen.add(key)
+    return loader.construct_mapping(node, deep=deep)
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _unique_mapping)
+
+
+def read_yaml(path):
+    """Read a YAML file (UTF-8, with or without BOM), refusing repeated keys.
+
+    Raises
+    ------
+    ConfigError
+        Unreadable file, invalid YAML or a key given twice, naming the line.
+    """
+    try:
+        text = Path(path).read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise ConfigError("the file is not UTF-8 text; save it as UTF-8", file=path) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read the file ({exc.strerror or exc.__class__.__name__})", file=path) from None
+    try:
+        return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader subclass)
+    except _RepeatedKey as exc:
+        raise ConfigError(str(exc), file=path) from None
+    except yaml.YAMLError as exc:
+        where = getattr(exc, "problem_mark", None)
+        line = f" at line {where.line + 1}" if where is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"not valid YAML{line} ({exc.__class__.__name__}: {problem})", file=path) from None
+
+
+def _scalar(value):
+    return isinstance(value, (str, int, float)) and not isinstance(value, bool) and str(value).strip() != ""
+
+
 def _section(name, raw, path):
     if not isinstance(raw, dict):
         raise ConfigError(f"section '{name}' must be a mapping with at least a 'file' key", file=path, column=name)
@@ -114,25 +169,56 @@ def _section(name, raw, path):
             raise ConfigError(f"'{name}.file' entries must be paths", file=path, column=f"{name}.file")
         p = Path(entry)
         files.append(p if p.is_absolute() else (path.parent / p))
+    if not _scalar(merged["instrument"]):
+        raise ConfigError("'instrument' must be a shipped instrument id or a path to an instrument .yml file",
+                          file=path, column=f"{name}.instrument", expected="e.g. eaq30")
     columns = merged["columns"]
     if not isinstance(columns, dict):
         raise ConfigError("'columns' must map roles to column names", file=path, column=f"{name}.columns")
     _unknown(columns, COLUMN_ROLES, f"{name}.columns", path)
+    named = {}
+    for role, column in columns.items():
+        if not _scalar(column):
+            raise ConfigError(f"'{name}.columns.{role}' must be a column name", file=path,
+                              column=f"{name}.columns.{role}", expected="e.g. child_id")
+        key = column_key(column)
+        if key in named:
+            raise ConfigError(f"roles '{named[key]}' and '{role}' both name the column '{column}'; each role needs "
+                              f"its own column", file=path, column=f"{name}.columns.{role}")
+        named[key] = role
     timepoints = merged["timepoints"]
     if not isinstance(timepoints, dict):
         raise ConfigError("'timepoints' must map pre/post to lists of labels", file=path, column=f"{name}.timepoints")
     _unknown(timepoints, TIMEPOINTS, f"{name}.timepoints", path)
+    owner = {}
     for tp in TIMEPOINTS:
-        if tp not in timepoints:
+        if tp not in timepoints or not _as_list(timepoints[tp]):
             raise ConfigError(f"'{name}.timepoints' has no '{tp}' labels", file=path,
                               column=f"{name}.timepoints.{tp}", expected="e.g. {pre: [pre], post: [post]}")
+        for label in _as_list(timepoints[tp]):
+            if not _scalar(label):
+                raise ConfigError(f"'{name}.timepoints.{tp}' must be a list of labels (text or numbers)", file=path,
+                                  column=f"{name}.timepoints.{tp}", expected="e.g. [pre, baseline]")
+            key = normalise_label(label)
+            if owner.get(key, tp) != tp:
+                raise ConfigError(f"the label '{label}' is listed under both pre and post; a label must say one "
+                                  f"timepoint", file=path, column=f"{name}.timepoints.{tp}")
+            owner[key] = tp
     items = merged.get("items") or {}
     if not isinstance(items, dict):
         raise ConfigError("'items' must map source columns to item ids", file=path, column=f"{name}.items")
+    for source, target in items.items():
+        if not _scalar(source) or not _scalar(target):
+            raise ConfigError("'items' must map column names to item ids", file=path,
+                              column=f"{name}.items.{source}", expected="e.g. {'Question 1': q1}")
     reliability = merged.get("reliability") or {}
     if not isinstance(reliability, dict):
         raise ConfigError("'reliability' must map measure ids to reliability coefficients",
                           file=path, column=f"{name}.reliability")
+    for measure, value in reliability.items():
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 < value <= 1:
+            raise ConfigError(f"the reliability of '{measure}' must be a number above 0 and at most 1",
+                              file=path, column=f"{name}.reliability.{measure}", expected="e.g. 0.78")
     return SectionConfig(
         name=name,
         files=files,
@@ -159,7 +245,9 @@ def load_config(path):
     Raises
     ------
     ConfigError
-        If the file is missing, is not YAML, has an unknown key, or has no section.
+        If the file is missing, is not YAML, repeats a key, has an unknown key or
+        a value of the wrong kind (e.g. a timepoint label under both pre and
+        post, two roles naming one column), or has no section.
 
     Examples
     --------
@@ -172,10 +260,7 @@ def load_config(path):
     path = Path(path)
     if not path.is_file():
         raise ConfigError("cohort config not found; check the path", file=path)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8-sig"))
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"not valid YAML ({exc.__class__.__name__}: {str(exc).splitlines()[0]})", file=path) from None
+    raw = read_yaml(path)
     if not isinstance(raw, dict):
         raise ConfigError("a cohort config must be a YAML mapping", file=path,
                           expected="keys name, children, facilitators, analysis, disclosure")
@@ -187,6 +272,12 @@ def load_config(path):
     if not sections:
         raise ConfigError("the config has neither a 'children' nor a 'facilitators' section", file=path,
                           expected="at least one section with a 'file'")
+    for key in ("analysis", "disclosure"):
+        if raw.get(key) is not None and not isinstance(raw[key], dict):
+            raise ConfigError(f"'{key}' must be a mapping of settings", file=path, column=key,
+                              expected="e.g. {alpha: 0.05}" if key == "analysis" else "e.g. {min_cell: 5}")
+    if raw.get("name") is not None and not _scalar(raw["name"]):
+        raise ConfigError("'name' must be a short text", file=path, column="name")
     analysis = copy.deepcopy(DEFAULTS["analysis"])
     a = raw.get("analysis") or {}
     _unknown(a, ANALYSIS_KEYS, "analysis", path)

@@ -5,35 +5,58 @@ import csv
 import datetime
 import io as _io
 import math
+import re
+import zipfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from .errors import DataError
-from .instruments import normalise_label
 
 #: Name of the column added by the readers: the row number a person sees in the
 #: file (spreadsheet sense: the header is row 1, so the first answer row is row 2;
 #: for SPSS files the case number, 1-based).
 ROW = "_row"
 FILE = "_file"
-READERS = (".csv", ".txt", ".xlsx", ".xlsm", ".sav")
+READERS = (".csv", ".txt", ".tsv", ".xlsx", ".xlsm", ".sav", ".zsav")
 _ENCODINGS = ("utf-8-sig", "cp1252")
+_TEXT = "text"
+_ZIP = "a zip archive such as an Excel .xlsx workbook"
+_SAV = "an SPSS .sav file"
+_WANT = {".csv": _TEXT, ".txt": _TEXT, ".tsv": _TEXT, ".xlsx": _ZIP, ".xlsm": _ZIP, ".sav": _SAV, ".zsav": _SAV}
+_CONVERT = {".xls": "open it in Excel and save it as .xlsx (Excel Workbook)",
+            ".ods": "save it as .xlsx or .csv", ".numbers": "export it as .xlsx or .csv",
+            ".por": "save it from SPSS as .sav", ".dta": "export it as .csv",
+            ".json": "export the questionnaire as .csv", ".pdf": "export the data, not a printout, as .csv"}
+#: How many rows at the top of a file are searched for the header row.
+HEADER_SEARCH_ROWS = 10
+_SEPARATORS = (",", ";", "\t")
+_SEPARATOR_NAMES = {",": "comma", ";": "semicolon", "\t": "tab"}
 
 
 def _kind_from_bytes(head):
     if head.startswith(b"PK\x03\x04"):
-        return "a zip archive such as an Excel .xlsx workbook"
+        return _ZIP
     if head.startswith((b"$FL2", b"$FL3")):
-        return "an SPSS .sav file"
+        return _SAV
     if head.startswith(b"\xd0\xcf\x11\xe0"):
-        return "an old Excel .xls (or other OLE) file"
+        return "an old Excel .xls file or a password-protected workbook"
     if head.startswith(b"%PDF"):
         return "a PDF document"
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")) or _looks_utf16le(head):
+        return _TEXT
+    start = head.lstrip(b"\xef\xbb\xbf \t\r\n")[:64].lower()
+    if start.startswith((b"<!doctype html", b"<html")):
+        return "a web page (HTML), perhaps a sign-in or error page saved instead of the export"
     if b"\x00" in head:
         return "a binary file"
-    return "text"
+    return _TEXT
+
+
+def _looks_utf16le(head):
+    odd = head[1::2]
+    return len(odd) >= 8 and odd.count(0) >= 0.9 * len(odd) and head[0::2].count(0) < 0.1 * len(odd)
 
 
 def sniff(path):
@@ -48,14 +71,33 @@ def sniff(path):
         return _kind_from_bytes(fh.read(2048))
 
 
+def column_key(name):
+    """The key column names are matched by: case, spaces, ``_`` and ``-`` folded.
+
+    So ``'Child ID'``, ``'child_id'`` and ``' CHILD-ID '`` name one column, while
+    ``'q1'`` and ``'q11'`` stay apart.
+
+    Examples
+    --------
+    >>> column_key(" Child  ID"), column_key("child_id"), column_key("Q1")
+    ('child id', 'child id', 'q1')
+    """
+    text = re.sub(r"[\s_\-\u200b\ufeff]+", " ", str(name)).strip().casefold()
+    return text
+
+
 def read_table(path, *, header_hint=None):
     """Read one export as text cells, keeping the source row number of every row.
 
     Parameters
     ----------
     path : str or pathlib.Path
-        A ``.csv`` (UTF-8, UTF-8 with BOM or Windows-1252; comma, semicolon or tab
-        separated), ``.xlsx`` (first sheet) or ``.sav`` (SPSS, value labels applied).
+        A ``.csv``/``.txt``/``.tsv`` (UTF-8, UTF-8 with BOM, UTF-16 or
+        Windows-1252; comma, semicolon or tab separated), ``.xlsx`` (the first
+        sheet with the ``header_hint`` column, else the first sheet; merged cells
+        filled with their top-left value; whole numbers shown with leading zeros
+        when the cell's number format has them, e.g. ``000``) or ``.sav``
+        (SPSS, value labels applied).
     header_hint : str, optional
         A column name expected in the header (the id column). When the first row
         does not contain it, the first ten rows are searched for it, so a title
@@ -66,87 +108,163 @@ def read_table(path, *, header_hint=None):
     pandas.DataFrame
         Every cell as text (``None`` where empty; numbers written without a
         trailing ``.0`` so ids keep their form and leading zeros), column names
-        stripped of surrounding spaces, plus ``_file`` (the file name) and
-        ``_row`` (row number as seen in the file). ``attrs['encoding']`` and
-        ``attrs['notes']`` say how it was read.
+        stripped of surrounding spaces (repeated names get ``.1``, ``.2``; blank
+        names ``unnamed_<position>``), plus ``_file`` (the file name) and ``_row``
+        (row number as seen in the file). ``attrs['encoding']`` and
+        ``attrs['notes']`` say how it was read, ``attrs['header']`` holds the
+        header cells as written.
 
     Raises
     ------
     DataError
         File missing, unsupported extension, content that is not what the
-        extension says, unreadable file, or no header at all.
+        extension says, unreadable file, no header at all, a quote that is never
+        closed or swallows whole rows, or CSV rows with more cells than the
+        header (a separator inside an unquoted cell shifts that row's answers).
+
+    Notes
+    -----
+    Nothing is ever written to the file. Empty rows in the middle and at the end
+    of a CSV are kept (they count as rows in and are excluded as blank rows);
+    empty rows after the last filled row of a worksheet are formatting, not
+    rows, and are left out with a note.
 
     Examples
     --------
     >>> df = read_table("data/sample/facilitators.csv")
-    >>> df[["_file", "_row"]].iloc[0].tolist()
-    ['facilitators.csv', 2]
+    >>> df.loc[0, "_file"], int(df.loc[0, "_row"])
+    ('facilitators.csv', 2)
     """
     path = Path(path)
     if not path.exists():
         raise DataError("data file not found; check 'file' in the cohort config (paths are relative to it)",
                         file=path)
     if path.is_dir():
-        raise DataError("this is a folder, not a data file", file=path)
+        raise DataError("this is a folder, not a data file; name the export file in the cohort config", file=path)
     ext = path.suffix.lower()
     if ext not in READERS:
-        raise DataError(f"cannot read '{ext or 'no extension'}' files", file=path,
+        how = _CONVERT.get(ext, "export it again as .csv or .xlsx")
+        raise DataError(f"cannot read '{ext or 'no extension'}' files; {how}", file=path,
                         expected="a .csv, .xlsx or .sav file")
-    kind = sniff(path)
-    want = {".csv": "text", ".txt": "text", ".xlsx": "a zip archive such as an Excel .xlsx workbook",
-            ".xlsm": "a zip archive such as an Excel .xlsx workbook", ".sav": "an SPSS .sav file"}[ext]
-    if path.stat().st_size == 0:
+    try:
+        kind = sniff(path)
+        size = path.stat().st_size
+    except OSError as exc:
+        raise DataError(f"cannot open the file ({exc.strerror or exc.__class__.__name__}); check it is not "
+                        f"open elsewhere and that you may read it", file=path) from None
+    if size == 0:
         raise DataError("the file is empty (0 bytes); export it again", file=path)
-    if kind != want:
+    if kind != _WANT[ext]:
         raise DataError(f"the file has the extension '{ext}' but its content is {kind}; "
                         f"re-export it or rename it to match what it is", file=path)
-    if ext in (".csv", ".txt"):
-        frame, notes = _read_csv(path)
-    elif ext in (".xlsx", ".xlsm"):
-        frame, notes = _read_xlsx(path)
-    else:
-        frame, notes = _read_sav(path)
-    frame, more = _find_header(frame, path, header_hint)
-    notes = notes + more
-    frame.attrs["notes"] = notes
+    try:
+        if ext in (".csv", ".txt", ".tsv"):
+            cells, rows, notes, attrs = _read_csv(path)
+        elif ext in (".xlsx", ".xlsm"):
+            cells, rows, notes, attrs = _read_xlsx(path, header_hint)
+        else:
+            cells, rows, notes, attrs = _read_sav(path)
+    except OSError as exc:
+        raise DataError(f"cannot read the file ({exc.strerror or exc.__class__.__name__})", file=path) from None
+    frame, more = _find_header(cells, rows, path, header_hint, csv_like=ext in (".csv", ".txt", ".tsv"))
+    frame.attrs.update(attrs)
+    frame.attrs["notes"] = notes + more
     return frame
+
+
+# ----------------------------------------------------------------------------- CSV
+
+def _decode(raw, path):
+    try:
+        if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+            return "utf-16", raw.decode("utf-16")
+        if _looks_utf16le(raw[:2048]):
+            return "utf-16-le", raw.decode("utf-16-le")
+    except UnicodeDecodeError:
+        raise DataError("the file looks like UTF-16 text but cannot be decoded; export it again as CSV UTF-8",
+                        file=path) from None
+    for encoding in _ENCODINGS:
+        try:
+            return encoding, raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    return "latin-1", raw.decode("latin-1")  # cp1252 leaves five bytes undefined; latin-1 never fails
+
+
+def _separator(text):
+    """The separator used most on one of the first lines (a title line has few), comma on ties."""
+    lines = text[:200_000].splitlines()[:HEADER_SEARCH_ROWS]
+    best = {sep: max((line.count(sep) for line in lines), default=0) for sep in _SEPARATORS}
+    return max(_SEPARATORS, key=lambda sep: (best[sep], sep == ","))
 
 
 def _read_csv(path):
     raw = path.read_bytes()
-    for encoding in _ENCODINGS:
-        try:
-            text = raw.decode(encoding)
-            break
-        except UnicodeDecodeError:
-            continue
-    else:  # cp1252 leaves five bytes undefined; latin-1 never fails
-        encoding, text = "latin-1", raw.decode("latin-1")
+    encoding, text = _decode(raw, path)
+    text = text.lstrip("\ufeff")
     if not text.strip():
-        raise DataError("the file has no header and no rows", file=path)
-    first = text.lstrip("\ufeff").splitlines()[0]
-    delimiter = max((",", ";", "\t"), key=first.count)
+        raise DataError("the file has no header and no rows (only blank lines)", file=path)
+    delimiter = _separator(text)
     try:
-        frame = pd.read_csv(_io.StringIO(text.lstrip("\ufeff")), sep=delimiter, header=None, dtype=str,
+        # the bytes, not the decoded text, go to the C parser: it decodes faster than a Python StringIO feeds it
+        source = (_io.StringIO(text), None) if encoding.startswith("utf-16") else (_io.BytesIO(raw), encoding)
+        frame = pd.read_csv(source[0], encoding=source[1], sep=delimiter, header=None, dtype=str,
                             keep_default_na=False, na_values=[""], skip_blank_lines=False, engine="c")
-    except pd.errors.ParserError:  # ragged rows (e.g. a title line with one cell): read row by row
-        rows = list(csv.reader(_io.StringIO(text.lstrip("\ufeff")), delimiter=delimiter))
-        width = max(len(r) for r in rows)
-        frame = pd.DataFrame([r + [""] * (width - len(r)) for r in rows], dtype=object)
-        frame = frame.where(frame != "", None)
-    frame = frame.astype(object).where(frame.notna(), None)
-    frame.columns = range(frame.shape[1])
-    frame[ROW] = np.arange(1, len(frame) + 1)
+        cells = frame.to_numpy(dtype=object)
+        del frame
+    except pd.errors.ParserError as exc:
+        where = re.search(r"EOF inside string starting at row (\d+)", str(exc))
+        if where:
+            raise DataError(f"a quote (\") opened on row {int(where.group(1)) + 1} is never closed, so every row "
+                            f"after it would be read as one cell; remove the stray quote or close it",
+                            file=path) from None
+        cells = _read_ragged(text, delimiter, path)
+    except pd.errors.EmptyDataError:
+        raise DataError("the file has no header and no rows", file=path) from None
+    cells[pd.isna(cells)] = None
+    if '"' in text and len(cells) < text.count("\n") + (not text.endswith("\n")):
+        _check_swallowed_rows(cells, delimiter, path)
     notes = []
     if raw.startswith(b"\xef\xbb\xbf"):
         notes.append("UTF-8 with byte-order mark")
-    if encoding != "utf-8-sig":
+    if encoding.startswith("utf-16"):
+        notes.append("read as UTF-16 text")
+    elif encoding != "utf-8-sig":
         notes.append(f"read as {encoding} (not valid UTF-8)")
     if delimiter != ",":
-        notes.append(f"separator {'semicolon' if delimiter == ';' else 'tab'}")
-    frame.attrs["encoding"] = encoding
-    return frame, notes
+        notes.append(f"separator {_SEPARATOR_NAMES[delimiter]}")
+    return cells, np.arange(1, len(cells) + 1), notes, {"encoding": encoding, "separator": delimiter}
 
+
+def _read_ragged(text, delimiter, path):
+    """Rows of unequal length (a title line with one cell, a row with an extra separator): read row by row."""
+    try:
+        rows = list(csv.reader(_io.StringIO(text), delimiter=delimiter, strict=True))
+    except csv.Error as exc:
+        raise DataError(f"the file is not valid CSV ({exc}); a stray quote (\") is the usual cause",
+                        file=path) from None
+    width = max(len(r) for r in rows)
+    cells = np.full((len(rows), width), None, dtype=object)
+    for i, row in enumerate(rows):
+        cells[i, :len(row)] = [c if c != "" else None for c in row]
+    return cells
+
+
+def _check_swallowed_rows(cells, delimiter, path):
+    """A stray quote can close many lines later: the rows between become one cell. Refuse such a file."""
+    width = cells.shape[1]
+    need = max(2, width // 2)
+    for j in range(width):
+        col = pd.Series(cells[:, j])
+        multi = col.notna() & col.astype(str).str.contains("\n", regex=False)
+        for i in np.flatnonzero(multi.to_numpy()):
+            lines = str(cells[i, j]).splitlines()[1:]
+            if any(line.count(delimiter) >= need for line in lines):
+                raise DataError(f"row {i + 1}: a quote (\") in this row is closed only {len(lines)} line(s) later, "
+                                f"so the rows between were read as one cell; remove the stray quote", file=path)
+
+
+# ----------------------------------------------------------------------------- cells to text
 
 def _cell_text(value):
     if value is None:
@@ -155,9 +273,13 @@ def _cell_text(value):
         if math.isnan(value):
             return None
         return str(int(value)) if value.is_integer() else repr(value)
-    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+    if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
         return str(int(value))
+    if isinstance(value, np.floating):
+        return _cell_text(float(value))
     if isinstance(value, datetime.datetime):
+        if pd.isna(value):
+            return None
         midnight = value.hour == value.minute == value.second == value.microsecond == 0
         return value.date().isoformat() if midnight else value.isoformat()
     if isinstance(value, datetime.date):
@@ -166,7 +288,16 @@ def _cell_text(value):
     return text if text.strip() else None
 
 
-def _read_xlsx(path):
+def _column_text(values):
+    """:func:`_cell_text` of a typed column, computed once per distinct value."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    texts = np.array([_cell_text(v) for v in uniques] + [None], dtype=object)
+    return texts[codes]
+
+
+# ----------------------------------------------------------------------------- XLSX
+
+def _read_xlsx(path, header_hint):
     import openpyxl
 
     try:
@@ -174,19 +305,118 @@ def _read_xlsx(path):
     except Exception as exc:  # openpyxl raises many types for a damaged file
         raise DataError(f"cannot open the workbook ({exc.__class__.__name__}); open it in Excel and save it again",
                         file=path) from None
-    sheet = book.worksheets[0]
-    rows = [[_cell_text(v) for v in row] for row in sheet.iter_rows(values_only=True)]
-    book.close()
+    try:
+        sheet, notes = _pick_sheet(book, header_hint)
+        sheet.reset_dimensions()  # some writers record wrong dimensions (a million empty rows or columns)
+        rows, padded = _sheet_rows(sheet, book)
+        merged = _merged_ranges(book, sheet)
+    except DataError:
+        raise
+    except Exception as exc:
+        raise DataError(f"cannot read the worksheet ({exc.__class__.__name__}); open it in Excel and save it again",
+                        file=path) from None
+    finally:
+        book.close()
+    while rows and all(v is None for v in rows[-1]):
+        rows.pop()
     if not rows:
-        raise DataError("the first worksheet is empty", file=path)
+        raise DataError(f"the worksheet '{sheet.title}' is empty", file=path)
     width = max(len(r) for r in rows)
-    frame = pd.DataFrame([r + [None] * (width - len(r)) for r in rows], dtype=object)
-    frame[ROW] = np.arange(1, len(frame) + 1)
-    notes = [f"sheet '{sheet.title}'"]
-    if len(book.sheetnames) > 1:
-        notes.append(f"only the first of {len(book.sheetnames)} sheets was read")
-    return frame, notes
+    cells = np.full((len(rows), width), None, dtype=object)
+    for i, row in enumerate(rows):
+        cells[i, :len(row)] = row
+    filled = 0
+    for c1, r1, c2, r2 in merged:
+        if r1 <= len(cells) and c1 <= width:
+            block = cells[r1 - 1:r2, c1 - 1:c2]
+            filled += int((block == None).sum())  # noqa: E711 (element-wise)
+            block[...] = cells[r1 - 1, c1 - 1]
+    if padded:
+        notes.append(f"{padded} whole number(s) read with the leading zeros their cell format shows (e.g. 0042)")
+    if merged:
+        notes.append(f"{len(merged)} merged cell range(s): every cell of a range read as its top-left value"
+                     + (f" ({filled} cell(s) filled)" if filled else ""))
+    return cells, np.arange(1, len(cells) + 1), notes, {"encoding": "xlsx", "sheet": sheet.title}
 
+
+def _pick_sheet(book, header_hint):
+    sheets = book.worksheets
+    notes = []
+    chosen = sheets[0]
+    if header_hint is not None and len(sheets) > 1:
+        want = column_key(header_hint)
+        for sheet in sheets:
+            top = sheet.iter_rows(max_row=HEADER_SEARCH_ROWS, values_only=True)
+            if any(want in {column_key(v) for v in row if v is not None} for row in top):
+                chosen = sheet
+                break
+    notes.append(f"sheet '{chosen.title}'")
+    if len(sheets) > 1:
+        which = "first" if chosen is sheets[0] else f"first with a '{header_hint}' column"
+        notes.append(f"only one of {len(sheets)} sheets was read (the {which})")
+    return chosen, notes
+
+
+def _sheet_rows(sheet, book):
+    """Cell texts row by row; whole numbers formatted with leading zeros (``000``) keep them."""
+    pad = {}
+
+    def width_of(cell):
+        sid = cell._style_id
+        if sid not in pad:
+            fmt = str(cell.number_format or "")
+            m = re.fullmatch(r'(?:"([^"]*)")?(0+)(?:"([^"]*)")?', fmt)
+            pad[sid] = (m.group(1) or "", len(m.group(2)), m.group(3) or "") if m and len(m.group(2)) > 1 else None
+        return pad[sid]
+
+    rows, padded = [], 0
+    for row in sheet.iter_rows():
+        out = []
+        for cell in row:
+            value = cell.value
+            if (isinstance(value, (int, float)) and not isinstance(value, bool) and getattr(cell, "_style_id", 0)
+                    and float(value).is_integer() and value >= 0 and width_of(cell)):
+                before, width, after = width_of(cell)
+                out.append(f"{before}{int(value):0{width}d}{after}")
+                padded += 1
+            else:
+                out.append(_cell_text(value))
+        rows.append(out)
+    return rows, padded
+
+
+def _merged_ranges(book, sheet):
+    """Merged ranges of a read-only sheet (openpyxl does not expose them), from the sheet XML after its data."""
+    from openpyxl.utils.cell import range_boundaries
+
+    archive = getattr(book, "_archive", None)
+    name = getattr(sheet, "_worksheet_path", None)
+    if archive is None or name is None:
+        return []
+    end_of_data = re.compile(rb"</(?:\w+:)?sheetData>|<(?:\w+:)?sheetData\s*/>")
+    tail, found = b"", None
+    with archive.open(name) as fh:
+        while chunk := fh.read(1 << 20):
+            if found is not None:
+                found += chunk
+                continue
+            buf = tail + chunk
+            m = end_of_data.search(buf)
+            if m:
+                found = buf[m.end():]
+            else:
+                tail = buf[-64:]
+    if found is None:
+        return []
+    refs = re.findall(rb'<(?:\w+:)?mergeCell\s+ref="([A-Z]+\d+(?::[A-Z]+\d+)?)"', found)
+    out = []
+    for ref in refs:
+        c1, r1, c2, r2 = range_boundaries(ref.decode())
+        out.append((c1, r1, c2, r2))
+    return out
+
+
+# ----------------------------------------------------------------------------- SPSS
 
 def _read_sav(path):
     import pyreadstat
@@ -195,31 +425,34 @@ def _read_sav(path):
         data, meta = pyreadstat.read_sav(str(path), apply_value_formats=True)
     except Exception as exc:  # pyreadstat.ReadstatError and friends
         raise DataError(f"cannot read the SPSS file ({exc.__class__.__name__}: {exc})", file=path) from None
-    body = [[_cell_text(v) for v in row] for row in data.itertuples(index=False, name=None)]
-    frame = pd.DataFrame([list(data.columns)] + body, dtype=object)
-    # SPSS has no header row: number the cases 1.. (header sits at 0)
-    frame[ROW] = np.arange(0, len(frame))
+    cells = np.empty((len(data) + 1, data.shape[1]), dtype=object)
+    cells[0] = [str(c) for c in data.columns]
+    for j, col in enumerate(data.columns):
+        cells[1:, j] = _column_text(data[col].to_numpy(dtype=object))
     notes = ["SPSS value labels applied"] if meta.variable_value_labels else []
-    return frame, notes
+    # SPSS has no header row: number the cases 1.. (the variable names sit at 0)
+    return cells, np.arange(0, len(cells)), notes, {"encoding": "sav"}
 
 
-def _find_header(frame, path, header_hint):
+# ----------------------------------------------------------------------------- header
+
+def _find_header(cells, rows, path, header_hint, *, csv_like=False):
     """Promote the header row to column names (skipping title rows above it)."""
+    if not len(cells):
+        raise DataError("the file has no header and no rows", file=path)
     header_at = 0
     notes = []
     if header_hint is not None:
-        want = normalise_label(header_hint)
-        for i in range(min(10, len(frame))):
-            cells = [normalise_label(c) for c in frame.iloc[i, :-1] if c is not None]
-            if want in cells:
+        want = column_key(header_hint)
+        for i in range(min(HEADER_SEARCH_ROWS, len(cells))):
+            if want in {column_key(c) for c in cells[i] if c is not None}:
                 header_at = i
                 break
     if header_at:
-        notes.append(f"header found on row {frame[ROW].iloc[header_at]}; {header_at} row(s) above it skipped")
-    header = frame.iloc[header_at, :-1].tolist()
+        notes.append(f"header found on row {rows[header_at]}; {header_at} row(s) above it skipped")
+    header = ["" if c is None else str(c).strip() for c in cells[header_at]]
     names, seen = [], {}
     for j, name in enumerate(header):
-        name = "" if name is None else str(name).strip()
         if not name:
             name = f"unnamed_{j + 1}"
         if name in seen:
@@ -228,11 +461,22 @@ def _find_header(frame, path, header_hint):
         else:
             seen[name] = 0
         names.append(name)
-    body = frame.iloc[header_at + 1:].copy()
-    body.columns = names + [ROW]
-    blank = [n for n in names if n.startswith("unnamed_")]
-    body = body.drop(columns=[c for c in blank if body[c].isna().all()])
-    body.insert(0, FILE, path.name)
-    body[ROW] = body[ROW].astype(int)
-    body = body.reset_index(drop=True)
-    return body, notes
+    body = cells[header_at + 1:]
+    filled = [j for j in range(len(header)) if header[j]]
+    last = filled[-1] if filled else -1
+    if csv_like and len(body) and last + 1 < body.shape[1]:
+        over = (body[:, last + 1:] != None).any(axis=1)  # noqa: E711 (element-wise)
+        if over.any() and over.sum() <= len(body) / 2:
+            where = rows[header_at + 1:][over]
+            raise DataError(
+                f"row(s) {', '.join(map(str, where[:5]))}{' ...' if len(where) > 5 else ''} have more cells than the "
+                f"header ({last + 1}): a separator inside an unquoted cell shifts that row's answers into the wrong "
+                f"columns; quote or correct the cell, then read the file again", file=path)
+    frame = pd.DataFrame(body, columns=names, dtype=object, copy=False)
+    blank = [n for j, n in enumerate(names) if not header[j]]
+    if blank:
+        frame = frame.drop(columns=[c for c in blank if frame[c].isna().all()])
+    frame.insert(0, FILE, path.name)
+    frame[ROW] = np.asarray(rows[header_at + 1:], dtype=int)
+    frame.attrs["header"] = header
+    return frame, notes

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .cleaning import LOG_COLUMNS, accounting, clean_section, read_section
+from .cleaning import LOG_COLUMNS, accounting, check_item_map, clean_section, read_section
 from .cohort import SectionData
 from .config import load_config
 from .errors import ConfigError, DataError
@@ -73,7 +73,19 @@ def prepare_cohort(config):
     Raises
     ------
     ConfigError, DataError
-        Fatal problems (missing file or column, unknown instrument, no usable rows).
+        Fatal problems (missing file or column, unknown instrument, an ``items``
+        rename to an id the instrument does not have, no usable rows). When every
+        row of a section is excluded the message counts the reasons and says
+        what to fix (e.g. the timepoint labels found that the config does not
+        list).
+
+    Notes
+    -----
+    A section in which nobody has both a pre and a post questionnaire (only
+    baseline data so far, or only end-of-programme data) is usable: its
+    people are counted and described, and ``problems`` carries a warning that
+    pre/post comparisons cannot be made. Only a section with no usable row at
+    all is an error.
 
     Examples
     --------
@@ -95,13 +107,17 @@ def prepare_cohort(config):
                 raise ConfigError(exc.message, file=config.path, column=f"{name}.instrument",
                                   expected=exc.expected) from None
             raise
+        check_item_map(scfg, instrument, config.path)
         frames, found, file_notes = read_section(scfg, instrument=instrument)
         notes.update(file_notes)
         problems.append(found)
         result = clean_section(frames, section_cfg=scfg, instrument=instrument, analysis=config.analysis)
+        del frames
         if result["scores"].empty:
-            raise DataError(f"no usable rows in section '{name}': every row was excluded "
-                            f"(run 'evalkit validate' to see why)", file=scfg.files[0])
+            raise _nothing_usable(name, scfg, result)
+        pairs = _pairs_problem(name, result["scores"])
+        if pairs is not None:
+            problems.append(pairs)
         summary, _ = accounting(result["rows"])
         summaries.append(summary.assign(section=name))
         logs.append(result["log"])
@@ -122,6 +138,57 @@ def prepare_cohort(config):
     problems = pd.concat(probs, ignore_index=True)[PROBLEM_COLUMNS] if probs else pd.DataFrame(columns=PROBLEM_COLUMNS)
     return Cohort(config=config, sections=sections, log=log, summary=summary, problems=problems,
                   rows=pd.concat(rows, ignore_index=True), notes=notes)
+
+
+def _nothing_usable(name, scfg, result):
+    """The error for a section whose every row was excluded: counts per reason and the likely fix."""
+    rows, log = result["rows"], result["log"]
+    counts = rows["reason"].value_counts()
+    parts = ", ".join(f"{n} {why}" for why, n in counts.items())
+    top = counts.index[0] if len(counts) else ""
+    fix = {
+        "blank row": "the file holds only empty rows; export it again with the answers",
+        "missing id": f"no row has an id; check that '{scfg.name}.columns.id' names the id column",
+        "missing timepoint": f"no row has a timepoint; check that '{scfg.name}.columns.timepoint' names the "
+                             f"column that says pre or post",
+        "exact duplicate": "every row repeats another",
+        "conflicting duplicate": "every person has two different questionnaires at the same timepoint",
+    }.get(top, "")
+    if top == "unknown timepoint":
+        labels = log.loc[log["reason"] == "unknown timepoint", "detail"].str.extract(r"label '(.*)' is not one of")[0]
+        shown = ", ".join(f"'{v}'" for v in labels.value_counts().index[:5])
+        fix = (f"the timepoint labels found ({shown}) are not in the config; list them under "
+               f"'{scfg.name}.timepoints' (e.g. pre: [{labels.iloc[0]}])")
+    elif top == "no answers":
+        missing = log[log["action"] == "set missing"]
+        fix = "no row has a usable answer"
+        if len(missing):
+            why = missing["reason"].value_counts().index[0]
+            example = missing.loc[missing["reason"] == why, "detail"].value_counts().index[0]
+            fix += f"; the answers were {why} (e.g. {example})"
+            if why == "not a number or response label":
+                fix += ("; if these are response labels, add them under 'response: labels' in a copy of the "
+                        "instrument file and name that copy as the instrument")
+        else:
+            fix += "; every answer cell is empty"
+    files = [p.name for p in scfg.files]
+    message = (f"no usable rows in section '{name}': all {len(rows)} rows were excluded ({parts})"
+               + (f"; {fix}" if fix else ""))
+    return DataError(message, file=scfg.files[0] if len(files) == 1 else None,
+                     column=None if len(files) == 1 else f"{name}.file")
+
+
+def _pairs_problem(name, scores):
+    """A warning row when nobody in a section has both a pre and a post questionnaire (else None)."""
+    if scores["matched"].any():
+        return None
+    have = sorted(set(scores["timepoint"]))
+    only = {"pre": "only pre questionnaires", "post": "only post questionnaires"}.get(have[0]) if len(have) == 1 \
+        else "pre and post questionnaires of different people"
+    return pd.DataFrame([dict(
+        section=name, file="", column="timepoint", problem=f"nobody has both a pre and a post questionnaire "
+        f"({only}, {scores['id'].nunique()} people)", rows=len(scores), example_rows="", severity="warning",
+        handling="people are counted and described; pre/post comparisons cannot be made")])
 
 
 def write_csv(frame, path):

@@ -74,5 +74,8 @@ def validate(config, *, out=None):
         people = sec.scores["id"].nunique()
         p(f"\n{name}: {people} people, {matched} with both pre and post; measures: {', '.join(sec.measures)}"
           + (f"; not collected: {', '.join(sec.not_collected)}" if sec.not_collected else ""))
+        if not matched:
+            p(f"  note: nobody in {name} has both a pre and a post questionnaire, so pre/post comparisons "
+              f"cannot be made; people are counted and described")
     p("\nThe data is usable.")
     return 0

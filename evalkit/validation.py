@@ -1,6 +1,10 @@
 """Check an export against the cohort config and instrument with pandera, collecting every problem at once."""
 from __future__ import annotations
 
+import math
+import re
+
+import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
@@ -9,35 +13,123 @@ from .instruments import normalise_label
 #: Columns of the problems table returned by :func:`validate_frame`.
 PROBLEM_COLUMNS = ["section", "file", "column", "problem", "rows", "example_rows", "severity", "handling"]
 
+_WS = re.compile(r"\s+")
+_INVISIBLE = re.compile("[\u200b\u200c\u200d\u2060\ufeff]")
+_UNTIDY = re.compile("^\\s|\\s$|\\s\\s|[^\\S ]|[\u200b\u200c\u200d\u2060\ufeff]")
+_DECIMAL_COMMA = re.compile(r"[+-]?\d+,\d+")
 
-def _in(allowed):
-    allowed = set(allowed)
+
+def by_value(series, func):
+    """Compute ``func`` once per distinct value of ``series`` and spread the result to every row.
+
+    Export columns repeat a handful of values (``1``, ``2``, ``3``, a few labels)
+    over thousands of rows, so text rules applied to the distinct values are as
+    fast as numpy whatever the rule.
+
+    Parameters
+    ----------
+    series : pandas.Series
+    func : callable
+        Takes an object array of the distinct values, ending with one ``None``
+        (standing for every missing cell), and returns an array-like of the
+        same length.
+
+    Returns
+    -------
+    pandas.Series
+        ``func``'s result for each row, on ``series.index``.
+
+    Examples
+    --------
+    >>> s = pd.Series(["a", None, " A", "a"])
+    >>> by_value(s, lambda v: [x is None for x in v]).tolist()
+    [False, True, False, False]
+    """
+    codes, uniques = pd.factorize(np.asarray(series, dtype=object), use_na_sentinel=True)
+    values = np.empty(len(uniques) + 1, dtype=object)
+    values[:-1] = uniques
+    values[-1] = None
+    result = np.asarray(func(values))
+    return pd.Series(result[codes], index=series.index)
+
+
+def clean_text(value):
+    """Trim, collapse white space and drop invisible characters; ``None`` when nothing is left.
+
+    Examples
+    --------
+    >>> clean_text("  Often\\u00a0 TRUE "), clean_text(" \\u200b "), clean_text(float("nan"))
+    ('Often TRUE', None, None)
+    """
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return None
+    text = str(value)
+    if _UNTIDY.search(text) is None:  # already tidy: the usual case, one regex scan
+        return text or None
+    text = _WS.sub(" ", _INVISIBLE.sub("", text)).strip()
+    return text or None
+
+
+def as_number(text):
+    """A cleaned answer text as a float (decimal comma accepted), or NaN when it is not a number.
+
+    Examples
+    --------
+    >>> as_number("2"), as_number(" 2,5 "), as_number("two"), as_number("nan")
+    (2.0, 2.5, nan, nan)
+    """
+    text = clean_text(text)
+    if text is None:
+        return math.nan
+    if _DECIMAL_COMMA.fullmatch(text):
+        text = text.replace(",", ".")
+    if "_" in text:  # float() reads '1_0' as 10; a person would not
+        return math.nan
+    try:
+        return float(text)
+    except ValueError:
+        return math.nan
+
+
+def _blank(values):
+    return np.array([clean_text(v) is None for v in values])
+
+
+def _known(labels):
+    labels = set(labels)
 
     def check(series):
-        text = series.astype("string").str.strip().str.lower().str.replace(r"\s+", " ", regex=True)
-        return series.isna() | (text == "") | text.isin(allowed)
+        return by_value(series, lambda vals: [(t := clean_text(v)) is None or t.casefold() in labels for v in vals])
 
     return check
 
 
-def _answers_ok(instrument):
+def _answer_ok(instrument):
     labels = set(instrument.labels)
     whole = float(instrument.min).is_integer() and float(instrument.max).is_integer()
 
+    def one(value):
+        text = clean_text(value)
+        if text is None or normalise_label(text) in labels:
+            return True
+        num = as_number(text)
+        return instrument.min <= num <= instrument.max and (not whole or num == round(num))
+
     def check(series):
-        text = series.astype("string").str.strip()
-        num = pd.to_numeric(text, errors="coerce")
-        in_range = num.between(instrument.min, instrument.max)
-        if whole:
-            in_range &= num.round() == num
-        label = text.str.lower().str.replace(r"\s+", " ", regex=True).isin(labels)
-        return (series.isna() | (text == "") | in_range | label).fillna(False).astype(bool)
+        return by_value(series, lambda vals: [one(v) for v in vals]).astype(bool)
 
     return check
+
+
+def _age_ok(series):
+    return by_value(series, lambda vals: [clean_text(v) is None or 3 <= as_number(v) <= 25 for v in vals]).astype(bool)
 
 
 def answer_schema(instrument, *, items, timepoint_labels, age=False):
     """Build the pandera schema of one standardised export.
+
+    Every check works on the distinct values of its column (:func:`by_value`),
+    so validating 200,000 rows costs about as much as validating 200.
 
     Parameters
     ----------
@@ -45,7 +137,7 @@ def answer_schema(instrument, *, items, timepoint_labels, age=False):
     items : list of str
         Item columns present in the export (already renamed to item ids).
     timepoint_labels : iterable of str
-        Normalised labels that map to pre or post.
+        Labels that map to pre or post (matched case- and space-insensitively).
     age : bool
         Whether an ``age`` column is configured.
 
@@ -66,20 +158,19 @@ def answer_schema(instrument, *, items, timepoint_labels, age=False):
     """
     columns = {
         "id": pa.Column(object, nullable=True, checks=pa.Check(
-            lambda s: s.notna() & (s.astype("string").str.strip() != ""), name="id present",
-            error="id is empty")),
+            lambda s: ~by_value(s, _blank).astype(bool), name="id present", error="id is empty", ignore_na=False)),
         "timepoint": pa.Column(object, nullable=True, checks=pa.Check(
-            _in({normalise_label(t) for t in timepoint_labels}), name="known timepoint",
-            error="timepoint label not in the config's timepoints")),
+            _known({normalise_label(t) for t in timepoint_labels}), name="known timepoint",
+            error="timepoint label not in the config's timepoints", ignore_na=False)),
     }
     for item in items:
         columns[item] = pa.Column(object, nullable=True, required=False, checks=pa.Check(
-            _answers_ok(instrument), name="valid answer",
-            error=f"answer outside {instrument.min:g}-{instrument.max:g} and not a response label"))
+            _answer_ok(instrument), name="valid answer",
+            error=f"answer outside {instrument.min:g}-{instrument.max:g} and not a response label", ignore_na=False))
     if age:
         columns["age"] = pa.Column(object, nullable=True, required=False, checks=pa.Check(
-            lambda s: s.isna() | pd.to_numeric(s, errors="coerce").between(3, 25), name="plausible age",
-            error="age is not a number from 3 to 25"))
+            _age_ok, name="plausible age", error="age is not a number from 3 to 25",
+            ignore_na=False))
     return pa.DataFrameSchema(columns, strict=False, coerce=False)
 
 
@@ -89,6 +180,8 @@ _HANDLING = {
     "valid answer": ("cleaned", "answer set missing"),
     "plausible age": ("cleaned", "age set missing or outside the age bands"),
 }
+#: Checks whose failing values may be quoted in the problems table (never ids).
+_QUOTE_VALUES = {"known timepoint", "valid answer", "plausible age"}
 
 
 def validate_frame(frame, *, schema, section, file, row_column="_row"):
@@ -110,7 +203,8 @@ def validate_frame(frame, *, schema, section, file, row_column="_row"):
     pandas.DataFrame
         One row per (column, check) that failed: ``section, file, column, problem,
         rows, example_rows, severity, handling`` (``rows`` = number of failing
-        cells, ``example_rows`` = up to five source row numbers).
+        cells, ``example_rows`` = up to five source row numbers; ``problem`` ends
+        with the most frequent failing values, except for ids).
 
     Examples
     --------
@@ -123,9 +217,11 @@ def validate_frame(frame, *, schema, section, file, row_column="_row"):
     0         id     1            3
     1         q1     1            3
     2  timepoint     1            3
+    >>> validate_frame(df, schema=schema, section="children", file="x.csv")["problem"].iloc[2]
+    "timepoint label not in the config's timepoints; values: 'mid' (1)"
     """
     try:
-        schema.validate(frame, lazy=True)
+        schema.validate(frame, lazy=True, inplace=True)
         return pd.DataFrame(columns=PROBLEM_COLUMNS)
     except pa.errors.SchemaErrors as err:
         cases = err.failure_cases
@@ -133,10 +229,16 @@ def validate_frame(frame, *, schema, section, file, row_column="_row"):
     rows = []
     for (column, check), group in cases.groupby(["column", "check"], sort=True):
         idx = group["index"].astype(int).unique()
-        src = frame.loc[idx, row_column].astype(int).sort_values().tolist()
+        src = np.sort(frame.loc[idx, row_column].to_numpy(dtype=int)).tolist()
         name = schema.columns[column].checks[0].name
         severity, handling = _HANDLING.get(name, ("warning", ""))
+        problem = check
+        if name in _QUOTE_VALUES:
+            values = group["failure_case"].map(clean_text).dropna().value_counts()
+            shown = [f"'{v}' ({n})" for v, n in values.head(4).items()]
+            if shown:
+                problem = f"{check}; values: {', '.join(shown)}" + (" ..." if len(values) > 4 else "")
         rows.append({"section": section, "file": file, "column": column,
-                     "problem": check, "rows": len(src),
+                     "problem": problem, "rows": len(src),
                      "example_rows": ", ".join(map(str, src[:5])), "severity": severity, "handling": handling})
     return pd.DataFrame(rows, columns=PROBLEM_COLUMNS)

@@ -83,10 +83,26 @@ def load_instrument(spec, *, base=None):
         raise ConfigError(f"unknown instrument '{spec}'", column="instrument",
                           expected=f"one of {', '.join(shipped())}, or a path to an instrument .yml file")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8-sig"))
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise ConfigError("the instrument file is not UTF-8 text; save it as UTF-8", file=path) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read the instrument file ({exc.strerror or exc.__class__.__name__})",
+                          file=path) from None
+    try:
+        raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ConfigError(f"instrument is not valid YAML ({str(exc).splitlines()[0]})", file=path) from None
     return parse_instrument(raw, source=str(path))
+
+
+def _ids(value):
+    """A YAML list of item ids as a tuple of text, or None when it is not a list of plain values."""
+    if not isinstance(value, list):
+        return None
+    if not all(isinstance(v, (str, int)) and not isinstance(v, bool) and str(v).strip() for v in value):
+        return None
+    return tuple(str(v).strip() for v in value)
 
 
 def parse_instrument(raw, *, source="<instrument>"):
@@ -114,13 +130,20 @@ def parse_instrument(raw, *, source="<instrument>"):
     if not isinstance(resp, dict) or "min" not in resp or "max" not in resp:
         fail("response must give min and max", column="response", expected="{min: 1, max: 3, labels: {...}}")
     lo, hi = resp["min"], resp["max"]
-    if not all(isinstance(v, (int, float)) for v in (lo, hi)) or lo >= hi:
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (lo, hi)) or lo >= hi:
         fail("response min must be a number below max", column="response")
     labels = {}
-    for text, value in (resp.get("labels") or {}).items():
-        if not isinstance(value, (int, float)) or not lo <= value <= hi:
+    raw_labels = resp.get("labels") or {}
+    if not isinstance(raw_labels, dict):
+        fail("response labels must map each label to its number", column="response.labels",
+             expected="e.g. {not true: 1, sometimes true: 2, often true: 3}")
+    for text, value in raw_labels.items():
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or not lo <= value <= hi:
             fail(f"label '{text}' maps to {value!r}, outside the response range {lo}-{hi}", column="response.labels")
-        labels[normalise_label(text)] = float(value)
+        key = normalise_label(text)
+        if key in labels and labels[key] != float(value):
+            fail(f"label '{text}' is given twice with different numbers", column="response.labels")
+        labels[key] = float(value)
     scoring = raw.get("scoring", "mean")
     if scoring not in ("mean", "sum"):
         fail(f"scoring '{scoring}' is not known", column="scoring", expected="mean or sum")
@@ -137,8 +160,14 @@ def parse_instrument(raw, *, source="<instrument>"):
         if extra:
             fail(f"unknown key '{extra[0]}' in subscale '{entry['id']}'", column=f"subscales.{entry['id']}.{extra[0]}")
         sid = str(entry["id"])
-        items = tuple(str(i) for i in entry["items"])
-        reverse = tuple(str(i) for i in (entry.get("reverse") or []))
+        items = _ids(entry["items"])
+        reverse = _ids(entry.get("reverse") or [])
+        if items is None:
+            fail(f"subscale '{sid}' items must be a list of item ids", column=f"subscales.{sid}.items",
+                 expected="e.g. [q1, q7, q13]")
+        if reverse is None:
+            fail(f"subscale '{sid}' reverse must be a list of item ids", column=f"subscales.{sid}.reverse",
+                 expected="e.g. [q7] or []")
         if len(set(items)) != len(items):
             fail(f"subscale '{sid}' lists an item twice", column=f"subscales.{sid}.items")
         for item in items:
@@ -154,6 +183,8 @@ def parse_instrument(raw, *, source="<instrument>"):
             fail(f"subscale id '{sid}' is used twice", column="subscales")
         subs.append(Subscale(id=sid, label=str(entry.get("label", sid)), items=items, reverse=reverse))
     total = None
+    if raw.get("total") is not None and not isinstance(raw["total"], (dict, bool)):
+        fail("total must be true or a mapping with id and label", column="total", expected="{id: total, label: Total}")
     if raw.get("total"):
         t = raw["total"]
         tid = str(t.get("id", "total")) if isinstance(t, dict) else "total"
@@ -163,7 +194,11 @@ def parse_instrument(raw, *, source="<instrument>"):
         all_items = tuple(i for s in subs for i in s.items)
         all_rev = tuple(i for s in subs for i in s.reverse)
         total = Subscale(id=tid, label=tlabel, items=all_items, reverse=all_rev)
-    reliability = {str(k): float(v) for k, v in (raw.get("reliability") or {}).items()}
+    rel = raw.get("reliability") or {}
+    if not isinstance(rel, dict) or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                                            for v in rel.values()):
+        fail("reliability must map measure ids to numbers", column="reliability", expected="e.g. {knowledge: 0.8}")
+    reliability = {str(k): float(v) for k, v in rel.items()}
     return Instrument(id=str(raw["id"]), name=str(raw.get("name", raw["id"])), min=lo, max=hi, labels=labels,
                       scoring=scoring, min_answered=float(min_answered), subscales=tuple(subs), total=total,
                       reliability=reliability, source=source)
