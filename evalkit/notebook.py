@@ -626,7 +626,9 @@ def interaction_figures(data, section="children"):
         for ax in list(axes.flat)[n:]:
             ax.set_visible(False)
         fig.suptitle(f"Mean scores before and after, by {factor.replace('_', ' ')}", fontsize=12)
-        fig.tight_layout()
+        # fixed margins: the panels are alike, and tight_layout would measure every tick label again
+        fig.subplots_adjust(left=0.07, right=0.98, top=1 - 0.75 / fig.get_figheight(),
+                            bottom=0.45 / fig.get_figheight(), wspace=0.28, hspace=0.5)
         figures.append(_figure(fig))
     return Figures(figures)
 
@@ -715,11 +717,16 @@ def title(data, heading):
     return Markdown(f"# {heading}: {data.config.name}")
 
 
-def setup():
-    """Notebook set-up: figure format and quiet warnings for shareable output.
+def setup(figures=True):
+    """Notebook set-up: figure format, plot theme and quiet warnings for shareable output.
 
-    The plot theme is applied by the first figure (so a notebook without
-    figures never imports seaborn).
+    Parameters
+    ----------
+    figures : bool
+        Load the plotting stack (seaborn, the evalkit theme) now. Under
+        ``evalkit report`` this runs while the main process is still analysing,
+        so the figures later in the notebook start at once; a notebook without
+        figures passes False and never imports seaborn.
     """
     import warnings
 
@@ -738,4 +745,6 @@ def setup():
         set_matplotlib_formats("png")
     except ImportError:  # pragma: no cover - outside IPython
         pass
+    if figures:
+        _theme()
     pd.set_option("display.max_columns", 50)

@@ -188,7 +188,7 @@ def set_theme(*, font_scale=1.1, context="notebook"):
             "axes.titleweight": "bold",
             "axes.titlelocation": "left",
             "legend.frameon": False,
-            "figure.dpi": 110,
+            "figure.dpi": 90,  # what notebooks embed: sharp enough, and cheaper to encode
             "savefig.dpi": 200,
             "savefig.bbox": "tight",
         },

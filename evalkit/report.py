@@ -25,6 +25,18 @@ PACKAGES = ("evalkit", "pandas", "numpy", "scipy", "pingouin", "pandera", "seabo
             "nbconvert", "nbformat", "ipykernel", "openpyxl", "pyreadstat", "pyyaml")
 
 
+def _skip_slow_optional_imports():
+    """Keep jsonschema from compiling the optional IRI grammar (about 1 s) when papermill loads.
+
+    nbformat imports jsonschema, whose format checker imports the optional
+    ``rfc3987_syntax`` package if present (jupyterlab pulls it in), and that
+    package builds a lark grammar at import time. Notebook validation never uses
+    the IRI formats it checks, so the report process marks it as absent.
+    """
+    if "jsonschema" not in sys.modules:
+        sys.modules.setdefault("rfc3987_syntax", None)
+
+
 def _now():
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
@@ -76,7 +88,7 @@ def _run_notebook(name, src, dst, parameters, cwd):
     try:
         pm.execute_notebook(str(src), str(dst), parameters=parameters, kernel_name=KERNEL, progress_bar=False,
                             execution_timeout=CELL_TIMEOUT, cwd=str(cwd), log_output=False,
-                            extra_arguments=["--IPKernelApp.log_level=ERROR"])  # no transport chatter
+                            extra_arguments=["--IPKernelApp.log_level=CRITICAL"])  # no transport chatter
     except pm.PapermillExecutionError as exc:
         return name, (f"notebook {name} failed in cell {exc.exec_count} (cell index {exc.cell_index}): "
                       f"{exc.ename}: {exc.evalue}")
@@ -124,6 +136,11 @@ def report(config, *, out_dir, force=False, jobs=None, notebooks=True, notebook_
 
     started = _now()
     t0 = time.perf_counter()
+    timings = {}
+
+    def stamp(stage):  # seconds since start, kept in the manifest to show where the time goes
+        timings[stage] = round(time.perf_counter() - t0, 3)
+
     config = load_config(config)
     out = Path(out_dir).resolve()
     guard_output(out, config, force=force)
@@ -133,6 +150,7 @@ def report(config, *, out_dir, force=False, jobs=None, notebooks=True, notebook_
                file=sys.stderr, bar_format="{desc}: {n_fmt}/{total_fmt} {bar} {postfix}")
     bar.set_postfix_str("cleaning")
     cohort = prepare_cohort(config)  # every config and data problem surfaces here, before any kernel starts
+    stamp("cleaned")
     bar.update(1)
     if notebooks:
         bar.total = 2 + sum(1 for _, needs in NOTEBOOKS if needs is None or needs in cohort.sections)
@@ -146,15 +164,19 @@ def report(config, *, out_dir, force=False, jobs=None, notebooks=True, notebook_
     runner = None
     try:
         if notebooks:
+            _skip_slow_optional_imports()
             import papermill  # noqa: F401  (imported here, not in the threads, so kernels start at once)
 
             # kernels start now and import their libraries while this process analyses;
             # each notebook's ek.load() waits for the cache that save() writes below
             runner = _NotebookRunner(cohort, config, out, jobs=jobs, notebook_dir=notebook_dir)
+            stamp("kernels launched")
         data = ReportData(cohort=cohort, results=analyse(cohort), salt=load_or_create_salt(salt_path(config)),
                           fingerprint=fingerprint(config))
         data.meta["analysed_at"] = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M")
+        stamp("analysed")
         save(data, results_dir)
+        stamp("results written")
         bar.update(1)
         bar.set_postfix_str("notebooks")
     finally:
@@ -168,8 +190,11 @@ def report(config, *, out_dir, force=False, jobs=None, notebooks=True, notebook_
     failures = []
     if runner is not None:
         failures = runner.finish(data, manifest, progress=lambda name, error: (
-            bar.update(1), bar.set_postfix_str(f"{name} {'failed' if error else 'done'}")))
+            stamp(f"{name} {'failed' if error else 'rendered'}"), bar.update(1),
+            bar.set_postfix_str(f"{name} {'failed' if error else 'done'}")))
     bar.close()
+    stamp("finished")
+    manifest["timings_seconds"] = timings
     manifest["finished"] = _now()
     manifest["seconds"] = round(time.perf_counter() - t0, 2)
     manifest["status"] = "failed" if failures else "ok"
@@ -212,16 +237,16 @@ class _NotebookRunner:
         try:
             for future in as_completed(self.futures):
                 name, error = future.result()
-                if progress:
-                    progress(name, error)
                 if error:
                     failures.append(error)
                     manifest["notebooks"][name] = {"status": "failed", "error": error}
-                    continue
-                write_html(self.nb_out / f"{name}.ipynb", self.out / f"{name}.html",
-                           title=f"{_TITLES[name]}: {self.config.name}")
-                manifest["notebooks"][name] = {"status": "ok", "html": f"{name}.html"}
-                done[name] = True
+                else:
+                    write_html(self.nb_out / f"{name}.ipynb", self.out / f"{name}.html",
+                               title=f"{_TITLES[name]}: {self.config.name}")
+                    manifest["notebooks"][name] = {"status": "ok", "html": f"{name}.html"}
+                    done[name] = True
+                if progress:
+                    progress(name, error)
         finally:
             self.pool.shutdown(wait=True)
         manifest["notebooks"] = dict(sorted(manifest["notebooks"].items()))
