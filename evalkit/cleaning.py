@@ -493,15 +493,15 @@ def clean_section(frames, *, section_cfg, instrument, analysis, section=None):
     items = [i for i in instrument.items if i in data.columns]
     roles = [r for r in OPTIONAL_ROLES if r in data.columns]
     logs = []
-    status = np.full(len(data), "kept", dtype=object)
+    is_kept = np.ones(len(data), dtype=bool)
     reason = np.full(len(data), "", dtype=object)
 
     clean_id, spaced, folded, dates, excel_error, id_blank = _clean_ids(data["id"])
     where = data[[FILE, ROW]].assign(id=clean_id.where(clean_id.notna(), ""))
 
     def exclude(mask, why, detail=None, column=""):
-        mask = np.asarray(mask, dtype=bool) & (status == "kept")
-        status[mask] = "excluded"
+        mask = np.asarray(mask, dtype=bool) & is_kept
+        is_kept[mask] = False
         reason[mask] = why
         logs.append(_log(section, where, mask, column=column, action="excluded", reason=why, detail=detail))
 
@@ -519,7 +519,7 @@ def clean_section(frames, *, section_cfg, instrument, analysis, section=None):
             detail=lambda m: [f"Excel error '{e}' in the id cell" for e in excel_error[m]])
 
     # ids: whitespace changes are logged per row; plain case folding once per file
-    kept = status == "kept"
+    kept = is_kept.copy()
     raw_id = data["id"]
     logs.append(_log(section, where, spaced & kept, column="id", action="recoded", reason="id trimmed of spaces",
                      detail=lambda m: [f"'{v}'" for v in raw_id[m]]))
@@ -539,7 +539,7 @@ def clean_section(frames, *, section_cfg, instrument, analysis, section=None):
     known = ", ".join(sorted(mapping))
     exclude(tp_raw.notna() & tp.isna(), "unknown timepoint", column="timepoint",
             detail=lambda m: [f"label '{clean_text(v)}' is not one of {known}" for v in data["timepoint"][m]])
-    relabel = (tp.notna() & (tp_raw != tp)).to_numpy() & (status == "kept")
+    relabel = (tp.notna() & (tp_raw != tp)).to_numpy() & is_kept
     logs.append(_log(section, where, relabel, column="timepoint", action="recoded",
                      reason="timepoint label mapped",
                      detail=lambda m: [f"'{clean_text(v)}' read as {t}"
@@ -554,7 +554,7 @@ def clean_section(frames, *, section_cfg, instrument, analysis, section=None):
     if "age" in roles:
         codes, shown = role_text["age"]
         age = np.array([as_number(v) for v in shown])[codes]
-        bad_age = np.array([v is not None for v in shown])[codes] & np.isnan(age) & (status == "kept")
+        bad_age = np.array([v is not None for v in shown])[codes] & np.isnan(age) & is_kept
         logs.append(_log(section, where, bad_age, column="age", action="set missing",
                          reason="age not a number", detail=lambda m: [f"value '{v}'" for v in data["age"][m]]))
         facts["age"] = age
@@ -576,7 +576,7 @@ def clean_section(frames, *, section_cfg, instrument, analysis, section=None):
 
     # duplicates: compared on cleaned values, so 'C1 ' and 'c1' with the same answers are one row twice;
     # only rows sharing person and timepoint can be duplicates, so only those are compared
-    kept = status == "kept"
+    kept = is_kept.copy()
     candidates = kept & (questionnaires(kept) > 1)
     if candidates.any():
         compared = [person_tp, values] + [facts[c].to_numpy() for c in facts.columns]
@@ -584,13 +584,14 @@ def clean_section(frames, *, section_cfg, instrument, analysis, section=None):
         files, source_rows = where[FILE].to_numpy(), where[ROW].to_numpy()
         exclude(exact, "exact duplicate",
                 detail=lambda m: [f"same answers as {files[i]} row {source_rows[i]}" for i in first[m]])
-        kept = status == "kept"
+        kept = is_kept.copy()
         size = questionnaires(kept)
         exclude(kept & (size > 1), "conflicting duplicate",
                 detail=lambda m: [f"{n} questionnaires with different answers for this person at {t}"
                                   for n, t in zip(size[m], tp_text[m])])
 
-    kept = status == "kept"
+    kept = is_kept.copy()
+    status = np.where(kept, "kept", "excluded").astype(object)
     rows = data[[FILE, ROW]].assign(id=clean_id, timepoint=tp, status=status, reason=reason)
     person, when = id_code[kept], tp_code[kept]
     out = pd.DataFrame({"id": id_names[person].astype(object), "timepoint": np.where(when == 0, "pre", "post")},
@@ -685,7 +686,8 @@ def clean_section(frames, *, section_cfg, instrument, analysis, section=None):
     log = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=LOG_COLUMNS)
     log = log[LOG_COLUMNS]
     log["row"] = log["row"].astype("Int64")
-    log = log.sort_values(["file", "row", "column", "action"], kind="stable", na_position="first").reset_index(drop=True)
+    log = (log.sort_values(["file", "row", "column", "action"], kind="stable", na_position="first")
+           .reset_index(drop=True))
     factors = [f for f in ("delivery", "age_band", "referral_reason", "site") if f in out.columns]
     return dict(rows=rows, scores=out, items=item_out, log=log, measures=measures,
                 not_collected=not_collected, factors=factors)

@@ -192,10 +192,30 @@ def _decode(raw, path):
 
 
 def _separator(text):
-    """The separator used most on one of the first lines (a title line has few), comma on ties."""
-    lines = text[:200_000].splitlines()[:HEADER_SEARCH_ROWS]
-    best = {sep: max((line.count(sep) for line in lines), default=0) for sep in _SEPARATORS}
-    return max(_SEPARATORS, key=lambda sep: (best[sep], sep == ","))
+    """The separator that splits the first lines into the most columns, consistently.
+
+    Lines are split as CSV (so separators inside quoted cells do not count); a
+    separator scores the share of lines with its most common number of cells
+    times that number. A title line or a free-text cell full of commas in a
+    semicolon file does not fool it. Comma wins ties.
+    """
+    sample = text[:200_000]
+    lines = sample.splitlines()[:2 * HEADER_SEARCH_ROWS]
+    if len(sample) < len(text) and len(lines) > 1:
+        lines = lines[:-1]  # the last line of the sample may be cut short
+    best, best_score = ",", 0.0
+    for sep in _SEPARATORS:
+        try:
+            widths = [len(r) for r in csv.reader(lines, delimiter=sep) if any(c.strip() for c in r)]
+        except csv.Error:
+            continue
+        if not widths:
+            continue
+        mode = max(set(widths), key=lambda w: (widths.count(w), w))
+        score = widths.count(mode) / len(widths) * mode if mode > 1 else 0.0
+        if score > best_score:
+            best, best_score = sep, score
+    return best
 
 
 def _read_csv(path):

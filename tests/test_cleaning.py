@@ -209,3 +209,81 @@ def test_only_some_subscales_collected(tmp_path):
     assert sec.measures == ["differentiating"]
     assert "not_hiding" in sec.not_collected and "not_hiding" not in sec.scores
     assert "subscale(s) not collected" in cohort.problems["problem"].str.cat()
+
+
+# --- rules added for the malformed inputs of tests/data/bad ------------------------------------
+
+def test_ids_differing_only_by_leading_zeros_are_kept_apart_and_noted(tmp_path):
+    cohort = prepared(tmp_path, [child("007", "pre"), child("007", "post"), child("7", "post")])
+    assert sorted(set(cohort.children.scores["id"])) == ["007", "7"]
+    noted = log_for(cohort, reason="ids differ only by leading zeros")
+    assert len(noted) == 3 and noted["detail"].str.startswith("'7', '007' are kept as different people").all()
+
+
+def test_excel_errors_and_blank_ids(tmp_path):
+    cohort = prepared(tmp_path, [child("#N/A", "pre"), child("  ", "pre"), child("a", "pre")])
+    rows = cohort.rows.set_index("_row")["reason"]
+    assert rows.loc[[2, 3, 4]].tolist() == ["missing id", "missing id", ""]
+    assert log_for(cohort, reason="missing id")["detail"].tolist() == ["Excel error '#N/A' in the id cell", ""]
+
+
+def test_a_row_of_white_space_is_a_blank_row(tmp_path):
+    spaces = {k: "  " for k in child("x", "pre")}
+    cohort = prepared(tmp_path, [spaces, child("a", "pre")])
+    assert cohort.rows.set_index("_row").loc[2, "reason"] == "blank row"
+
+
+def test_decimal_comma_and_invisible_characters(tmp_path):
+    cohort = prepared(tmp_path, [child("a\u200b", "pre", q2="3,0", q8="2,5"), child("A\u00a0", "post")])
+    items = cohort.children.items.set_index("timepoint")
+    assert items.loc["pre", "q2"] == 3.0 and np.isnan(items.loc["pre", "q8"])
+    assert cohort.children.scores["matched"].all()
+    assert log_for(cohort, column="q2")["reason"].tolist() == ["decimal comma read as a decimal point"]
+
+
+def test_baseline_factor_is_the_first_value_given(tmp_path):
+    cohort = prepared(tmp_path, [child("a", "pre", delivery=None), child("a", "post", delivery="one-to-one"),
+                                 child("b", "post", age=12), child("b", "pre", age=9)])
+    sc = cohort.children.scores.set_index(["id", "timepoint"])
+    assert sc.loc[("a", "pre"), "delivery"] == "one-to-one" and sc.loc[("b", "post"), "age"] == 9
+    assert log_for(cohort, column="age", reason="differs from baseline value; baseline used")["row"].tolist() == [4]
+
+
+def test_a_hash_collision_never_excludes_a_row(monkeypatch, tmp_path):
+    """Rows are grouped by hash but compared value by value: make every hash equal and nothing changes."""
+    import evalkit.cleaning as cleaning
+
+    monkeypatch.setattr(cleaning.pd.util, "hash_array", lambda values, **kw: np.zeros(len(values), dtype=np.uint64))
+    cohort = prepared(tmp_path, [child("a", "pre"), child("a", "pre", q1=3), child("a", "pre"),
+                                 child("b", "pre"), child("b", "pre", q2=1), child("c", "pre")])
+    reasons = cohort.rows.set_index("_row")["reason"].tolist()
+    assert reasons == ["conflicting duplicate", "conflicting duplicate", "exact duplicate",
+                       "conflicting duplicate", "conflicting duplicate", ""]
+
+
+def test_scores_equal_the_pandas_mean_of_keyed_items():
+    rng = np.random.default_rng(7)
+    items = pd.DataFrame(rng.choice([1.0, 2.0, 3.0, np.nan], size=(200, 30), p=[0.3, 0.3, 0.3, 0.1]),
+                         columns=[f"q{i}" for i in range(1, 31)])
+    ours = score(items, instrument=EAQ)
+    for sub in EAQ.subscales:
+        block = items[list(sub.items)]
+        expected = block.mean(axis=1).where(block.notna().sum(axis=1) >= np.ceil(0.8 * len(sub.items) - 1e-9))
+        pd.testing.assert_series_equal(ours[sub.id], expected, check_names=False, rtol=1e-12)
+
+
+def test_a_section_without_pairs_is_usable_with_a_warning(tmp_path):
+    cohort = prepared(tmp_path, [child("a", "pre"), child("b", "pre")])
+    problem = cohort.problems[cohort.problems["problem"].str.startswith("nobody has both")]
+    assert problem["problem"].tolist() == ["nobody has both a pre and a post questionnaire "
+                                           "(only pre questionnaires, 2 people)"]
+    assert problem["severity"].tolist() == ["warning"] and not cohort.children.scores["matched"].any()
+
+
+def test_by_value_runs_once_per_distinct_value():
+    from evalkit.validation import by_value
+
+    seen = []
+    series = pd.Series(["2", "2", None, "x", "2"] * 1000)
+    out = by_value(series, lambda v: seen.append(len(v)) or [len(str(x)) for x in v])
+    assert seen == [3] and out.iloc[:5].tolist() == [1, 1, 4, 1, 1]  # '2', 'x' and the missing cell (None)

@@ -132,3 +132,75 @@ def test_user_instrument_path_relative_to_config(tmp_path):
     cfg = write_cohort(tmp_path, children=_frame()[["child_id", "timepoint", "q1", "q2"]],
                        children_cfg={"instrument": "mini.yml"})
     assert prepare_cohort(cfg).children.measures == ["a"]
+
+
+# --- mistakes found by the corpus in tests/data/bad: each a named ConfigError, never a traceback ------
+
+@pytest.mark.parametrize("text,key,fragment", [
+    ("children: {file: a.csv}\nchildren: {file: b.csv}\n", None, "the key 'children' is given twice"),
+    ("children: {file: a.csv, timepoints: {pre: [pre, T1], post: [t1]}}\n", "children.timepoints.post",
+     "listed under both pre and post"),
+    ("children: {file: a.csv, timepoints: {pre: [], post: [post]}}\n", "children.timepoints.pre", "no 'pre' labels"),
+    ("children: {file: a.csv, columns: {site: Site, delivery: ' site'}}\n", "children.columns.delivery",
+     "both name the column"),
+    ("children: {file: a.csv, reliability: {total: high}}\n", "children.reliability.total", "must be a number"),
+    ("children: {file: a.csv, items: {Question 1: [q1]}}\n", "children.items.Question 1", "map column names"),
+    ("children: {file: a.csv, instrument: [eaq30]}\n", "children.instrument", "shipped instrument id"),
+    ("children: {file: a.csv}\nanalysis: [0.05]\n", "analysis", "must be a mapping"),
+    ("children: {file: a.csv}\ndisclosure: 5\n", "disclosure", "must be a mapping"),
+])
+def test_config_mistakes_are_named(tmp_path, text, key, fragment):
+    path = tmp_path / "c.yml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=fragment) as err:
+        load_config(path)
+    assert "c.yml" in str(err.value)
+    if key:
+        assert f"column '{key}'" in str(err.value)
+
+
+@pytest.mark.parametrize("change,fragment", [
+    ({"subscales": [{"id": "a", "items": "q1 q2"}]}, "subscale 'a' items must be a list"),
+    ({"subscales": [{"id": "a", "items": ["q1"], "reverse": "q1"}]}, "subscale 'a' reverse must be a list"),
+    ({"response": {"min": 1, "max": 3, "labels": ["never", "always"]}}, "labels must map each label"),
+    ({"response": {"min": True, "max": 3}}, "response min must be a number below max"),
+    ({"reliability": {"a": "good"}}, "reliability must map measure ids to numbers"),
+    ({"total": "yes"}, "total must be true or a mapping"),
+])
+def test_instrument_mistakes_are_named(change, fragment):
+    raw = {"id": "s", "response": {"min": 1, "max": 3}, "subscales": [{"id": "a", "items": ["q1", "q2"]}]}
+    raw.update(change)
+    with pytest.raises(ConfigError, match=fragment):
+        parse_instrument(raw)
+
+
+def test_instrument_file_that_is_not_utf8(tmp_path):
+    (tmp_path / "mini.yml").write_bytes("id: mini\nname: caf\u00e9\n".encode("utf-16"))
+    with pytest.raises(ConfigError, match="not UTF-8"):
+        load_instrument("mini.yml", base=tmp_path)
+
+
+def test_items_rename_to_an_unknown_item_names_the_key(tmp_path):
+    frame = _frame().rename(columns={"q1": "Question 1"})
+    cfg = write_cohort(tmp_path, children=frame, children_cfg={"items": {"Question 1": "q01"}})
+    with pytest.raises(ConfigError, match="not an item of instrument 'eaq30'") as err:
+        prepare_cohort(cfg)
+    assert "children.items.Question 1" in str(err.value)
+
+
+def test_column_used_twice_or_two_columns_for_one_item(tmp_path):
+    twice = _frame().assign(Q1="3")
+    with pytest.raises(DataError, match="more than once"):
+        prepare_cohort(write_cohort(tmp_path / "a", children=twice))
+    both = _frame().assign(**{"Question 1": "3"})
+    with pytest.raises(DataError, match="would all become item 'q1'"):
+        prepare_cohort(write_cohort(tmp_path / "b", children=both, children_cfg={"items": {"Question 1": "q1"}}))
+
+
+def test_every_row_excluded_says_why(tmp_path):
+    cfg = write_cohort(tmp_path, children=_frame().assign(timepoint=["T1", "T2"]))
+    with pytest.raises(DataError) as err:
+        prepare_cohort(cfg)
+    msg = str(err.value)
+    assert "all 2 rows were excluded (2 unknown timepoint)" in msg and "'T1', 'T2'" in msg
+    assert "children.timepoints" in msg

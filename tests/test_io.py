@@ -88,3 +88,88 @@ def test_unsupported_extension(tmp_path):
     path.write_text("{}")
     with pytest.raises(DataError, match="expected a .csv, .xlsx or .sav file"):
         read_table(path)
+
+
+# --- formats and damage found by the corpus in tests/data/bad ---------------------------------
+
+def test_column_key_folds_case_spaces_and_separators():
+    from evalkit.io import column_key
+
+    assert column_key(" Child  ID") == column_key("child_id") == column_key("CHILD-ID") == "child id"
+    assert column_key("q1") != column_key("q11") and column_key("q1.1") != column_key("q11")
+
+
+def test_utf16_tab_separated_text(tmp_path):
+    path = tmp_path / "x.txt"
+    path.write_bytes("child_id\ttimepoint\tq1\r\nZo\u00eb\tpre\t2\r\n".encode("utf-16"))
+    df = read_table(path)
+    assert df[["child_id", "timepoint", "q1"]].values.tolist() == [["Zo\u00eb", "pre", "2"]]
+    assert "read as UTF-16 text" in df.attrs["notes"] and "separator tab" in df.attrs["notes"]
+
+
+def test_html_page_saved_as_csv_is_refused(tmp_path):
+    path = _csv(tmp_path, "<!DOCTYPE html><html><body>Sign in</body></html>", "utf-8")
+    with pytest.raises(DataError, match="web page"):
+        read_table(path)
+
+
+def test_separator_is_not_fooled_by_commas_in_free_text(tmp_path):
+    text = "child_id;timepoint;q1;note\nA1;pre;2;a, b, c, d, e, f\nA2;pre;3;\n"
+    df = read_table(_csv(tmp_path, text, "utf-8"))
+    assert df["note"].tolist() == ["a, b, c, d, e, f", None] and df["q1"].tolist() == ["2", "3"]
+
+
+@pytest.mark.parametrize("text,fragment", [
+    ("child_id,timepoint,q1,q2\nA1,pre,2,3\nA2,pre,2,,3\nA3,pre,1,1\n", r"row\(s\) 3 have more cells than the header"),
+    ('child_id,timepoint,q1\nA1,pre,"2\nA2,pre,3\n', 'opened on row 2 is never closed'),
+    ('child_id,timepoint,q1,q2\nA1,pre,"2,3\nA2,pre,2,3\nA3,pre,3",1\n', "row 2: a quote"),
+])
+def test_damage_that_would_shift_or_swallow_rows_is_refused(tmp_path, text, fragment):
+    with pytest.raises(DataError, match=fragment):
+        read_table(_csv(tmp_path, text, "utf-8"))
+
+
+def test_quoted_line_breaks_and_trailing_empty_cells_are_fine(tmp_path):
+    text = 'child_id,timepoint,q1,note,\nA1,pre,2,"line one\nline two, still the note",\nA2,post,3,,\n'
+    df = read_table(_csv(tmp_path, text, "utf-8"))
+    assert df["note"].tolist() == ["line one\nline two, still the note", None] and df["_row"].tolist() == [2, 3]
+
+
+def test_xlsx_merged_cells_read_as_their_top_left_value(tmp_path):
+    openpyxl = pytest.importorskip("openpyxl")
+    book = openpyxl.Workbook()
+    ws = book.active
+    for r in (["child_id", "timepoint", "q1"], ["A1", "pre", 1], ["A2", None, 2], ["A3", "post", 3]):
+        ws.append(r)
+    ws.merge_cells("B2:B3")
+    book.save(tmp_path / "x.xlsx")
+    df = read_table(tmp_path / "x.xlsx")
+    assert df["timepoint"].tolist() == ["pre", "pre", "post"]
+    assert any("1 merged cell range(s)" in n for n in df.attrs["notes"])
+
+
+def test_xlsx_leading_zero_formats_sheet_choice_and_trailing_formatting(tmp_path):
+    openpyxl = pytest.importorskip("openpyxl")
+    book = openpyxl.Workbook()
+    book.active.title = "Instructions"
+    book.active.append(["Fill in one row per questionnaire"])
+    ws = book.create_sheet("Data")
+    ws.append(["Child_ID", "timepoint", "q1"])
+    ws.append([7, "pre", 2])
+    ws.append([42, "post", 2.0])
+    ws["A2"].number_format = ws["A3"].number_format = "0000"
+    ws["C40"].number_format = "0.00"  # formatting far below the data: not rows
+    book.save(tmp_path / "x.xlsx")
+    df = read_table(tmp_path / "x.xlsx", header_hint="child_id")
+    assert df["Child_ID"].tolist() == ["0007", "0042"] and df["q1"].tolist() == ["2", "2"]
+    assert "sheet 'Data'" in df.attrs["notes"] and len(df) == 2
+    assert any("leading zeros their cell format shows" in n for n in df.attrs["notes"])
+
+
+def test_read_table_never_writes(tmp_path):
+    import hashlib
+
+    path = _csv(tmp_path, "child_id;timepoint;q1\r\nA1;pre;2\r\n", "cp1252")
+    before = hashlib.sha256(path.read_bytes()).hexdigest()
+    read_table(path)
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == before
