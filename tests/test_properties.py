@@ -59,7 +59,8 @@ answers = st.one_of(
 )
 ages = st.sampled_from(["9", "10", " 12 ", "ten", "", "-1", "300", "9.5", "9,5", "nan", "8 years"])
 factors = st.sampled_from(["group", " Group", "GROUP", "one-to-one", "One-to-one ", "", "caf\u00e9"])
-notes = st.text(alphabet=st.sampled_from(list("ab ,;\"'\u00e9\u2013")), max_size=12)
+notes = st.one_of(st.text(alphabet=st.sampled_from(list("ab ,;\"'\u00e9\u2013")), max_size=12),
+                  st.just(", ".join("abcdefghijklmnopqrstuvwxyz")))  # a list typed into a free-text cell
 
 
 @st.composite
