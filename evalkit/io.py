@@ -159,7 +159,7 @@ def read_table(path, *, header_hint=None):
                         f"re-export it or rename it to match what it is", file=path)
     try:
         if ext in (".csv", ".txt", ".tsv"):
-            cells, rows, notes, attrs = _read_csv(path)
+            cells, rows, notes, attrs = _read_csv(path, header_hint)
         elif ext in (".xlsx", ".xlsm"):
             cells, rows, notes, attrs = _read_xlsx(path, header_hint)
         else:
@@ -191,19 +191,30 @@ def _decode(raw, path):
     return "latin-1", raw.decode("latin-1")  # cp1252 leaves five bytes undefined; latin-1 never fails
 
 
-def _separator(text):
-    """The separator that splits the first lines into the most columns, consistently.
+def _separator(text, header_hint=None):
+    """The separator of a CSV text: the one that splits the header into a cell named like the id column.
 
-    Lines are split as CSV (so separators inside quoted cells do not count); a
-    separator scores the share of lines with its most common number of cells
-    times that number. A title line or a free-text cell full of commas in a
-    semicolon file does not fool it. Comma wins ties.
+    Without that (no hint, or no such line among the first ones), the first
+    lines are split as CSV (so separators inside quoted cells do not count) and
+    a separator is preferred when at least 80% of the lines have the same
+    number of cells (then the more cells the better), else by that share times
+    the number of cells. A title line, or a free-text cell holding a list with
+    commas in a semicolon file, does not fool it. Comma wins ties.
     """
     sample = text[:200_000]
     lines = sample.splitlines()[:2 * HEADER_SEARCH_ROWS]
     if len(sample) < len(text) and len(lines) > 1:
         lines = lines[:-1]  # the last line of the sample may be cut short
-    best, best_score = ",", 0.0
+    if header_hint is not None:
+        want = column_key(header_hint)
+        for sep in _SEPARATORS:
+            try:
+                if any(want in {column_key(c) for c in cells}
+                       for cells in csv.reader(lines[:HEADER_SEARCH_ROWS], delimiter=sep)):
+                    return sep
+            except csv.Error:
+                continue
+    best, best_score = ",", (False, 0.0)
     for sep in _SEPARATORS:
         try:
             widths = [len(r) for r in csv.reader(lines, delimiter=sep) if any(c.strip() for c in r)]
@@ -212,19 +223,22 @@ def _separator(text):
         if not widths:
             continue
         mode = max(set(widths), key=lambda w: (widths.count(w), w))
-        score = widths.count(mode) / len(widths) * mode if mode > 1 else 0.0
+        if mode < 2:
+            continue
+        share = widths.count(mode) / len(widths)
+        score = (True, float(mode)) if share >= 0.8 else (False, share * mode)
         if score > best_score:
             best, best_score = sep, score
     return best
 
 
-def _read_csv(path):
+def _read_csv(path, header_hint=None):
     raw = path.read_bytes()
     encoding, text = _decode(raw, path)
     text = text.lstrip("\ufeff")
     if not text.strip():
         raise DataError("the file has no header and no rows (only blank lines)", file=path)
-    delimiter = _separator(text)
+    delimiter = _separator(text, header_hint)
     try:
         # the bytes, not the decoded text, go to the C parser: it decodes faster than a Python StringIO feeds it
         source = (_io.StringIO(text), None) if encoding.startswith("utf-16") else (_io.BytesIO(raw), encoding)
