@@ -9,7 +9,7 @@ import pandas as pd
 
 from .errors import ConfigError, DataError
 from .instruments import normalise_label
-from .io import FILE, ROW, column_key, read_table
+from .io import FILE, ROW, column_key, read_table, text_codes
 from .validation import _UNTIDY, PROBLEM_COLUMNS, answer_schema, as_number, by_value, clean_text, validate_frame
 
 #: Columns of the cleaning log (one row per cleaning action).
@@ -211,7 +211,7 @@ def _parse_answers(data, where, *, items, instrument, section):
     values = np.full((len(data), len(items)), np.nan, order="F")  # column-major: filled and read by column
     blank = np.ones(len(data), dtype=bool)
     for j, item in enumerate(items):
-        codes, uniques = pd.factorize(data[item].to_numpy(dtype=object), use_na_sentinel=True)
+        codes, uniques = text_codes(data[item])
         number, kind, detail = _answer_kinds(list(uniques) + [None], instrument)
         values[:, j] = number[codes]
         row_kind = kind[codes]
@@ -257,7 +257,7 @@ def _distinct(series):
 
     The texts array ends with ``None`` for missing cells (code -1).
     """
-    codes, uniques = pd.factorize(np.asarray(series, dtype=object), use_na_sentinel=True)
+    codes, uniques = text_codes(series)
     return codes, np.array([clean_text(v) for v in uniques] + [None], dtype=object)
 
 
@@ -364,6 +364,25 @@ def _reverse_in_place(array, items, *, instrument):
     return array
 
 
+def _concat_text(frames):
+    """Stack standardised exports; categorical text columns stay categorical (categories united)."""
+    if len(frames) == 1:
+        return frames[0].reset_index(drop=True)
+    from pandas.api.types import union_categoricals
+
+    columns = list(dict.fromkeys(c for f in frames for c in f.columns))
+    out = {}
+    for col in columns:
+        parts = [f[col] if col in f else pd.Series(np.nan, index=f.index, dtype=object) for f in frames]
+        if col in (FILE, ROW) or not all(isinstance(p.dtype, pd.CategoricalDtype) or p.isna().all() for p in parts):
+            out[col] = pd.concat([p.astype(object) if isinstance(p.dtype, pd.CategoricalDtype) else p
+                                  for p in parts], ignore_index=True)
+        else:
+            cats = [p.values if isinstance(p.dtype, pd.CategoricalDtype) else pd.Categorical(p) for p in parts]
+            out[col] = pd.Series(union_categoricals(cats, ignore_order=True))
+    return pd.DataFrame(out)
+
+
 def _clean_ids(raw_id):
     """Cleaned id (trimmed, spaces collapsed, case-folded; ``None`` if none) and what to log, per row.
 
@@ -372,7 +391,7 @@ def _clean_ids(raw_id):
     ``error`` = the Excel error text when the cell holds one (else None),
     ``blank`` = nothing but white space.
     """
-    codes, uniques = pd.factorize(raw_id.to_numpy(dtype=object), use_na_sentinel=True)
+    codes, uniques = text_codes(raw_id)
     n = len(uniques) + 1
     clean, error = np.full(n, None, dtype=object), np.full(n, None, dtype=object)
     spaced, folded, date = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
@@ -489,7 +508,7 @@ def clean_section(frames, *, section_cfg, instrument, analysis, section=None):
     prorating rule are logged per person.
     """
     section = section or section_cfg.name
-    data = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0].reset_index(drop=True)
+    data = _concat_text(frames)
     items = [i for i in instrument.items if i in data.columns]
     roles = [r for r in OPTIONAL_ROLES if r in data.columns]
     logs = []
@@ -732,7 +751,7 @@ def read_section(section_cfg, *, instrument):
         raise DataError("two files of this section have the same name; rename one so that the cleaning log "
                         "can tell their rows apart", file=section_cfg.files[0], column=f"{section_cfg.name}.file")
     for path in section_cfg.files:
-        raw = read_table(path, header_hint=section_cfg.columns["id"])
+        raw = read_table(path, header_hint=section_cfg.columns["id"], categorical=True)
         notes[path.name] = list(raw.attrs.get("notes", []))
         std, missing = standardise(raw, section_cfg=section_cfg, instrument=instrument, path=path)
         del raw

@@ -86,7 +86,7 @@ def column_key(name):
     return text
 
 
-def read_table(path, *, header_hint=None):
+def read_table(path, *, header_hint=None, categorical=False):
     """Read one export as text cells, keeping the source row number of every row.
 
     Parameters
@@ -102,6 +102,11 @@ def read_table(path, *, header_hint=None):
         A column name expected in the header (the id column). When the first row
         does not contain it, the first ten rows are searched for it, so a title
         row above the header is skipped (and reported in ``attrs['notes']``).
+    categorical : bool
+        Return the text columns as pandas Categoricals (missing cells NaN)
+        instead of object columns with ``None``: the same texts, parsed into
+        codes once, several times smaller and faster to check and clean
+        (what :func:`evalkit.cleaning.read_section` uses).
 
     Returns
     -------
@@ -166,10 +171,21 @@ def read_table(path, *, header_hint=None):
             cells, rows, notes, attrs = _read_sav(path)
     except OSError as exc:
         raise DataError(f"cannot read the file ({exc.strerror or exc.__class__.__name__})", file=path) from None
-    frame, more = _find_header(cells, rows, path, header_hint, csv_like=ext in (".csv", ".txt", ".tsv"))
+    if not isinstance(cells, pd.DataFrame):
+        cells = pd.DataFrame(cells, dtype=object)
+    frame, more = _find_header(cells, rows, path, header_hint, csv_like=ext in (".csv", ".txt", ".tsv"),
+                               categorical=categorical)
     frame.attrs.update(attrs)
     frame.attrs["notes"] = notes + more
     return frame
+
+
+def _with_missing(values):
+    """``values`` as an object array with ``None`` appended (what code -1 takes)."""
+    out = np.empty(len(values) + 1, dtype=object)
+    out[:-1] = values
+    out[-1] = None
+    return out
 
 
 # ----------------------------------------------------------------------------- CSV
@@ -242,20 +258,19 @@ def _read_csv(path, header_hint=None):
     try:
         # the bytes, not the decoded text, go to the C parser: it decodes faster than a Python StringIO feeds it
         source = (_io.StringIO(text), None) if encoding.startswith("utf-16") else (_io.BytesIO(raw), encoding)
-        frame = pd.read_csv(source[0], encoding=source[1], sep=delimiter, header=None, dtype=str,
-                            keep_default_na=False, na_values=[""], skip_blank_lines=False, engine="c")
-        cells = frame.to_numpy(dtype=object)
-        del frame
+        # categories: each column is parsed into codes once, with its distinct texts (always strings)
+        cells = pd.read_csv(source[0], encoding=source[1], sep=delimiter, header=None, dtype="category",
+                            keep_default_na=False, na_values=[""], skip_blank_lines=False, engine="c",
+                            low_memory=False)  # one pass: no per-chunk categories to unite
     except pd.errors.ParserError as exc:
         where = re.search(r"EOF inside string starting at row (\d+)", str(exc))
         if where:
             raise DataError(f"a quote (\") opened on row {int(where.group(1)) + 1} is never closed, so every row "
                             f"after it would be read as one cell; remove the stray quote or close it",
                             file=path) from None
-        cells = _read_ragged(text, delimiter, path)
+        cells = pd.DataFrame(_read_ragged(text, delimiter, path), dtype=object)
     except pd.errors.EmptyDataError:
         raise DataError("the file has no header and no rows", file=path) from None
-    cells[pd.isna(cells)] = None
     if '"' in text and len(cells) < text.count("\n") + (not text.endswith("\n")):
         _check_swallowed_rows(cells, delimiter, path)
     notes = []
@@ -286,16 +301,37 @@ def _read_ragged(text, delimiter, path):
 
 def _check_swallowed_rows(cells, delimiter, path):
     """A stray quote can close many lines later: the rows between become one cell. Refuse such a file."""
-    width = cells.shape[1]
-    need = max(2, width // 2)
-    for j in range(width):
-        col = pd.Series(cells[:, j])
-        multi = col.notna() & col.astype(str).str.contains("\n", regex=False)
-        for i in np.flatnonzero(multi.to_numpy()):
-            lines = str(cells[i, j]).splitlines()[1:]
-            if any(line.count(delimiter) >= need for line in lines):
-                raise DataError(f"row {i + 1}: a quote (\") in this row is closed only {len(lines)} line(s) later, "
-                                f"so the rows between were read as one cell; remove the stray quote", file=path)
+    need = max(2, cells.shape[1] // 2)
+
+    def swallows(text):
+        return isinstance(text, str) and any(line.count(delimiter) >= need for line in text.splitlines()[1:])
+
+    for j in range(cells.shape[1]):
+        codes, values = text_codes(cells.iloc[:, j])
+        bad = np.flatnonzero([swallows(v) for v in values])
+        if len(bad):
+            i = int(np.flatnonzero(np.isin(codes, bad))[0])
+            lines = len(str(values[codes[i]]).splitlines()) - 1
+            raise DataError(f"row {i + 1}: a quote (\") in this row is closed only {lines} line(s) later, "
+                            f"so the rows between were read as one cell; remove the stray quote", file=path)
+
+
+def text_codes(series):
+    """Integer codes of a text column and its distinct values (code -1: missing).
+
+    Categorical columns give their own codes and categories; other columns
+    are factorized.
+
+    Examples
+    --------
+    >>> codes, values = text_codes(pd.Series(["b", None, "a", "b"]))
+    >>> codes.tolist(), values.tolist()
+    ([0, -1, 1, 0], ['b', 'a'])
+    """
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        return series.cat.codes.to_numpy(), series.cat.categories.to_numpy(dtype=object)
+    codes, values = pd.factorize(np.asarray(series, dtype=object), use_na_sentinel=True)
+    return codes, np.asarray(values, dtype=object)
 
 
 # ----------------------------------------------------------------------------- cells to text
@@ -470,21 +506,40 @@ def _read_sav(path):
 
 # ----------------------------------------------------------------------------- header
 
-def _find_header(cells, rows, path, header_hint, *, csv_like=False):
-    """Promote the header row to column names (skipping title rows above it)."""
+def _without_unused(series):
+    """A categorical without the categories no row uses (found by counting, not by sorting the codes)."""
+    codes = series.cat.codes.to_numpy()
+    used = np.zeros(len(series.cat.categories), dtype=bool)
+    used[codes[codes >= 0]] = True
+    if used.all():
+        return series
+    remap = np.append(np.cumsum(used) - 1, -1)  # old code -> new code; the last entry serves code -1
+    remap[:-1][~used] = -1
+    kept = pd.Categorical.from_codes(remap[codes], categories=series.cat.categories[used], validate=False)
+    return pd.Series(kept, index=series.index, name=series.name)
+
+
+def _find_header(cells, rows, path, header_hint, *, csv_like=False, categorical=False):
+    """Promote the header row to column names (skipping title rows above it).
+
+    ``cells`` is a frame of text columns (object or categorical) with the
+    header among its first rows; ``rows`` the row number of each. The text
+    columns come out categorical or as object arrays with ``None``.
+    """
     if not len(cells):
         raise DataError("the file has no header and no rows", file=path)
     header_at = 0
     notes = []
+    top = cells.iloc[:HEADER_SEARCH_ROWS].astype(object)
     if header_hint is not None:
         want = column_key(header_hint)
-        for i in range(min(HEADER_SEARCH_ROWS, len(cells))):
-            if want in {column_key(c) for c in cells[i] if c is not None}:
+        for i in range(len(top)):
+            if want in {column_key(c) for c in top.iloc[i] if not pd.isna(c)}:
                 header_at = i
                 break
     if header_at:
         notes.append(f"header found on row {rows[header_at]}; {header_at} row(s) above it skipped")
-    header = ["" if c is None else str(c).strip() for c in cells[header_at]]
+    header = ["" if pd.isna(c) else str(c).strip() for c in top.iloc[header_at]]
     names, seen = [], {}
     for j, name in enumerate(header):
         if not name:
@@ -495,22 +550,32 @@ def _find_header(cells, rows, path, header_hint, *, csv_like=False):
         else:
             seen[name] = 0
         names.append(name)
-    body = cells[header_at + 1:]
+    body = cells.iloc[header_at + 1:]
+    body.columns = names
+    body = body.reset_index(drop=True)
     filled = [j for j in range(len(header)) if header[j]]
     last = filled[-1] if filled else -1
     if csv_like and len(body) and last + 1 < body.shape[1]:
-        over = (body[:, last + 1:] != None).any(axis=1)  # noqa: E711 (element-wise)
+        over = body.iloc[:, last + 1:].notna().any(axis=1).to_numpy()
         if over.any() and over.sum() <= len(body) / 2:
             where = rows[header_at + 1:][over]
             raise DataError(
                 f"row(s) {', '.join(map(str, where[:5]))}{' ...' if len(where) > 5 else ''} have more cells than the "
                 f"header ({last + 1}): a separator inside an unquoted cell shifts that row's answers into the wrong "
                 f"columns; quote or correct the cell, then read the file again", file=path)
-    frame = pd.DataFrame(body, columns=names, dtype=object, copy=False)
-    blank = [n for j, n in enumerate(names) if not header[j]]
-    if blank:
-        frame = frame.drop(columns=[c for c in blank if frame[c].isna().all()])
-    frame.insert(0, FILE, path.name)
-    frame[ROW] = np.asarray(rows[header_at + 1:], dtype=int)
+    columns = {FILE: np.full(len(body), path.name, dtype=object)}
+    for j, name in enumerate(names):
+        column = body.iloc[:, j]
+        if not header[j] and column.isna().all():
+            continue  # an empty column with no name: nothing there
+        is_cat = isinstance(column.dtype, pd.CategoricalDtype)
+        if categorical:
+            columns[name] = (_without_unused(column) if is_cat else column.astype("category")).array
+        elif is_cat:
+            columns[name] = _with_missing(column.cat.categories.to_numpy(dtype=object))[column.cat.codes.to_numpy()]
+        else:
+            columns[name] = column.to_numpy(dtype=object)
+    columns[ROW] = np.asarray(rows[header_at + 1:], dtype=int)
+    frame = pd.DataFrame(columns)
     frame.attrs["header"] = header
     return frame, notes

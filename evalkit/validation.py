@@ -9,6 +9,7 @@ import pandas as pd
 import pandera.pandas as pa
 
 from .instruments import normalise_label
+from .io import text_codes
 
 #: Columns of the problems table returned by :func:`validate_frame`.
 PROBLEM_COLUMNS = ["section", "file", "column", "problem", "rows", "example_rows", "severity", "handling"]
@@ -29,6 +30,7 @@ def by_value(series, func):
     Parameters
     ----------
     series : pandas.Series
+        Text (object or categorical: a categorical column's own codes are used).
     func : callable
         Takes an object array of the distinct values, ending with one ``None``
         (standing for every missing cell), and returns an array-like of the
@@ -45,7 +47,7 @@ def by_value(series, func):
     >>> by_value(s, lambda v: [x is None for x in v]).tolist()
     [False, True, False, False]
     """
-    codes, uniques = pd.factorize(np.asarray(series, dtype=object), use_na_sentinel=True)
+    codes, uniques = text_codes(series)
     values = np.empty(len(uniques) + 1, dtype=object)
     values[:-1] = uniques
     values[-1] = None
@@ -144,7 +146,8 @@ def answer_schema(instrument, *, items, timepoint_labels, age=False):
     Returns
     -------
     pandera.DataFrameSchema
-        Columns ``id`` and ``timepoint`` required and non-empty, ``timepoint`` one of
+        Text columns of any storage (object or categorical). Columns ``id`` and
+        ``timepoint`` required and non-empty, ``timepoint`` one of
         the configured labels, every item a number in the response range (whole
         numbers on an integer scale) or one of the response labels, ``age`` a
         number from 3 to 25.
@@ -157,18 +160,18 @@ def answer_schema(instrument, *, items, timepoint_labels, age=False):
     ['id', 'q1', 'timepoint']
     """
     columns = {
-        "id": pa.Column(object, nullable=True, checks=pa.Check(
+        "id": pa.Column(None, nullable=True, checks=pa.Check(
             lambda s: ~by_value(s, _blank).astype(bool), name="id present", error="id is empty", ignore_na=False)),
-        "timepoint": pa.Column(object, nullable=True, checks=pa.Check(
+        "timepoint": pa.Column(None, nullable=True, checks=pa.Check(
             _known({normalise_label(t) for t in timepoint_labels}), name="known timepoint",
             error="timepoint label not in the config's timepoints", ignore_na=False)),
     }
     for item in items:
-        columns[item] = pa.Column(object, nullable=True, required=False, checks=pa.Check(
+        columns[item] = pa.Column(None, nullable=True, required=False, checks=pa.Check(
             _answer_ok(instrument), name="valid answer",
             error=f"answer outside {instrument.min:g}-{instrument.max:g} and not a response label", ignore_na=False))
     if age:
-        columns["age"] = pa.Column(object, nullable=True, required=False, checks=pa.Check(
+        columns["age"] = pa.Column(None, nullable=True, required=False, checks=pa.Check(
             _age_ok, name="plausible age", error="age is not a number from 3 to 25",
             ignore_na=False))
     return pa.DataFrameSchema(columns, strict=False, coerce=False)
