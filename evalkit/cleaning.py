@@ -747,6 +747,11 @@ def read_section(section_cfg, *, instrument):
     frames, problems, notes = [], [], {}
     labels = [lbl for lbls in section_cfg.timepoints.values() for lbl in lbls]
     names = [p.name for p in section_cfg.files]
+    resolved = [p.resolve() for p in section_cfg.files]
+    if len(set(resolved)) != len(resolved):
+        twice = next(p for p in section_cfg.files if resolved.count(p.resolve()) > 1)
+        raise DataError("the same file is listed twice, so its rows would be counted twice; list it once",
+                        file=twice, column=f"{section_cfg.name}.file")
     if len(set(names)) != len(names):
         raise DataError("two files of this section have the same name; rename one so that the cleaning log "
                         "can tell their rows apart", file=section_cfg.files[0], column=f"{section_cfg.name}.file")

@@ -232,6 +232,51 @@ def blank_and_duplicate_rows(folder):
            kept=4, excluded=4, rows_in={"children.csv": 8})
 
 
+@case
+def xlsx_damaged(folder):
+    import zipfile
+
+    with zipfile.ZipFile(folder / "children.xlsx", "w") as book:
+        book.writestr("readme.txt", "not a workbook")
+    config(folder, files="children.xlsx")
+    expect(folder, "a zip archive with an .xlsx name that holds no workbook", 2,
+           message=["children.xlsx", "cannot open the workbook", "save it again"])
+
+
+@case
+def sav_damaged(folder):
+    (folder / "children.sav").write_bytes(b"$FL2@(#) SPSS DATA FILE" + b"\x00\x13" * 40)
+    config(folder, files="children.sav")
+    expect(folder, "an SPSS file cut short", 2, message=["children.sav", "cannot read the SPSS file"])
+
+
+@case
+def config_same_file_twice(folder):
+    (folder / "children.csv").write_text(csv_text(pairs()), encoding="utf-8")
+    config(folder, files=["children.csv", "./children.csv"])
+    expect(folder, "one export listed twice: its rows would be counted twice", 2,
+           message=["children.csv", "children.file", "listed twice", "counted twice"])
+
+
+@case
+def two_files_same_name(folder):
+    for site in ("site_a", "site_b"):
+        (folder / site).mkdir()
+        (folder / site / "children.csv").write_text(csv_text(pairs(prefix=site[-1].upper())), encoding="utf-8")
+    config(folder, files=["site_a/children.csv", "site_b/children.csv"])
+    expect(folder, "two sites' exports with the same file name: the log could not tell their rows apart", 2,
+           message=["children.csv", "children.file", "same name", "rename one"])
+
+
+@case
+def config_file_is_a_folder(folder):
+    (folder / "exports").mkdir()
+    (folder / "exports" / ".keep").write_text("", encoding="utf-8")
+    config(folder, files="exports")
+    expect(folder, "the config names the folder of exports, not a file", 2,
+           message=["exports", "a folder, not a data file"])
+
+
 # ----------------------------------------------------------------------------- spreadsheets and SPSS
 
 @case
