@@ -10,7 +10,7 @@ import pandas as pd
 from .errors import ConfigError, DataError
 from .instruments import normalise_label
 from .io import FILE, ROW, column_key, read_table, text_codes
-from .validation import _UNTIDY, PROBLEM_COLUMNS, answer_schema, as_number, by_value, clean_text, validate_frame
+from .validation import PROBLEM_COLUMNS, answer_schema, as_number, clean_text, validate_frame
 
 #: Columns of the cleaning log (one row per cleaning action).
 LOG_COLUMNS = ["section", "file", "row", "id", "column", "action", "reason", "detail"]
@@ -31,11 +31,6 @@ _ANSWER_LOG = {
     _OUT: ("set missing", "out of range"),
     _FRACTION: ("set missing", "not a whole number"),
 }
-
-
-def _norm(series):
-    """Vectorised :func:`normalise_label` keeping missing values missing."""
-    return by_value(series, lambda vals: [None if (t := clean_text(v)) is None else t.casefold() for v in vals])
 
 
 def _log(section, where, mask, *, column, action, reason, detail=None):
@@ -367,7 +362,8 @@ def _reverse_in_place(array, items, *, instrument):
 def _concat_text(frames):
     """Stack standardised exports; categorical text columns stay categorical (categories united)."""
     if len(frames) == 1:
-        return frames[0].reset_index(drop=True)
+        frame = frames[0]
+        return frame if frame.index.equals(pd.RangeIndex(len(frame))) else frame.reset_index(drop=True)
     from pandas.api.types import union_categoricals
 
     columns = list(dict.fromkeys(c for f in frames for c in f.columns))
@@ -383,23 +379,35 @@ def _concat_text(frames):
     return pd.DataFrame(out)
 
 
-def _clean_ids(raw_id):
-    """Cleaned id (trimmed, spaces collapsed, case-folded; ``None`` if none) and what to log, per row.
+def _tidy(text):
+    """Whether a text is already trimmed, single-spaced and free of invisible characters (C-speed checks)."""
+    return text.isprintable() and text == text.strip() and "  " not in text
 
-    Returns ``clean, spaced, folded, date, error, blank``: ``spaced`` = white
-    space changed, ``folded`` = only case changed, ``date`` = looks like a date,
-    ``error`` = the Excel error text when the cell holds one (else None),
-    ``blank`` = nothing but white space.
+
+def _clean_ids(raw_id):
+    """Cleaned ids (trimmed, spaces collapsed, case-folded), people as codes, and what to log; once per distinct id.
+
+    Returns
+    -------
+    dict
+        Per row: ``clean`` (object, None when no id), ``person`` (code into
+        ``names``, -1 when no id), ``spaced`` (white space changed), ``folded``
+        (only case changed), ``date`` (looks like a date), ``error`` (the Excel
+        error text when the cell holds one, else None), ``blank`` (nothing but
+        white space); and ``names``: the distinct cleaned ids, sorted.
     """
     codes, uniques = text_codes(raw_id)
     n = len(uniques) + 1
     clean, error = np.full(n, None, dtype=object), np.full(n, None, dtype=object)
     spaced, folded, date = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
-    untidy, date_like = _UNTIDY.search, _DATE_ID.fullmatch
+    blank = np.zeros(n, dtype=bool)
+    blank[-1] = True
+    date_like = _DATE_ID.fullmatch
     for k, value in enumerate(uniques):
         raw = value if isinstance(value, str) else str(value)
-        text = raw if untidy(raw) is None else clean_text(raw)  # the usual tidy id costs one regex scan
+        text = raw if _tidy(raw) else clean_text(raw)
         if not text:
+            blank[k] = True
             continue
         folded_text = text.casefold()
         if folded_text in EXCEL_ERRORS:
@@ -412,26 +420,44 @@ def _clean_ids(raw_id):
             spaced[k] = folded_text != raw.casefold()
             folded[k] = not spaced[k] and raw.strip() != raw.strip().casefold()
         date[k] = raw[:1].isdigit() and date_like(folded_text) is not None
-    blank = np.array([c is None and e is None for c, e in zip(clean, error)], dtype=bool)
-    return (pd.Series(clean[codes], index=raw_id.index, dtype=object), spaced[codes], folded[codes],
-            date[codes], error[codes], blank[codes])
+    has_id = np.flatnonzero([c is not None for c in clean])
+    person_codes, names = pd.factorize(clean[has_id])
+    order = np.array(sorted(range(len(names)), key=names.__getitem__), dtype=np.intp)  # faster than sort=True
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    person_codes, names = rank[person_codes], names[order]
+    person = np.full(n, -1)
+    person[has_id] = person_codes
+    return dict(clean=clean[codes], person=person[codes], spaced=spaced[codes], folded=folded[codes],
+                date=date[codes], error=error[codes], blank=blank[codes], names=np.asarray(names, dtype=object))
 
 
-def _leading_zero_twins(ids):
-    """Mask of ids that are all digits and equal another id once leading zeros are dropped ('007', '7')."""
-    codes, uniques = pd.factorize(ids.to_numpy(dtype=object))
-    key = np.array([u.lstrip("0") or "0" if u.isdigit() else None for u in uniques], dtype=object)
+def _leading_zero_twins(names):
+    """Which ids are all digits and equal another id once leading zeros are dropped ('007', '7').
+
+    Returns a mask over ``names`` and, for those, the spellings found (``"'7', '007'"``).
+    """
+    key = np.array([u.lstrip("0") or "0" if u.isdigit() else None for u in names], dtype=object)
     table = pd.DataFrame({"key": key}).dropna()
     twins = table.groupby("key")["key"].transform("size") > 1
-    flag = np.zeros(len(uniques), dtype=bool)
+    flag = np.zeros(len(names), dtype=bool)
     flag[twins.index[twins.to_numpy()]] = True
-    others = table[twins].groupby("key").groups
-    names = np.empty(len(uniques), dtype=object)
-    for members in others.values():
-        spelled = sorted(uniques[members], key=lambda u: (len(u), u))
-        for m in members:
-            names[m] = ", ".join(f"'{u}'" for u in spelled)
-    return flag[codes], names[codes]
+    spelled = np.empty(len(names), dtype=object)
+    for members in table[twins].groupby("key").groups.values():
+        shown = ", ".join(f"'{u}'" for u in sorted(names[members], key=lambda u: (len(u), u)))
+        spelled[members] = shown
+    return flag, spelled
+
+
+def _timepoints(series, timepoints):
+    """Per row: 0 pre, 1 post, -1 missing, -2 a label the config does not list; and whether a label was mapped."""
+    mapping = {normalise_label(lbl): tp for tp, labels in timepoints.items() for lbl in labels}
+    codes, uniques = text_codes(series)
+    label = [clean_text(v) for v in uniques] + [None]
+    code = np.array([-1 if t is None else {"pre": 0, "post": 1}.get(mapping.get(t.casefold()), -2) for t in label])
+    mapped = np.array([t is not None and t.casefold() in mapping and t.casefold() != mapping[t.casefold()]
+                       for t in label])
+    return code[codes], mapped[codes], mapping
 
 
 def _exact_duplicates(columns, among):
@@ -515,8 +541,9 @@ def clean_section(frames, *, section_cfg, instrument, analysis, section=None):
     is_kept = np.ones(len(data), dtype=bool)
     reason = np.full(len(data), "", dtype=object)
 
-    clean_id, spaced, folded, dates, excel_error, id_blank = _clean_ids(data["id"])
-    where = data[[FILE, ROW]].assign(id=clean_id.where(clean_id.notna(), ""))
+    ids = _clean_ids(data["id"])
+    excel_error = ids["error"]
+    where = data[[FILE, ROW]].assign(id=np.where(ids["person"] >= 0, ids["clean"], ""))
 
     def exclude(mask, why, detail=None, column=""):
         mask = np.asarray(mask, dtype=bool) & is_kept
@@ -524,45 +551,43 @@ def clean_section(frames, *, section_cfg, instrument, analysis, section=None):
         reason[mask] = why
         logs.append(_log(section, where, mask, column=column, action="excluded", reason=why, detail=detail))
 
-    tp_raw = _norm(data["timepoint"])
+    tp_code, relabel, mapping = _timepoints(data["timepoint"], section_cfg.timepoints)
     values, no_item_text, answer_logs = _parse_answers(data, where, items=items, instrument=instrument,
                                                        section=section)
     role_text = {r: _distinct(data[r]) for r in roles}
-    blank = id_blank & tp_raw.isna().to_numpy() & no_item_text
+    blank = ids["blank"] & (tp_code == -1) & no_item_text
     for codes, shown in role_text.values():
         blank &= np.array([v is None for v in shown])[codes]
     exclude(blank, "blank row")
     has_error = np.array([e is not None for e in excel_error])
-    exclude(clean_id.isna().to_numpy() & ~has_error, "missing id", column="id")
+    exclude((ids["person"] < 0) & ~has_error, "missing id", column="id")
     exclude(has_error, "missing id", column="id",
             detail=lambda m: [f"Excel error '{e}' in the id cell" for e in excel_error[m]])
 
     # ids: whitespace changes are logged per row; plain case folding once per file
     kept = is_kept.copy()
     raw_id = data["id"]
-    logs.append(_log(section, where, spaced & kept, column="id", action="recoded", reason="id trimmed of spaces",
-                     detail=lambda m: [f"'{v}'" for v in raw_id[m]]))
-    for name, n in data.loc[folded & kept, FILE].value_counts(sort=False).sort_index().items():
+    logs.append(_log(section, where, ids["spaced"] & kept, column="id", action="recoded",
+                     reason="id trimmed of spaces", detail=lambda m: [f"'{v}'" for v in raw_id[m]]))
+    for name, n in data.loc[ids["folded"] & kept, FILE].value_counts(sort=False).sort_index().items():
         logs.append(pd.DataFrame([dict(section=section, file=name, row=pd.NA, id="", column="id",
                                        action="recoded", reason="id case-folded",
                                        detail=f"{n} ids written in lower case so that 'C0042' and 'c0042' "
                                               f"are one person")]))
-    logs.append(_log(section, where, dates & kept, column="id", action="noted",
+    logs.append(_log(section, where, ids["date"] & kept, column="id", action="noted",
                      reason="id looks like a date", detail="the spreadsheet may have turned an id into a date; "
                                                            "check the export"))
 
     # timepoints
-    mapping = {normalise_label(lbl): tp for tp, labels in section_cfg.timepoints.items() for lbl in labels}
-    tp = tp_raw.map(mapping)
-    exclude(tp_raw.isna(), "missing timepoint", column="timepoint")
+    tp_text = np.array([np.nan, np.nan, "pre", "post"], dtype=object)[tp_code + 2]
+    exclude(tp_code == -1, "missing timepoint", column="timepoint")
     known = ", ".join(sorted(mapping))
-    exclude(tp_raw.notna() & tp.isna(), "unknown timepoint", column="timepoint",
+    exclude(tp_code == -2, "unknown timepoint", column="timepoint",
             detail=lambda m: [f"label '{clean_text(v)}' is not one of {known}" for v in data["timepoint"][m]])
-    relabel = (tp.notna() & (tp_raw != tp)).to_numpy() & is_kept
-    logs.append(_log(section, where, relabel, column="timepoint", action="recoded",
+    logs.append(_log(section, where, relabel & is_kept, column="timepoint", action="recoded",
                      reason="timepoint label mapped",
                      detail=lambda m: [f"'{clean_text(v)}' read as {t}"
-                                       for v, t in zip(data["timepoint"][m], tp[m])]))
+                                       for v, t in zip(data["timepoint"][m], tp_text[m])]))
 
     # answers
     logs.extend(answer_logs)
@@ -582,9 +607,7 @@ def clean_section(frames, *, section_cfg, instrument, analysis, section=None):
             facts[role] = _tidy_levels(*role_text[role])
 
     # people and timepoints as integer codes (ids in sorted order): the rest is array arithmetic
-    id_code, id_names = pd.factorize(clean_id.to_numpy(dtype=object), sort=True, use_na_sentinel=True)
-    tp_text = tp.to_numpy(dtype=object)
-    tp_code = np.where(tp_text == "pre", 0, np.where(tp_text == "post", 1, -1))
+    id_code, id_names = ids["person"], ids["names"]
     person_tp = id_code * 2 + tp_code
 
     def questionnaires(kept):
@@ -611,7 +634,7 @@ def clean_section(frames, *, section_cfg, instrument, analysis, section=None):
 
     kept = is_kept.copy()
     status = np.where(kept, "kept", "excluded").astype(object)
-    rows = data[[FILE, ROW]].assign(id=clean_id, timepoint=tp, status=status, reason=reason)
+    rows = data[[FILE, ROW]].assign(id=ids["clean"], timepoint=tp_text, status=status, reason=reason)
     person, when = id_code[kept], tp_code[kept]
     out = pd.DataFrame({"id": id_names[person].astype(object), "timepoint": np.where(when == 0, "pre", "post")},
                        index=data.index[kept])
@@ -652,7 +675,8 @@ def clean_section(frames, *, section_cfg, instrument, analysis, section=None):
     out = out.join(out_facts)
 
     # ids that may be one child written with and without leading zeros: kept apart, noted
-    twins, spelled = _leading_zero_twins(out["id"])
+    twin_names, spelled_names = _leading_zero_twins(id_names)
+    twins, spelled = twin_names[person], spelled_names[person]
     if twins.any():
         logs.append(_log(section, kept_where, twins, column="id", action="noted",
                          reason="ids differ only by leading zeros",
@@ -790,18 +814,25 @@ def accounting(rows):
     by_reason : pandas.DataFrame
         Tidy ``file, outcome, reason, rows``.
     """
-    tidy = (rows.assign(reason=rows["reason"].where(rows["status"] == "excluded", ""))
-            .groupby([FILE, "status", "reason"], sort=True).size().rename("rows").reset_index()
-            .rename(columns={FILE: "file", "status": "outcome"}))
-    files = sorted(rows[FILE].unique())
-    summary = pd.DataFrame({"file": files})
-    summary["rows_in"] = summary["file"].map(rows[FILE].value_counts()).fillna(0).astype(int)
-    kept = rows[rows["status"] == "kept"][FILE].value_counts()
-    summary["rows_kept"] = summary["file"].map(kept).fillna(0).astype(int)
+    file_code, file_names = pd.factorize(rows[FILE].to_numpy(dtype=object), sort=True)
+    excluded = (rows["status"] == "excluded").to_numpy()
+    reason_code, reasons = pd.factorize(np.where(excluded, rows["reason"].to_numpy(dtype=object), ""), sort=True)
+    n_files, n_reasons = len(file_names), len(reasons)
+    # one count per (file, outcome, reason): a single integer key, counted by numpy
+    key = (file_code * 2 + excluded) * n_reasons + reason_code
+    found, counts = np.unique(key, return_counts=True)
+    tidy = pd.DataFrame({"file": file_names[found // (2 * n_reasons)],
+                         "outcome": np.where((found // n_reasons) % 2 == 1, "excluded", "kept"),
+                         "reason": reasons[found % n_reasons], "rows": counts})
+    tidy = tidy.sort_values(["file", "outcome", "reason"], kind="stable").reset_index(drop=True)
+    summary = pd.DataFrame({"file": np.asarray(file_names, dtype=object),
+                            "rows_in": np.bincount(file_code, minlength=n_files)})
+    summary["rows_kept"] = np.bincount(file_code[~excluded], minlength=n_files)
     summary["rows_excluded"] = summary["rows_in"] - summary["rows_kept"]
-    excl = rows[rows["status"] == "excluded"]
+    position = {why: i for i, why in enumerate(reasons)}
     for why in EXCLUSION_REASONS:
-        summary[why] = summary["file"].map(excl[excl["reason"] == why][FILE].value_counts()).fillna(0).astype(int)
+        hit = excluded & (reason_code == position.get(why, -1))
+        summary[why] = np.bincount(file_code[hit], minlength=n_files)
     total = summary.drop(columns="file").sum().to_frame().T
     total.insert(0, "file", "all files")
     summary = pd.concat([summary, total], ignore_index=True)

@@ -16,7 +16,6 @@ PROBLEM_COLUMNS = ["section", "file", "column", "problem", "rows", "example_rows
 
 _WS = re.compile(r"\s+")
 _INVISIBLE = re.compile("[\u200b\u200c\u200d\u2060\ufeff]")
-_UNTIDY = re.compile("^\\s|\\s$|\\s\\s|[^\\S ]|[\u200b\u200c\u200d\u2060\ufeff]")
 _DECIMAL_COMMA = re.compile(r"[+-]?\d+,\d+")
 
 
@@ -66,7 +65,7 @@ def clean_text(value):
     if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
         return None
     text = str(value)
-    if _UNTIDY.search(text) is None:  # already tidy: the usual case, one regex scan
+    if text.isprintable() and text == text.strip() and "  " not in text:  # already tidy: the usual case
         return text or None
     text = _WS.sub(" ", _INVISIBLE.sub("", text)).strip()
     return text or None
@@ -94,7 +93,8 @@ def as_number(text):
 
 
 def _blank(values):
-    return np.array([clean_text(v) is None for v in values])
+    return np.array([v is None or not v.strip() or (not v.isprintable() and clean_text(v) is None)
+                     if isinstance(v, str) else clean_text(v) is None for v in values])
 
 
 def _known(labels):
