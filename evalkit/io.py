@@ -6,7 +6,6 @@ import datetime
 import io as _io
 import math
 import re
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +31,8 @@ _CONVERT = {".xls": "open it in Excel and save it as .xlsx (Excel Workbook)",
 #: How many rows at the top of a file are searched for the header row.
 HEADER_SEARCH_ROWS = 10
 _SEPARATORS = (",", ";", "\t")
+#: A well-formed UTF-8 multi-byte character (in a file that is not valid UTF-8 as a whole).
+_UTF8_MULTIBYTE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
 _SEPARATOR_NAMES = {",": "comma", ";": "semicolon", "\t": "tab"}
 
 
@@ -199,12 +200,33 @@ def _decode(raw, path):
     except UnicodeDecodeError:
         raise DataError("the file looks like UTF-16 text but cannot be decoded; export it again as CSV UTF-8",
                         file=path) from None
-    for encoding in _ENCODINGS:
-        try:
-            return encoding, raw.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    return "latin-1", raw.decode("latin-1")  # cp1252 leaves five bytes undefined; latin-1 never fails
+    try:
+        return "utf-8-sig", raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    if _UTF8_MULTIBYTE.search(raw):
+        # UTF-8 text with some lines in another encoding (a file edited in two programs): reading it all as
+        # Windows-1252 would turn every UTF-8 'é' into 'Ã©', so each line is read in the encoding it is in
+        lines = raw.split(b"\n")
+        out = []
+        for line in lines:
+            try:
+                out.append(line.decode("utf-8-sig"))
+            except UnicodeDecodeError:
+                out.append(line.decode("cp1252", errors="replace"))
+        return "mixed", "\n".join(out)
+    try:
+        return "cp1252", raw.decode("cp1252")
+    except UnicodeDecodeError:
+        return "latin-1", raw.decode("latin-1")  # cp1252 leaves five bytes undefined; latin-1 never fails
+
+
+def _is_utf8(line):
+    try:
+        line.decode("utf-8")
+        return True
+    except UnicodeDecodeError:
+        return False
 
 
 def _separator(text, header_hint=None):
@@ -257,7 +279,8 @@ def _read_csv(path, header_hint=None):
     delimiter = _separator(text, header_hint)
     try:
         # the bytes, not the decoded text, go to the C parser: it decodes faster than a Python StringIO feeds it
-        source = (_io.StringIO(text), None) if encoding.startswith("utf-16") else (_io.BytesIO(raw), encoding)
+        by_text = encoding.startswith("utf-16") or encoding == "mixed"
+        source = (_io.StringIO(text), None) if by_text else (_io.BytesIO(raw), encoding)
         # categories: each column is parsed into codes once, with its distinct texts (always strings)
         cells = pd.read_csv(source[0], encoding=source[1], sep=delimiter, header=None, dtype="category",
                             keep_default_na=False, na_values=[""], skip_blank_lines=False, engine="c",
@@ -278,6 +301,9 @@ def _read_csv(path, header_hint=None):
         notes.append("UTF-8 with byte-order mark")
     if encoding.startswith("utf-16"):
         notes.append("read as UTF-16 text")
+    elif encoding == "mixed":
+        bad = sum(1 for line in raw.split(b"\n") if not _is_utf8(line))
+        notes.append(f"mixed encodings: {bad} line(s) not UTF-8 were read as Windows-1252, the rest as UTF-8")
     elif encoding != "utf-8-sig":
         notes.append(f"read as {encoding} (not valid UTF-8)")
     if delimiter != ",":

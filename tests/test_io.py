@@ -175,3 +175,12 @@ def test_read_table_never_writes(tmp_path):
     before = hashlib.sha256(path.read_bytes()).hexdigest()
     read_table(path)
     assert hashlib.sha256(path.read_bytes()).hexdigest() == before
+
+
+def test_mixed_encodings_are_read_line_by_line(tmp_path):
+    raw = "child_id,site\nA1,Caf\u00e9\n".encode("utf-8") + "A2,Caf\u00e9\n".encode("cp1252")
+    path = tmp_path / "x.csv"
+    path.write_bytes(raw)
+    df = read_table(path)
+    assert df["site"].tolist() == ["Caf\u00e9", "Caf\u00e9"]  # not 'CafÃ©' for the UTF-8 line
+    assert any("mixed encodings: 1 line(s)" in n for n in df.attrs["notes"])

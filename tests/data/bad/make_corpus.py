@@ -147,6 +147,20 @@ def windows_1252(folder):
 
 
 @case
+def mixed_encodings(folder):
+    header = HEADER + ["site"]
+    rows = [r + [site] for r, site in zip(pairs(), ["Caf\u00e9 north", "Caf\u00e9 north", "Caf\u00e9 north",
+                                                     "Caf\u00e9 north"])]
+    lines = csv_text(rows, header=header).splitlines(keepends=True)
+    raw = b"".join(line.encode("cp1252" if i == 4 else "utf-8") for i, line in enumerate(lines))
+    (folder / "children.csv").write_bytes(raw)
+    config(folder, columns={"id": "child_id", "timepoint": "timepoint", "site": "site"})
+    expect(folder, "UTF-8 with one row saved as Windows-1252 by another program: each line read in its own "
+           "encoding, so 'Caf\u00e9' stays one site (not 'Caf\u00c3\u00a9')", 0,
+           stdout=["mixed encodings: 1 line(s) not UTF-8"], kept=4, excluded=0, rows_in={"children.csv": 4})
+
+
+@case
 def utf8_with_bom(folder):
     (folder / "children.csv").write_bytes(b"\xef\xbb\xbf" + csv_text(pairs()).encode("utf-8"))
     config(folder)
