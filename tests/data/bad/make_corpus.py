@@ -189,6 +189,15 @@ def semicolon_separated(folder):
 
 
 @case
+def excel_sep_line(folder):
+    (folder / "children.csv").write_text("sep=;\r\n" + csv_text(pairs(), sep=";"), encoding="utf-8")
+    config(folder)
+    expect(folder, "Excel's 'sep=;' line above the header", 0,
+           stdout=["header found on row 2", "separator semicolon"], kept=4, excluded=0,
+           rows_in={"children.csv": 4})
+
+
+@case
 def ragged_row_shifts_answers(folder):
     text = csv_text(pairs()).splitlines()
     text[3] = text[3].replace("pre,2,2", "pre,2,,2", 1)  # an unquoted separator inside a row
