@@ -87,6 +87,33 @@ def xlsx(path, rows, *, merges=(), formats=None):
                 cell.number_format = fmt
     book.properties.created = book.properties.modified = FIXED_TIME
     book.save(path)
+    _fix_zip_times(path)
+
+
+def _fix_zip_times(path):
+    """Rewrite a zip with fixed entry times and document dates, so regenerating gives the same bytes."""
+    import re
+    import zipfile
+
+    with zipfile.ZipFile(path) as book:
+        entries = [(info, book.read(info.filename)) for info in book.infolist()]
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as book:
+        for info, data in entries:
+            if info.filename == "docProps/core.xml":
+                data = re.sub(rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*", rb"\g<1>2026-01-01T00:00:00Z", data)
+            fixed = zipfile.ZipInfo(info.filename, date_time=(2026, 1, 1, 0, 0, 0))
+            fixed.compress_type = zipfile.ZIP_DEFLATED
+            book.writestr(fixed, data)
+
+
+def sav(path, frame, labels):
+    """Write an SPSS file with fixed creation date and time in its header (bytes 92-108)."""
+    import pyreadstat
+
+    pyreadstat.write_sav(frame, str(path), variable_value_labels=labels)
+    raw = bytearray(path.read_bytes())
+    raw[92:109] = b"01 Jan 2600:00:00"
+    path.write_bytes(bytes(raw))
 
 
 # ----------------------------------------------------------------------------- files and formats
@@ -260,7 +287,7 @@ def xlsx_damaged(folder):
     import zipfile
 
     with zipfile.ZipFile(folder / "children.xlsx", "w") as book:
-        book.writestr("readme.txt", "not a workbook")
+        book.writestr(zipfile.ZipInfo("readme.txt", date_time=(2026, 1, 1, 0, 0, 0)), "not a workbook")
     config(folder, files="children.xlsx")
     expect(folder, "a zip archive with an .xlsx name that holds no workbook", 2,
            message=["children.xlsx", "cannot open the workbook", "save it again"])
@@ -371,13 +398,12 @@ def excel_leading_zero_format(folder):
 @case
 def spss_value_labels(folder):
     import pandas as pd
-    import pyreadstat
 
     frame = pd.DataFrame({"child_id": ["C001", "C001", "C002", "C002"], "timepoint": [1.0, 2.0, 1.0, 2.0],
                           **{q: [1.0, 3.0, 2.0, 2.0] for q in ITEMS}})
     labels = {"timepoint": {1.0: "Pre", 2.0: "Post"},
               **{q: {1.0: "Not true", 2.0: "Sometimes true", 3.0: "Often true"} for q in ITEMS}}
-    pyreadstat.write_sav(frame, str(folder / "children.sav"), variable_value_labels=labels)
+    sav(folder / "children.sav", frame, labels)
     config(folder, files="children.sav")
     expect(folder, "SPSS file with value labels on the timepoint and every answer", 0,
            stdout=["SPSS value labels applied", "2 people, 2 with both pre and post"],
@@ -389,12 +415,11 @@ def spss_value_labels(folder):
 @case
 def spss_unmapped_labels(folder):
     import pandas as pd
-    import pyreadstat
 
     frame = pd.DataFrame({"child_id": ["C001", "C001"], "timepoint": ["pre", "post"],
                           **{q: [1.0, 2.0] for q in ITEMS}})
     labels = {q: {1.0: "Never", 2.0: "Always"} for q in ITEMS}
-    pyreadstat.write_sav(frame, str(folder / "children.sav"), variable_value_labels=labels)
+    sav(folder / "children.sav", frame, labels)
     config(folder, files="children.sav")
     expect(folder, "SPSS answers labelled with words the instrument does not know: nothing is guessed", 2,
            message=["no usable rows", "2 no answers", "not a number or response label", "value 'Never'",
