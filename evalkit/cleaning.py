@@ -256,13 +256,12 @@ def _distinct(series):
     return codes, np.array([clean_text(v) for v in uniques] + [None], dtype=object)
 
 
-def _tidy_factor(series):
-    """Fold case and spaces of factor levels, showing each level by its most common spelling."""
-    return pd.Series(_tidy_levels(*_distinct(series)), index=series.index)
-
-
 def _tidy_levels(codes, shown):
-    """:func:`_tidy_factor` from codes and cleaned distinct texts; an object array (NaN where missing)."""
+    """Fold case and spaces of factor levels, showing each level by its most common spelling.
+
+    Takes the codes and cleaned distinct texts of :func:`_distinct`; returns an
+    object array (NaN where missing).
+    """
     if all(v is None for v in shown):
         return np.full(len(codes), np.nan, dtype=object)
     counts = np.bincount(codes[codes >= 0], minlength=len(shown) - 1)
