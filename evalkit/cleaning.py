@@ -262,15 +262,14 @@ def _tidy_levels(codes, shown):
     Takes the codes and cleaned distinct texts of :func:`_distinct`; returns an
     object array (NaN where missing).
     """
-    if all(v is None for v in shown):
-        return np.full(len(codes), np.nan, dtype=object)
     counts = np.bincount(codes[codes >= 0], minlength=len(shown) - 1)
-    spellings = pd.DataFrame({"shown": shown[:-1], "count": counts}).dropna()
-    spellings = spellings.groupby("shown", sort=False)["count"].sum().reset_index()
-    spellings["key"] = spellings["shown"].str.casefold()
-    spellings["not_lower"] = spellings["shown"] != spellings["key"]  # ties go to the lower-case spelling
-    best = (spellings.sort_values(["key", "count", "not_lower", "shown"], ascending=[True, False, True, True])
-            .drop_duplicates("key").set_index("key")["shown"])
+    rows = {}
+    for text, n in zip(shown[:-1], counts):
+        if text is not None:
+            rows[text] = rows.get(text, 0) + int(n)
+    best = {}  # spelling shown for each folded level: most rows, then the lower-case one, then alphabetical
+    for text, n in sorted(rows.items(), key=lambda kv: (-kv[1], kv[0] != kv[0].casefold(), kv[0])):
+        best.setdefault(text.casefold(), text)
     tidy = np.array([np.nan if v is None else best[v.casefold()] for v in shown], dtype=object)
     return tidy[codes]
 

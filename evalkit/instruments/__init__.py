@@ -10,6 +10,7 @@ from ..cohort import Instrument, Subscale
 from ..errors import ConfigError
 
 HERE = Path(__file__).parent
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 INSTRUMENT_KEYS = {"id", "name", "reference", "key_status", "response", "scoring", "min_answered",
                    "subscales", "total", "reliability"}
 SUBSCALE_KEYS = {"id", "label", "items", "reverse"}
@@ -90,7 +91,7 @@ def load_instrument(spec, *, base=None):
         raise ConfigError(f"cannot read the instrument file ({exc.strerror or exc.__class__.__name__})",
                           file=path) from None
     try:
-        raw = yaml.safe_load(text)
+        raw = yaml.load(text, Loader=_SAFE_LOADER)  # noqa: S506 (a safe loader; libyaml when installed)
     except yaml.YAMLError as exc:
         raise ConfigError(f"instrument is not valid YAML ({str(exc).splitlines()[0]})", file=path) from None
     return parse_instrument(raw, source=str(path))
