@@ -716,9 +716,9 @@ def clean_section(frames, *, section_cfg, instrument, analysis, section=None):
                          reason="too few items answered",
                          detail=[f"{a} of {len(sub.items)} items answered; {needed} needed "
                                  f"({instrument.min_answered:.0%} rule)" for a in answered]))
-    out = out.iloc[order].reset_index(drop=True)
-    for m in measures:
-        out[m] = scores[m]
+    out = pd.concat([out.iloc[order].reset_index(drop=True),
+                     pd.DataFrame({m: scores[m] for m in measures}, index=pd.RangeIndex(len(order)), dtype=float)],
+                    axis=1)
     item_out = pd.DataFrame(keyed, columns=items, copy=False)
     item_out.insert(0, "timepoint", out["timepoint"].to_numpy())
     item_out.insert(0, "id", out["id"].to_numpy())
