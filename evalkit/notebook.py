@@ -337,7 +337,7 @@ def recorded(notebook):
 
 
 class Figures(list):
-    """Several figures shown one after another when a notebook cell returns them."""
+    """Several figures (or notes) shown one after another when a notebook cell returns them."""
 
     def _ipython_display_(self):
         from IPython.display import display
@@ -366,11 +366,31 @@ def _theme():
         _THEMED.append(True)
 
 
+class FigureImage:
+    """A finished figure as PNG, shown once by the notebook (and kept for tests as ``.figure``)."""
+
+    def __init__(self, fig):
+        import io
+
+        buffer = io.BytesIO()
+        # every report figure lays itself out (tight_layout, constrained layout or fixed margins),
+        # so it is drawn once, without the second pass that bbox_inches="tight" costs
+        fig.savefig(buffer, format="png", dpi=fig.dpi, bbox_inches=None, facecolor="white")
+        self.png = buffer.getvalue()
+        self.figure = fig
+
+    def _repr_png_(self):
+        return self.png
+
+    def __repr__(self):
+        return f"<figure {self.figure.get_figwidth():.1f} x {self.figure.get_figheight():.1f} in>"
+
+
 def _figure(fig):
     import matplotlib.pyplot as plt
 
     plt.close(fig)
-    return fig
+    return FigureImage(fig)
 
 
 # ---------------------------------------------------------------------------- sections
@@ -601,36 +621,63 @@ def ancova_table(data):
 
 
 def interaction_figures(data, section="children"):
-    """Mean pre and post scores by group, one figure per factor, for every measure."""
-    _theme()
+    """How the change differs by group: mean change per group for every factor, then the classic
+    pre/post interaction plots of the measure × factor pairs whose interaction test reached p < alpha.
+
+    Returns
+    -------
+    Figures
+        The overview figure (one panel per factor), then the interaction plots (or a note that
+        no interaction reached p < alpha).
+    """
     import matplotlib.pyplot as plt
 
-    from .plots import interaction_plot
+    from .plots import change_by_group_plot, interaction_plot
 
+    _theme()
     sec = _section(data, section)
-    figures = []
-    for factor in sec.factors:
-        n = len(sec.measures)
-        cols = min(3, n)
-        rows = int(np.ceil(n / cols))
-        fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.4 * rows), squeeze=False)
-        for k, (ax, measure) in enumerate(zip(axes.flat, sec.measures)):
-            interaction_plot(sec.scores, measure=measure, factor=factor, min_group_n=data.min_group_n,
-                             label=sec.labels[measure], ax=ax)
-            # the factor is in the figure title; keep panel titles short and one legend per figure
-            note = ax.get_title().split("\n", 1)[1:] if "\n" in ax.get_title() else []
-            ax.set_title("\n".join([sec.labels[measure]] + note), fontsize=10)
-            ax.set_ylabel("Mean (95% CI)" if k % cols == 0 else "")
-            if k and ax.get_legend() is not None:
-                ax.get_legend().remove()
-        for ax in list(axes.flat)[n:]:
-            ax.set_visible(False)
-        fig.suptitle(f"Mean scores before and after, by {factor.replace('_', ' ')}", fontsize=12)
-        # fixed margins: the panels are alike, and tight_layout would measure every tick label again
-        fig.subplots_adjust(left=0.07, right=0.98, top=1 - 0.75 / fig.get_figheight(),
-                            bottom=0.45 / fig.get_figheight(), wspace=0.28, hspace=0.5)
-        figures.append(_figure(fig))
-    return Figures(figures)
+    shown = Figures()
+    if not sec.factors:
+        return Markdown("_No group factors (delivery, age, referral reason, site) in this cohort._")
+    cols = min(2, len(sec.factors))
+    rows = int(np.ceil(len(sec.factors) / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(6.2 * cols, (0.5 * len(sec.measures) + 1.6) * rows),
+                             squeeze=False, sharey=True)
+    for ax, factor in zip(axes.flat, sec.factors):
+        change_by_group_plot(sec.scores, measures=sec.measures, factor=factor, labels=sec.labels,
+                             min_group_n=data.min_group_n, ax=ax)
+    for ax in list(axes.flat)[len(sec.factors):]:
+        ax.set_visible(False)
+    fig.suptitle("Mean change by group (post − pre, 95% CI)", fontsize=12)
+    fig.tight_layout()
+    shown.append(_figure(fig))
+
+    alpha = data.config.analysis["alpha"]
+    m = data.results.get("moderators")
+    pairs = [] if m is None else [
+        (r.measure, r.factor) for r in m[(m["source"] == "interaction") & (m["p"] < alpha)].itertuples()]
+    if not pairs:
+        shown.append(Markdown(f"_No time × group interaction reached p < {alpha:g}, so no pre/post plots by "
+                              f"group are shown._"))
+        return shown
+    cols = min(3, len(pairs))
+    rows = int(np.ceil(len(pairs) / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.3 * rows), squeeze=False)
+    for k, (ax, (measure, factor)) in enumerate(zip(axes.flat, pairs)):
+        interaction_plot(sec.scores, measure=measure, factor=factor, min_group_n=data.min_group_n,
+                         label=sec.labels.get(measure, measure), ax=ax)
+        note = ax.get_title().split("\n", 1)[1:] if "\n" in ax.get_title() else []
+        ax.set_title("\n".join([f"{sec.labels.get(measure, measure)} by {factor.replace('_', ' ')}"] + note),
+                     fontsize=10)
+        ax.set_ylabel("Mean (95% CI)" if k % cols == 0 else "")
+    for ax in list(axes.flat)[len(pairs):]:
+        ax.set_visible(False)
+    fig.suptitle(f"Pre and post means by group where the interaction reached p < {alpha:g}", fontsize=12)
+    # fixed margins: the panels are alike, and tight_layout would measure every tick label again
+    fig.subplots_adjust(left=0.08, right=0.98, top=1 - 0.75 / fig.get_figheight(),
+                        bottom=0.45 / fig.get_figheight(), wspace=0.3, hspace=0.6)
+    shown.append(_figure(fig))
+    return shown
 
 
 def reliable_change_table(data, section="children"):
@@ -640,12 +687,29 @@ def reliable_change_table(data, section="children"):
         return Markdown("_Reliable change could not be computed._")
     record(f"{section}_reliable_change", rc[["measure", "n", "improved", "no_change", "deteriorated"]]
            .to_dict(orient="records"))
-    shown = disclose(rc, data, counts=["n", "improved", "no_change", "deteriorated"])
-    return Table(shown.drop(columns=[c for c in ("section",) if c in shown]),
+    labels = _section(data, section).labels
+
+    def share(count, n):  # a percentage of fewer than min_cell people would disclose the count
+        if not np.isfinite(count) or not n:
+            return ""
+        return f"<{data.min_cell}" if 0 < count < data.min_cell else f"{int(count)} ({100 * count / n:.0f}%)"
+
+    shown = pd.DataFrame({
+        "Measure": rc["measure"].map(lambda m: labels.get(m, m)),
+        "n": rc["n"],
+        "r used (source)": [f"{_fmt(r)} ({src})" if np.isfinite(r) else "" for r, src in
+                            zip(rc["r_used"], rc["r_source"].fillna(""))],
+        "RCI threshold": rc["rci_threshold"].map(_fmt),
+        "Reliably improved": [share(c, n) for c, n in zip(rc["improved"], rc["n"])],
+        "No reliable change": [share(c, n) for c, n in zip(rc["no_change"], rc["n"])],
+        "Reliably deteriorated": [share(c, n) for c, n in zip(rc["deteriorated"], rc["n"])],
+        "Note": rc["note"].fillna("") if "note" in rc else "",
+    })
+    return Table(disclose(shown, data, counts=["n"]),
                  caption="Reliable change per person (Jacobson & Truax, 1991)",
                  notes=["RCI = (post − pre) / sqrt(2 · (SD_pre · sqrt(1 − r))²); |RCI| > 1.96 is reliable change. "
                         "r is the baseline Cronbach's alpha of this cohort unless the instrument or config gives "
-                        "one (column r_source).", _small_note(data)])
+                        "one.", _small_note(data)])
 
 
 def reliable_change_figure(data, section="children"):
@@ -658,7 +722,9 @@ def reliable_change_figure(data, section="children"):
     rc = data.results.get("reliable_change" if section == "children" else "facilitator_reliable_change")
     if rc is None or rc.empty:
         return Markdown("_Reliable change could not be computed._")
-    shown = disclose(rc, data, counts=["n", "improved", "no_change", "deteriorated"])
+    labels = _section(data, section).labels
+    shown = disclose(rc.assign(measure=rc["measure"].map(lambda m: labels.get(m, m))), data,
+                     counts=["n", "improved", "no_change", "deteriorated"])
     fig, ax = plt.subplots(figsize=(8, 0.55 * len(shown) + 1.5))
     reliable_change_plot(shown, ax=ax, unit="children" if section == "children" else "facilitators")
     fig.tight_layout()

@@ -13,7 +13,7 @@ import textwrap
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special
 
 from evalkit.errors import DataError, EvalkitError
 
@@ -93,7 +93,7 @@ def _t_halfwidth(sd, n, confidence):
     sd = np.asarray(sd, dtype=float)
     n = np.asarray(n, dtype=float)
     with np.errstate(invalid="ignore", divide="ignore"):
-        tq = stats.t.ppf((1 + confidence) / 2, np.where(n >= 2, n - 1, np.nan))
+        tq = special.stdtrit(np.where(n >= 2, n - 1, np.nan), (1 + confidence) / 2)  # t quantile
         return tq * sd / np.sqrt(n)
 
 
@@ -174,9 +174,26 @@ def set_theme(*, font_scale=1.1, context="notebook"):
     ...     mpl.rcParams["axes.spines.top"], mpl.rcParams["axes.grid"]
     (False, True)
     """
-    import seaborn as sns
+    import matplotlib as mpl
 
     _check_argument("context", ("notebook", "paper", "talk"), context)
+    if context == "notebook" and font_scale == 1.1:
+        # the stored copy of exactly these settings (evalkit/_theme.py, checked against seaborn
+        # by the tests) spares every report kernel the import of seaborn
+        from cycler import cycler
+
+        from ._theme import COLORBLIND, THEME_RC
+
+        mpl.rcParams.update(THEME_RC)
+        mpl.rcParams["axes.prop_cycle"] = cycler(color=COLORBLIND)
+        return
+    _seaborn_theme(context=context, font_scale=font_scale)
+
+
+def _seaborn_theme(*, context="notebook", font_scale=1.1):
+    """Apply the theme through seaborn itself (any context or font scale)."""
+    import seaborn as sns
+
     sns.set_theme(
         context=context,
         style="whitegrid",
@@ -193,6 +210,33 @@ def set_theme(*, font_scale=1.1, context="notebook"):
             "savefig.bbox": "tight",
         },
     )
+
+
+def colorblind_palette(n):
+    """seaborn's "colorblind" palette of ``n`` colours (cycled past ten), without importing seaborn.
+
+    Examples
+    --------
+    >>> len(colorblind_palette(12)), colorblind_palette(12)[10] == colorblind_palette(1)[0]
+    (12, True)
+    """
+    from ._theme import COLORBLIND
+
+    return [tuple(COLORBLIND[i % len(COLORBLIND)]) for i in range(n)]
+
+
+def diverging_palette(n):
+    """``n`` colours of matplotlib's BrBG map sampled as ``seaborn.color_palette("BrBG", n)`` does.
+
+    Examples
+    --------
+    >>> len(diverging_palette(5))
+    5
+    """
+    import matplotlib as mpl
+
+    bins = np.linspace(0, 1, int(n) + 2)[1:-1]
+    return [tuple(c) for c in mpl.colormaps["BrBG"](bins)[:, :3]]
 
 
 # --------------------------------------------------------------------------- paired plot
@@ -581,6 +625,122 @@ def group_time_means(scores, *, measure, factor, min_group_n=10, confidence=0.95
     return pd.DataFrame(rows, columns=columns)
 
 
+def group_changes(scores, *, measures, factor, min_group_n=10, confidence=0.95):
+    """Mean change (post − pre) with its 95% CI for each level of a factor and each measure.
+
+    With two timepoints the time × factor interaction of a mixed ANOVA tests
+    exactly whether these mean changes differ between the levels.
+
+    Parameters
+    ----------
+    scores : pandas.DataFrame
+        Long scores: ``id``, ``timepoint``, the measures and ``factor``.
+    measures : list of str
+        Score columns.
+    factor : str
+        Grouping column; a person's level is their value at ``pre``.
+    min_group_n : int, default 10
+        Levels with fewer matched people for a measure are left out.
+    confidence : float, default 0.95
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``measure, level, n, mean_change, ci_low, ci_high`` (t interval of the mean change).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> scores = pd.DataFrame({
+    ...     "id": ["a", "a", "b", "b", "c", "c", "d", "d"],
+    ...     "timepoint": ["pre", "post"] * 4,
+    ...     "delivery": ["group"] * 4 + ["one-to-one"] * 4,
+    ...     "not_hiding": [1.0, 2.0, 2.0, 2.5, 1.5, 2.0, 3.0, 3.0],
+    ... })
+    >>> group_changes(scores, measures=["not_hiding"], factor="delivery", min_group_n=2).round(2)
+          measure       level  n  mean_change  ci_low  ci_high
+    0  not_hiding       group  2         0.75   -2.43     3.93
+    1  not_hiding  one-to-one  2         0.25   -2.93     3.43
+    """
+    rows = []
+    for measure in measures:
+        wide = _paired_wide(scores, measure, factor=factor).dropna(subset=["level"])
+        for level in _level_order(wide["level"]):
+            change = (wide.loc[wide["level"] == level, "post"] - wide.loc[wide["level"] == level, "pre"])
+            n = len(change)
+            if n < min_group_n:
+                continue
+            half = float(_t_halfwidth(change.std(ddof=1), n, confidence))
+            rows.append((measure, level, n, change.mean(), change.mean() - half, change.mean() + half))
+    return pd.DataFrame(rows, columns=["measure", "level", "n", "mean_change", "ci_low", "ci_high"])
+
+
+def change_by_group_plot(scores, *, measures, factor, labels=None, min_group_n=10, ax=None, unit="children"):
+    """Mean change with 95% CI per group, one row per measure: the interaction at a glance.
+
+    Parameters
+    ----------
+    scores : pandas.DataFrame
+        Long scores.
+    measures : list of str
+    factor : str
+    labels : dict, optional
+        Measure id -> label for the y axis.
+    min_group_n : int, default 10
+        Smaller groups are not drawn (the title says how many were left out).
+    ax : matplotlib.axes.Axes, optional
+    unit : str
+        Who the people are, for the note.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        One errorbar container per group (gid ``"change"``, label ``"<level> (n = …)"``), a zero line.
+
+    Examples
+    --------
+    >>> import pandas as pd, matplotlib.pyplot as plt
+    >>> scores = pd.DataFrame({
+    ...     "id": list("aabbccdd"), "timepoint": ["pre", "post"] * 4,
+    ...     "delivery": ["group"] * 4 + ["one-to-one"] * 4,
+    ...     "not_hiding": [1.0, 2.0, 2.0, 2.5, 1.5, 2.0, 3.0, 3.0]})
+    >>> ax = change_by_group_plot(scores, measures=["not_hiding"], factor="delivery", min_group_n=2)
+    >>> [t.get_text() for t in ax.get_legend().get_texts()]
+    ['group (n = 2)', 'one-to-one (n = 2)']
+    >>> plt.close(ax.figure)
+    """
+    ax = _get_ax(ax)
+    labels = labels or {}
+    table = group_changes(scores, measures=measures, factor=factor, min_group_n=min_group_n)
+    levels = list(pd.unique(table["level"])) if len(table) else []
+    colours = colorblind_palette(max(len(levels), 1))
+    width = 0.7 / max(len(levels), 1)
+    positions = {m: len(measures) - 1 - i for i, m in enumerate(measures)}
+    for k, level in enumerate(levels):
+        rows = table[table["level"] == level]
+        y = np.array([positions[m] for m in rows["measure"]]) + width * (k - (len(levels) - 1) / 2)
+        x = rows["mean_change"].to_numpy()
+        err = np.vstack([x - rows["ci_low"].to_numpy(), rows["ci_high"].to_numpy() - x])
+        n_text = f"{int(rows['n'].min())}" if rows["n"].nunique() == 1 else \
+            f"{int(rows['n'].min())}–{int(rows['n'].max())}"
+        container = ax.errorbar(x, y, xerr=err, fmt="o", color=colours[k], capsize=2.5, markersize=5,
+                                label=f"{level} (n = {n_text})")
+        container.lines[0].set_gid("change")
+    ax.axvline(0, color="0.3", linewidth=1, zorder=0)
+    ax.set_yticks(list(positions.values()), [labels.get(m, m) for m in positions])
+    ax.set_ylim(-0.6, len(measures) - 0.4)
+    ax.set_xlabel("Mean change, post − pre (95% CI)")
+    title = f"By {factor.replace('_', ' ')}"
+    all_levels = _level_order(_paired_wide(scores, measures[0], factor=factor).dropna(subset=["level"])["level"])
+    omitted = len(all_levels) - len(levels)
+    if omitted > 0:
+        title += f"\n{omitted} group{'s' if omitted > 1 else ''} with fewer than {min_group_n} {unit} not shown"
+    ax.set_title(title, fontsize="medium")
+    if levels:
+        ax.legend(fontsize="small", loc="best")
+    return ax
+
+
 def interaction_plot(scores, *, measure, factor, min_group_n=10, label=None, ax=None, unit="children"):
     """Pre and post means (95% CI) with one line per factor level; small groups left out and said so.
 
@@ -630,8 +790,6 @@ def interaction_plot(scores, *, measure, factor, min_group_n=10, label=None, ax=
     1 group with fewer than 3 children not shown
     >>> plt.close(ax.figure)
     """
-    import seaborn as sns
-
     ax = _get_ax(ax)
     label = measure if label is None else label
     table = group_time_means(scores, measure=measure, factor=factor, min_group_n=min_group_n)
@@ -640,7 +798,7 @@ def interaction_plot(scores, *, measure, factor, min_group_n=10, label=None, ax=
     kept = list(pd.unique(table[factor]))
     omitted = len(all_levels) - len(kept)
 
-    colours = sns.color_palette("colorblind", max(len(all_levels), 1))
+    colours = colorblind_palette(max(len(all_levels), 1))
     width = 0.05
     for i, level in enumerate(kept):
         rows = table[table[factor] == level].set_index("timepoint").loc[list(TIMEPOINTS)]
@@ -887,7 +1045,6 @@ def diverging_bar_plot(distributions, *, timepoints=TIMEPOINTS, ax=None, item_la
     ['Pre (n = 10)', 'Post (n = 10)']
     >>> plt.close(ax.figure)
     """
-    import seaborn as sns
     from matplotlib.font_manager import FontProperties
     from matplotlib.ticker import FuncFormatter
 
@@ -903,7 +1060,7 @@ def diverging_bar_plot(distributions, *, timepoints=TIMEPOINTS, ax=None, item_la
         return ax
     responses = sorted(layout["response"].unique())
     k = len(responses)
-    colours = list(sns.color_palette("BrBG", k))
+    colours = diverging_palette(k)
     if k % 2:
         colours[k // 2] = (0.78, 0.78, 0.78)  # neutral grey, visible on white
 

@@ -440,6 +440,43 @@ def test_diverging_bar_plot_reads_back():
 # --------------------------------------------------------------------------- theme and grids
 
 
+def test_stored_theme_equals_seaborn_set_theme():
+    """evalkit/_theme.py must hold exactly what seaborn.set_theme gives (seaborn is the reference)."""
+    import seaborn as sns
+
+    with mpl.rc_context():
+        plots._seaborn_theme()
+        reference = dict(mpl.rcParams)
+    with mpl.rc_context():
+        plots.set_theme()
+        stored = dict(mpl.rcParams)
+    # image.cmap is seaborn's "rocket", registered only when seaborn is imported; evalkit draws no images
+    differs = sorted(k for k in reference if reference[k] != stored[k] and k != "image.cmap")
+    assert differs == [], f"regenerate evalkit/_theme.py with `python -m evalkit._theme`: {differs}"
+    for n in (3, 4, 5, 7):  # seaborn.color_palette is the reference for both palettes
+        assert np.allclose(plots.diverging_palette(n), sns.color_palette("BrBG", n), atol=1e-12)
+    for n in (4, 12):
+        assert plots.colorblind_palette(n) == [tuple(c) for c in sns.color_palette("colorblind", n)]
+
+
+def test_t_quantile_matches_scipy_stats():
+    from scipy import special, stats
+
+    for df in (1, 5, 29, 1000):
+        assert special.stdtrit(df, 0.975) == pytest.approx(stats.t.ppf(0.975, df), rel=1e-12)
+
+
+def test_figure_notebooks_need_no_seaborn_import():
+    import subprocess
+    import sys
+
+    code = ("import matplotlib; matplotlib.use('Agg'); import sys, evalkit.plots as p; p.set_theme(); "
+            "import matplotlib.pyplot as plt; plt.imshow([[0, 1]]); "  # the default colour map must exist
+            "print('seaborn' in sys.modules, 'scipy.stats' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "False"]
+
+
 def test_set_theme_sets_whitegrid_and_colourblind_palette():
     import seaborn as sns
 
