@@ -566,6 +566,23 @@ def forest_figure(data, section="children", effect="d_z"):
     return _figure(fig)
 
 
+def _factor_tests(rows, labels, *, groups=False):
+    """One shown row per measure and factor: F (df1, df2), p, partial eta squared, n, note."""
+    shown = pd.DataFrame({
+        "Measure": rows["measure"].map(lambda x: labels.get(x, x)),
+        "Factor": rows["factor"].str.replace("_", " "),
+        "F (df1, df2)": [f"{_fmt(f)} ({_fmt(a, 0)}, {_fmt(b, 0)})" if np.isfinite(f) else ""
+                         for f, a, b in zip(rows["F"], rows["df1"], rows["df2"])],
+        "p": rows["p"].map(_p),
+        "partial eta²": rows["np2"].map(lambda v: _fmt(v, 3)),
+        "n": rows["n"],
+        "Note": rows["note"].fillna(""),
+    })
+    if groups:
+        shown.insert(2, "Groups", rows["groups"].fillna("").to_numpy())
+    return shown
+
+
 def moderators_table(data):
     """Does the pre→post change differ by group? The time × factor interaction of each mixed ANOVA."""
     m = data.results.get("moderators")
@@ -576,18 +593,7 @@ def moderators_table(data):
     labels = _section(data, "children").labels
     # one row per measure and factor: the interaction test, or the note saying why there is none
     rows = m[(m["source"] == "interaction") | m["F"].isna()].drop_duplicates(["measure", "factor", "source"])
-    shown = pd.DataFrame({
-        "Measure": rows["measure"].map(lambda x: labels.get(x, x)),
-        "Factor": rows["factor"].str.replace("_", " "),
-        "Groups": rows["groups"].fillna(""),
-        "F (df1, df2)": [f"{_fmt(f)} ({_fmt(a, 0)}, {_fmt(b, 0)})" if np.isfinite(f) else ""
-                         for f, a, b in zip(rows["F"], rows["df1"], rows["df2"])],
-        "p": rows["p"].map(_p),
-        "partial eta²": rows["np2"].map(lambda v: _fmt(v, 3)),
-        "n": rows["n"],
-        "Note": rows["note"].fillna(""),
-    })
-    return Table(disclose(shown, data, counts=["n"]),
+    return Table(disclose(_factor_tests(rows, labels, groups=True), data, counts=["n"]),
                  caption="Does the change differ by group? Time × factor interaction, mixed ANOVA",
                  notes=["Mixed ANOVA on the matched pairs, time (within) × factor (between), type III sums of "
                         "squares (as JASP, jamovi and SPSS; checked against pingouin.mixed_anova in the tests). "
@@ -603,17 +609,7 @@ def ancova_table(data):
         return Markdown("_No ANCOVA was possible._")
     labels = _section(data, "children").labels
     rows = a[(a["source"] == a["factor"]) | a["F"].isna()].drop_duplicates(["measure", "factor"])
-    shown = pd.DataFrame({
-        "Measure": rows["measure"].map(lambda x: labels.get(x, x)),
-        "Factor": rows["factor"].str.replace("_", " "),
-        "F (df1, df2)": [f"{_fmt(f)} ({_fmt(x, 0)}, {_fmt(y, 0)})" if np.isfinite(f) else ""
-                         for f, x, y in zip(rows["F"], rows["df1"], rows["df2"])],
-        "p": rows["p"].map(_p),
-        "partial eta²": rows["np2"].map(lambda v: _fmt(v, 3)),
-        "n": rows["n"],
-        "Note": rows["note"].fillna(""),
-    })
-    return Table(disclose(shown, data, counts=["n"]),
+    return Table(disclose(_factor_tests(rows, labels), data, counts=["n"]),
                  caption="ANCOVA: do post scores differ by group once pre scores are taken into account?",
                  notes=["post ~ pre + factor, type II sums of squares (equal to type III here: no interaction "
                         "term). Recommended for pre/post designs because it adjusts for baseline differences "
