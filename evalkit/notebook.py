@@ -61,20 +61,23 @@ class ReportData:
         return int(self.config.analysis["min_group_n"])
 
 
-def fingerprint(config):
-    """SHA-256 of the config file and every input file: what a cached analysis was made from.
+def fingerprint(hashes):
+    """One digest of the input checksums and the evalkit version: what a cached analysis was made from.
+
+    Parameters
+    ----------
+    hashes : dict
+        From :func:`file_hashes`.
 
     Examples
     --------
     >>> from evalkit.config import load_config
-    >>> len(fingerprint(load_config("data/sample/cohort.yml")))
+    >>> len(fingerprint(file_hashes(load_config("data/sample/cohort.yml"))))
     64
     """
-    digest = hashlib.sha256(Path(config.path).read_bytes())
-    for path in config.input_files():
-        if Path(path).is_file():
-            digest.update(Path(path).read_bytes())
-    digest.update(__version__.encode())
+    digest = hashlib.sha256(__version__.encode())
+    for name, value in sorted(hashes.items()):
+        digest.update(f"\n{name}:{value}".encode())
     return digest.hexdigest()
 
 
@@ -132,6 +135,18 @@ def salt_path(config):
     return Path.home() / ".config" / "evalkit" / "salts" / f"{key}.salt"
 
 
+def report_data(cohort, *, salt=None):
+    """Analyse a cleaned cohort and bundle it with its provenance (input checksums, time, salt)."""
+    from .privacy import load_or_create_salt
+
+    config = cohort.config
+    hashes = file_hashes(config)
+    return ReportData(cohort=cohort, results=analyse(cohort),
+                      salt=salt or load_or_create_salt(salt_path(config)), fingerprint=fingerprint(hashes),
+                      meta={"input_sha256": hashes,
+                            "analysed_at": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M")})
+
+
 def compute(config_path, *, results_dir=None, salt=None):
     """Clean and analyse a cohort; with ``results_dir`` also write the results tables and the cache.
 
@@ -142,12 +157,9 @@ def compute(config_path, *, results_dir=None, salt=None):
     """
     from .config import load_config
     from .pipeline import prepare_cohort
-    from .privacy import load_or_create_salt
 
     config = load_config(config_path)
-    cohort = prepare_cohort(config)
-    data = ReportData(cohort=cohort, results=analyse(cohort), salt=salt or load_or_create_salt(salt_path(config)),
-                      fingerprint=fingerprint(config))
+    data = report_data(prepare_cohort(config), salt=salt)
     if results_dir:
         save(data, results_dir)
     return data
@@ -199,7 +211,7 @@ def load(config_path, results_dir=""):
         if cache.is_file():
             with open(cache, "rb") as fh:
                 data = pickle.load(fh)
-            if data.fingerprint == fingerprint(config):
+            if data.fingerprint == fingerprint(file_hashes(config)):
                 from .privacy import load_or_create_salt
 
                 data.salt = load_or_create_salt(salt_path(config))
@@ -395,6 +407,11 @@ def _figure(fig):
 
 # ---------------------------------------------------------------------------- sections
 
+def _input_hashes(data):
+    """Checksums recorded when the data was analysed (read again only for an old cache)."""
+    return data.meta.get("input_sha256") or file_hashes(data.config)
+
+
 def provenance(data, compact=False, **parameters):
     """Parameters and provenance of the report: where every number comes from.
 
@@ -404,7 +421,7 @@ def provenance(data, compact=False, **parameters):
 
     cfg = data.config
     if compact:
-        hashes = file_hashes(cfg)
+        hashes = _input_hashes(data)
         row = {"Cohort": cfg.name, "Config": Path(cfg.path).name,
                "Analysed (UTC)": data.meta.get("analysed_at", ""),
                "Input files (SHA-256, first 12)": "; ".join(f"{k}: {v[:12]}" for k, v in hashes.items()),
@@ -421,7 +438,7 @@ def provenance(data, compact=False, **parameters):
                                                       f" / {version('pandera')}"),
             ("Analysed at (UTC)", data.meta.get("analysed_at", _dt.datetime.now(_dt.timezone.utc)
                                                 .strftime("%Y-%m-%d %H:%M")))]
-    for name, digest in file_hashes(cfg).items():
+    for name, digest in _input_hashes(data).items():
         rows.append((f"SHA-256 of {name}", digest[:16] + "…"))
     for key, value in parameters.items():
         rows.append((f"Parameter {key}", Path(str(value)).name if "path" in key or "dir" in key else str(value)))

@@ -41,6 +41,11 @@ def _skip_slow_optional_imports():
         sys.modules.setdefault("rfc3987_syntax", None)
 
 
+def _notebooks_for(cohort):
+    """Names of the report notebooks this cohort's sections call for, in report order."""
+    return [name for name, needs in NOTEBOOKS if needs is None or needs in cohort.sections]
+
+
 def _now():
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
@@ -147,9 +152,8 @@ def report(config, *, out_dir, force=False, jobs=None, notebooks=True, notebook_
         A notebook failed (exit 1); its partly executed copy is kept in ``notebooks/``.
     """
     from .config import load_config
-    from .notebook import PENDING, ReportData, analyse, file_hashes, fingerprint, salt_path, save
+    from .notebook import PENDING, report_data, save
     from .pipeline import prepare_cohort
-    from .privacy import load_or_create_salt
 
     started = _now()
     t0 = time.perf_counter()
@@ -170,7 +174,7 @@ def report(config, *, out_dir, force=False, jobs=None, notebooks=True, notebook_
     stamp("cleaned")
     bar.update(1)
     if notebooks:
-        bar.total = 2 + sum(1 for _, needs in NOTEBOOKS if needs is None or needs in cohort.sections)
+        bar.total = 2 + len(_notebooks_for(cohort))
     bar.set_postfix_str("analysing")
     results_dir = out / "results"
     results_dir.mkdir(parents=True, exist_ok=True)
@@ -188,9 +192,7 @@ def report(config, *, out_dir, force=False, jobs=None, notebooks=True, notebook_
             # each notebook's ek.load() waits for the cache that save() writes below
             runner = _NotebookRunner(cohort, config, out, jobs=jobs, notebook_dir=notebook_dir)
             stamp("kernels launched")
-        data = ReportData(cohort=cohort, results=analyse(cohort), salt=load_or_create_salt(salt_path(config)),
-                          fingerprint=fingerprint(config))
-        data.meta["analysed_at"] = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M")
+        data = report_data(cohort)
         stamp("analysed")
         save(data, results_dir)
         stamp("results written")
@@ -200,7 +202,7 @@ def report(config, *, out_dir, force=False, jobs=None, notebooks=True, notebook_
         pending.unlink(missing_ok=True)
     manifest = {"cohort": config.name, "config_path": str(config.path), "config": config.raw,
                 "parameters": {"config_path": str(config.path), "results_dir": str(results_dir)},
-                "input_sha256": file_hashes(config), "versions": _versions(),
+                "input_sha256": data.meta["input_sha256"], "versions": _versions(),
                 "git_commit": _git_commit(Path(__file__).resolve().parent), "started": started,
                 "sections": sorted(data.cohort.sections), "notebooks": {}, "results": sorted(
                     p.name for p in results_dir.glob("*.csv"))}
@@ -233,8 +235,7 @@ class _NotebookRunner:
         self.config, self.out = config, out
         self.nb_out = out / "notebooks"
         self.nb_out.mkdir(parents=True, exist_ok=True)
-        self.todo = [(name, src_dir / f"{name}.ipynb") for name, needs in NOTEBOOKS
-                     if needs is None or needs in cohort.sections]
+        self.todo = [(name, src_dir / f"{name}.ipynb") for name in _notebooks_for(cohort)]
         # the longest notebook first, on a thread that is never lowered in priority
         self.todo.sort(key=lambda item: item[0] != LONGEST)
         for name, src in self.todo:
