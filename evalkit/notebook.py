@@ -693,10 +693,16 @@ def interaction_figures(data, section="children"):
     return shown
 
 
+def _reliable_change(data, section):
+    """The section's reliable-change table, or None when there is none."""
+    rc = data.results.get("reliable_change" if section == "children" else "facilitator_reliable_change")
+    return None if rc is None or rc.empty else rc
+
+
 def reliable_change_table(data, section="children"):
     """Reliable change (Jacobson & Truax, 1991): people reliably improved, unchanged or deteriorated."""
-    rc = data.results.get("reliable_change" if section == "children" else "facilitator_reliable_change")
-    if rc is None or rc.empty:
+    rc = _reliable_change(data, section)
+    if rc is None:
         return Markdown("_Reliable change could not be computed._")
     record(f"{section}_reliable_change", rc[["measure", "n", "improved", "no_change", "deteriorated"]]
            .to_dict(orient="records"))
@@ -732,8 +738,8 @@ def reliable_change_figure(data, section="children"):
 
     from .plots import reliable_change_plot
 
-    rc = data.results.get("reliable_change" if section == "children" else "facilitator_reliable_change")
-    if rc is None or rc.empty:
+    rc = _reliable_change(data, section)
+    if rc is None:
         return Markdown("_Reliable change could not be computed._")
     labels = _section(data, section).labels
     shown = disclose(rc.assign(measure=rc["measure"].map(lambda m: labels.get(m, m))), data,
