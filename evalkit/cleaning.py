@@ -21,6 +21,7 @@ OPTIONAL_ROLES = ("age", "delivery", "referral_reason", "site")
 #: What Excel writes in a cell whose formula failed; such an id is no id.
 EXCEL_ERRORS = frozenset({"#n/a", "#ref!", "#value!", "#div/0!", "#name?", "#num!", "#null!", "#spill!", "#calc!"})
 _DATE_ID = re.compile(r"\d{4}-\d{2}-\d{2}(t[\d:.]+)?")
+_DATE_LINE = re.compile(r"(?m)^\d{4}-\d{2}-\d{2}(t[\d:.]+)?$")
 
 # What happened to an answer text (codes of _answer_kinds): action, reason (None: nothing to log).
 _FINE, _BLANK, _LABEL, _COMMA, _JUNK, _OUT, _FRACTION = range(7)
@@ -199,24 +200,55 @@ def _answer_kinds(values, instrument):
 def _parse_answers(data, where, *, items, instrument, section):
     """Turn answer texts into numbers (once per distinct text); log label recodes and answers set missing.
 
-    Returns the numbers (an array, one column per item, NaN = missing), a mask
-    of rows whose every item cell is blank, and the log parts.
+    Returns
+    -------
+    answers : list of (codes, numbers)
+        Per item: each row's code into ``numbers``, the number of each distinct
+        text (NaN = missing; code -1, a blank cell, takes the last entry).
+        :func:`_answer_matrix` turns them into numbers for chosen rows, so no
+        rows x items array is built for rows that are never used.
+    blank : numpy.ndarray of bool
+        Rows whose every item cell is blank.
+    usable : numpy.ndarray of int
+        Number of usable answers in each row.
+    logs : list of pandas.DataFrame
     """
-    logs = []
-    values = np.full((len(data), len(items)), np.nan, order="F")  # column-major: filled and read by column
+    logs, answers = [], []
     blank = np.ones(len(data), dtype=bool)
-    for j, item in enumerate(items):
+    usable = np.zeros(len(data), dtype=np.int32)
+    for item in items:
         codes, uniques = text_codes(data[item])
         number, kind, detail = _answer_kinds(list(uniques) + [None], instrument)
-        values[:, j] = number[codes]
+        answers.append((codes, number))
+        usable += (~np.isnan(number))[codes]
         row_kind = kind[codes]
         blank &= row_kind == _BLANK
         for code, (action, reason) in _ANSWER_LOG.items():
+            if not (kind == code).any():
+                continue
             mask = row_kind == code
             if mask.any():
                 logs.append(_log(section, where, mask, column=item, action=action, reason=reason,
                                  detail=detail[codes[mask]]))
-    return values, blank, logs
+    return answers, blank, usable, logs
+
+
+def _answer_matrix(answers, rows=None, *, items=None, instrument=None):
+    """The answers of ``rows`` (default: all) as a float array, one column per item (column-major).
+
+    With ``instrument`` (and the ``items`` the columns are) reverse items are
+    keyed (``min + max - value``) on the way.
+    """
+    n = len(answers[0][0]) if rows is None else len(rows)
+    out = np.empty((n, len(answers)), order="F")
+    reverse = set()
+    if instrument is not None:
+        reverse = {i for s in instrument.subscales for i in s.reverse}
+    for j, (codes, number) in enumerate(answers):
+        if items is not None and items[j] in reverse:
+            number = instrument.min + instrument.max - number
+        out[:, j] = number[codes if rows is None else codes[rows]]
+    return out
 
 
 def age_band_labels(edges):
@@ -259,8 +291,9 @@ def _distinct(series):
 def _tidy_levels(codes, shown):
     """Fold case and spaces of factor levels, showing each level by its most common spelling.
 
-    Takes the codes and cleaned distinct texts of :func:`_distinct`; returns an
-    object array (NaN where missing).
+    Takes the codes and cleaned distinct texts of :func:`_distinct`; returns
+    each row's code into the levels (-1 where missing) and the levels (an
+    object array ending with NaN, so that code -1 picks NaN).
     """
     counts = np.bincount(codes[codes >= 0], minlength=len(shown) - 1)
     rows = {}
@@ -270,8 +303,10 @@ def _tidy_levels(codes, shown):
     best = {}  # spelling shown for each folded level: most rows, then the lower-case one, then alphabetical
     for text, n in sorted(rows.items(), key=lambda kv: (-kv[1], kv[0] != kv[0].casefold(), kv[0])):
         best.setdefault(text.casefold(), text)
-    tidy = np.array([np.nan if v is None else best[v.casefold()] for v in shown], dtype=object)
-    return tidy[codes]
+    levels = list(dict.fromkeys(best.values()))
+    position = {level: k for k, level in enumerate(levels)}
+    code = np.array([-1 if v is None else position[best[v.casefold()]] for v in shown], dtype=np.intp)
+    return code[codes], np.asarray(levels + [np.nan], dtype=object)
 
 
 def score(items, *, instrument, measures=None):
@@ -382,6 +417,21 @@ def _tidy(text):
     return text.isprintable() and text == text.strip() and "  " not in text
 
 
+def _all_tidy(texts):
+    """Whether every text of a list is already tidy (:func:`_tidy`) and not empty, checked at C speed.
+
+    The texts are joined by newlines: none of them holds a newline when there
+    are exactly ``len - 1``, and then the joined text shows every untidy one
+    (a character that is not printable, a space at either end, two spaces).
+    """
+    if not texts or not all(type(t) is str for t in texts):
+        return False
+    joined = "\n".join(texts)
+    return (joined.count("\n") == len(texts) - 1 and "\n\n" not in joined and "  " not in joined
+            and "\n " not in joined and " \n" not in joined and joined[:1] not in ("", " ", "\n")
+            and joined[-1] not in (" ", "\n") and joined.replace("\n", "").isprintable())
+
+
 def _clean_ids(raw_id):
     """Cleaned ids (trimmed, spaces collapsed, case-folded), people as codes, and what to log; once per distinct id.
 
@@ -391,17 +441,81 @@ def _clean_ids(raw_id):
         Per row: ``clean`` (object, None when no id), ``person`` (code into
         ``names``, -1 when no id), ``spaced`` (white space changed), ``folded``
         (only case changed), ``date`` (looks like a date), ``error`` (the Excel
-        error text when the cell holds one, else None), ``blank`` (nothing but
-        white space); and ``names``: the distinct cleaned ids, sorted.
+        error text when the cell holds one, else None), ``has_error``,
+        ``blank`` (nothing but white space); and ``names``: the distinct
+        cleaned ids, sorted.
+
+    Notes
+    -----
+    Usually every distinct id is already tidy: then the checks run on all of
+    them joined into one text, and only the case folding, the dates and the
+    Excel errors are looked at one by one. Otherwise each distinct id goes
+    through the rules in Python; both ways give the same result (tested).
     """
     codes, uniques = text_codes(raw_id)
-    n = len(uniques) + 1
+    texts = uniques.tolist()
+    fast = _clean_tidy_ids(texts)
+    if fast is None:
+        fast = _clean_any_ids(texts)
+    clean, person, spaced, folded, date, error, blank, names = fast
+    error_rows = error[codes]
+    return dict(clean=clean[codes], person=person[codes], spaced=spaced[codes], folded=folded[codes],
+                date=date[codes], error=error_rows, has_error=np.array([e is not None for e in error])[codes],
+                blank=blank[codes], names=np.asarray(names, dtype=object))
+
+
+def _sorted_people(clean, has_id):
+    """Person codes (ranks of the sorted distinct cleaned ids) of ``clean[has_id]``, and those ids."""
+    person_codes, names = pd.factorize(clean[has_id])
+    names = names.tolist()
+    order = np.array(sorted(range(len(names)), key=names.__getitem__), dtype=np.intp)  # faster than sort=True
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    person = np.full(len(clean), -1)
+    person[has_id] = rank[person_codes]
+    return person, np.asarray(names, dtype=object)[order]
+
+
+def _clean_tidy_ids(texts):
+    """:func:`_clean_ids`' per-distinct-id arrays when every id is tidy text (else None); the last entry is 'missing'."""
+    if not _all_tidy(texts):
+        return None
+    n = len(texts) + 1
+    joined = "\n".join(texts)
+    lowered = joined.casefold()
+    folded_texts = texts if lowered == joined else lowered.split("\n")
+    if len(folded_texts) != len(texts):
+        return None
+    clean = np.empty(n, dtype=object)
+    clean[:-1] = folded_texts
+    error = np.full(n, None, dtype=object)
+    if "#" in lowered:
+        for k, text in enumerate(folded_texts):
+            if text in EXCEL_ERRORS:
+                error[k], clean[k] = texts[k], None
+    folded = np.zeros(n, dtype=bool)
+    if folded_texts is not texts:
+        folded[:-1] = clean[:-1] != np.asarray(texts, dtype=object)
+        folded[:-1] &= error[:-1] == None  # noqa: E711 (element-wise)
+    date = np.zeros(n, dtype=bool)
+    if _DATE_LINE.search(lowered):
+        date[:-1] = [t[:1].isdigit() and _DATE_ID.fullmatch(t) is not None for t in folded_texts]
+    blank = np.zeros(n, dtype=bool)
+    blank[-1] = True
+    has_id = np.flatnonzero(clean != None)  # noqa: E711 (element-wise)
+    person, names = _sorted_people(clean, has_id)
+    return clean, person, np.zeros(n, dtype=bool), folded, date, error, blank, names
+
+
+def _clean_any_ids(texts):
+    """:func:`_clean_ids`' per-distinct-id arrays, each id through the rules in Python."""
+    n = len(texts) + 1
     clean, error = np.full(n, None, dtype=object), np.full(n, None, dtype=object)
     spaced, folded, date = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
     blank = np.zeros(n, dtype=bool)
     blank[-1] = True
     date_like = _DATE_ID.fullmatch
-    for k, value in enumerate(uniques):
+    for k, value in enumerate(texts):
         raw = value if isinstance(value, str) else str(value)
         text = raw if _tidy(raw) else clean_text(raw)
         if not text:
@@ -419,15 +533,8 @@ def _clean_ids(raw_id):
             folded[k] = not spaced[k] and raw.strip() != raw.strip().casefold()
         date[k] = raw[:1].isdigit() and date_like(folded_text) is not None
     has_id = np.flatnonzero([c is not None for c in clean])
-    person_codes, names = pd.factorize(clean[has_id])
-    order = np.array(sorted(range(len(names)), key=names.__getitem__), dtype=np.intp)  # faster than sort=True
-    rank = np.empty_like(order)
-    rank[order] = np.arange(len(order))
-    person_codes, names = rank[person_codes], names[order]
-    person = np.full(n, -1)
-    person[has_id] = person_codes
-    return dict(clean=clean[codes], person=person[codes], spaced=spaced[codes], folded=folded[codes],
-                date=date[codes], error=error[codes], blank=blank[codes], names=np.asarray(names, dtype=object))
+    person, names = _sorted_people(clean, has_id)
+    return clean, person, spaced, folded, date, error, blank, names
 
 
 def _leading_zero_twins(names):
@@ -550,14 +657,14 @@ def clean_section(frames, *, section_cfg, instrument, analysis, section=None):
         logs.append(_log(section, where, mask, column=column, action="excluded", reason=why, detail=detail))
 
     tp_code, relabel, mapping = _timepoints(data["timepoint"], section_cfg.timepoints)
-    values, no_item_text, answer_logs = _parse_answers(data, where, items=items, instrument=instrument,
-                                                       section=section)
+    answers, no_item_text, usable, answer_logs = _parse_answers(data, where, items=items, instrument=instrument,
+                                                                section=section)
     role_text = {r: _distinct(data[r]) for r in roles}
     blank = ids["blank"] & (tp_code == -1) & no_item_text
     for codes, shown in role_text.values():
         blank &= np.array([v is None for v in shown])[codes]
     exclude(blank, "blank row")
-    has_error = np.array([e is not None for e in excel_error])
+    has_error = ids["has_error"]
     exclude((ids["person"] < 0) & ~has_error, "missing id", column="id")
     exclude(has_error, "missing id", column="id",
             detail=lambda m: [f"Excel error '{e}' in the id cell" for e in excel_error[m]])
@@ -589,17 +696,17 @@ def clean_section(frames, *, section_cfg, instrument, analysis, section=None):
 
     # answers
     logs.extend(answer_logs)
-    exclude(np.isnan(values).all(axis=1), "no answers", detail="every item answer is missing or unusable")
+    exclude(usable == 0, "no answers", detail="every item answer is missing or unusable")
 
-    # factors
-    facts = pd.DataFrame(index=data.index)
+    # factors: age as numbers, the other factors as codes into their tidied levels (-1: missing)
+    facts = {}
     if "age" in roles:
         codes, shown = role_text["age"]
         age = np.array([as_number(v) for v in shown])[codes]
         bad_age = np.array([v is not None for v in shown])[codes] & np.isnan(age) & is_kept
         logs.append(_log(section, where, bad_age, column="age", action="set missing",
                          reason="age not a number", detail=lambda m: [f"value '{v}'" for v in data["age"][m]]))
-        facts["age"] = age
+        facts["age"] = (age, None)
     for role in ("delivery", "referral_reason", "site"):
         if role in roles:
             facts[role] = _tidy_levels(*role_text[role])
@@ -619,7 +726,7 @@ def clean_section(frames, *, section_cfg, instrument, analysis, section=None):
     kept = is_kept.copy()
     candidates = kept & (questionnaires(kept) > 1)
     if candidates.any():
-        compared = [person_tp, values] + [facts[c].to_numpy() for c in facts.columns]
+        compared = [person_tp, _answer_matrix(answers)] + [values for values, _ in facts.values()]
         exact, first = _exact_duplicates(compared, candidates)
         files, source_rows = where[FILE].to_numpy(), where[ROW].to_numpy()
         exclude(exact, "exact duplicate",
@@ -631,46 +738,51 @@ def clean_section(frames, *, section_cfg, instrument, analysis, section=None):
                                   for n, t in zip(size[m], tp_text[m])])
 
     kept = is_kept.copy()
-    status = np.where(kept, "kept", "excluded").astype(object)
-    rows = data[[FILE, ROW]].assign(id=ids["clean"], timepoint=tp_text, status=status, reason=reason)
-    person, when = id_code[kept], tp_code[kept]
-    out = pd.DataFrame({"id": id_names[person].astype(object), "timepoint": np.where(when == 0, "pre", "post")},
-                       index=data.index[kept])
-    out_facts = facts[kept].copy()
-    kept_where = where.loc[kept]
+    rows = data[[FILE, ROW]].assign(id=ids["clean"], timepoint=tp_text,
+                                    status=np.array(["excluded", "kept"], dtype=object)[kept.view(np.int8)],
+                                    reason=reason)
+    # the kept rows in output order: by id, pre before post
+    kept_rows = np.flatnonzero(kept)
+    order = np.lexsort((tp_code[kept_rows], id_code[kept_rows]))
+    taken = kept_rows[order]
+    person, when = id_code[taken], tp_code[taken]
+    kept_where = where.iloc[taken]
+    out = {"id": id_names[person], "timepoint": np.array(["pre", "post"], dtype=object)[when]}
 
-    # person-level factors from the baseline row (the first value given, pre rows first)
-    if not out_facts.empty and len(out_facts.columns):
-        order = np.lexsort((np.arange(len(person)), when, person))
-        sorted_person = person[order]
-        for col in list(out_facts.columns):
-            own = out_facts[col].to_numpy()
-            ordered = own[order]
-            given = pd.notna(ordered)
-            who, value = sorted_person[given], ordered[given]
-            starts = np.flatnonzero(np.r_[True, who[1:] != who[:-1]]) if len(who) else np.array([], dtype=int)
-            base = np.full(len(id_names), np.nan, dtype=own.dtype if own.dtype.kind == "f" else object)
-            base[who[starts]] = value[starts]
-            baseline = pd.Series(base[person], index=out_facts.index)
-            differs = out_facts[col].notna() & baseline.notna() & (out_facts[col] != baseline)
+    # person-level factors from the baseline row (the first value given, pre rows first: ``taken`` is in
+    # that order already, and stable within a person and timepoint)
+    for col, (values, levels) in facts.items():
+        own = values[taken]
+        given = ~np.isnan(own) if levels is None else own >= 0
+        who, value = person[given], own[given]
+        starts = np.flatnonzero(np.r_[True, who[1:] != who[:-1]]) if len(who) else np.array([], dtype=int)
+        base = np.full(len(id_names), np.nan if levels is None else -1, dtype=own.dtype)
+        base[who[starts]] = value[starts]
+        baseline = base[person]
+        if levels is None:
+            differs = given & ~np.isnan(baseline) & (own != baseline)
             if col == "age":  # a birthday during the programme is not a disagreement
-                differs &= (out_facts[col] - baseline).abs() > 1
-            if differs.any():
-                logs.append(_log(section, kept_where, differs, column=col, action="noted",
-                                 reason="differs from baseline value; baseline used",
-                                 detail="'" + out_facts[col][differs].astype(str) + "' vs baseline '"
-                                 + baseline[differs].astype(str) + "'"))
-            out_facts[col] = baseline
-    if "age" in out_facts:
+                differs &= np.abs(own - baseline) > 1
+            shown_own, shown_base = own.astype(object), baseline.astype(object)
+        else:
+            differs = given & (baseline >= 0) & (own != baseline)
+            shown_own, shown_base = levels[own], levels[baseline]
+        if differs.any():
+            logs.append(_log(section, kept_where, differs, column=col, action="noted",
+                             reason="differs from baseline value; baseline used",
+                             detail=[f"'{a}' vs baseline '{b}'" for a, b in
+                                     zip(pd.Series(shown_own[differs]).astype(str),
+                                         pd.Series(shown_base[differs]).astype(str))]))
+        out[col] = baseline if levels is None else levels[baseline]
+    if "age" in out:
         edges = analysis["age_bands"]
-        out_facts["age_band"] = band_ages(out_facts["age"], edges)
-        outside = out_facts["age"].notna() & out_facts["age_band"].isna()
+        out["age_band"] = band_ages(pd.Series(out["age"]), edges).to_numpy()
+        outside = ~np.isnan(out["age"]) & pd.isna(out["age_band"])
         if outside.any():
             logs.append(_log(section, kept_where, outside, column="age", action="noted",
                              reason="age outside the configured age bands",
                              detail=np.array([f"age {a:g} not in {edges[0]:g}-{edges[-1]:g}; age band left missing"
-                                              for a in out_facts["age"][outside]], dtype=object)))
-    out = out.join(out_facts)
+                                              for a in out["age"][outside]], dtype=object)))
 
     # ids that may be one child written with and without leading zeros: kept apart, noted
     twin_names, spelled_names = _leading_zero_twins(id_names)
@@ -685,26 +797,20 @@ def clean_section(frames, *, section_cfg, instrument, analysis, section=None):
     # matching
     has = np.zeros((2, len(id_names)), dtype=bool)
     has[when, person] = True
-    out["matched"] = has[0, person] & has[1, person]
-    for have, lacks in (("pre", "post"), ("post", "pre")):
-        only = (~out["matched"]) & (out["timepoint"] == have)
-        logs.append(_log(section, kept_where, only, column="timepoint", action="noted",
+    matched = has[0, person] & has[1, person]
+    out["matched"] = matched
+    for code, (have, lacks) in enumerate((("pre", "post"), ("post", "pre"))):
+        logs.append(_log(section, kept_where, ~matched & (when == code), column="timepoint", action="noted",
                          reason=f"no {lacks} questionnaire",
                          detail="kept: counts in the attrition analysis, not in pre/post tests"))
 
-    # scoring, on the kept rows already in output order (by id, pre before post)
-    order = np.lexsort((when, person))
-    taken = np.flatnonzero(kept)[order]
-    keyed = np.empty((len(taken), len(items)), order="F")  # column-major: pandas' own layout
-    for j in range(len(items)):
-        keyed[:, j] = values[taken, j]
-    del values
-    _reverse_in_place(keyed, items, instrument=instrument)
+    # scoring, on the kept rows in output order
+    keyed = _answer_matrix(answers, taken, items=items, instrument=instrument)
+    del answers
     not_collected = [m for m in instrument.measures
                      if not any(i in items for i in instrument.measure(m).items)]
     measures = [m for m in instrument.measures if m not in not_collected]
     scores = _score_array(keyed, items, instrument=instrument, measures=measures)
-    ordered_where = kept_where.iloc[order]
     for m in measures:
         sub = instrument.measure(m)
         miss = np.isnan(scores[m])
@@ -712,13 +818,12 @@ def clean_section(frames, *, section_cfg, instrument, analysis, section=None):
             continue
         answered = _answered_array(keyed[miss], items, sub)
         needed = math.ceil(instrument.min_answered * len(sub.items) - 1e-9)
-        logs.append(_log(section, ordered_where, miss, column=m, action="not scored",
+        logs.append(_log(section, kept_where, miss, column=m, action="not scored",
                          reason="too few items answered",
                          detail=[f"{a} of {len(sub.items)} items answered; {needed} needed "
                                  f"({instrument.min_answered:.0%} rule)" for a in answered]))
-    out = pd.concat([out.iloc[order].reset_index(drop=True),
-                     pd.DataFrame({m: scores[m] for m in measures}, index=pd.RangeIndex(len(order)), dtype=float)],
-                    axis=1)
+    out.update((m, scores[m]) for m in measures)
+    out = pd.DataFrame(out)
     item_out = pd.DataFrame(keyed, columns=items, copy=False)
     item_out.insert(0, "timepoint", out["timepoint"].to_numpy())
     item_out.insert(0, "id", out["id"].to_numpy())

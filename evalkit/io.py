@@ -6,6 +6,7 @@ import datetime
 import io as _io
 import math
 import re
+from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
@@ -175,7 +176,7 @@ def read_table(path, *, header_hint=None, categorical=False):
     if not isinstance(cells, pd.DataFrame):
         cells = pd.DataFrame(cells, dtype=object)
     frame, more = _find_header(cells, rows, path, header_hint, csv_like=ext in (".csv", ".txt", ".tsv"),
-                               categorical=categorical)
+                               categorical=categorical, header_row=attrs.pop("header_row", None))
     frame.attrs.update(attrs)
     frame.attrs["notes"] = notes + more
     return frame
@@ -270,32 +271,83 @@ def _separator(text, header_hint=None):
     return best
 
 
+def _first_line_header(text, delimiter, header_hint):
+    """The cells of the first line when it is the header (it names the id column) and holds no quote; else None.
+
+    Such a header can be split off before pandas parses the rest, so the
+    header texts never become categories of the answer columns.
+    """
+    if header_hint is None:
+        return None
+    end = text.find("\n")
+    line = (text if end < 0 else text[:end]).rstrip("\r")
+    if '"' in line or "\r" in line:
+        return None
+    cells = line.split(delimiter)
+    want = column_key(header_hint)
+    return cells if any(column_key(c) == want for c in cells) else None
+
+
+def _parse_csv(source, encoding, delimiter, *, header=None, text_columns=()):
+    """``pandas.read_csv`` of a whole CSV as text: categories, except ``text_columns`` (kept as objects).
+
+    With ``header`` (the first line's cells, already split off) the first line
+    is skipped and the rest is parsed with one column per header cell; None is
+    returned when the rows do not fit that header, so the caller reads the file
+    the general way (which explains the problem).
+    """
+    # categories: each column is parsed into codes once, with its distinct texts (always strings); a column
+    # where nearly every value differs (the id) is kept as objects, which saves pandas sorting its categories
+    dtype = defaultdict(lambda: "category", {j: object for j in text_columns})
+    options = dict(encoding=encoding, sep=delimiter, header=None, dtype=dtype, keep_default_na=False,
+                   na_values=[""], skip_blank_lines=False, engine="c", low_memory=False)  # one pass
+    if header is None:
+        return pd.read_csv(source, **options)
+    try:
+        cells = pd.read_csv(source, skiprows=1, names=list(range(len(header))), **options)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError):
+        return None
+    # a first row wider than the header becomes pandas' index: not this path's business
+    if not len(cells) or not isinstance(cells.index, pd.RangeIndex):
+        return None
+    return cells
+
+
 def _read_csv(path, header_hint=None):
     raw = path.read_bytes()
     encoding, text = _decode(raw, path)
     text = text.lstrip("\ufeff")
-    if not text.strip():
+    if not text or text.isspace():
         raise DataError("the file has no header and no rows (only blank lines)", file=path)
     delimiter = _separator(text, header_hint)
-    try:
-        # the bytes, not the decoded text, go to the C parser: it decodes faster than a Python StringIO feeds it
-        by_text = encoding.startswith("utf-16") or encoding == "mixed"
-        source = (_io.StringIO(text), None) if by_text else (_io.BytesIO(raw), encoding)
-        # categories: each column is parsed into codes once, with its distinct texts (always strings)
-        cells = pd.read_csv(source[0], encoding=source[1], sep=delimiter, header=None, dtype="category",
-                            keep_default_na=False, na_values=[""], skip_blank_lines=False, engine="c",
-                            low_memory=False)  # one pass: no per-chunk categories to unite
-    except pd.errors.ParserError as exc:
-        where = re.search(r"EOF inside string starting at row (\d+)", str(exc))
-        if where:
-            raise DataError(f"a quote (\") opened on row {int(where.group(1)) + 1} is never closed, so every row "
-                            f"after it would be read as one cell; remove the stray quote or close it",
-                            file=path) from None
-        cells = pd.DataFrame(_read_ragged(text, delimiter, path), dtype=object)
-    except pd.errors.EmptyDataError:
-        raise DataError("the file has no header and no rows", file=path) from None
-    if '"' in text and len(cells) < text.count("\n") + (not text.endswith("\n")):
-        _check_swallowed_rows(cells, delimiter, path)
+    # the bytes, not the decoded text, go to the C parser: it decodes faster than a Python StringIO feeds it
+    by_text = encoding.startswith("utf-16") or encoding == "mixed"
+
+    def source():
+        return (_io.StringIO(text), None) if by_text else (_io.BytesIO(raw), encoding)
+
+    header = _first_line_header(text, delimiter, header_hint)
+    cells = None
+    if header is not None:
+        want = column_key(header_hint)
+        cells = _parse_csv(*source(), delimiter, header=header,
+                           text_columns=[j for j, c in enumerate(header) if column_key(c) == want])
+    if cells is None:
+        header = None
+        try:
+            cells = _parse_csv(*source(), delimiter)
+        except pd.errors.ParserError as exc:
+            where = re.search(r"EOF inside string starting at row (\d+)", str(exc))
+            if where:
+                raise DataError(f"a quote (\") opened on row {int(where.group(1)) + 1} is never closed, so every "
+                                f"row after it would be read as one cell; remove the stray quote or close it",
+                                file=path) from None
+            cells = pd.DataFrame(_read_ragged(text, delimiter, path), dtype=object)
+        except pd.errors.EmptyDataError:
+            raise DataError("the file has no header and no rows", file=path) from None
+    lines = len(cells) + (header is not None)
+    if '"' in text and lines < text.count("\n") + (not text.endswith("\n")):
+        _check_swallowed_rows(cells, delimiter, path, first=2 if header is not None else 1)
     notes = []
     if raw.startswith(b"\xef\xbb\xbf"):
         notes.append("UTF-8 with byte-order mark")
@@ -308,7 +360,11 @@ def _read_csv(path, header_hint=None):
         notes.append(f"read as {encoding} (not valid UTF-8)")
     if delimiter != ",":
         notes.append(f"separator {_SEPARATOR_NAMES[delimiter]}")
-    return cells, np.arange(1, len(cells) + 1), notes, {"encoding": encoding, "separator": delimiter}
+    attrs = {"encoding": encoding, "separator": delimiter}
+    if header is not None:  # the header was split off: every row of ``cells`` is an answer row
+        attrs["header_row"] = header
+        return cells, np.arange(2, len(cells) + 2), notes, attrs
+    return cells, np.arange(1, len(cells) + 1), notes, attrs
 
 
 def _read_ragged(text, delimiter, path):
@@ -325,8 +381,11 @@ def _read_ragged(text, delimiter, path):
     return cells
 
 
-def _check_swallowed_rows(cells, delimiter, path):
-    """A stray quote can close many lines later: the rows between become one cell. Refuse such a file."""
+def _check_swallowed_rows(cells, delimiter, path, first=1):
+    """A stray quote can close many lines later: the rows between become one cell. Refuse such a file.
+
+    ``first`` is the row number of ``cells``' first row.
+    """
     need = max(2, cells.shape[1] // 2)
 
     def swallows(text):
@@ -338,7 +397,7 @@ def _check_swallowed_rows(cells, delimiter, path):
         if len(bad):
             i = int(np.flatnonzero(np.isin(codes, bad))[0])
             lines = len(str(values[codes[i]]).splitlines()) - 1
-            raise DataError(f"row {i + 1}: a quote (\") in this row is closed only {lines} line(s) later, "
+            raise DataError(f"row {i + first}: a quote (\") in this row is closed only {lines} line(s) later, "
                             f"so the rows between were read as one cell; remove the stray quote", file=path)
 
 
@@ -545,27 +604,36 @@ def _without_unused(series):
     return pd.Series(kept, index=series.index, name=series.name)
 
 
-def _find_header(cells, rows, path, header_hint, *, csv_like=False, categorical=False):
+def _find_header(cells, rows, path, header_hint, *, csv_like=False, categorical=False, header_row=None):
     """Promote the header row to column names (skipping title rows above it).
 
     ``cells`` is a frame of text columns (object or categorical) with the
-    header among its first rows; ``rows`` the row number of each. The text
-    columns come out categorical or as object arrays with ``None``.
+    header among its first rows; ``rows`` the row number of each. When the
+    reader already split the header off, ``header_row`` holds its cells and
+    every row of ``cells`` is an answer row. The text columns come out
+    categorical or as object arrays with ``None`` (in categorical mode a
+    column the reader kept as objects, the id, stays objects).
     """
-    if not len(cells):
-        raise DataError("the file has no header and no rows", file=path)
-    header_at = 0
     notes = []
-    top = cells.iloc[:HEADER_SEARCH_ROWS].astype(object)
-    if header_hint is not None:
-        want = column_key(header_hint)
-        for i in range(len(top)):
-            if want in {column_key(c) for c in top.iloc[i] if not pd.isna(c)}:
-                header_at = i
-                break
-    if header_at:
-        notes.append(f"header found on row {rows[header_at]}; {header_at} row(s) above it skipped")
-    header = ["" if pd.isna(c) else str(c).strip() for c in top.iloc[header_at]]
+    if header_row is not None:
+        header = [str(c).strip() for c in header_row]
+        body = cells
+        header_at = -1  # rows[header_at + 1:] are the body's rows
+    else:
+        if not len(cells):
+            raise DataError("the file has no header and no rows", file=path)
+        header_at = 0
+        top = cells.iloc[:HEADER_SEARCH_ROWS].astype(object)
+        if header_hint is not None:
+            want = column_key(header_hint)
+            for i in range(len(top)):
+                if want in {column_key(c) for c in top.iloc[i] if not pd.isna(c)}:
+                    header_at = i
+                    break
+        if header_at:
+            notes.append(f"header found on row {rows[header_at]}; {header_at} row(s) above it skipped")
+        header = ["" if pd.isna(c) else str(c).strip() for c in top.iloc[header_at]]
+        body = cells.iloc[header_at + 1:]
     names, seen = [], {}
     for j, name in enumerate(header):
         if not name:
@@ -576,7 +644,6 @@ def _find_header(cells, rows, path, header_hint, *, csv_like=False, categorical=
         else:
             seen[name] = 0
         names.append(name)
-    body = cells.iloc[header_at + 1:]
     body.columns = names
     body = body.reset_index(drop=True)
     filled = [j for j in range(len(header)) if header[j]]
@@ -594,13 +661,21 @@ def _find_header(cells, rows, path, header_hint, *, csv_like=False, categorical=
         column = body.iloc[:, j]
         if not header[j] and column.isna().all():
             continue  # an empty column with no name: nothing there
-        is_cat = isinstance(column.dtype, pd.CategoricalDtype)
-        if categorical:
-            columns[name] = (_without_unused(column) if is_cat else column.astype("category")).array
-        elif is_cat:
-            columns[name] = _with_missing(column.cat.categories.to_numpy(dtype=object))[column.cat.codes.to_numpy()]
-        else:
-            columns[name] = column.to_numpy(dtype=object)
+        if isinstance(column.dtype, pd.CategoricalDtype):
+            if categorical:  # the header (and title) rows' texts may be categories no answer row uses
+                columns[name] = (column if header_row is not None else _without_unused(column)).array
+            else:
+                columns[name] = _with_missing(column.cat.categories.to_numpy(dtype=object))[
+                    column.cat.codes.to_numpy()]
+        elif categorical and header_row is None:
+            columns[name] = column.astype("category").array
+        else:  # objects, missing cells None
+            values = column.to_numpy(dtype=object)
+            missing = pd.isna(values)
+            if missing.any():
+                values = values.copy()
+                values[missing] = None
+            columns[name] = values
     columns[ROW] = np.asarray(rows[header_at + 1:], dtype=int)
     frame = pd.DataFrame(columns)
     frame.attrs["header"] = header

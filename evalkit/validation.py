@@ -97,11 +97,15 @@ def _blank(values):
                      if isinstance(v, str) else clean_text(v) is None for v in values])
 
 
+def _id_present(values):
+    return ~_blank(values)
+
+
 def _known(labels):
     labels = set(labels)
 
-    def check(series):
-        return by_value(series, lambda vals: [(t := clean_text(v)) is None or t.casefold() in labels for v in vals])
+    def check(values):
+        return [(t := clean_text(v)) is None or t.casefold() in labels for v in values]
 
     return check
 
@@ -117,14 +121,24 @@ def _answer_ok(instrument):
         num = as_number(text)
         return instrument.min <= num <= instrument.max and (not whole or num == round(num))
 
-    def check(series):
-        return by_value(series, lambda vals: [one(v) for v in vals]).astype(bool)
+    def check(values):
+        return [one(v) for v in values]
 
     return check
 
 
-def _age_ok(series):
-    return by_value(series, lambda vals: [clean_text(v) is None or 3 <= as_number(v) <= 25 for v in vals]).astype(bool)
+def _age_ok(values):
+    return [clean_text(v) is None or 3 <= as_number(v) <= 25 for v in values]
+
+
+def _column(check, *, name, error, required=True):
+    """A pandera column whose check applies ``check`` (distinct values -> booleans) via :func:`by_value`.
+
+    ``check`` is kept in the column's ``metadata`` so :func:`validate_frame`
+    can first try it on the distinct values alone.
+    """
+    return pa.Column(None, nullable=True, required=required, metadata={"by_value": check}, checks=pa.Check(
+        lambda s: by_value(s, check).astype(bool), name=name, error=error, ignore_na=False))
 
 
 def answer_schema(instrument, *, items, timepoint_labels, age=False):
@@ -150,7 +164,8 @@ def answer_schema(instrument, *, items, timepoint_labels, age=False):
         ``timepoint`` required and non-empty, ``timepoint`` one of
         the configured labels, every item a number in the response range (whole
         numbers on an integer scale) or one of the response labels, ``age`` a
-        number from 3 to 25.
+        number from 3 to 25. Each column's ``metadata['by_value']`` is its
+        check on an array of distinct values.
 
     Examples
     --------
@@ -160,21 +175,31 @@ def answer_schema(instrument, *, items, timepoint_labels, age=False):
     ['id', 'q1', 'timepoint']
     """
     columns = {
-        "id": pa.Column(None, nullable=True, checks=pa.Check(
-            lambda s: ~by_value(s, _blank).astype(bool), name="id present", error="id is empty", ignore_na=False)),
-        "timepoint": pa.Column(None, nullable=True, checks=pa.Check(
-            _known({normalise_label(t) for t in timepoint_labels}), name="known timepoint",
-            error="timepoint label not in the config's timepoints", ignore_na=False)),
+        "id": _column(_id_present, name="id present", error="id is empty"),
+        "timepoint": _column(_known({normalise_label(t) for t in timepoint_labels}), name="known timepoint",
+                             error="timepoint label not in the config's timepoints"),
     }
+    answer_ok = _answer_ok(instrument)
     for item in items:
-        columns[item] = pa.Column(None, nullable=True, required=False, checks=pa.Check(
-            _answer_ok(instrument), name="valid answer",
-            error=f"answer outside {instrument.min:g}-{instrument.max:g} and not a response label", ignore_na=False))
+        columns[item] = _column(answer_ok, name="valid answer", required=False,
+                                error=f"answer outside {instrument.min:g}-{instrument.max:g} and not a response "
+                                      f"label")
     if age:
-        columns["age"] = pa.Column(None, nullable=True, required=False, checks=pa.Check(
-            _age_ok, name="plausible age", error="age is not a number from 3 to 25",
-            ignore_na=False))
+        columns["age"] = _column(_age_ok, name="plausible age", error="age is not a number from 3 to 25",
+                                 required=False)
     return pa.DataFrameSchema(columns, strict=False, coerce=False)
+
+
+def _passes(series, check):
+    """Whether every cell of ``series`` passes ``check`` (run on the distinct values only)."""
+    codes, uniques = text_codes(series)
+    values = np.empty(len(uniques) + 1, dtype=object)
+    values[:-1] = uniques
+    values[-1] = None
+    ok = np.asarray(check(values), dtype=bool)
+    if ok.all():
+        return True
+    return not (~ok)[codes].any()  # code -1 (missing) takes the last entry
 
 
 _HANDLING = {
@@ -223,8 +248,17 @@ def validate_frame(frame, *, schema, section, file, row_column="_row"):
     >>> validate_frame(df, schema=schema, section="children", file="x.csv")["problem"].iloc[2]
     "timepoint label not in the config's timepoints; values: 'mid' (1)"
     """
+    # every check is a function of the cell's text: tried on the distinct values first, so pandera only
+    # runs (lazily, collecting every failing cell) on the columns where some value fails
+    failing = [c for c, col in schema.columns.items() if c in frame.columns
+               and not _passes(frame[c], col.metadata["by_value"])]
+    if not failing:
+        return pd.DataFrame(columns=PROBLEM_COLUMNS)
+    # as objects: pandera leaves the missing cells of a categorical column unchecked (an empty id)
+    sub = pd.DataFrame({c: frame[c].astype(object) if isinstance(frame[c].dtype, pd.CategoricalDtype)
+                        else frame[c] for c in failing}, index=frame.index)
     try:
-        schema.validate(frame, lazy=True, inplace=True)
+        schema.select_columns(failing).validate(sub, lazy=True, inplace=True)
         return pd.DataFrame(columns=PROBLEM_COLUMNS)
     except pa.errors.SchemaErrors as err:
         cases = err.failure_cases
