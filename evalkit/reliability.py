@@ -212,7 +212,7 @@ class _Answers:
         _check_long(items, name=name)
         self._items = items
         self._timepoint = items["timepoint"].to_numpy()
-        self._rows, self._moments = {}, {}
+        self._rows, self._moments, self._blocks = {}, {}, {}
         self.columns = list(items.columns)
 
     @classmethod
@@ -220,21 +220,46 @@ class _Answers:
         """``items`` itself when already wrapped, else its wrapper."""
         return items if isinstance(items, cls) else cls(items, name=name)
 
-    def complete(self, timepoint, cols):
-        """Listwise-complete answers of ``cols`` at ``timepoint`` (rows in frame order)."""
+    def _mask(self, timepoint):
         if timepoint not in self._rows:
             self._rows[timepoint] = self._timepoint == timepoint
-        x = self._items[list(cols)].to_numpy(dtype=float)[self._rows[timepoint]]
+        return self._rows[timepoint]
+
+    def complete(self, timepoint, cols):
+        """Listwise-complete answers of ``cols`` at ``timepoint`` (rows in frame order)."""
+        x = self._items[list(cols)].to_numpy(dtype=float)[self._mask(timepoint)]
         return x[~np.isnan(x).any(axis=1)]
+
+    def _block(self, timepoint):
+        """Every numeric item column at ``timepoint`` when none has a missing answer (else None).
+
+        Then every item set's complete cases are all the rows, and its moments
+        are slices of one mean vector and one covariance matrix.
+        """
+        if timepoint not in self._blocks:
+            cols = [c for c in self.columns if c not in ("id", "timepoint")
+                    and pd.api.types.is_numeric_dtype(self._items[c].dtype)]
+            x = self._items[cols].to_numpy(dtype=float)[self._mask(timepoint)] if cols else None
+            block = None
+            if x is not None and x.shape[0] >= 2 and not np.isnan(x).any():
+                block = ({c: j for j, c in enumerate(cols)}, x.shape[0], x.mean(axis=0), np.cov(x, rowvar=False))
+            self._blocks[timepoint] = block
+        return self._blocks[timepoint]
 
     def moments(self, timepoint, cols):
         """``(n, item means, item covariance matrix)`` of the complete cases (cov None if n < 2)."""
         key = (timepoint, tuple(cols))
         if key not in self._moments:
-            x = self.complete(timepoint, cols)
-            n = x.shape[0]
-            self._moments[key] = (n, x.mean(axis=0) if n else np.full(len(cols), np.nan),
-                                  np.cov(x, rowvar=False) if n >= 2 else None)
+            block = self._block(timepoint)
+            if block is not None and all(c in block[0] for c in cols):
+                position, n, mean, cov = block
+                idx = [position[c] for c in cols]
+                self._moments[key] = (n, mean[idx], cov[np.ix_(idx, idx)])
+            else:
+                x = self.complete(timepoint, cols)
+                n = x.shape[0]
+                self._moments[key] = (n, x.mean(axis=0) if n else np.full(len(cols), np.nan),
+                                      np.cov(x, rowvar=False) if n >= 2 else None)
         return self._moments[key]
 
 

@@ -57,6 +57,12 @@ def _check_long(data, *, name="scores"):
     DataError
         When ``data`` is not a DataFrame, a key column is missing, or a person
         has more than one row at the same timepoint.
+
+    Returns
+    -------
+    tuple
+        Codes of ``id`` and its distinct values, codes of ``timepoint`` and its
+        distinct values (a list), both in order of appearance.
     """
     if not isinstance(data, pd.DataFrame):
         raise DataError(f"{name} must be a pandas DataFrame, not {type(data).__name__}",
@@ -65,13 +71,18 @@ def _check_long(data, *, name="scores"):
         if col not in data.columns:
             raise DataError(f"{name} has no '{col}' column", column=col,
                             expected="columns 'id' and 'timepoint' ('pre'/'post')")
-    dup = data.duplicated(["id", "timepoint"], keep=False)
+    # one integer key per (person, timepoint): counting keys finds repeats without hashing row pairs
+    id_codes, id_values = pd.factorize(data["id"], use_na_sentinel=False)
+    tp_codes, tp_values = pd.factorize(data["timepoint"], use_na_sentinel=False)
+    key = id_codes.astype(np.int64) * max(len(tp_values), 1) + tp_codes
+    dup = np.bincount(key, minlength=len(id_values) * len(tp_values))[key] > 1 if len(key) else key > 0
     if dup.any():
         example = data.loc[dup, ["id", "timepoint"]].astype(str).head(3)
         shown = ", ".join(f"{i}/{t}" for i, t in example.itertuples(index=False))
         raise DataError(f"{name} has more than one row for the same person and timepoint "
                         f"(e.g. {shown}); remove duplicates before analysis",
                         column="id", expected="one row per person and timepoint")
+    return id_codes, id_values, tp_codes, list(tp_values)
 
 
 def _numeric(series, column):
@@ -96,22 +107,40 @@ class _PrePost:
     """
 
     def __init__(self, data, *, name="scores"):
-        _check_long(data, name=name)
-        tp = data["timepoint"].to_numpy()
-        columns = [c for c in data.columns if c not in ("id", "timepoint")]
-        pre = data.loc[tp == "pre", ["id", *columns]].set_index("id")
-        post = data.loc[tp == "post", ["id", *columns]].set_index("id")
-        self.ids = pre.index.union(post.index).sort_values()
-        self.pre, self.post = pre.reindex(self.ids), post.reindex(self.ids)
-        self.has_pre = self.ids.isin(pre.index)
-        self.has_post = self.ids.isin(post.index)
-        self.columns = set(columns)
+        id_codes, id_values, tp_codes, tp_values = _check_long(data, name=name)
+        is_tp = [tp_codes == (tp_values.index(t) if t in tp_values else -1) for t in ("pre", "post")]
+        seen = np.zeros(len(id_values), dtype=bool)
+        seen[id_codes[is_tp[0] | is_tp[1]]] = True
+        ids = pd.Index(id_values[seen] if len(id_values) else id_values)
+        position = np.full(len(id_values), -1, dtype=np.intp)  # id code -> position in the sorted ids
+        if ids.is_monotonic_increasing:  # scores from the cleaning come sorted by id
+            position[seen] = np.arange(len(ids))
+        else:
+            ids, order = ids.sort_values(return_indexer=True)
+            position[np.flatnonzero(seen)[order]] = np.arange(len(ids))
+        self.ids = ids
+        self._data = data
+        self._rows = []  # for pre and post: each id's row of ``data`` (-1 when absent)
+        for mask in is_tp:
+            row = np.full(len(ids), -1, dtype=np.intp)
+            row[position[id_codes[mask]]] = np.flatnonzero(mask)
+            self._rows.append(row)
+        self.has_pre, self.has_post = self._rows[0] >= 0, self._rows[1] >= 0
+        self.columns = {c for c in data.columns if c not in ("id", "timepoint")}
         self._measures, self._factors = {}, {}
 
     @classmethod
     def of(cls, data, *, name="scores"):
         """``data`` itself when it is already split, else its split."""
         return data if isinstance(data, cls) else cls(data, name=name)
+
+    def _aligned(self, values, which):
+        """``values`` (one per row of the data) at each id's pre (0) or post (1) row, NaN where absent."""
+        row = self._rows[which]
+        has = row >= 0
+        out = np.full(len(row), np.nan, dtype=float if values.dtype.kind == "f" else object)
+        out[has] = values[row[has]]
+        return out
 
     def measure(self, measure):
         """Pre and post scores of ``measure`` as float arrays (NaN where missing).
@@ -122,8 +151,8 @@ class _PrePost:
             When the column is not numeric.
         """
         if measure not in self._measures:
-            self._measures[measure] = (_numeric(self.pre[measure], measure).to_numpy(),
-                                       _numeric(self.post[measure], measure).to_numpy())
+            values = _numeric(self._data[measure], measure).to_numpy()
+            self._measures[measure] = (self._aligned(values, 0), self._aligned(values, 1))
         return self._measures[measure]
 
     def matched(self, measure):
@@ -136,11 +165,13 @@ class _PrePost:
         """Sorted distinct levels of ``factor`` (as str, from the pre row) and each id's
         code into them (-1 when missing), by one :func:`pandas.factorize`."""
         if factor not in self._factors:
-            level = self.pre[factor]
+            row = self._rows[0]
+            where = np.flatnonzero(row >= 0)
+            level = self._data[factor].iloc[row[where]]
             present = level.notna().to_numpy()
-            codes = np.full(level.size, -1, dtype=np.intp)
+            codes = np.full(len(row), -1, dtype=np.intp)
             found, levels = pd.factorize(level[present].astype(str).to_numpy(), sort=True)
-            codes[present] = found
+            codes[where[present]] = found
             self._factors[factor] = (np.asarray(levels, dtype=object), codes)
         return self._factors[factor]
 
@@ -228,7 +259,8 @@ def _ncp_interval(t, df, confidence):
 
     Finds ``ncp_low`` with ``P(T <= t | ncp_low) = 1 - a/2`` and ``ncp_high``
     with ``P(T <= t | ncp_high) = a/2`` (Steiger & Fouladi, 1997), by bracketing
-    and Brent's method on :func:`scipy.stats.nct.cdf`.
+    and Brent's method on the noncentral t CDF (``scipy.special.nctdtr``, which
+    :func:`scipy.stats.nct.cdf` calls, without its per-call argument checks).
     """
     if not (np.isfinite(t) and df > 0):
         return np.nan, np.nan
@@ -237,7 +269,7 @@ def _ncp_interval(t, df, confidence):
 
     def root(target):
         def f(ncp):
-            return st.nct.cdf(t, df, ncp) - target
+            return special.nctdtr(df, ncp, t) - target  # what scipy.stats.nct.cdf computes
         for k in (2, 4, 8, 16, 32, 64):
             lo, hi = t - k * spread - 1, t + k * spread + 1
             flo, fhi = f(lo), f(hi)
@@ -301,19 +333,26 @@ def _wilcoxon(diff):
     n = nz.size
     if n == 0:
         return np.nan, np.nan, 0, "", np.nan
-    ranks = st.rankdata(np.abs(nz))
-    v = float(ranks[nz > 0].sum())
+    # average ranks of |d| from the counts of its distinct values (scipy.stats.rankdata's 'average')
+    values, inverse, counts = np.unique(np.abs(nz), return_inverse=True, return_counts=True)
+    ranks = np.cumsum(counts) - (counts - 1) / 2
+    v = float(ranks[inverse[nz > 0]].sum())
     total = n * (n + 1) / 2
-    ties = np.unique(np.abs(nz)).size < n
+    ties = values.size < n
     exact = n < 50 and not ties and nz.size == d.size
     if exact:
-        res = st.wilcoxon(nz, zero_method="wilcox", method="exact")
+        p = float(st.wilcoxon(nz, zero_method="wilcox", method="exact").pvalue)
         method = "exact"
     else:
-        res = st.wilcoxon(nz, zero_method="wilcox", correction=True, method="asymptotic")
+        # R's normal approximation: z = (V - n(n+1)/4 - 0.5 sign) / sqrt(n(n+1)(2n+1)/24 - sum(t^3 - t)/48)
+        centred = v - total / 2
+        tied = counts.astype(float)
+        sigma = math.sqrt(n * (n + 1) * (2 * n + 1) / 24 - float((tied ** 3 - tied).sum()) / 48)
+        z = (centred - 0.5 * np.sign(centred)) / sigma if sigma > 0 else np.nan
+        p = float(2 * special.ndtr(-abs(z))) if sigma > 0 else np.nan
         method = "normal approximation, continuity and tie corrected"
     rbc = (v - (total - v)) / total
-    return v, float(res.pvalue), n, method, rbc
+    return v, p, n, method, rbc
 
 
 def _empty_paired_row(measure, label, n, note):

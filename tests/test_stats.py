@@ -398,3 +398,20 @@ def test_paired_identities_on_likert_data(pre, seed):
             len(nz) >= 50 or len(np.unique(np.abs(nz))) < len(nz) or len(nz) < len(d)) \
             else st.wilcoxon(nz, method="exact")
         assert row["wilcoxon_p"] == pytest.approx(ref.pvalue)
+
+
+@pytest.mark.parametrize("n", [60, 5_000, 200_000])
+def test_wilcoxon_by_counting_ties_matches_scipy_at_scale(n):
+    # evalkit ranks |d| from the counts of its distinct values and computes R's normal approximation
+    # itself (no second ranking inside scipy); the reference is scipy.stats.rankdata + scipy.stats.wilcoxon
+    rng = np.random.default_rng(n)
+    pre = rng.integers(1, 4, size=(n, 6)).mean(axis=1)
+    post = np.clip(pre + rng.choice([-1 / 6, 0, 1 / 6], p=[0.34, 0.33, 0.33], size=n), 1, 3)
+    row = paired_outcomes(long_frame(pre, post), measures=["m"]).iloc[0]
+    d = np.round(post - pre, 10)
+    nz = d[d != 0]
+    assert row["wilcoxon_n_nonzero"] == nz.size
+    assert row["wilcoxon_w"] == st.rankdata(np.abs(nz))[nz > 0].sum()
+    ref = st.wilcoxon(nz, zero_method="wilcox", correction=True, method="asymptotic")
+    assert 0 < ref.pvalue < 1
+    assert row["wilcoxon_p"] == pytest.approx(ref.pvalue, rel=1e-9)
