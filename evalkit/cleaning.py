@@ -10,7 +10,7 @@ import pandas as pd
 from .errors import ConfigError, DataError
 from .instruments import normalise_label
 from .io import FILE, ROW, column_key, read_table, text_codes
-from .validation import PROBLEM_COLUMNS, answer_schema, as_number, clean_text, validate_frame
+from .validation import PROBLEM_COLUMNS, all_tidy, answer_schema, as_number, clean_text, validate_frame
 
 #: Columns of the cleaning log (one row per cleaning action).
 LOG_COLUMNS = ["section", "file", "row", "id", "column", "action", "reason", "detail"]
@@ -417,21 +417,6 @@ def _tidy(text):
     return text.isprintable() and text == text.strip() and "  " not in text
 
 
-def _all_tidy(texts):
-    """Whether every text of a list is already tidy (:func:`_tidy`) and not empty, checked at C speed.
-
-    The texts are joined by newlines: none of them holds a newline when there
-    are exactly ``len - 1``, and then the joined text shows every untidy one
-    (a character that is not printable, a space at either end, two spaces).
-    """
-    if not texts or not all(type(t) is str for t in texts):
-        return False
-    joined = "\n".join(texts)
-    return (joined.count("\n") == len(texts) - 1 and "\n\n" not in joined and "  " not in joined
-            and "\n " not in joined and " \n" not in joined and joined[:1] not in ("", " ", "\n")
-            and joined[-1] not in (" ", "\n") and joined.replace("\n", "").isprintable())
-
-
 def _clean_ids(raw_id):
     """Cleaned ids (trimmed, spaces collapsed, case-folded), people as codes, and what to log; once per distinct id.
 
@@ -460,7 +445,7 @@ def _clean_ids(raw_id):
     clean, person, spaced, folded, date, error, blank, names = fast
     error_rows = error[codes]
     return dict(clean=clean[codes], person=person[codes], spaced=spaced[codes], folded=folded[codes],
-                date=date[codes], error=error_rows, has_error=np.array([e is not None for e in error])[codes],
+                date=date[codes], error=error_rows, has_error=(error != None)[codes],  # noqa: E711
                 blank=blank[codes], names=np.asarray(names, dtype=object))
 
 
@@ -478,7 +463,7 @@ def _sorted_people(clean, has_id):
 
 def _clean_tidy_ids(texts):
     """:func:`_clean_ids`' per-distinct-id arrays when every id is tidy text (else None); the last entry is 'missing'."""
-    if not _all_tidy(texts):
+    if not all_tidy(texts):
         return None
     n = len(texts) + 1
     joined = "\n".join(texts)
@@ -542,6 +527,9 @@ def _leading_zero_twins(names):
 
     Returns a mask over ``names`` and, for those, the spellings found (``"'7', '007'"``).
     """
+    joined = "\n" + "\n".join(names)
+    if "\n0" not in joined:  # a twin pair needs an id starting with 0
+        return np.zeros(len(names), dtype=bool), np.empty(len(names), dtype=object)
     key = np.array([u.lstrip("0") or "0" if u.isdigit() else None for u in names], dtype=object)
     table = pd.DataFrame({"key": key}).dropna()
     twins = table.groupby("key")["key"].transform("size") > 1
@@ -675,6 +663,8 @@ def clean_section(frames, *, section_cfg, instrument, analysis, section=None):
     logs.append(_log(section, where, ids["spaced"] & kept, column="id", action="recoded",
                      reason="id trimmed of spaces", detail=lambda m: [f"'{v}'" for v in raw_id[m]]))
     for name, n in data.loc[ids["folded"] & kept, FILE].value_counts(sort=False).sort_index().items():
+        if not n:
+            continue
         logs.append(pd.DataFrame([dict(section=section, file=name, row=pd.NA, id="", column="id",
                                        action="recoded", reason="id case-folded",
                                        detail=f"{n} ids written in lower case so that 'C0042' and 'c0042' "
@@ -823,7 +813,7 @@ def clean_section(frames, *, section_cfg, instrument, analysis, section=None):
                          detail=[f"{a} of {len(sub.items)} items answered; {needed} needed "
                                  f"({instrument.min_answered:.0%} rule)" for a in answered]))
     out.update((m, scores[m]) for m in measures)
-    out = pd.DataFrame(out)
+    out = pd.DataFrame(out, copy=False)  # the arrays are new: no copy, no consolidation
     item_out = pd.DataFrame(keyed, columns=items, copy=False)
     item_out.insert(0, "timepoint", out["timepoint"].to_numpy())
     item_out.insert(0, "id", out["id"].to_numpy())

@@ -611,8 +611,9 @@ def _find_header(cells, rows, path, header_hint, *, csv_like=False, categorical=
     header among its first rows; ``rows`` the row number of each. When the
     reader already split the header off, ``header_row`` holds its cells and
     every row of ``cells`` is an answer row. The text columns come out
-    categorical or as object arrays with ``None`` (in categorical mode a
-    column the reader kept as objects, the id, stays objects).
+    categorical or as object arrays with ``None``; in categorical mode
+    ``_file`` is categorical too, and a column the reader kept as objects (the
+    id) gets its categories in order of appearance, unsorted.
     """
     notes = []
     if header_row is not None:
@@ -656,7 +657,8 @@ def _find_header(cells, rows, path, header_hint, *, csv_like=False, categorical=
                 f"row(s) {', '.join(map(str, where[:5]))}{' ...' if len(where) > 5 else ''} have more cells than the "
                 f"header ({last + 1}): a separator inside an unquoted cell shifts that row's answers into the wrong "
                 f"columns; quote or correct the cell, then read the file again", file=path)
-    columns = {FILE: np.full(len(body), path.name, dtype=object)}
+    columns = {FILE: pd.Categorical.from_codes(np.zeros(len(body), dtype=np.int8), [path.name]) if categorical
+               else np.full(len(body), path.name, dtype=object)}
     for j, name in enumerate(names):
         column = body.iloc[:, j]
         if not header[j] and column.isna().all():
@@ -669,6 +671,10 @@ def _find_header(cells, rows, path, header_hint, *, csv_like=False, categorical=
                     column.cat.codes.to_numpy()]
         elif categorical and header_row is None:
             columns[name] = column.astype("category").array
+        elif categorical:  # the id, kept as objects by the reader: categories in order of appearance (no sort)
+            codes, uniques = pd.factorize(column.to_numpy(dtype=object), use_na_sentinel=True)
+            columns[name] = pd.Categorical.from_codes(codes, categories=pd.Index(uniques, dtype=object),
+                                                      validate=False)
         else:  # objects, missing cells None
             values = column.to_numpy(dtype=object)
             missing = pd.isna(values)
