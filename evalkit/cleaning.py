@@ -205,7 +205,7 @@ def _parse_answers(data, where, *, items, instrument, section):
     answers : list of (codes, numbers)
         Per item: each row's code into ``numbers``, the number of each distinct
         text (NaN = missing; code -1, a blank cell, takes the last entry).
-        :func:`_answer_matrix` turns them into numbers for chosen rows, so no
+        :func:`_answer_columns` turns them into numbers for chosen rows, so no
         rows x items array is built for rows that are never used.
     blank : numpy.ndarray of bool
         Rows whose every item cell is blank.
@@ -233,21 +233,23 @@ def _parse_answers(data, where, *, items, instrument, section):
     return answers, blank, usable, logs
 
 
-def _answer_matrix(answers, rows=None, *, items=None, instrument=None):
-    """The answers of ``rows`` (default: all) as a float array, one column per item (column-major).
+def _answer_columns(answers, rows=None, *, items=None, instrument=None):
+    """The answers of ``rows`` (default: all) as one float array per item (NaN = missing).
 
-    With ``instrument`` (and the ``items`` the columns are) reverse items are
-    keyed (``min + max - value``) on the way.
+    With ``instrument`` (and the ``items`` the arrays are) reverse items are
+    keyed (``min + max - value``) on the way. Separate arrays rather than one
+    rows x items block: at 200,000 rows a block is 48 MB, which the allocator
+    takes fresh from the system (and the system zeroes page by page) every
+    time, while arrays of 1.6 MB are recycled.
     """
-    n = len(answers[0][0]) if rows is None else len(rows)
-    out = np.empty((n, len(answers)), order="F")
     reverse = set()
     if instrument is not None:
         reverse = {i for s in instrument.subscales for i in s.reverse}
+    out = []
     for j, (codes, number) in enumerate(answers):
         if items is not None and items[j] in reverse:
             number = instrument.min + instrument.max - number
-        out[:, j] = number[codes if rows is None else codes[rows]]
+        out.append(number[codes if rows is None else codes[rows]])
     return out
 
 
@@ -340,32 +342,40 @@ def score(items, *, instrument, measures=None):
     1  7.5
     2  NaN
     """
-    array = items.to_numpy(dtype=float)
-    return pd.DataFrame(_score_array(array, list(items.columns), instrument=instrument, measures=measures),
-                        index=items.index, dtype=float)
+    columns = [items[c].to_numpy(dtype=float) for c in items.columns]
+    return pd.DataFrame(_score_columns(columns, list(items.columns), instrument=instrument, measures=measures,
+                                       n=len(items)), index=items.index, dtype=float)
 
 
-def _score_array(array, items, *, instrument, measures=None):
-    """:func:`score` on a float array whose columns are ``items``; returns measure -> array."""
+def _score_columns(columns, items, *, instrument, measures=None, n=None):
+    """:func:`score` on float arrays ``columns`` (one per item of ``items``, ``n`` rows); measure -> array."""
     out = {}
     position = {item: j for j, item in enumerate(items)}
+    n = (len(columns[0]) if columns else 0) if n is None else n
     for mid in measures or instrument.measures:
         sub = instrument.measure(mid)
-        cols = [position[i] for i in sub.items if i in position]
-        block = array[:, cols] if cols else np.full((len(array), 1), np.nan)
-        answered = (~np.isnan(block)).sum(axis=1)
+        total, answered = np.zeros(n), _answered(columns, items, sub, n=n)
+        for j in (position[i] for i in sub.items if i in position):
+            total += np.nan_to_num(columns[j], nan=0.0)
         needed = math.ceil(instrument.min_answered * len(sub.items) - 1e-9)
         with np.errstate(invalid="ignore", divide="ignore"):
-            mean = np.nansum(block, axis=1) / answered
+            mean = total / answered
         value = mean * len(sub.items) if instrument.scoring == "sum" else mean
         out[mid] = np.where(answered >= max(needed, 1), value, np.nan)
     return out
 
 
-def _answered_array(array, items, measure):
+def _answered(columns, items, measure, rows=None, n=None):
+    """How many of ``measure``'s items each row (of ``rows``, default all ``n``) answered."""
     position = {item: j for j, item in enumerate(items)}
-    cols = [position[i] for i in measure.items if i in position]
-    return (~np.isnan(array[:, cols])).sum(axis=1)
+    count = None
+    for j in (position[i] for i in measure.items if i in position):
+        given = ~np.isnan(columns[j] if rows is None else columns[j][rows])
+        count = given.astype(np.int64) if count is None else count + given
+    if count is None:
+        size = ((len(columns[0]) if columns else 0) if n is None else n) if rows is None else np.count_nonzero(rows)
+        count = np.zeros(int(size), dtype=np.int64)
+    return count
 
 
 def key_items(values, *, instrument):
@@ -716,7 +726,7 @@ def clean_section(frames, *, section_cfg, instrument, analysis, section=None):
     kept = is_kept.copy()
     candidates = kept & (questionnaires(kept) > 1)
     if candidates.any():
-        compared = [person_tp, _answer_matrix(answers)] + [values for values, _ in facts.values()]
+        compared = [person_tp, np.column_stack(_answer_columns(answers))] + [values for values, _ in facts.values()]
         exact, first = _exact_duplicates(compared, candidates)
         files, source_rows = where[FILE].to_numpy(), where[ROW].to_numpy()
         exclude(exact, "exact duplicate",
@@ -795,18 +805,18 @@ def clean_section(frames, *, section_cfg, instrument, analysis, section=None):
                          detail="kept: counts in the attrition analysis, not in pre/post tests"))
 
     # scoring, on the kept rows in output order
-    keyed = _answer_matrix(answers, taken, items=items, instrument=instrument)
+    keyed = _answer_columns(answers, taken, items=items, instrument=instrument)
     del answers
     not_collected = [m for m in instrument.measures
                      if not any(i in items for i in instrument.measure(m).items)]
     measures = [m for m in instrument.measures if m not in not_collected]
-    scores = _score_array(keyed, items, instrument=instrument, measures=measures)
+    scores = _score_columns(keyed, items, instrument=instrument, measures=measures)
     for m in measures:
         sub = instrument.measure(m)
         miss = np.isnan(scores[m])
         if not miss.any():
             continue
-        answered = _answered_array(keyed[miss], items, sub)
+        answered = _answered(keyed, items, sub, rows=miss)
         needed = math.ceil(instrument.min_answered * len(sub.items) - 1e-9)
         logs.append(_log(section, kept_where, miss, column=m, action="not scored",
                          reason="too few items answered",
@@ -814,9 +824,8 @@ def clean_section(frames, *, section_cfg, instrument, analysis, section=None):
                                  f"({instrument.min_answered:.0%} rule)" for a in answered]))
     out.update((m, scores[m]) for m in measures)
     out = pd.DataFrame(out, copy=False)  # the arrays are new: no copy, no consolidation
-    item_out = pd.DataFrame(keyed, columns=items, copy=False)
-    item_out.insert(0, "timepoint", out["timepoint"].to_numpy())
-    item_out.insert(0, "id", out["id"].to_numpy())
+    item_out = pd.DataFrame({"id": out["id"].to_numpy(), "timepoint": out["timepoint"].to_numpy(),
+                             **dict(zip(items, keyed))}, copy=False)
 
     parts = [x for x in logs if x is not None and len(x)]
     log = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=LOG_COLUMNS)

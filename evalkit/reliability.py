@@ -225,9 +225,17 @@ class _Answers:
             self._rows[timepoint] = self._timepoint == timepoint
         return self._rows[timepoint]
 
+    def _at(self, timepoint, cols):
+        """Answers of ``cols`` at ``timepoint`` as a float array (column by column: no full-length copy)."""
+        mask = self._mask(timepoint)
+        out = np.empty((int(np.count_nonzero(mask)), len(cols)))
+        for j, c in enumerate(cols):
+            out[:, j] = self._items[c].to_numpy(dtype=float)[mask]
+        return out
+
     def complete(self, timepoint, cols):
         """Listwise-complete answers of ``cols`` at ``timepoint`` (rows in frame order)."""
-        x = self._items[list(cols)].to_numpy(dtype=float)[self._mask(timepoint)]
+        x = self._at(timepoint, list(cols))
         return x[~np.isnan(x).any(axis=1)]
 
     def _block(self, timepoint):
@@ -239,7 +247,7 @@ class _Answers:
         if timepoint not in self._blocks:
             cols = [c for c in self.columns if c not in ("id", "timepoint")
                     and pd.api.types.is_numeric_dtype(self._items[c].dtype)]
-            x = self._items[cols].to_numpy(dtype=float)[self._mask(timepoint)] if cols else None
+            x = self._at(timepoint, cols) if cols else None
             block = None
             if x is not None and x.shape[0] >= 2 and not np.isnan(x).any():
                 block = ({c: j for j, c in enumerate(cols)}, x.shape[0], x.mean(axis=0), np.cov(x, rowvar=False))
