@@ -5,7 +5,9 @@ import csv
 import datetime
 import io as _io
 import math
+import os
 import re
+import threading
 from collections import defaultdict
 from pathlib import Path
 
@@ -288,13 +290,15 @@ def _first_line_header(text, delimiter, header_hint):
     return cells if any(column_key(c) == want for c in cells) else None
 
 
-def _parse_csv(source, encoding, delimiter, *, header=None, text_columns=()):
+def _parse_csv(source, encoding, delimiter, *, header=None, text_columns=(), raw=None):
     """``pandas.read_csv`` of a whole CSV as text: categories, except ``text_columns`` (kept as objects).
 
     With ``header`` (the first line's cells, already split off) the first line
     is skipped and the rest is parsed with one column per header cell; None is
     returned when the rows do not fit that header, so the caller reads the file
-    the general way (which explains the problem).
+    the general way (which explains the problem). Given the file's ``raw``
+    bytes too, a large file is parsed in two halves at once
+    (:func:`_parse_halves`).
     """
     # categories: each column is parsed into codes once, with its distinct texts (always strings); a column
     # where nearly every value differs (the id) is kept as objects, which saves pandas sorting its categories
@@ -303,14 +307,83 @@ def _parse_csv(source, encoding, delimiter, *, header=None, text_columns=()):
                    na_values=[""], skip_blank_lines=False, engine="c", low_memory=False)  # one pass
     if header is None:
         return pd.read_csv(source, **options)
+    options["names"] = list(range(len(header)))
+    if raw is not None and _splittable(raw):
+        return _parse_halves(raw, options)
+    return _parse_rows(source, options, skiprows=1)
+
+
+def _parse_rows(source, options, skiprows=0):
+    """``read_csv`` of answer rows under a known header; None when they do not fit it."""
     try:
-        cells = pd.read_csv(source, skiprows=1, names=list(range(len(header))), **options)
+        cells = pd.read_csv(source, skiprows=skiprows, **options)
     except (pd.errors.ParserError, pd.errors.EmptyDataError):
         return None
     # a first row wider than the header becomes pandas' index: not this path's business
     if not len(cells) or not isinstance(cells.index, pd.RangeIndex):
         return None
     return cells
+
+
+#: Files from this size up are parsed in two halves on two threads, when two CPUs are free.
+PARALLEL_BYTES = 4 * 2 ** 20
+
+
+def _cpus():
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _splittable(raw):
+    """Whether ``raw`` (a CSV in a byte encoding) may be cut at any line end: large, no quote at all."""
+    return len(raw) >= PARALLEL_BYTES and _cpus() >= 2 and b'"' not in raw
+
+
+def _parse_halves(raw, options):
+    """Parse the answer rows of ``raw`` (header line skipped) in two halves at once, then join them.
+
+    Without any quote in the file every line end ends a row, so the halves,
+    cut at the line end nearest the middle, hold whole rows. pandas' C parser
+    releases the GIL while it tokenizes, so the second half is parsed on a
+    thread while this one parses the first. The result equals one
+    ``read_csv`` of the rows (tested): categories are united and sorted, as
+    pandas sorts the categories it finds.
+    """
+    start = raw.index(b"\n") + 1
+    middle = raw.find(b"\n", start + (len(raw) - start) // 2) + 1
+    if middle <= start or middle >= len(raw):
+        return _parse_rows(_io.BytesIO(raw[start:]), options)
+    result = {}
+
+    def second():
+        result["cells"] = _parse_rows(_io.BytesIO(raw[middle:]), options)
+
+    worker = threading.Thread(target=second, name="evalkit-csv-half")
+    worker.start()
+    first = _parse_rows(_io.BytesIO(raw[start:middle]), options)
+    worker.join()
+    later = result.get("cells")
+    if first is None or later is None:
+        return None
+    from pandas.api.types import union_categoricals
+
+    columns = {}
+    for j in first.columns:
+        a, b = first[j], later[j]
+        if isinstance(a.dtype, pd.CategoricalDtype) and isinstance(b.dtype, pd.CategoricalDtype):
+            columns[j] = union_categoricals([a, b], sort_categories=True)
+        else:  # objects (the id), or a column empty in one half (all NaN: float)
+            columns[j] = np.concatenate([_as_text(a), _as_text(b)])
+    return pd.DataFrame(columns, copy=False)
+
+
+def _as_text(column):
+    """A parsed column as objects (NaN where missing), whatever pandas made of it."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        return np.asarray(column.astype(object))
+    return column.to_numpy(dtype=object)
 
 
 def _read_csv(path, header_hint=None):
@@ -331,7 +404,8 @@ def _read_csv(path, header_hint=None):
     if header is not None:
         want = column_key(header_hint)
         cells = _parse_csv(*source(), delimiter, header=header,
-                           text_columns=[j for j, c in enumerate(header) if column_key(c) == want])
+                           text_columns=[j for j, c in enumerate(header) if column_key(c) == want],
+                           raw=None if by_text else raw)
     if cells is None:
         header = None
         try:

@@ -184,3 +184,67 @@ def test_mixed_encodings_are_read_line_by_line(tmp_path):
     df = read_table(path)
     assert df["site"].tolist() == ["Caf\u00e9", "Caf\u00e9"]  # not 'CafÃ©' for the UTF-8 line
     assert any("mixed encodings: 1 line(s)" in n for n in df.attrs["notes"])
+
+
+# ------------------------------------------------------------------ one read_csv vs two halves on two threads
+
+def _rows(n, *, width=5, seed=0):
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(n):
+        answers = ",".join(str(v) for v in rng.integers(1, 4, width - 2))
+        out.append(f"C{i:05d},{'pre' if i % 2 else 'post'},{answers}")
+    return out
+
+
+_HEADER = "child_id,timepoint,q1,q2,q3"
+
+
+def _split_cases():
+    rows = _rows(400)
+    middle = len(rows) // 2
+    return {
+        "plain": "\n".join([_HEADER] + rows) + "\n",
+        "crlf and no final line end": "\r\n".join([_HEADER] + rows),
+        "blank lines around the middle": "\n".join([_HEADER] + rows[:middle] + ["", ""] + rows[middle:]) + "\n",
+        "missing ids, labels and an empty column in one half": "\n".join(
+            [_HEADER] + rows[:middle] + [",pre,Often,,2", "C9,post,café,,3"] * 50) + "\n",
+        "short rows padded": "\n".join([_HEADER] + rows[:middle] + ["C7,pre,1"] + rows[middle:]) + "\n",
+        "a wide row in the second half": "\n".join([_HEADER] + rows + ["C8,pre,1,2,3,4"] + rows[:3]) + "\n",
+        "a wide row first in the second half": "\n".join(
+            [_HEADER] + rows[:middle] + ["C8,pre,1,2,3,4"] * (middle + 1)) + "\n",
+        "windows-1252": "\n".join([_HEADER] + rows + ["C9,pre,café,2,3"]) + "\n",
+    }
+
+
+@pytest.mark.parametrize("case", sorted(_split_cases()))
+def test_two_halves_on_two_threads_read_exactly_what_one_read_csv_does(tmp_path, monkeypatch, case):
+    import evalkit.io as eio
+
+    text = _split_cases()[case]
+    path = tmp_path / "children.csv"
+    path.write_bytes(text.encode("cp1252" if case == "windows-1252" else "utf-8"))
+    halves = []
+    real = eio._parse_halves
+    monkeypatch.setattr(eio, "_parse_halves", lambda *a, **k: halves.append(1) or real(*a, **k))
+
+    def read(parallel):
+        monkeypatch.setattr(eio, "PARALLEL_BYTES", 1 if parallel else 2 ** 62)
+        monkeypatch.setattr(eio, "_cpus", lambda: 2)
+        try:
+            return read_table(path, header_hint="child_id", categorical=True)
+        except DataError as exc:
+            return str(exc)
+
+    one, two = read(False), read(True)
+    assert halves, "the two-thread path was not taken"
+    if isinstance(one, str):
+        assert two == one
+        return
+    pd.testing.assert_frame_equal(two, one)
+    assert two.attrs == one.attrs
+    for col in one.columns:  # same storage and categories, not only the same values
+        assert two[col].dtype == one[col].dtype, col
+    assert one["_row"].tolist() == list(range(2, len(one) + 2))
