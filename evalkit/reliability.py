@@ -227,10 +227,10 @@ class _Answers:
 
     def _at(self, timepoint, cols):
         """Answers of ``cols`` at ``timepoint`` as a float array (column by column: no full-length copy)."""
-        mask = self._mask(timepoint)
-        out = np.empty((int(np.count_nonzero(mask)), len(cols)))
+        rows = np.flatnonzero(self._mask(timepoint))
+        out = np.empty((len(rows), len(cols)))
         for j, c in enumerate(cols):
-            out[:, j] = self._items[c].to_numpy(dtype=float)[mask]
+            np.take(self._items[c].to_numpy(dtype=float), rows, out=out[:, j])
         return out
 
     def complete(self, timepoint, cols):

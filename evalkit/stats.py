@@ -168,10 +168,11 @@ class _PrePost:
             row = self._rows[0]
             where = np.flatnonzero(row >= 0)
             level = self._data[factor].iloc[row[where]]
-            present = level.notna().to_numpy()
+            # the distinct values first, then their texts: str() once per level, not once per person
+            found, uniques = pd.factorize(level, use_na_sentinel=True)
+            text_code, levels = pd.factorize(pd.Series(uniques, dtype=object).astype(str).to_numpy(), sort=True)
             codes = np.full(len(row), -1, dtype=np.intp)
-            found, levels = pd.factorize(level[present].astype(str).to_numpy(), sort=True)
-            codes[where[present]] = found
+            codes[where] = np.append(text_code, -1)[found]
             self._factors[factor] = (np.asarray(levels, dtype=object), codes)
         return self._factors[factor]
 
