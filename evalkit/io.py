@@ -1,6 +1,7 @@
 """Read questionnaire exports (CSV, XLSX, SPSS .sav) into all-text frames that keep source row numbers."""
 from __future__ import annotations
 
+import codecs
 import csv
 import datetime
 import io as _io
@@ -33,10 +34,14 @@ _CONVERT = {".xls": "open it in Excel and save it as .xlsx (Excel Workbook)",
             ".json": "export the questionnaire as .csv", ".pdf": "export the data, not a printout, as .csv"}
 #: How many rows at the top of a file are searched for the header row.
 HEADER_SEARCH_ROWS = 10
+#: How much of the start of a CSV is looked at to find its separator and header.
+SNIFF_CHARS = 200_000
 _SEPARATORS = (",", ";", "\t")
 #: A well-formed UTF-8 multi-byte character (in a file that is not valid UTF-8 as a whole).
 _UTF8_MULTIBYTE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
 _SEPARATOR_NAMES = {",": "comma", ";": "semicolon", "\t": "tab"}
+#: A byte that is not white space (in str.isspace's ASCII sense); non-ASCII bytes are checked decoded.
+_NOT_BLANK = re.compile(rb"[^\t\n\x0b\x0c\r\x1c-\x1f ]")
 
 
 def _kind_from_bytes(head):
@@ -203,10 +208,8 @@ def _decode(raw, path):
     except UnicodeDecodeError:
         raise DataError("the file looks like UTF-16 text but cannot be decoded; export it again as CSV UTF-8",
                         file=path) from None
-    try:
-        return "utf-8-sig", raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        pass
+    if _valid_utf8(raw):
+        return "utf-8-sig", None  # decoded where needed (see _read_csv), not held whole
     if _UTF8_MULTIBYTE.search(raw):
         # UTF-8 text with some lines in another encoding (a file edited in two programs): reading it all as
         # Windows-1252 would turn every UTF-8 'é' into 'Ã©', so each line is read in the encoding it is in
@@ -224,6 +227,22 @@ def _decode(raw, path):
         return "latin-1", raw.decode("latin-1")  # cp1252 leaves five bytes undefined; latin-1 never fails
 
 
+def _valid_utf8(raw, chunk=1 << 20):
+    """Whether ``raw`` is UTF-8, decoded a megabyte at a time so no copy of the whole text is held.
+
+    (A 21 MB export with one curly apostrophe decodes to a 42 MB string; the
+    parser reads the bytes anyway.)
+    """
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    try:
+        for start in range(0, len(raw), chunk):
+            decoder.decode(raw[start:start + chunk])
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def _is_utf8(line):
     try:
         line.decode("utf-8")
@@ -232,8 +251,10 @@ def _is_utf8(line):
         return False
 
 
-def _separator(text, header_hint=None):
+def _separator(text, header_hint=None, *, complete=None):
     """The separator of a CSV text: the one that splits the header into a cell named like the id column.
+
+    ``text`` may be the start of the file only (``complete=False``).
 
     Without that (no hint, or no such line among the first ones), the first
     lines are split as CSV (so separators inside quoted cells do not count) and
@@ -242,9 +263,10 @@ def _separator(text, header_hint=None):
     the number of cells. A title line, or a free-text cell holding a list with
     commas in a semicolon file, does not fool it. Comma wins ties.
     """
-    sample = text[:200_000]
+    sample = text[:SNIFF_CHARS]
     lines = sample.splitlines()[:2 * HEADER_SEARCH_ROWS]
-    if len(sample) < len(text) and len(lines) > 1:
+    cut = len(sample) < len(text) if complete is None else not complete
+    if cut and len(lines) > 1:
         lines = lines[:-1]  # the last line of the sample may be cut short
     if header_hint is not None:
         want = column_key(header_hint)
@@ -273,15 +295,18 @@ def _separator(text, header_hint=None):
     return best
 
 
-def _first_line_header(text, delimiter, header_hint):
+def _first_line_header(text, delimiter, header_hint, *, complete=True):
     """The cells of the first line when it is the header (it names the id column) and holds no quote; else None.
 
     Such a header can be split off before pandas parses the rest, so the
-    header texts never become categories of the answer columns.
+    header texts never become categories of the answer columns. ``text`` may
+    be the start of the file only (``complete=False``).
     """
     if header_hint is None:
         return None
     end = text.find("\n")
+    if end < 0 and not complete:
+        return None
     line = (text if end < 0 else text[:end]).rstrip("\r")
     if '"' in line or "\r" in line:
         return None
@@ -389,17 +414,35 @@ def _as_text(column):
 def _read_csv(path, header_hint=None):
     raw = path.read_bytes()
     encoding, text = _decode(raw, path)
-    text = text.lstrip("\ufeff")
-    if not text or text.isspace():
+    if text is None:  # UTF-8: the parser reads the bytes; only the start is decoded here
+        skip = 3 if raw.startswith(b"\xef\xbb\xbf") else 0
+        # a character cut at the end of the sample is dropped
+        head = raw[skip:skip + SNIFF_CHARS].decode("utf-8", errors="ignore").lstrip("\ufeff")
+        complete = len(raw) - skip <= SNIFF_CHARS
+        filled = _NOT_BLANK.search(raw, skip)
+        blank = filled is None or (raw[filled.start()] >= 0x80 and raw[skip:].decode("utf-8").isspace())
+        has_quote = raw.find(b'"', skip) >= 0
+
+        def whole_text():
+            return raw[skip:].decode("utf-8").lstrip("\ufeff")
+    else:
+        text = text.lstrip("\ufeff")
+        head, complete = text[:SNIFF_CHARS], len(text) <= SNIFF_CHARS
+        blank = not text or text.isspace()
+        has_quote = '"' in text
+
+        def whole_text():
+            return text
+    if blank:
         raise DataError("the file has no header and no rows (only blank lines)", file=path)
-    delimiter = _separator(text, header_hint)
+    delimiter = _separator(head, header_hint, complete=complete)
     # the bytes, not the decoded text, go to the C parser: it decodes faster than a Python StringIO feeds it
     by_text = encoding.startswith("utf-16") or encoding == "mixed"
 
     def source():
         return (_io.StringIO(text), None) if by_text else (_io.BytesIO(raw), encoding)
 
-    header = _first_line_header(text, delimiter, header_hint)
+    header = _first_line_header(head, delimiter, header_hint, complete=complete)
     cells = None
     if header is not None:
         want = column_key(header_hint)
@@ -416,11 +459,11 @@ def _read_csv(path, header_hint=None):
                 raise DataError(f"a quote (\") opened on row {int(where.group(1)) + 1} is never closed, so every "
                                 f"row after it would be read as one cell; remove the stray quote or close it",
                                 file=path) from None
-            cells = pd.DataFrame(_read_ragged(text, delimiter, path), dtype=object)
+            cells = pd.DataFrame(_read_ragged(whole_text(), delimiter, path), dtype=object)
         except pd.errors.EmptyDataError:
             raise DataError("the file has no header and no rows", file=path) from None
     lines = len(cells) + (header is not None)
-    if '"' in text and lines < text.count("\n") + (not text.endswith("\n")):
+    if has_quote and lines < raw.count(b"\n") + (not raw.endswith(b"\n")):  # '\n' is one byte in any of them
         _check_swallowed_rows(cells, delimiter, path, first=2 if header is not None else 1)
     notes = []
     if raw.startswith(b"\xef\xbb\xbf"):
