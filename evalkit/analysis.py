@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from .errors import DataError
@@ -89,7 +90,12 @@ def analyse_section(section, *, alpha=0.05, min_group_n=10, reliability_coeffici
     inst, items = section.instrument, section.items
     # split scores into pre/post and wrap the items once: every table below reads the same
     # matched arrays, factor codes and item covariance matrices (checked and computed once)
-    scores, answers = _PrePost(section.scores), _Answers(items)
+    scores = _PrePost(section.scores)
+    # the cleaning writes items and scores with the same id and timepoint columns: then the scores'
+    # check (one row per person and timepoint) holds for the items too
+    same_keys = len(items) == len(section.scores) and all(
+        np.array_equal(items[c].to_numpy(), section.scores[c].to_numpy()) for c in ("id", "timepoint"))
+    answers = _Answers(items, checked=same_keys)
     measures, factors = list(section.measures), list(section.factors)
     coefficients = {**(inst.reliability or {}), **(reliability_coefficients or {})}
     outcomes = paired_outcomes(scores, measures=measures, labels=section.labels, alpha=alpha,

@@ -27,6 +27,14 @@ def _groups(split, measure, factor, min_group_n):
     a column is missing. Factors are coded once per split, so each measure x
     factor combination is pure numpy.
     """
+    key = ("groups", measure, factor, min_group_n)
+    if key not in split.cache:  # moderators and ancova ask for the same groups
+        split.cache[key] = _find_groups(split, measure, factor, min_group_n)
+    x, y, levels, codes, notes = split.cache[key]
+    return x, y, levels, codes, list(notes)
+
+
+def _find_groups(split, measure, factor, min_group_n):
     if factor not in split.columns:
         return None, None, None, None, [f"no column '{factor}' in the scores"]
     if measure not in split.columns:

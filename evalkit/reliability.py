@@ -208,8 +208,9 @@ class _Answers:
     functions accept it in place of the frame), so each matrix is computed once.
     """
 
-    def __init__(self, items, *, name="items"):
-        _check_long(items, name=name)
+    def __init__(self, items, *, name="items", checked=False):
+        if not checked:  # ``checked``: the caller knows there is one row per person and timepoint
+            _check_long(items, name=name)
         self._items = items
         self._timepoint = items["timepoint"].to_numpy()
         self._rows, self._moments, self._blocks = {}, {}, {}

@@ -128,6 +128,7 @@ class _PrePost:
         self.has_pre, self.has_post = self._rows[0] >= 0, self._rows[1] >= 0
         self.columns = {c for c in data.columns if c not in ("id", "timepoint")}
         self._measures, self._factors = {}, {}
+        self.cache = {}  # results the statistics share (e.g. the moderator groups), by key
 
     @classmethod
     def of(cls, data, *, name="scores"):
