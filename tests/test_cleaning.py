@@ -287,3 +287,53 @@ def test_by_value_runs_once_per_distinct_value():
     series = pd.Series(["2", "2", None, "x", "2"] * 1000)
     out = by_value(series, lambda v: seen.append(len(v)) or [len(str(x)) for x in v])
     assert seen == [3] and out.iloc[:5].tolist() == [1, 1, 4, 1, 1]  # '2', 'x' and the missing cell (None)
+
+
+# ------------------------------------------------------------ fast paths give what the rules give one by one
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as hs  # noqa: E402
+
+_ID_PIECES = ["C", "c", "0", "7", "007", "A-1", "é", "İ", "ß", " ", "  ", "\u00a0", "\u200b", "\t", "#N/A", "#n/a",
+              "2024-01-05", "2024-01-05T10:00", "ﬁ", "Σ", "x\ny", ""]
+
+
+@settings(max_examples=300, deadline=None)
+@given(hs.lists(hs.lists(hs.sampled_from(_ID_PIECES), min_size=1, max_size=4).map("".join),
+                min_size=1, max_size=12, unique=True))
+def test_tidy_ids_take_the_joined_text_path_with_the_same_result(texts):
+    from evalkit.cleaning import _clean_any_ids, _clean_tidy_ids
+
+    fast = _clean_tidy_ids(texts)
+    slow = _clean_any_ids(texts)
+    if fast is None:  # some id needs the rules one by one
+        from evalkit.validation import all_tidy
+        assert not all_tidy(texts)
+        return
+    for got, want in zip(fast, slow):
+        assert np.asarray(got, dtype=object).tolist() == np.asarray(want, dtype=object).tolist()
+
+
+def test_validation_tries_distinct_values_first_and_reports_what_pandera_reports():
+    # the reference is pandera run on every column (as objects), with no pre-screen
+    import pandera.pandas as pa
+
+    from evalkit.validation import answer_schema, validate_frame
+
+    inst = load_instrument("eaq30")
+    frame = pd.DataFrame({
+        "id": pd.Categorical(["a", None, "c", "  ", "e"]),
+        "timepoint": pd.Categorical(["pre", "pre", "mid", "post", "post"]),
+        "q1": pd.Categorical(["2", "9", "2", "Often", None]),
+        "q2": pd.Categorical(["1", "1", "1", "1", "1"]),
+        "_row": [2, 3, 4, 5, 6]})
+    schema = answer_schema(inst, items=["q1", "q2"], timepoint_labels=["pre", "post"])
+    got = validate_frame(frame, schema=schema, section="children", file="x.csv")
+    assert got[["column", "rows", "example_rows"]].values.tolist() == [
+        ["id", 2, "3, 5"], ["q1", 2, "3, 5"], ["timepoint", 1, "4"]]  # q1: "9" and the unmapped "Often"
+    with pytest.raises(pa.errors.SchemaErrors) as err:
+        schema.validate(frame.astype({c: object for c in ("id", "timepoint", "q1", "q2")}), lazy=True)
+    cases = err.value.failure_cases
+    assert sorted(set(cases["column"])) == ["id", "q1", "timepoint"]
+    assert (cases.groupby("column")["index"].nunique().to_dict()
+            == dict(zip(got["column"], got["rows"])))

@@ -146,3 +146,20 @@ def test_accounting_identities(cohort):
     assert (base["dropouts_n"] == len(cohort["dropped"])).all()
     delivery = att[att["variable"] == "delivery"].iloc[0]
     assert delivery["completers_n"] + delivery["dropouts_n"] == N_CHILDREN
+
+
+def test_two_threads_parse_the_cohort_to_the_same_results(cohort, monkeypatch):
+    # the 10k files are below the two-thread threshold: lower it and clean the same cohort again
+    import evalkit.io as eio
+
+    monkeypatch.setattr(eio, "PARALLEL_BYTES", 1)
+    monkeypatch.setattr(eio, "_cpus", lambda: 2)
+    halves = []
+    real = eio._parse_halves
+    monkeypatch.setattr(eio, "_parse_halves", lambda *a, **k: halves.append(1) or real(*a, **k))
+    again = prepare_cohort(cohort["cohort"].config)
+    assert halves
+    for name, section in cohort["cohort"].sections.items():
+        pd.testing.assert_frame_equal(again.sections[name].scores, section.scores)
+        pd.testing.assert_frame_equal(again.sections[name].items, section.items)
+    pd.testing.assert_frame_equal(again.log, cohort["cohort"].log)
