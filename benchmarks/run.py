@@ -89,7 +89,8 @@ def markdown(result):
         f"rather than absolute times). Python {env['versions']['python']}, "
         f"pandas {env['versions']['pandas']}, numpy {env['versions']['numpy']}, "
         f"scipy {env['versions']['scipy']}. Command: `{result['command']}`, "
-        f"best of {result['repeat']} run(s) of each measurement. "
+        f"best of {result['repeat']} run(s) of each report measurement and of "
+        f"{result.get('scale_repeat', result['repeat'])} of each large-cohort one. "
         f"Took {result['seconds']:.0f} s.",
     ]
     if "report" in result:
@@ -109,19 +110,21 @@ def markdown(result):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="10,000 children only; do not write last_run.md")
-    parser.add_argument("--repeat", type=int, default=3, help="runs of each measurement (best counts)")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each report measurement (best counts)")
+    parser.add_argument("--scale-repeat", type=int, default=5,
+                        help="runs of each large-cohort measurement (best counts; they are short and noisy)")
     parser.add_argument("--no-report", action="store_true", help="skip the report benchmark")
     parser.add_argument("--no-scale", action="store_true", help="skip the large-cohort benchmark")
     args = parser.parse_args(argv)
     t0 = time.perf_counter()
-    result = {"environment": environment(), "repeat": args.repeat,
+    result = {"environment": environment(), "repeat": args.repeat, "scale_repeat": args.scale_repeat,
               "command": "python benchmarks/run.py" + "".join(f" {a}" for a in (argv if argv is not None
                                                                              else sys.argv[1:]))}
     if not args.no_report:
         result["report"] = bench_report.bench_report(repeat=args.repeat)
     if not args.no_scale:
         sizes = (10_000,) if args.quick else (10_000, 100_000)
-        result["scale"] = bench_scale.bench_scale(sizes, repeat=args.repeat)
+        result["scale"] = bench_scale.bench_scale(sizes, repeat=args.scale_repeat)
     result["environment"]["load_average_after"] = os.getloadavg()
     result["seconds"] = time.perf_counter() - t0
     text = markdown(result)
