@@ -10,7 +10,7 @@ import pandas as pd
 from .errors import ConfigError, DataError
 from .instruments import normalise_label
 from .io import FILE, ROW, column_key, read_table, text_codes
-from .validation import PROBLEM_COLUMNS, all_tidy, answer_schema, as_number, clean_text, validate_frame
+from .validation import PROBLEM_COLUMNS, answer_schema, as_number, clean_text, tidy_joined, validate_frame
 
 #: Columns of the cleaning log (one row per cleaning action).
 LOG_COLUMNS = ["section", "file", "row", "id", "column", "action", "reason", "detail"]
@@ -242,9 +242,7 @@ def _answer_columns(answers, rows=None, *, items=None, instrument=None):
     takes fresh from the system (and the system zeroes page by page) every
     time, while arrays of 1.6 MB are recycled.
     """
-    reverse = set()
-    if instrument is not None:
-        reverse = {i for s in instrument.subscales for i in s.reverse}
+    reverse = _reverse_items(instrument) if instrument is not None else frozenset()
     out = []
     for j, (codes, number) in enumerate(answers):
         if items is not None and items[j] in reverse:
@@ -343,18 +341,17 @@ def score(items, *, instrument, measures=None):
     2  NaN
     """
     columns = [items[c].to_numpy(dtype=float) for c in items.columns]
-    return pd.DataFrame(_score_columns(columns, list(items.columns), instrument=instrument, measures=measures,
-                                       n=len(items)), index=items.index, dtype=float)
+    return pd.DataFrame(_score_columns(columns, list(items.columns), len(items), instrument=instrument,
+                                       measures=measures), index=items.index, dtype=float)
 
 
-def _score_columns(columns, items, *, instrument, measures=None, n=None):
+def _score_columns(columns, items, n, *, instrument, measures=None):
     """:func:`score` on float arrays ``columns`` (one per item of ``items``, ``n`` rows); measure -> array."""
     out = {}
     position = {item: j for j, item in enumerate(items)}
-    n = (len(columns[0]) if columns else 0) if n is None else n
     for mid in measures or instrument.measures:
         sub = instrument.measure(mid)
-        total, answered = np.zeros(n), _answered(columns, items, sub, n=n)
+        total, answered = np.zeros(n), _answered(columns, items, sub, n)
         for j in (position[i] for i in sub.items if i in position):
             total += np.nan_to_num(columns[j], nan=0.0)
         needed = math.ceil(instrument.min_answered * len(sub.items) - 1e-9)
@@ -365,16 +362,12 @@ def _score_columns(columns, items, *, instrument, measures=None, n=None):
     return out
 
 
-def _answered(columns, items, measure, rows=None, n=None):
-    """How many of ``measure``'s items each row (of ``rows``, default all ``n``) answered."""
+def _answered(columns, items, measure, n):
+    """How many of ``measure``'s items each of the ``n`` rows answered."""
     position = {item: j for j, item in enumerate(items)}
-    count = None
+    count = np.zeros(n, dtype=np.int64)
     for j in (position[i] for i in measure.items if i in position):
-        given = ~np.isnan(columns[j] if rows is None else columns[j][rows])
-        count = given.astype(np.int64) if count is None else count + given
-    if count is None:
-        size = ((len(columns[0]) if columns else 0) if n is None else n) if rows is None else np.count_nonzero(rows)
-        count = np.zeros(int(size), dtype=np.int64)
+        count += ~np.isnan(columns[j])
     return count
 
 
@@ -394,10 +387,15 @@ def key_items(values, *, instrument):
     return pd.DataFrame(keyed, index=values.index, columns=values.columns)
 
 
+def _reverse_items(instrument):
+    """The instrument's reverse-scored items."""
+    return frozenset(i for s in instrument.subscales for i in s.reverse)
+
+
 def _reverse_in_place(array, items, *, instrument):
     """:func:`key_items` on a float array whose columns are ``items``, in place."""
-    position = {item: j for j, item in enumerate(items)}
-    for j in (position[i] for s in instrument.subscales for i in s.reverse if i in position):
+    reverse = _reverse_items(instrument)
+    for j in (j for j, item in enumerate(items) if item in reverse):
         array[:, j] = instrument.min + instrument.max - array[:, j]
     return array
 
@@ -473,10 +471,10 @@ def _sorted_people(clean, has_id):
 
 def _clean_tidy_ids(texts):
     """:func:`_clean_ids`' per-distinct-id arrays when every id is tidy text (else None); the last entry is 'missing'."""
-    if not all_tidy(texts):
+    joined = tidy_joined(texts)
+    if joined is None:
         return None
     n = len(texts) + 1
-    joined = "\n".join(texts)
     lowered = joined.casefold()
     folded_texts = texts if lowered == joined else lowered.split("\n")
     if len(folded_texts) != len(texts):
@@ -810,13 +808,13 @@ def clean_section(frames, *, section_cfg, instrument, analysis, section=None):
     not_collected = [m for m in instrument.measures
                      if not any(i in items for i in instrument.measure(m).items)]
     measures = [m for m in instrument.measures if m not in not_collected]
-    scores = _score_columns(keyed, items, instrument=instrument, measures=measures)
+    scores = _score_columns(keyed, items, len(taken), instrument=instrument, measures=measures)
     for m in measures:
         sub = instrument.measure(m)
         miss = np.isnan(scores[m])
         if not miss.any():
             continue
-        answered = _answered(keyed, items, sub, rows=miss)
+        answered = _answered(keyed, items, sub, len(taken))[miss]
         needed = math.ceil(instrument.min_answered * len(sub.items) - 1e-9)
         logs.append(_log(section, kept_where, miss, column=m, action="not scored",
                          reason="too few items answered",

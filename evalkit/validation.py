@@ -9,7 +9,7 @@ import pandas as pd
 import pandera.pandas as pa
 
 from .instruments import normalise_label
-from .io import text_codes
+from .io import _with_missing, text_codes
 
 #: Columns of the problems table returned by :func:`validate_frame`.
 PROBLEM_COLUMNS = ["section", "file", "column", "problem", "rows", "example_rows", "severity", "handling"]
@@ -46,12 +46,15 @@ def by_value(series, func):
     >>> by_value(s, lambda v: [x is None for x in v]).tolist()
     [False, True, False, False]
     """
-    codes, uniques = text_codes(series)
-    values = np.empty(len(uniques) + 1, dtype=object)
-    values[:-1] = uniques
-    values[-1] = None
+    codes, values = _distinct_values(series)
     result = np.asarray(func(values))
     return pd.Series(result[codes], index=series.index)
+
+
+def _distinct_values(series):
+    """Codes of a text column and its distinct values ending with ``None`` (what code -1 takes)."""
+    codes, uniques = text_codes(series)
+    return codes, _with_missing(uniques)
 
 
 def clean_text(value):
@@ -83,13 +86,19 @@ def all_tidy(texts):
     >>> all_tidy(["C001", "c 002"]), all_tidy(["C001 "]), all_tidy(["a", None]), all_tidy([])
     (True, False, False, False)
     """
+    return tidy_joined(texts) is not None
+
+
+def tidy_joined(texts):
+    """The texts joined by newlines when :func:`all_tidy` holds, else None (so callers join once)."""
     try:
         joined = "\n".join(texts)
     except TypeError:  # not all texts
-        return False
-    return (joined.count("\n") == len(texts) - 1 and "\n\n" not in joined and "  " not in joined
+        return None
+    tidy = (joined.count("\n") == len(texts) - 1 and "\n\n" not in joined and "  " not in joined
             and "\n " not in joined and " \n" not in joined and joined[:1] not in ("", " ", "\n")
             and joined[-1] not in (" ", "\n") and joined.replace("\n", "").isprintable())
+    return joined if tidy else None
 
 
 def as_number(text):
@@ -215,10 +224,7 @@ def answer_schema(instrument, *, items, timepoint_labels, age=False):
 
 def _passes(series, check):
     """Whether every cell of ``series`` passes ``check`` (run on the distinct values only)."""
-    codes, uniques = text_codes(series)
-    values = np.empty(len(uniques) + 1, dtype=object)
-    values[:-1] = uniques
-    values[-1] = None
+    codes, values = _distinct_values(series)
     ok = np.asarray(check(values), dtype=bool)
     if ok.all():
         return True
