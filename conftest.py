@@ -7,7 +7,7 @@ import pytest
 
 matplotlib.use("Agg")
 ROOT = Path(__file__).parent
-collect_ignore = ["evalkit/__main__.py", "setup.py", "benchmarks"]
+collect_ignore = ["evalkit/__main__.py", "evalkit/notebook.py", "setup.py", "benchmarks"]
 
 
 @pytest.fixture(autouse=True)

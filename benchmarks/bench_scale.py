@@ -76,9 +76,9 @@ def _worker(job, path):
     import pandas as pd
 
     if job == "evalkit":
-        import evalkit.analysis  # noqa: F401  (analyse() imports it lazily: count it as an import)
+        import evalkit.report.analysis  # noqa: F401  (analyse() imports it lazily: count it as an import)
         from evalkit.notebook import analyse
-        from evalkit.pipeline import prepare_cohort
+        from evalkit.data.pipeline import prepare_cohort
     imported = time.perf_counter() - t0
     out = {"job": job, "import_s": imported}
     if job == "read_csv":

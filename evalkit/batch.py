@@ -118,7 +118,7 @@ def batch(configs, *, out_dir, jobs=None, shard_spec=None, force=False, progress
     """
     from tqdm import tqdm
 
-    from .render import batch_index_html
+    from .report.render import batch_index_html
 
     out_dir = Path(out_dir)
     chosen = shard(configs, shard_spec)

@@ -14,7 +14,7 @@ def _validate(args):
 
 
 def _report(args):
-    from .report import report
+    from .runner import report
 
     manifest = report(args.config, out_dir=args.out, force=args.force, jobs=args.jobs,
                       notebooks=not args.no_notebooks, notebook_dir=args.notebook_dir, progress=sys.stderr.isatty())

@@ -232,7 +232,7 @@ def write_sample(out_dir, *, n_children=300, n_facilitators=60, seed=2026, messy
 # ----------------------------------------------------------------------------- instruments
 
 def _instrument(name):
-    path = Path(__file__).parent / "instruments" / f"{name}.yml"
+    path = Path(__file__).parent / "data" / "instruments" / f"{name}.yml"
     spec = yaml.safe_load(path.read_text(encoding="utf-8"))
     resp = spec["response"]
     return {

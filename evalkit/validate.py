@@ -5,7 +5,8 @@ import sys
 
 import pandas as pd
 
-from .pipeline import prepare_cohort
+from .data.cleaning import action_counts
+from .data.pipeline import prepare_cohort
 
 
 def _table(frame):
@@ -14,27 +15,6 @@ def _table(frame):
     with pd.option_context("display.max_rows", 500, "display.max_columns", 50, "display.width", 200,
                            "display.max_colwidth", 70):
         return "\n".join("  " + line for line in frame.to_string(index=False).splitlines())
-
-
-def action_counts(log):
-    """Count cleaning-log rows by section, action, reason and column (what ``validate`` prints).
-
-    Examples
-    --------
-    >>> log = pd.DataFrame({"section": ["children"] * 3, "action": ["excluded", "excluded", "set missing"],
-    ...                     "reason": ["missing id", "missing id", "out of range"], "column": ["id", "id", "q1"]})
-    >>> action_counts(log)
-        section       action        reason columns  rows
-    0  children     excluded    missing id      id     2
-    1  children  set missing  out of range      q1     1
-    """
-    if log.empty:
-        return pd.DataFrame(columns=["section", "action", "reason", "columns", "rows"])
-    grouped = log.groupby(["section", "action", "reason"], sort=True)
-    out = grouped.agg(columns=("column", lambda c: ", ".join(sorted(set(map(str, c)))[:6])
-                               + (" ..." if c.nunique() > 6 else "")),
-                      rows=("column", "size")).reset_index()
-    return out
 
 
 def validate(config, *, out=None):

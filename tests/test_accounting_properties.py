@@ -5,7 +5,7 @@ from hypothesis import strategies as st
 
 from conftest import write_cohort
 from evalkit.errors import EvalkitError
-from evalkit.pipeline import prepare_cohort
+from evalkit.data.pipeline import prepare_cohort
 
 ITEMS = ["q1", "q7", "q13", "q19", "q25", "q28", "q30", "q2", "q8", "q14"]
 answers = st.sampled_from(["1", "2", "3", " 2 ", "Often TRUE", "not true", "4", "0", "2.5", "n/a", "", None, "x"])

@@ -1,4 +1,4 @@
-"""Tests of evalkit.analysis: the result tables of each section and deterministic CSV output."""
+"""Tests of evalkit.report.analysis: the result tables of each section and deterministic CSV output."""
 import subprocess
 import sys
 import textwrap
@@ -8,11 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from evalkit.cohort import SectionData
-from evalkit.analysis import RESULT_KEYS, analyse_section, merge_results, write_results
+from evalkit.data.cohort import SectionData
+from evalkit.report.analysis import RESULT_KEYS, analyse_section, merge_results, write_results
 from evalkit.errors import DataError
-from evalkit.instruments import load_instrument
-from evalkit.moderators import MODERATOR_COLUMNS
+from evalkit.data.instruments import load_instrument
+from evalkit.stats.moderators import MODERATOR_COLUMNS
 from evalkit.stats import PAIRED_COLUMNS
 
 
@@ -177,8 +177,8 @@ def test_analysis_never_imports_pingouin_or_statsmodels():
         import sys
         sys.path.insert(0, sys.argv[1])
         from test_analysis import make_section
-        import evalkit.analysis
-        res = evalkit.analysis.analyse_section(make_section("children", n=60))
+        import evalkit.report.analysis
+        res = evalkit.report.analysis.analyse_section(make_section("children", n=60))
         assert res["child_outcomes"]["bf10"].notna().any()
         print(sorted(m for m in ("pingouin", "statsmodels", "matplotlib", "seaborn")
                      if m in sys.modules))

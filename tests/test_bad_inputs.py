@@ -17,12 +17,12 @@ import pandas as pd
 import pytest
 import yaml
 
-from evalkit.cleaning import accounting, clean_section, read_section
+from evalkit.data.cleaning import accounting, clean_section, read_section
 from evalkit.cli import main
-from evalkit.config import load_config
+from evalkit.data.config import load_config
 from evalkit.errors import EvalkitError
-from evalkit.instruments import load_instrument
-from evalkit.pipeline import prepare_cohort
+from evalkit.data.instruments import load_instrument
+from evalkit.data.pipeline import prepare_cohort
 
 BAD = Path(__file__).parent / "data" / "bad"
 CASES = sorted(p.name for p in BAD.iterdir() if (p / "expected.yml").is_file())

@@ -6,9 +6,9 @@ import pandas as pd
 import pytest
 
 from conftest import EAQ_ITEMS, write_cohort
-from evalkit.cleaning import band_ages, score
-from evalkit.instruments import load_instrument, parse_instrument
-from evalkit.pipeline import prepare_cohort
+from evalkit.data.cleaning import band_ages, score
+from evalkit.data.instruments import load_instrument, parse_instrument
+from evalkit.data.pipeline import prepare_cohort
 
 EAQ = load_instrument("eaq30")
 
@@ -159,7 +159,7 @@ def test_sample_planted_problems_are_all_accounted_for(sample_config):
 def test_input_files_are_never_modified(sample_config, tmp_path):
     files = sorted(p for p in sample_config.parent.iterdir() if p.is_file())
     before = {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
-    from evalkit.report import report
+    from evalkit.runner import report
 
     report(sample_config, out_dir=tmp_path / "out", notebooks=False)
     assert before == {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
@@ -251,7 +251,7 @@ def test_baseline_factor_is_the_first_value_given(tmp_path):
 
 def test_a_hash_collision_never_excludes_a_row(monkeypatch, tmp_path):
     """Rows are grouped by hash but compared value by value: make every hash equal and nothing changes."""
-    import evalkit.cleaning as cleaning
+    import evalkit.data.cleaning as cleaning
 
     monkeypatch.setattr(cleaning.pd.util, "hash_array", lambda values, **kw: np.zeros(len(values), dtype=np.uint64))
     cohort = prepared(tmp_path, [child("a", "pre"), child("a", "pre", q1=3), child("a", "pre"),
@@ -281,7 +281,7 @@ def test_a_section_without_pairs_is_usable_with_a_warning(tmp_path):
 
 
 def test_by_value_runs_once_per_distinct_value():
-    from evalkit.validation import by_value
+    from evalkit.data.validation import by_value
 
     seen = []
     series = pd.Series(["2", "2", None, "x", "2"] * 1000)
@@ -302,12 +302,12 @@ _ID_PIECES = ["C", "c", "0", "7", "007", "A-1", "é", "İ", "ß", " ", "  ", "\u
 @given(hs.lists(hs.lists(hs.sampled_from(_ID_PIECES), min_size=1, max_size=4).map("".join),
                 min_size=1, max_size=12, unique=True))
 def test_tidy_ids_take_the_joined_text_path_with_the_same_result(texts):
-    from evalkit.cleaning import _clean_any_ids, _clean_tidy_ids
+    from evalkit.data.cleaning import _clean_any_ids, _clean_tidy_ids
 
     fast = _clean_tidy_ids(texts)
     slow = _clean_any_ids(texts)
     if fast is None:  # some id needs the rules one by one
-        from evalkit.validation import all_tidy
+        from evalkit.data.validation import all_tidy
         assert not all_tidy(texts)
         return
     for got, want in zip(fast, slow):
@@ -318,7 +318,7 @@ def test_validation_tries_distinct_values_first_and_reports_what_pandera_reports
     # the reference is pandera run on every column (as objects), with no pre-screen
     import pandera.pandas as pa
 
-    from evalkit.validation import answer_schema, validate_frame
+    from evalkit.data.validation import answer_schema, validate_frame
 
     inst = load_instrument("eaq30")
     frame = pd.DataFrame({

@@ -4,10 +4,10 @@ import pytest
 import yaml
 
 from conftest import EAQ_ITEMS, write_cohort
-from evalkit.config import load_config
+from evalkit.data.config import load_config
 from evalkit.errors import ConfigError, DataError
-from evalkit.instruments import load_instrument, parse_instrument, shipped
-from evalkit.pipeline import prepare_cohort
+from evalkit.data.instruments import load_instrument, parse_instrument, shipped
+from evalkit.data.pipeline import prepare_cohort
 
 
 def _frame():

@@ -1,10 +1,10 @@
-"""Tests of evalkit.findings: APA formatting and the sentence for every kind of outcome."""
+"""Tests of evalkit.report.findings: APA formatting and the sentence for every kind of outcome."""
 import numpy as np
 import pandas as pd
 import pytest
 
-from evalkit.cohort import Instrument, Subscale
-from evalkit.findings import FINDINGS_COLUMNS, findings, format_number, format_p
+from evalkit.data.cohort import Instrument, Subscale
+from evalkit.report.findings import FINDINGS_COLUMNS, findings, format_number, format_p
 from evalkit.stats import paired_outcomes, reliable_change
 
 EAQ = Instrument(id="eaq30", name="EAQ", min=1, max=3, labels={}, scoring="mean", min_answered=0.8,

@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 
 from evalkit.errors import DataError
-from evalkit.io import read_table
+from evalkit.data.io import read_table
 
 
 def _csv(tmp_path, text, encoding, name="x.csv"):
@@ -93,7 +93,7 @@ def test_unsupported_extension(tmp_path):
 # --- formats and damage found by the corpus in tests/data/bad ---------------------------------
 
 def test_column_key_folds_case_spaces_and_separators():
-    from evalkit.io import column_key
+    from evalkit.data.io import column_key
 
     assert column_key(" Child  ID") == column_key("child_id") == column_key("CHILD-ID") == "child id"
     assert column_key("q1") != column_key("q11") and column_key("q1.1") != column_key("q11")
@@ -221,7 +221,7 @@ def _split_cases():
 
 @pytest.mark.parametrize("case", sorted(_split_cases()))
 def test_two_halves_on_two_threads_read_exactly_what_one_read_csv_does(tmp_path, monkeypatch, case):
-    import evalkit.io as eio
+    import evalkit.data.io as eio
 
     text = _split_cases()[case]
     path = tmp_path / "children.csv"

@@ -1,4 +1,4 @@
-"""Tests of evalkit.moderators against pingouin, statsmodels and scipy identities."""
+"""Tests of evalkit.stats.moderators against pingouin, statsmodels and scipy identities."""
 import numpy as np
 import pandas as pd
 import pingouin as pg
@@ -8,7 +8,7 @@ import statsmodels.formula.api as smf
 from scipy import stats as st
 
 from evalkit.errors import DataError
-from evalkit.moderators import MODERATOR_COLUMNS, ancova, group_means, moderators
+from evalkit.stats.moderators import MODERATOR_COLUMNS, ancova, group_means, moderators
 
 
 @pytest.fixture

@@ -54,3 +54,52 @@ def test_readme_layout_tree_matches_the_repository():
     tree = readme.split("<!-- layout -->")[1].split("<!-- /layout -->")[0]
     for path in re.findall(r"^\s*([\w./-]+/?)\s+#", tree, flags=re.M):
         assert (ROOT / path.rstrip("/")).exists(), f"README layout names {path}, which does not exist"
+
+
+def _evalkit_imports(path):
+    """Every evalkit module a source file imports (absolute names), read from its syntax tree."""
+    import ast
+    package = ".".join(path.relative_to(ROOT).with_suffix("").parts)
+    if path.name == "__init__.py":
+        package = package.rsplit(".", 1)[0] + ".__init__"
+    out = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[:-node.level]
+                name = ".".join(base + ([node.module] if node.module else []))
+            else:
+                name = node.module or ""
+            names = [name] + [f"{name}.{a.name}" for a in node.names]
+        elif isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        else:
+            continue
+        out.update(n for n in names if n.startswith("evalkit"))
+    return out
+
+
+def test_wings_import_downward_only():
+    # ../shared/STYLE.md: commands -> report -> stats, report -> data; stats imports neither data nor report,
+    # data imports neither stats nor report, and no wing imports a command.
+    commands = {"evalkit.cli", "evalkit.batch", "evalkit.runner", "evalkit.validate", "evalkit.sample",
+                "evalkit.notebook", "evalkit.__main__"}
+    forbidden = {"data": ("evalkit.stats", "evalkit.report"), "stats": ("evalkit.data", "evalkit.report"),
+                 "report": ()}
+    checked = 0
+    for wing, banned in forbidden.items():
+        for path in sorted((ROOT / "evalkit" / wing).rglob("*.py")):
+            for name in _evalkit_imports(path):
+                assert not name.startswith(banned), f"{path.relative_to(ROOT)} imports {name}"
+                assert not any(name == c or name.startswith(c + ".") for c in commands), \
+                    f"{path.relative_to(ROOT)} imports the command {name}"
+            checked += 1
+    assert checked >= 15
+
+
+def test_public_imports_survive_the_move():
+    import evalkit.notebook as ek
+    import evalkit.report.notebook
+    from evalkit.stats import paired_outcomes, reliable_change  # noqa: F401
+    from evalkit.data import prepare_cohort  # noqa: F401
+    assert ek is evalkit.report.notebook and callable(ek.accounting)

@@ -1,4 +1,4 @@
-"""Tests for evalkit.plots: computations checked numerically, figures checked by reading their artists back."""
+"""Tests for evalkit.report.plots: computations checked numerically, figures checked by reading their artists back."""
 from __future__ import annotations
 
 import matplotlib
@@ -13,7 +13,7 @@ import pytest  # noqa: E402
 from matplotlib.colors import to_rgba  # noqa: E402
 from scipy import stats  # noqa: E402
 
-from evalkit import plots  # noqa: E402
+from evalkit.report import plots  # noqa: E402
 from evalkit.errors import DataError, EvalkitError  # noqa: E402
 
 
@@ -441,7 +441,7 @@ def test_diverging_bar_plot_reads_back():
 
 
 def test_stored_theme_equals_seaborn_set_theme():
-    """evalkit/_theme.py must hold exactly what seaborn.set_theme gives (seaborn is the reference)."""
+    """evalkit/report/_theme.py must hold exactly what seaborn.set_theme gives (seaborn is the reference)."""
     import seaborn as sns
 
     with mpl.rc_context():
@@ -452,7 +452,7 @@ def test_stored_theme_equals_seaborn_set_theme():
         stored = dict(mpl.rcParams)
     # image.cmap is seaborn's "rocket", registered only when seaborn is imported; evalkit draws no images
     differs = sorted(k for k in reference if reference[k] != stored[k] and k != "image.cmap")
-    assert differs == [], f"regenerate evalkit/_theme.py with `python -m evalkit._theme`: {differs}"
+    assert differs == [], f"regenerate evalkit/report/_theme.py with `python -m evalkit.report._theme`: {differs}"
     for n in (3, 4, 5, 7):  # seaborn.color_palette is the reference for both palettes
         assert np.allclose(plots.diverging_palette(n), sns.color_palette("BrBG", n), atol=1e-12)
     for n in (4, 12):
@@ -470,7 +470,7 @@ def test_figure_notebooks_need_no_seaborn_import():
     import subprocess
     import sys
 
-    code = ("import matplotlib; matplotlib.use('Agg'); import sys, evalkit.plots as p; p.set_theme(); "
+    code = ("import matplotlib; matplotlib.use('Agg'); import sys, evalkit.report.plots as p; p.set_theme(); "
             "import matplotlib.pyplot as plt; plt.imshow([[0, 1]]); "  # the default colour map must exist
             "print('seaborn' in sys.modules, 'scipy.stats' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

@@ -1,4 +1,4 @@
-"""Tests for evalkit.privacy: pseudonyms, small-count suppression, withheld groups, identifier scans."""
+"""Tests for evalkit.report.privacy: pseudonyms, small-count suppression, withheld groups, identifier scans."""
 import hashlib
 import hmac
 import math
@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from evalkit.errors import ConfigError, DataError
-from evalkit.privacy import (
+from evalkit.report.privacy import (
     HIDDEN,
     find_identifiers,
     load_or_create_salt,

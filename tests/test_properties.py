@@ -23,11 +23,11 @@ import yaml
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from evalkit.cleaning import accounting, clean_section, read_section
-from evalkit.config import load_config
+from evalkit.data.cleaning import accounting, clean_section, read_section
+from evalkit.data.config import load_config
 from evalkit.errors import EvalkitError
-from evalkit.instruments import load_instrument
-from evalkit.pipeline import prepare_cohort
+from evalkit.data.instruments import load_instrument
+from evalkit.data.pipeline import prepare_cohort
 
 EAQ = load_instrument("eaq30")
 ITEMS = ["q1", "q7", "q13", "q19", "q25", "q28", "q30", "q2", "q8", "q14"]  # two whole subscales

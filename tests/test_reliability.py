@@ -1,4 +1,4 @@
-"""Tests of evalkit.reliability against pingouin's documented examples, statsmodels and closed forms."""
+"""Tests of evalkit.stats.reliability against pingouin's documented examples, statsmodels and closed forms."""
 import numpy as np
 import pandas as pd
 import pingouin as pg
@@ -6,8 +6,8 @@ import pytest
 from scipy import stats as st
 from statsmodels.multivariate.factor import Factor
 
-from evalkit.cohort import Instrument, Subscale
-from evalkit.reliability import RELIABILITY_COLUMNS, item_statistics, measure_items, reliability
+from evalkit.data.cohort import Instrument, Subscale
+from evalkit.stats.reliability import RELIABILITY_COLUMNS, item_statistics, measure_items, reliability
 
 
 def instrument_for(items, subscale_id="s", total=False):
@@ -144,7 +144,7 @@ def test_just_identified_model_converges_at_exact_fit():
     # regression: L-BFGS-B (the previous optimiser) stopped with "ABNORMAL" line search on this
     # sample-cohort matrix (EAQ-30 verbal sharing, post); the exact solution is
     # lambda_1^2 = r12 r13 / r23 etc.
-    from evalkit.reliability import _one_factor_ml
+    from evalkit.stats.reliability import _one_factor_ml
 
     r = np.array([[1, 0.37080091, 0.39235332], [0.37080091, 1, 0.36656195],
                   [0.39235332, 0.36656195, 1]])
@@ -159,7 +159,7 @@ def test_just_identified_model_converges_at_exact_fit():
 def test_heywood_case_is_held_at_the_bound():
     # closed form lambda_1^2 = r12 r13 / r23 = 0.64 / 0.4 = 1.6 > 1: the ML solution puts
     # the first uniqueness at its lower bound (R factanal's 0.005)
-    from evalkit.reliability import MIN_UNIQUENESS, _one_factor_ml
+    from evalkit.stats.reliability import MIN_UNIQUENESS, _one_factor_ml
 
     r = np.array([[1, 0.8, 0.8], [0.8, 1, 0.4], [0.8, 0.4, 1]])
     load, psi, status = _one_factor_ml(r)
@@ -169,7 +169,7 @@ def test_heywood_case_is_held_at_the_bound():
 
 
 def test_gradient_and_hessian_match_finite_differences():
-    from evalkit.reliability import _fit_parts, _ml_gradient_hessian, _ml_objective
+    from evalkit.stats.reliability import _fit_parts, _ml_gradient_hessian, _ml_objective
 
     r = congeneric(150, [0.8, 0.7, 0.6, 0.5, 0.4, 0.3], seed=6).corr().to_numpy()
     psi = np.linspace(0.3, 0.9, 6)
@@ -194,7 +194,7 @@ def test_newton_fit_reaches_factanal_lbfgsb_optimum(seed):
     # projected Newton fit must reach that optimum (same uniquenesses, same omega)
     from scipy import optimize
 
-    from evalkit.reliability import (MIN_UNIQUENESS, _fit_parts, _ml_gradient_hessian,
+    from evalkit.stats.reliability import (MIN_UNIQUENESS, _fit_parts, _ml_gradient_hessian,
                                      _ml_objective, _one_factor_ml)
 
     rng = np.random.default_rng(seed)

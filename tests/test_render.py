@@ -1,4 +1,4 @@
-"""Tests for evalkit.render: shared HTML shows no code or parameters and loads nothing."""
+"""Tests for evalkit.report.render: shared HTML shows no code or parameters and loads nothing."""
 import base64
 import os
 import re
@@ -9,9 +9,9 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-from evalkit import render
+from evalkit.report import render
 from evalkit.errors import EvalkitError, NotebookError
-from evalkit.privacy import find_identifiers
+from evalkit.report.privacy import find_identifiers
 
 sys.path.insert(0, os.path.dirname(__file__))
 import browser  # noqa: E402  (test helper next to this file)

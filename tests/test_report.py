@@ -13,9 +13,9 @@ from scipy import stats
 from conftest import SAMPLE, write_cohort
 from evalkit.cli import main
 from evalkit.notebook import recorded
-from evalkit.privacy import find_identifiers
-from evalkit.render import external_references
-from evalkit.report import report
+from evalkit.report.privacy import find_identifiers
+from evalkit.report.render import external_references
+from evalkit.runner import report
 from evalkit.sample import make_children, make_facilitators
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -14,9 +14,9 @@ import pandas as pd
 import pytest
 from scipy import stats as st
 
-from evalkit.instruments import load_instrument
+from evalkit.data.instruments import load_instrument
 from evalkit.notebook import analyse
-from evalkit.pipeline import prepare_cohort
+from evalkit.data.pipeline import prepare_cohort
 from evalkit.sample import write_sample
 
 N_CHILDREN = 10_000
@@ -150,7 +150,7 @@ def test_accounting_identities(cohort):
 
 def test_two_threads_parse_the_cohort_to_the_same_results(cohort, monkeypatch):
     # the 10k files are below the two-thread threshold: lower it and clean the same cohort again
-    import evalkit.io as eio
+    import evalkit.data.io as eio
 
     monkeypatch.setattr(eio, "PARALLEL_BYTES", 1)
     monkeypatch.setattr(eio, "_cpus", lambda: 2)

@@ -9,12 +9,13 @@ from scipy import integrate
 from scipy import stats as st
 from statsmodels.stats.multitest import multipletests
 
-from evalkit.cohort import Instrument, Subscale
+from evalkit.data.cohort import Instrument, Subscale
 from evalkit.errors import DataError
 from evalkit.stats import (
-    PAIRED_COLUMNS, _bayes_factor, _log_jzs_bf10, attrition, hedges_j, holm, item_distributions,
-    paired_outcomes, reliable_change, reliable_change_scores,
+    PAIRED_COLUMNS, attrition, hedges_j, holm, item_distributions, paired_outcomes, reliable_change,
+    reliable_change_scores,
 )
+from evalkit.stats.paired import _bayes_factor, _log_jzs_bf10
 
 # R's datasets::sleep: extra hours of sleep with drug 1 (group 1) and drug 2 (group 2), IDs 1..10
 SLEEP_G1 = [0.7, -1.6, -0.2, -1.2, -0.1, 3.4, 3.7, 0.8, 0.0, 2.0]

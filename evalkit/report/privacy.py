@@ -63,7 +63,7 @@ def _check_salt(salt, where=None):
         raise ConfigError(
             "the pseudonym salt is missing or too short to keep ids secret",
             file=where,
-            expected=f"at least {_MIN_SALT_CHARS} characters; use evalkit.privacy.make_salt()",
+            expected=f"at least {_MIN_SALT_CHARS} characters; use evalkit.report.privacy.make_salt()",
         )
     return salt.strip()
 

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as st
 
-from .stats import _check_long
+from .paired import _check_long
 
 RELIABILITY_COLUMNS = [
     "instrument", "measure", "timepoint", "n_items", "n", "alpha", "alpha_ci_low",
@@ -24,7 +24,7 @@ def measure_items(instrument, measure, available=None):
 
     Parameters
     ----------
-    instrument : evalkit.cohort.Instrument
+    instrument : evalkit.data.cohort.Instrument
     measure : str
         A subscale id or the total's id (a total without its own item list uses
         every item of the instrument).
@@ -37,7 +37,7 @@ def measure_items(instrument, measure, available=None):
 
     Examples
     --------
-    >>> from evalkit.cohort import Instrument, Subscale
+    >>> from evalkit.data.cohort import Instrument, Subscale
     >>> inst = Instrument(id="x", name="X", min=1, max=3, labels={}, scoring="mean",
     ...                   min_answered=1, subscales=(Subscale("a", "A", ("i1", "i2")),
     ...                   Subscale("b", "B", ("i3",))), total=Subscale("total", "Total", ()))
@@ -203,7 +203,7 @@ class _Answers:
 
     Alpha, omega, item statistics and the baseline alpha of the reliable change
     index all start from the same listwise-complete covariance matrix of a
-    measure's items at a timepoint. :func:`evalkit.analysis.analyse_section`
+    measure's items at a timepoint. :func:`evalkit.report.analysis.analyse_section`
     builds one ``_Answers`` per section and hands it to each of them (the public
     functions accept it in place of the frame), so each matrix is computed once.
     """
@@ -330,7 +330,7 @@ def reliability(items, *, instrument, measures=None, timepoints=("pre", "post"),
     items : pandas.DataFrame
         Long item answers: ``id``, ``timepoint``, one float column per item,
         reverse items already reversed.
-    instrument : evalkit.cohort.Instrument
+    instrument : evalkit.data.cohort.Instrument
         Maps each measure to its items.
     measures : list of str, optional
         Measures to report (default: all the instrument's measures).
@@ -391,7 +391,7 @@ def reliability(items, *, instrument, measures=None, timepoints=("pre", "post"),
     Examples
     --------
     >>> import pandas as pd
-    >>> from evalkit.cohort import Instrument, Subscale
+    >>> from evalkit.data.cohort import Instrument, Subscale
     >>> inst = Instrument(id="x", name="X", min=1, max=5, labels={}, scoring="mean",
     ...                   min_answered=1, subscales=(Subscale("s", "S", ("i1", "i2", "i3")),))
     >>> items = pd.DataFrame({"id": list("abcdefgh"), "timepoint": "pre",
@@ -418,7 +418,7 @@ def item_statistics(items, *, instrument, measures=None, timepoints=("pre",)):
     ----------
     items : pandas.DataFrame
         Long item answers (keyed), as :func:`reliability`.
-    instrument : evalkit.cohort.Instrument
+    instrument : evalkit.data.cohort.Instrument
     measures : list of str, optional
         Measures to report (default: the instrument's subscales; the total is
         left out unless named, since its items repeat the subscales').
@@ -449,7 +449,7 @@ def item_statistics(items, *, instrument, measures=None, timepoints=("pre",)):
     Examples
     --------
     >>> import pandas as pd
-    >>> from evalkit.cohort import Instrument, Subscale
+    >>> from evalkit.data.cohort import Instrument, Subscale
     >>> inst = Instrument(id="x", name="X", min=1, max=5, labels={}, scoring="mean",
     ...                   min_answered=1, subscales=(Subscale("s", "S", ("i1", "i2", "i3")),))
     >>> items = pd.DataFrame({"id": list("abcdefgh"), "timepoint": "pre",

@@ -3,7 +3,7 @@ colour-blind palette, plus evalkit's own settings.
 
 Stored here so that report kernels do not import seaborn (about 1 s each) just to set a theme;
 ``tests/test_plots.py`` checks that these values equal what ``seaborn.set_theme`` produces, so
-they cannot drift from seaborn. Regenerate with ``python -m evalkit._theme`` after a seaborn upgrade
+they cannot drift from seaborn. Regenerate with ``python -m evalkit.report._theme`` after a seaborn upgrade
 changes them.
 """
 
@@ -19,7 +19,7 @@ COLORBLIND = [(0.00392156862745098, 0.45098039215686275, 0.6980392156862745),
  (0.9254901960784314, 0.8823529411764706, 0.2),
  (0.33725490196078434, 0.7058823529411765, 0.9137254901960784)]
 
-#: rcParams that ``evalkit.plots.set_theme()`` (defaults) changes, minus the colour cycle and
+#: rcParams that ``evalkit.report.plots.set_theme()`` (defaults) changes, minus the colour cycle and
 #: ``image.cmap`` (seaborn's "rocket" map exists only once seaborn is imported; evalkit draws no images).
 THEME_RC = {'axes.axisbelow': True,
  'axes.edgecolor': '.8',
@@ -71,7 +71,7 @@ def _generate():  # pragma: no cover - maintenance helper
 
     import matplotlib as mpl
 
-    from evalkit.plots import _seaborn_theme
+    from evalkit.report.plots import _seaborn_theme
 
     with mpl.rc_context():
         before = dict(mpl.rcParams)

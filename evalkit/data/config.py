@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from .errors import ConfigError
+from ..errors import ConfigError
 from .instruments import normalise_label
 from .io import column_key
 

@@ -6,11 +6,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .errors import DataError
+from ..errors import DataError
 from .findings import findings
-from .moderators import ancova, moderators
-from .reliability import _Answers, item_statistics, reliability
-from .stats import _PrePost, attrition, item_distributions, paired_outcomes, reliable_change
+from ..stats.moderators import ancova, moderators
+from ..stats.reliability import _Answers, item_statistics, reliability
+from ..stats import attrition, item_distributions, paired_outcomes, reliable_change
+from ..stats.paired import _PrePost
 
 #: Result file stems each section produces, in the order they are computed.
 RESULT_KEYS = {
@@ -31,7 +32,7 @@ def analyse_section(section, *, alpha=0.05, min_group_n=10, reliability_coeffici
 
     Parameters
     ----------
-    section : evalkit.cohort.SectionData
+    section : evalkit.data.cohort.SectionData
         Cleaned, scored data of the section.
     alpha : float
         Significance level (primary-test rule and findings).
@@ -49,7 +50,7 @@ def analyse_section(section, *, alpha=0.05, min_group_n=10, reliability_coeffici
     dict of str -> pandas.DataFrame
         Keyed by results file stem. Children: ``child_outcomes``
         (:func:`~evalkit.stats.paired_outcomes`), ``moderators``
-        (:func:`~evalkit.moderators.moderators`, type III), ``ancova``,
+        (:func:`~evalkit.stats.moderators.moderators`, type III), ``ancova``,
         ``reliable_change``, ``reliability``, ``item_statistics`` (pre),
         ``attrition``, ``findings``. Facilitators: ``facilitator_outcomes``,
         ``facilitator_items`` (:func:`~evalkit.stats.item_distributions`),
@@ -68,7 +69,7 @@ def analyse_section(section, *, alpha=0.05, min_group_n=10, reliability_coeffici
     Examples
     --------
     >>> import pandas as pd
-    >>> from evalkit.cohort import Instrument, SectionData, Subscale
+    >>> from evalkit.data.cohort import Instrument, SectionData, Subscale
     >>> inst = Instrument(id="x", name="X", min=1, max=5, labels={}, scoring="mean",
     ...                   min_answered=1, subscales=(Subscale("k", "Knowledge", ("i1", "i2")),))
     >>> items = pd.DataFrame({"id": list("abcd") * 2, "timepoint": ["pre"] * 4 + ["post"] * 4,

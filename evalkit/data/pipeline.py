@@ -9,7 +9,7 @@ import pandas as pd
 from .cleaning import LOG_COLUMNS, accounting, check_item_map, clean_section, read_section
 from .cohort import SectionData
 from .config import load_config
-from .errors import ConfigError, DataError
+from ..errors import ConfigError, DataError
 from .instruments import load_instrument
 from .validation import PROBLEM_COLUMNS
 
@@ -20,8 +20,8 @@ class Cohort:
 
     Attributes
     ----------
-    config : evalkit.config.CohortConfig
-    sections : dict of str -> evalkit.cohort.SectionData
+    config : evalkit.data.config.CohortConfig
+    sections : dict of str -> evalkit.data.cohort.SectionData
     log : pandas.DataFrame
         The cleaning log of every section (``cleaning.LOG_COLUMNS``).
     summary : pandas.DataFrame
@@ -63,7 +63,7 @@ def prepare_cohort(config):
 
     Parameters
     ----------
-    config : str, pathlib.Path or evalkit.config.CohortConfig
+    config : str, pathlib.Path or evalkit.data.config.CohortConfig
         The cohort config or its path.
 
     Returns

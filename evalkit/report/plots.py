@@ -178,7 +178,7 @@ def set_theme(*, font_scale=1.1, context="notebook"):
 
     _check_argument("context", ("notebook", "paper", "talk"), context)
     if context == "notebook" and font_scale == 1.1:
-        # the stored copy of exactly these settings (evalkit/_theme.py, checked against seaborn
+        # the stored copy of exactly these settings (evalkit/report/_theme.py, checked against seaborn
         # by the tests) spares every report kernel the import of seaborn
         from cycler import cycler
 

@@ -93,7 +93,7 @@ def _exporter():
         config.CSSHTMLHeaderPreprocessor.enabled = False
         config.NbConvertBase.display_data_priority = list(_DISPLAY_PRIORITY)
         # nbconvert warns once per figure that has no alt text; keep that out of CLI output.
-        log = logging.getLogger("evalkit.render.nbconvert")
+        log = logging.getLogger("evalkit.report.render.nbconvert")
         log.setLevel(logging.ERROR)
         _cache["exporter"] = HTMLExporter(
             config=config,

@@ -5,8 +5,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats as st
 
-from .errors import DataError
-from .stats import _PrePost
+from ..errors import DataError
+from .paired import _PrePost
 
 MODERATOR_COLUMNS = [
     "measure", "factor", "source", "ss", "F", "df1", "df2", "p", "np2", "ss_type", "n",

@@ -7,7 +7,7 @@ import re
 import numpy as np
 import pandas as pd
 
-from .errors import ConfigError, DataError
+from ..errors import ConfigError, DataError
 from .instruments import normalise_label
 from .io import FILE, ROW, column_key, read_table, text_codes
 from .validation import PROBLEM_COLUMNS, answer_schema, as_number, clean_text, tidy_joined, validate_frame
@@ -73,15 +73,15 @@ def standardise(frame, *, section_cfg, instrument, path):
     """Rename an export's columns to roles (``id``, ``timepoint``, ...) and item ids.
 
     Column names match with case, spaces, ``_`` and ``-`` folded
-    (:func:`evalkit.io.column_key`). Columns the config does not name are
+    (:func:`evalkit.data.io.column_key`). Columns the config does not name are
     dropped here and never reach results (they may hold names).
 
     Parameters
     ----------
     frame : pandas.DataFrame
-        As returned by :func:`evalkit.io.read_table`.
-    section_cfg : evalkit.config.SectionConfig
-    instrument : evalkit.cohort.Instrument
+        As returned by :func:`evalkit.data.io.read_table`.
+    section_cfg : evalkit.data.config.SectionConfig
+    instrument : evalkit.data.cohort.Instrument
     path : pathlib.Path
         The file, for messages.
 
@@ -317,7 +317,7 @@ def score(items, *, instrument, measures=None):
     items : pandas.DataFrame
         One column per item id (numbers, reverse items already reversed, NaN = unanswered).
         Items absent from the frame count as unanswered.
-    instrument : evalkit.cohort.Instrument
+    instrument : evalkit.data.cohort.Instrument
     measures : list of str, optional
         Measures to score (default: every measure of the instrument).
 
@@ -331,7 +331,7 @@ def score(items, *, instrument, measures=None):
 
     Examples
     --------
-    >>> from evalkit.instruments import parse_instrument
+    >>> from evalkit.data.instruments import parse_instrument
     >>> inst = parse_instrument({"id": "s", "response": {"min": 1, "max": 3}, "min_answered": 0.6,
     ...     "scoring": "sum", "subscales": [{"id": "a", "items": ["q1", "q2", "q3"]}]})
     >>> score(pd.DataFrame({"q1": [1, 3, None], "q2": [2, None, None], "q3": [3, 2, 3]}), instrument=inst)
@@ -376,7 +376,7 @@ def key_items(values, *, instrument):
 
     Examples
     --------
-    >>> from evalkit.instruments import load_instrument
+    >>> from evalkit.data.instruments import load_instrument
     >>> key_items(pd.DataFrame({"q1": [1.0, 3.0], "q2": [1.0, 3.0]}), instrument=load_instrument("eaq30"))
         q1   q2
     0  3.0  1.0
@@ -602,8 +602,8 @@ def clean_section(frames, *, section_cfg, instrument, analysis, section=None):
     ----------
     frames : list of pandas.DataFrame
         Standardised exports (from :func:`standardise`), one per file.
-    section_cfg : evalkit.config.SectionConfig
-    instrument : evalkit.cohort.Instrument
+    section_cfg : evalkit.data.config.SectionConfig
+    instrument : evalkit.data.cohort.Instrument
     analysis : dict
         The config's ``analysis`` block (``age_bands`` is used).
     section : str, optional
@@ -937,3 +937,24 @@ def accounting(rows):
     total.insert(0, "file", "all files")
     summary = pd.concat([summary, total], ignore_index=True)
     return summary, tidy
+
+
+def action_counts(log):
+    """Count cleaning-log rows by section, action, reason and column (what ``validate`` prints).
+
+    Examples
+    --------
+    >>> log = pd.DataFrame({"section": ["children"] * 3, "action": ["excluded", "excluded", "set missing"],
+    ...                     "reason": ["missing id", "missing id", "out of range"], "column": ["id", "id", "q1"]})
+    >>> action_counts(log)
+        section       action        reason columns  rows
+    0  children     excluded    missing id      id     2
+    1  children  set missing  out of range      q1     1
+    """
+    if log.empty:
+        return pd.DataFrame(columns=["section", "action", "reason", "columns", "rows"])
+    grouped = log.groupby(["section", "action", "reason"], sort=True)
+    out = grouped.agg(columns=("column", lambda c: ", ".join(sorted(set(map(str, c)))[:6])
+                               + (" ..." if c.nunique() > 6 else "")),
+                      rows=("column", "size")).reset_index()
+    return out

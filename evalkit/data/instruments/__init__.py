@@ -7,7 +7,7 @@ from pathlib import Path
 import yaml
 
 from ..cohort import Instrument, Subscale
-from ..errors import ConfigError
+from ...errors import ConfigError
 
 HERE = Path(__file__).parent
 _SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -50,7 +50,7 @@ def load_instrument(spec, *, base=None):
 
     Returns
     -------
-    evalkit.cohort.Instrument
+    evalkit.data.cohort.Instrument
 
     Raises
     ------

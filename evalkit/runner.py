@@ -151,9 +151,9 @@ def report(config, *, out_dir, force=False, jobs=None, notebooks=True, notebook_
     NotebookError
         A notebook failed (exit 1); its partly executed copy is kept in ``notebooks/``.
     """
-    from .config import load_config
-    from .notebook import PENDING, report_data, save
-    from .pipeline import prepare_cohort
+    from .data.config import load_config
+    from .report.notebook import PENDING, report_data, save
+    from .data.pipeline import prepare_cohort
 
     started = _now()
     t0 = time.perf_counter()
@@ -253,7 +253,7 @@ class _NotebookRunner:
         """Wait for every notebook, render the HTML and the index; return the failure messages."""
         from concurrent.futures import as_completed
 
-        from .render import index_html, write_html
+        from .report.render import index_html, write_html
 
         failures, done = [], {}
         try:

@@ -181,7 +181,7 @@ def answer_schema(instrument, *, items, timepoint_labels, age=False):
 
     Parameters
     ----------
-    instrument : evalkit.cohort.Instrument
+    instrument : evalkit.data.cohort.Instrument
     items : list of str
         Item columns present in the export (already renamed to item ids).
     timepoint_labels : iterable of str
@@ -201,7 +201,7 @@ def answer_schema(instrument, *, items, timepoint_labels, age=False):
 
     Examples
     --------
-    >>> from evalkit.instruments import load_instrument
+    >>> from evalkit.data.instruments import load_instrument
     >>> schema = answer_schema(load_instrument("eaq30"), items=["q1"], timepoint_labels=["pre", "post"])
     >>> sorted(schema.columns)
     ['id', 'q1', 'timepoint']
@@ -266,7 +266,7 @@ def validate_frame(frame, *, schema, section, file, row_column="_row"):
     Examples
     --------
     >>> import pandas as pd
-    >>> from evalkit.instruments import load_instrument
+    >>> from evalkit.data.instruments import load_instrument
     >>> df = pd.DataFrame({"id": ["a", None], "timepoint": ["pre", "mid"], "q1": ["2", "7"], "_row": [2, 3]})
     >>> schema = answer_schema(load_instrument("eaq30"), items=["q1"], timepoint_labels=["pre", "post"])
     >>> validate_frame(df, schema=schema, section="children", file="x.csv")[["column", "rows", "example_rows"]]

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .errors import DataError
+from ..errors import DataError
 
 #: Name of the column added by the readers: the row number a person sees in the
 #: file (spreadsheet sense: the header is row 1, so the first answer row is row 2;
@@ -115,7 +115,7 @@ def read_table(path, *, header_hint=None, categorical=False):
         Return the text columns (and ``_file``) as pandas Categoricals
         (missing cells NaN) instead of object columns with ``None``: the same
         texts, parsed into codes once, several times smaller and faster to
-        check and clean (what :func:`evalkit.cleaning.read_section` uses).
+        check and clean (what :func:`evalkit.data.cleaning.read_section` uses).
         Categories are sorted, except those of the ``header_hint`` column of a
         CSV whose first line is the header (in order of appearance: sorting
         100,000 ids costs more than the rest of the parse).

@@ -126,7 +126,7 @@ def findings(outcomes, *, instrument=None, population="children", alpha=0.05,
     ----------
     outcomes : pandas.DataFrame
         Output of :func:`evalkit.stats.paired_outcomes`.
-    instrument : evalkit.cohort.Instrument, optional
+    instrument : evalkit.data.cohort.Instrument, optional
         Gives the response scale ("on the 1–3 scale").
     population : str
         Plural noun for the people ("children", "facilitators").

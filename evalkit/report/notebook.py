@@ -1,0 +1,835 @@
+"""One call per report section: what the notebooks show, with disclosure control applied to every table and figure."""
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import html
+import json
+import pickle
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .. import __version__
+from ..errors import DataError
+
+#: Name of the cache the report command leaves for its notebooks in ``results/``.
+CACHE = ".evalkit-cache.pkl"
+#: Marker ``evalkit report`` leaves in ``results/`` while it is still analysing.
+PENDING = ".evalkit-pending"
+#: Mime type of values a notebook records for tests and the index page (not shown in HTML).
+RECORD_MIME = "application/vnd.evalkit.record+json"
+#: Columns holding counts of people or rows; small values are suppressed when shown.
+COUNT_COLUMNS = ("n", "rows_in", "rows_kept", "rows_excluded", "improved", "no_change", "deteriorated",
+                 "rows", "completers_n", "dropouts_n", "n_pre", "n_post", "people", "matched")
+
+
+@dataclass
+class ReportData:
+    """A cohort's cleaned data and every results table, as the notebooks use them.
+
+    Attributes
+    ----------
+    cohort : evalkit.data.pipeline.Cohort
+    results : dict of str -> pandas.DataFrame
+        Results tables keyed by file stem (``child_outcomes``, ``moderators``, ...).
+    salt : str
+        Per-cohort key of the pseudonyms (never displayed).
+    """
+
+    cohort: object
+    results: dict
+    salt: str = ""
+    fingerprint: str = ""
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def config(self):
+        """The cohort config."""
+        return self.cohort.config
+
+    @property
+    def min_cell(self):
+        """Smallest count that may be shown (``disclosure.min_cell``)."""
+        return int(self.config.disclosure["min_cell"])
+
+    @property
+    def min_group_n(self):
+        """Smallest group whose results are shown (``analysis.min_group_n``)."""
+        return int(self.config.analysis["min_group_n"])
+
+
+def fingerprint(hashes):
+    """One digest of the input checksums and the evalkit version: what a cached analysis was made from.
+
+    Parameters
+    ----------
+    hashes : dict
+        From :func:`file_hashes`.
+
+    Examples
+    --------
+    >>> from evalkit.data.config import load_config
+    >>> len(fingerprint(file_hashes(load_config("data/sample/cohort.yml"))))
+    64
+    """
+    digest = hashlib.sha256(__version__.encode())
+    for name, value in sorted(hashes.items()):
+        digest.update(f"\n{name}:{value}".encode())
+    return digest.hexdigest()
+
+
+def file_hashes(config):
+    """SHA-256 of the config and every input file, keyed by path relative to the config."""
+    out = {Path(config.path).name: hashlib.sha256(Path(config.path).read_bytes()).hexdigest()}
+    for path in config.input_files():
+        out[str(Path(path).relative_to(config.path.parent)) if Path(path).is_relative_to(config.path.parent)
+            else str(path)] = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    return out
+
+
+def analyse(cohort):
+    """Run every analysis of every section and return the results tables keyed by file stem.
+
+    Parameters
+    ----------
+    cohort : evalkit.data.pipeline.Cohort
+
+    Returns
+    -------
+    dict of str -> pandas.DataFrame
+    """
+    from .analysis import analyse_section
+
+    results = {}
+    for name, section in cohort.sections.items():
+        part = analyse_section(section, alpha=cohort.config.analysis["alpha"],
+                               min_group_n=cohort.config.analysis["min_group_n"],
+                               reliability_coefficients=cohort.config.sections[name].reliability or None,
+                               min_cell=cohort.config.disclosure["min_cell"])
+        for key, table in part.items():
+            if key in results and isinstance(table, pd.DataFrame):
+                results[key] = pd.concat([results[key], table], ignore_index=True)
+            else:
+                results[key] = table
+    return results
+
+
+def salt_path(config):
+    """Where a cohort's pseudonym salt lives: next to its config, outside every report folder.
+
+    ``<config folder>/.<config stem>.salt`` (git-ignored), or, when that folder is
+    not writable, ``~/.config/evalkit/salts/<hash of the config path>.salt``. The
+    environment variable ``EVALKIT_SALT_FILE`` overrides both.
+    """
+    import os
+
+    if os.environ.get("EVALKIT_SALT_FILE"):
+        return Path(os.environ["EVALKIT_SALT_FILE"])
+    folder = Path(config.path).parent
+    if os.access(folder, os.W_OK):
+        return folder / f".{Path(config.path).stem}.salt"
+    key = hashlib.sha256(str(config.path).encode()).hexdigest()[:16]
+    return Path.home() / ".config" / "evalkit" / "salts" / f"{key}.salt"
+
+
+def report_data(cohort, *, salt=None):
+    """Analyse a cleaned cohort and bundle it with its provenance (input checksums, time, salt)."""
+    from .privacy import load_or_create_salt
+
+    config = cohort.config
+    hashes = file_hashes(config)
+    return ReportData(cohort=cohort, results=analyse(cohort),
+                      salt=salt or load_or_create_salt(salt_path(config)), fingerprint=fingerprint(hashes),
+                      meta={"input_sha256": hashes,
+                            "analysed_at": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M")})
+
+
+def compute(config_path, *, results_dir=None, salt=None):
+    """Clean and analyse a cohort; with ``results_dir`` also write the results tables and the cache.
+
+    Raises
+    ------
+    ConfigError, DataError
+        Problems with the config or the data (before anything is written).
+    """
+    from ..data.config import load_config
+    from ..data.pipeline import prepare_cohort
+
+    config = load_config(config_path)
+    data = report_data(prepare_cohort(config), salt=salt)
+    if results_dir:
+        save(data, results_dir)
+    return data
+
+
+def save(data, results_dir):
+    """Write every results table (CSV) and the notebooks' cache into ``results_dir``."""
+    from .analysis import write_results
+    from ..data.pipeline import write_cleaning_results
+
+    results_dir = Path(results_dir)
+    results_dir.mkdir(parents=True, exist_ok=True)
+    write_cleaning_results(data.cohort, results_dir)
+    write_results({k: v for k, v in data.results.items() if isinstance(v, pd.DataFrame)}, results_dir)
+    salt, data.salt = data.salt, ""  # the key of the pseudonyms never goes into a report folder
+    try:
+        tmp = results_dir / (CACHE + ".tmp")
+        with open(tmp, "wb") as fh:
+            pickle.dump(data, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        tmp.replace(results_dir / CACHE)  # atomic: a waiting notebook never reads half a file
+    finally:
+        data.salt = salt
+
+
+def load(config_path, results_dir=""):
+    """What every notebook calls first: the cohort's data and results.
+
+    Uses the cache that ``evalkit report`` left in ``results_dir`` when it was
+    made from the same config and input files; otherwise cleans and analyses
+    here (so a notebook opened in JupyterLab with its defaults just works).
+
+    Parameters
+    ----------
+    config_path : str
+        Cohort config.
+    results_dir : str, optional
+        Folder holding ``results/`` tables and the cache.
+
+    Returns
+    -------
+    ReportData
+    """
+    from ..data.config import load_config
+
+    config = load_config(config_path)
+    if results_dir:
+        cache = Path(results_dir) / CACHE
+        _wait_for(Path(results_dir), cache)
+        if cache.is_file():
+            with open(cache, "rb") as fh:
+                data = pickle.load(fh)
+            if data.fingerprint == fingerprint(file_hashes(config)):
+                from .privacy import load_or_create_salt
+
+                data.salt = load_or_create_salt(salt_path(config))
+                return data
+    return compute(config_path)
+
+
+def _wait_for(results_dir, cache, timeout=900):
+    """While ``evalkit report`` is still analysing (``PENDING`` marker), wait for its cache."""
+    import time
+
+    marker = results_dir / PENDING
+    deadline = time.monotonic() + timeout
+    while marker.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+# ---------------------------------------------------------------------------- display
+
+class Table:
+    """A table as shown in a report: caption, disclosure-controlled body, footnotes."""
+
+    def __init__(self, frame, *, caption="", notes=()):
+        self.frame = frame
+        self.caption = caption
+        self.notes = [n for n in notes if n]
+
+    def _repr_html_(self):
+        body = self.frame.to_html(index=False, na_rep="", escape=True, border=0, classes="evalkit-table")
+        cap = f"<p class='caption'><strong>{html.escape(self.caption)}</strong></p>" if self.caption else ""
+        notes = "".join(f"<p class='note'><em>{html.escape(n)}</em></p>" for n in self.notes)
+        return cap + body + notes
+
+    def __repr__(self):
+        return (self.caption + "\n" if self.caption else "") + self.frame.to_string(index=False)
+
+
+class Markdown:
+    """Markdown text shown as a report paragraph or list."""
+
+    def __init__(self, text):
+        self.text = text
+
+    def _repr_markdown_(self):
+        return self.text
+
+    def __repr__(self):
+        return self.text
+
+
+def _fmt(value, digits=2):
+    if value is None or (isinstance(value, float) and not np.isfinite(value)):
+        return ""
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    if isinstance(value, (float, np.floating)):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def _p(value):
+    if value is None or not np.isfinite(value):
+        return ""
+    return "< .001" if value < 0.001 else f"{value:.3f}".replace("0.", ".", 1)
+
+
+def disclose(frame, data, *, counts=None, group_n=None):
+    """Apply the report's disclosure control to a table before it is shown.
+
+    Person ids become pseudonyms; every count from 1 to ``min_cell - 1`` becomes
+    ``"<min_cell"``; rows whose group ``n`` is below ``min_group_n`` have their
+    statistics withheld.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+    data : ReportData
+    counts : list of str, optional
+        Count columns (default: those of ``COUNT_COLUMNS`` present).
+    group_n : str, optional
+        Column holding the group size for withholding small groups.
+
+    Returns
+    -------
+    pandas.DataFrame
+    """
+    from .privacy import pseudonymise, suppress_small_counts, withhold_small_groups
+
+    out = frame.copy()
+    if "id" in out.columns:
+        out["id"] = pseudonymise(out["id"], salt=data.salt)
+    if group_n and group_n in out.columns:
+        out = withhold_small_groups(out, n_column=group_n, min_group_n=data.min_group_n)
+    cols = [c for c in (counts if counts is not None else COUNT_COLUMNS) if c in out.columns]
+    if cols:
+        out = suppress_small_counts(out, columns=cols, min_cell=data.min_cell)
+    return out
+
+
+def record(name, value):
+    """Record a value in the executed notebook for tests and the index page (not shown in HTML).
+
+    The value is displayed under the mime type ``RECORD_MIME`` only, which the
+    HTML renderer does not show; :func:`recorded` reads it back.
+    """
+    from IPython.display import display
+
+    payload = json.loads(pd.Series([value]).to_json(orient="values"))[0] if not isinstance(
+        value, (dict, list, str)) else value
+    bundle = {RECORD_MIME: {"name": name, "value": payload}, "text/plain": ""}
+    display(bundle, raw=True)
+
+
+def recorded(notebook):
+    """Read back the values a notebook recorded with :func:`record`.
+
+    Parameters
+    ----------
+    notebook : str, pathlib.Path or nbformat.NotebookNode
+
+    Returns
+    -------
+    dict
+    """
+    import nbformat
+
+    nb = notebook if hasattr(notebook, "cells") else nbformat.read(str(notebook), as_version=4)
+    out = {}
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            payload = output.get("data", {}).get(RECORD_MIME)
+            if payload:
+                out[payload["name"]] = payload["value"]
+    return out
+
+
+class Figures(list):
+    """Several figures (or notes) shown one after another when a notebook cell returns them."""
+
+    def _ipython_display_(self):
+        from IPython.display import display
+
+        for fig in self:
+            display(fig)
+
+
+def _section(data, section):
+    sec = data.cohort.sections.get(section)
+    if sec is None:
+        raise DataError(f"this cohort has no '{section}' section; add it to the cohort config or skip this notebook",
+                        file=data.config.path, column=section)
+    return sec
+
+
+_THEMED = []
+
+
+def _theme():
+    """Apply evalkit's plot theme once per process, on the first figure."""
+    if not _THEMED:
+        from .plots import set_theme
+
+        set_theme()
+        _THEMED.append(True)
+
+
+class FigureImage:
+    """A finished figure as PNG, shown once by the notebook (and kept for tests as ``.figure``)."""
+
+    def __init__(self, fig):
+        import io
+
+        buffer = io.BytesIO()
+        # every report figure lays itself out (tight_layout, constrained layout or fixed margins),
+        # so it is drawn once, without the second pass that bbox_inches="tight" costs
+        fig.savefig(buffer, format="png", dpi=fig.dpi, bbox_inches=None, facecolor="white")
+        self.png = buffer.getvalue()
+        self.figure = fig
+
+    def _repr_png_(self):
+        return self.png
+
+    def __repr__(self):
+        return f"<figure {self.figure.get_figwidth():.1f} x {self.figure.get_figheight():.1f} in>"
+
+
+def _figure(fig):
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    return FigureImage(fig)
+
+
+# ---------------------------------------------------------------------------- sections
+
+def _input_hashes(data):
+    """Checksums recorded when the data was analysed (read again only for an old cache)."""
+    return data.meta.get("input_sha256") or file_hashes(data.config)
+
+
+def provenance(data, compact=False, **parameters):
+    """Parameters and provenance of the report: where every number comes from.
+
+    ``compact=True`` gives the one-line version shown at the top of the outcome reports.
+    """
+    from importlib.metadata import version
+
+    cfg = data.config
+    if compact:
+        hashes = _input_hashes(data)
+        row = {"Cohort": cfg.name, "Config": Path(cfg.path).name,
+               "Analysed (UTC)": data.meta.get("analysed_at", ""),
+               "Input files (SHA-256, first 12)": "; ".join(f"{k}: {v[:12]}" for k, v in hashes.items()),
+               "alpha": _fmt(cfg.analysis["alpha"], 3), "min_group_n": data.min_group_n,
+               "min_cell": data.min_cell, "evalkit": __version__}
+        return Table(pd.DataFrame([row]), caption="Provenance (full table in the data quality report)")
+    rows = [("Cohort", cfg.name), ("Config file", Path(cfg.path).name),
+            ("Sections", ", ".join(f"{k} ({v.instrument.name})" for k, v in data.cohort.sections.items())),
+            ("Significance level (alpha)", _fmt(cfg.analysis["alpha"], 3)),
+            ("Age bands (edges)", ", ".join(map(str, cfg.analysis["age_bands"]))),
+            ("Smallest group reported (min_group_n)", str(data.min_group_n)),
+            ("Smallest count shown (min_cell)", str(data.min_cell)),
+            ("evalkit / pandas / pingouin / pandera", f"{__version__} / {pd.__version__} / {version('pingouin')}"
+                                                      f" / {version('pandera')}"),
+            ("Analysed at (UTC)", data.meta.get("analysed_at", _dt.datetime.now(_dt.timezone.utc)
+                                                .strftime("%Y-%m-%d %H:%M")))]
+    for name, digest in _input_hashes(data).items():
+        rows.append((f"SHA-256 of {name}", digest[:16] + "…"))
+    for key, value in parameters.items():
+        rows.append((f"Parameter {key}", Path(str(value)).name if "path" in key or "dir" in key else str(value)))
+    for name, sec in data.cohort.sections.items():
+        inst = sec.instrument
+        if sec.not_collected:
+            rows.append((f"{name}: subscales not collected", ", ".join(sec.not_collected)))
+        rows.append((f"{name}: instrument source", Path(inst.source).name))
+    return Table(pd.DataFrame(rows, columns=["Item", "Value"]), caption="Provenance and parameters")
+
+
+def accounting(data, section=None):
+    """Rows in = rows kept + rows excluded, per file and per exclusion reason (optionally one section)."""
+    s = data.cohort.summary
+    if section is not None:
+        s = s[s["section"] == section]
+    keep = ["section", "file", "rows_in", "rows_kept", "rows_excluded"]
+    reasons = [c for c in s.columns if c not in keep and s[c].sum() > 0]
+    table = disclose(s[keep + reasons], data, counts=["rows_in", "rows_kept", "rows_excluded"] + reasons)
+    ok = bool((s["rows_in"] == s["rows_kept"] + s["rows_excluded"]).all())
+    record("accounting_identity", ok)
+    record("rows_in", int(s.loc[s["file"] == "all files", "rows_in"].sum()))
+    table = table.rename(columns={"rows_in": "rows in", "rows_kept": "kept", "rows_excluded": "excluded"})
+    return Table(table, caption="Cleaning accounting: every row is kept or excluded with a reason",
+                 notes=[f"Rows in = kept + excluded holds for every file: {'yes' if ok else 'NO'}.",
+                        _small_note(data)])
+
+
+def _small_note(data):
+    from .privacy import suppression_note
+
+    return suppression_note(data.min_cell)
+
+
+def cleaning_actions(data):
+    """Counts of every cleaning action by section, action and reason (no ids)."""
+    from ..data.cleaning import action_counts
+
+    table = action_counts(data.cohort.log)
+    return Table(disclose(table, data, counts=["rows"]), caption="Cleaning actions (full log: results/cleaning_log.csv)",
+                 notes=[_small_note(data)])
+
+
+def problems(data):
+    """Problems pandera found in the files, and how cleaning handled each."""
+    p = data.cohort.problems.drop(columns=["example_rows"])
+    return Table(disclose(p, data, counts=["rows"]), caption="Problems found in the input files")
+
+
+def matching(data):
+    """People with pre, post and both questionnaires, per section."""
+    rows = []
+    for name, sec in data.cohort.sections.items():
+        people = sec.scores.groupby("id")["timepoint"].agg(set)
+        rows.append({"section": name, "people": len(people),
+                     "pre only": int(people.map(lambda s: s == {"pre"}).sum()),
+                     "post only": int(people.map(lambda s: s == {"post"}).sum()),
+                     "matched": int(people.map(lambda s: s == {"pre", "post"}).sum())})
+        record(f"{name}_matched", rows[-1]["matched"])
+    table = pd.DataFrame(rows)
+    return Table(disclose(table, data, counts=["people", "pre only", "post only", "matched"]),
+                 caption="Pre/post matching", notes=[_small_note(data)])
+
+
+def findings(data, section="children"):
+    """The plain-English findings, first thing in each outcomes report."""
+    table = data.results.get("findings" if section == "children" else "facilitator_findings")
+    sentences = []
+    if isinstance(table, pd.DataFrame) and len(table):
+        if "section" in table.columns:
+            table = table[table["section"] == section]
+        sentences = table["sentence"].tolist() if "sentence" in table.columns else table.iloc[:, -1].tolist()
+    record(f"{section}_findings", sentences)
+    if not sentences:
+        return Markdown("_No findings could be computed for this section._")
+    return Markdown("\n".join(f"- {s}" for s in sentences))
+
+
+def _outcomes(data, section):
+    return data.results["child_outcomes" if section == "children" else "facilitator_outcomes"]
+
+
+def outcomes_table(data, section="children"):
+    """Paired pre/post results per measure with every statistic labelled."""
+    o = _outcomes(data, section)
+    record(f"{section}_outcomes", o[["measure", "n", "mean_pre", "mean_post", "mean_diff", "t", "df", "p",
+                                     "p_holm", "d_z"]].to_dict(orient="records"))
+    shown = pd.DataFrame({
+        "Measure": o.get("label", o["measure"]),
+        "n": o["n"],
+        "Pre mean (SD)": [f"{_fmt(m)} ({_fmt(s)})" for m, s in zip(o["mean_pre"], o["sd_pre"])],
+        "Post mean (SD)": [f"{_fmt(m)} ({_fmt(s)})" for m, s in zip(o["mean_post"], o["sd_post"])],
+        "Change post − pre [95% CI]": [f"{_fmt(d)} [{_fmt(lo)}, {_fmt(hi)}]" if np.isfinite(d) else ""
+                                       for d, lo, hi in zip(o["mean_diff"], o["ci_low"], o["ci_high"])],
+        "t (df)": [f"{_fmt(t)} ({_fmt(df, 0)})" if np.isfinite(t) else "" for t, df in zip(o["t"], o["df"])],
+        "p": o["p"].map(_p), "p Holm": o["p_holm"].map(_p),
+        "d_z [95% CI]": [f"{_fmt(d)} [{_fmt(lo)}, {_fmt(hi)}]" if np.isfinite(d) else ""
+                         for d, lo, hi in zip(o["d_z"], o["d_z_ci_low"], o["d_z_ci_high"])],
+        "g_av [95% CI]": [f"{_fmt(d)} [{_fmt(lo)}, {_fmt(hi)}]" if np.isfinite(d) else ""
+                          for d, lo, hi in zip(o["g_av"], o["g_av_ci_low"], o["g_av_ci_high"])],
+        "Wilcoxon p": o["wilcoxon_p"].map(_p), "r (rank-biserial)": o["rank_biserial"].map(_fmt),
+        "BF10": o["bf10"].map(lambda v: _fmt(v) if np.isfinite(v) and v < 1000 else (">1000" if np.isfinite(v) else "")),
+        "Primary test": o["primary_test"], "note": o["note"].fillna("") if "note" in o else "",
+    })
+    shown = disclose(shown, data, counts=["n"], group_n="n")
+    notes = ["Direction is always post minus pre. p Holm: Holm (1979) adjustment across the measures of this "
+             "questionnaire. d_z = mean change / SD of the changes (Cohen's d for paired data), 95% CI from the "
+             "noncentral t distribution. g_av = mean change / average of the pre and post SDs, with Hedges' small-"
+             "sample correction. BF10: JZS Bayes factor (Cauchy prior, r = 0.707), as JASP. r: matched-pairs "
+             "rank-biserial correlation of the Wilcoxon signed-rank test.",
+             "Primary test: the paired t-test, unless the sample is small (n < 30) and the Shapiro–Wilk test "
+             "rejects normal differences, when the Wilcoxon signed-rank test is primary."]
+    return Table(shown, caption="Pre/post change per measure (matched pairs)", notes=notes)
+
+
+def paired_figure(data, section="children"):
+    """Individual pre→post lines and means with within-subject 95% CIs, one panel per measure."""
+    _theme()
+    from .plots import paired_grid
+
+    sec = _section(data, section)
+    unit = "children" if section == "children" else "facilitators"
+    fig = paired_grid(sec.scores, measures=sec.measures, labels=sec.labels,
+                      scale=(sec.instrument.min, sec.instrument.max), unit=unit)
+    return _figure(fig)
+
+
+def forest_figure(data, section="children", effect="d_z"):
+    """Effect sizes with 95% CIs, one row per measure."""
+    _theme()
+    import matplotlib.pyplot as plt
+
+    from .plots import forest_plot
+
+    o = _outcomes(data, section)
+    if "label" not in o.columns:
+        o = o.assign(label=o["measure"])
+    o = o.assign(n=o["n"].where(o["n"] >= data.min_cell, np.nan))
+    fig, ax = plt.subplots(figsize=(8, 0.5 * len(o) + 1.6))
+    forest_plot(o, effect=effect, ax=ax)
+    fig.tight_layout()
+    return _figure(fig)
+
+
+def _factor_tests(rows, labels, *, groups=False):
+    """One shown row per measure and factor: F (df1, df2), p, partial eta squared, n, note."""
+    shown = pd.DataFrame({
+        "Measure": rows["measure"].map(lambda x: labels.get(x, x)),
+        "Factor": rows["factor"].str.replace("_", " "),
+        "F (df1, df2)": [f"{_fmt(f)} ({_fmt(a, 0)}, {_fmt(b, 0)})" if np.isfinite(f) else ""
+                         for f, a, b in zip(rows["F"], rows["df1"], rows["df2"])],
+        "p": rows["p"].map(_p),
+        "partial eta²": rows["np2"].map(lambda v: _fmt(v, 3)),
+        "n": rows["n"],
+        "Note": rows["note"].fillna(""),
+    })
+    if groups:
+        shown.insert(2, "Groups", rows["groups"].fillna("").to_numpy())
+    return shown
+
+
+def moderators_table(data):
+    """Does the pre→post change differ by group? The time × factor interaction of each mixed ANOVA."""
+    m = data.results.get("moderators")
+    if m is None or m.empty:
+        return Markdown("_No moderator analysis was possible (no factor with two groups large enough)._")
+    record("moderator_interactions", m[m["source"] == "interaction"][["measure", "factor", "F", "df1", "df2", "p"]]
+           .to_dict(orient="records"))
+    labels = _section(data, "children").labels
+    # one row per measure and factor: the interaction test, or the note saying why there is none
+    rows = m[(m["source"] == "interaction") | m["F"].isna()].drop_duplicates(["measure", "factor", "source"])
+    return Table(disclose(_factor_tests(rows, labels, groups=True), data, counts=["n"]),
+                 caption="Does the change differ by group? Time × factor interaction, mixed ANOVA",
+                 notes=["Mixed ANOVA on the matched pairs, time (within) × factor (between), type III sums of "
+                        "squares (as JASP, jamovi and SPSS; checked against pingouin.mixed_anova in the tests). "
+                        "A small p means the pre→post change differs between the groups. Main effects of time and "
+                        "of the factor are in results/moderators.csv.",
+                        f"Groups with fewer than {data.min_group_n} matched people are left out (see Note)."])
+
+
+def ancova_table(data):
+    """ANCOVA of post scores adjusting for pre scores (post ~ pre + factor): the factor's test per measure."""
+    a = data.results.get("ancova")
+    if a is None or a.empty:
+        return Markdown("_No ANCOVA was possible._")
+    labels = _section(data, "children").labels
+    rows = a[(a["source"] == a["factor"]) | a["F"].isna()].drop_duplicates(["measure", "factor"])
+    return Table(disclose(_factor_tests(rows, labels), data, counts=["n"]),
+                 caption="ANCOVA: do post scores differ by group once pre scores are taken into account?",
+                 notes=["post ~ pre + factor, type II sums of squares (equal to type III here: no interaction "
+                        "term). Recommended for pre/post designs because it adjusts for baseline differences "
+                        "(Van Breukelen, 2006). The covariate rows are in results/ancova.csv."])
+
+
+def interaction_figures(data, section="children"):
+    """How the change differs by group: mean change per group for every factor, then the classic
+    pre/post interaction plots of the measure × factor pairs whose interaction test reached p < alpha.
+
+    Returns
+    -------
+    Figures
+        The overview figure (one panel per factor), then the interaction plots (or a note that
+        no interaction reached p < alpha).
+    """
+    import matplotlib.pyplot as plt
+
+    from .plots import change_by_group_plot, interaction_plot
+
+    _theme()
+    sec = _section(data, section)
+    shown = Figures()
+    if not sec.factors:
+        return Markdown("_No group factors (delivery, age, referral reason, site) in this cohort._")
+    cols = min(2, len(sec.factors))
+    rows = int(np.ceil(len(sec.factors) / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(6.2 * cols, (0.5 * len(sec.measures) + 1.6) * rows),
+                             squeeze=False, sharey=True)
+    for ax, factor in zip(axes.flat, sec.factors):
+        change_by_group_plot(sec.scores, measures=sec.measures, factor=factor, labels=sec.labels,
+                             min_group_n=data.min_group_n, ax=ax)
+    for ax in list(axes.flat)[len(sec.factors):]:
+        ax.set_visible(False)
+    fig.suptitle("Mean change by group (post − pre, 95% CI)", fontsize=12)
+    fig.tight_layout()
+    shown.append(_figure(fig))
+
+    alpha = data.config.analysis["alpha"]
+    m = data.results.get("moderators")
+    pairs = [] if m is None else [
+        (r.measure, r.factor) for r in m[(m["source"] == "interaction") & (m["p"] < alpha)].itertuples()]
+    if not pairs:
+        shown.append(Markdown(f"_No time × group interaction reached p < {alpha:g}, so no pre/post plots by "
+                              f"group are shown._"))
+        return shown
+    cols = min(3, len(pairs))
+    rows = int(np.ceil(len(pairs) / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.3 * rows), squeeze=False)
+    for k, (ax, (measure, factor)) in enumerate(zip(axes.flat, pairs)):
+        interaction_plot(sec.scores, measure=measure, factor=factor, min_group_n=data.min_group_n,
+                         label=sec.labels.get(measure, measure), ax=ax)
+        note = ax.get_title().split("\n", 1)[1:] if "\n" in ax.get_title() else []
+        ax.set_title("\n".join([f"{sec.labels.get(measure, measure)} by {factor.replace('_', ' ')}"] + note),
+                     fontsize=10)
+        ax.set_ylabel("Mean (95% CI)" if k % cols == 0 else "")
+    for ax in list(axes.flat)[len(pairs):]:
+        ax.set_visible(False)
+    fig.suptitle(f"Pre and post means by group where the interaction reached p < {alpha:g}", fontsize=12)
+    # fixed margins: the panels are alike, and tight_layout would measure every tick label again
+    fig.subplots_adjust(left=0.08, right=0.98, top=1 - 0.75 / fig.get_figheight(),
+                        bottom=0.45 / fig.get_figheight(), wspace=0.3, hspace=0.6)
+    shown.append(_figure(fig))
+    return shown
+
+
+def _reliable_change(data, section):
+    """The section's reliable-change table, or None when there is none."""
+    rc = data.results.get("reliable_change" if section == "children" else "facilitator_reliable_change")
+    return None if rc is None or rc.empty else rc
+
+
+def reliable_change_table(data, section="children"):
+    """Reliable change (Jacobson & Truax, 1991): people reliably improved, unchanged or deteriorated."""
+    rc = _reliable_change(data, section)
+    if rc is None:
+        return Markdown("_Reliable change could not be computed._")
+    record(f"{section}_reliable_change", rc[["measure", "n", "improved", "no_change", "deteriorated"]]
+           .to_dict(orient="records"))
+    labels = _section(data, section).labels
+
+    def share(count, n):  # a percentage of fewer than min_cell people would disclose the count
+        if not np.isfinite(count) or not n:
+            return ""
+        return f"<{data.min_cell}" if 0 < count < data.min_cell else f"{int(count)} ({100 * count / n:.0f}%)"
+
+    shown = pd.DataFrame({
+        "Measure": rc["measure"].map(lambda m: labels.get(m, m)),
+        "n": rc["n"],
+        "r used (source)": [f"{_fmt(r)} ({src})" if np.isfinite(r) else "" for r, src in
+                            zip(rc["r_used"], rc["r_source"].fillna(""))],
+        "RCI threshold": rc["rci_threshold"].map(_fmt),
+        "Reliably improved": [share(c, n) for c, n in zip(rc["improved"], rc["n"])],
+        "No reliable change": [share(c, n) for c, n in zip(rc["no_change"], rc["n"])],
+        "Reliably deteriorated": [share(c, n) for c, n in zip(rc["deteriorated"], rc["n"])],
+        "Note": rc["note"].fillna("") if "note" in rc else "",
+    })
+    return Table(disclose(shown, data, counts=["n"]),
+                 caption="Reliable change per person (Jacobson & Truax, 1991)",
+                 notes=["RCI = (post − pre) / sqrt(2 · (SD_pre · sqrt(1 − r))²); |RCI| > 1.96 is reliable change. "
+                        "r is the baseline Cronbach's alpha of this cohort unless the instrument or config gives "
+                        "one.", _small_note(data)])
+
+
+def reliable_change_figure(data, section="children"):
+    """Stacked bars of reliably deteriorated / unchanged / improved people per measure."""
+    _theme()
+    import matplotlib.pyplot as plt
+
+    from .plots import reliable_change_plot
+
+    rc = _reliable_change(data, section)
+    if rc is None:
+        return Markdown("_Reliable change could not be computed._")
+    labels = _section(data, section).labels
+    shown = disclose(rc.assign(measure=rc["measure"].map(lambda m: labels.get(m, m))), data,
+                     counts=["n", "improved", "no_change", "deteriorated"])
+    fig, ax = plt.subplots(figsize=(8, 0.55 * len(shown) + 1.5))
+    reliable_change_plot(shown, ax=ax, unit="children" if section == "children" else "facilitators")
+    fig.tight_layout()
+    return _figure(fig)
+
+
+def reliability_table(data, section="children"):
+    """Cronbach's alpha (95% CI) and McDonald's omega per measure and timepoint."""
+    rel = data.results.get("reliability")
+    if rel is None or rel.empty:
+        return Markdown("_Reliability could not be computed._")
+    inst = _section(data, section).instrument.id
+    rel = rel[rel["instrument"] == inst].copy()
+    for col in ("alpha", "alpha_ci_low", "alpha_ci_high", "omega"):
+        rel[col] = rel[col].map(lambda v: _fmt(v, 2))
+    return Table(disclose(rel, data, counts=["n"]), caption="Internal consistency",
+                 notes=["Cronbach's alpha on complete cases with its 95% CI (Feldt), as pingouin.cronbach_alpha. "
+                        "omega: McDonald's omega total from a one-factor model (blank where not estimable)."])
+
+
+def attrition_table(data):
+    """People with a baseline but no follow-up compared with completers."""
+    a = data.results.get("attrition")
+    if a is None or a.empty:
+        return Markdown("_No attrition analysis: everyone with a baseline has a follow-up._")
+    shown = a.copy()
+    for col in shown.columns:
+        if shown[col].dtype.kind == "f" and col not in ("completers_n", "dropouts_n"):
+            shown[col] = shown[col].map(lambda v: _fmt(v, 3) if col in ("p",) else _fmt(v))
+    return Table(disclose(shown, data, counts=["completers_n", "dropouts_n"]),
+                 caption="Attrition: did the people who left differ at baseline?",
+                 notes=["Baseline scores compared with Welch's t-test (effect: Hedges' g); groups compared with a "
+                        "chi-square test (effect: Cramér's V).", _small_note(data)])
+
+
+def item_figure(data, section="facilitators"):
+    """Diverging stacked bars of item responses before and after (facilitators)."""
+    _theme()
+    import matplotlib.pyplot as plt
+
+    from .plots import diverging_bar_plot
+
+    dist = data.results.get("facilitator_items")
+    if dist is None or dist.empty:
+        return Markdown("_No item responses to show._")
+    n_items = dist["item"].nunique()
+    fig, ax = plt.subplots(figsize=(9, 0.75 * n_items + 1.5))
+    sec = _section(data, section)
+    diverging_bar_plot(dist, ax=ax, scale=(sec.instrument.min, sec.instrument.max))
+    fig.tight_layout()
+    return _figure(fig)
+
+
+def title(data, heading):
+    """The report's heading with the cohort's name."""
+    return Markdown(f"# {heading}: {data.config.name}")
+
+
+def setup(figures=True):
+    """Notebook set-up: figure format, plot theme and quiet warnings for shareable output.
+
+    Parameters
+    ----------
+    figures : bool
+        Load the plotting stack (seaborn, the evalkit theme) now. Under
+        ``evalkit report`` this runs while the main process is still analysing,
+        so the figures later in the notebook start at once; a notebook without
+        figures passes False and never imports seaborn.
+    """
+    import warnings
+
+    warnings.filterwarnings("ignore")
+    try:  # MPLBACKEND=Agg (as in `make test`) would otherwise reach the kernel and hide every figure
+        from IPython import get_ipython
+
+        shell = get_ipython()
+        if shell is not None:
+            shell.run_line_magic("matplotlib", "inline")
+    except ImportError:  # pragma: no cover - outside IPython
+        pass
+    try:
+        from matplotlib_inline.backend_inline import set_matplotlib_formats
+
+        set_matplotlib_formats("png")
+    except ImportError:  # pragma: no cover - outside IPython
+        pass
+    if figures:
+        _theme()
+    pd.set_option("display.max_columns", 50)
