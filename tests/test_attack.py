@@ -1,0 +1,141 @@
+"""The attack corpus (tests/data/attack/, written by its make_attack.py): issue 9's promises under attack.
+
+Each case is copied to a temporary folder, its setup steps run, then ``evalkit`` runs in-process with
+the case's arguments. Whatever the outcome:
+
+* the exit code is the expected one and no traceback reaches the screen;
+* a user problem (exit 2) is one line ``evalkit: error: ...`` holding the expected words;
+* the input files are byte for byte what they were (SHA-256), setups aside;
+* rows in = kept + excluded where the case counts rows;
+* for privacy cases, no planted text appears in any shareable file of the output folder
+  (HTML pages, index, manifest.json, executed notebooks, summary.docx).
+"""
+from __future__ import annotations
+
+import hashlib
+import html
+import os
+import shutil
+import zipfile
+from pathlib import Path
+
+import pytest
+import yaml
+
+from evalkit.cli import main
+
+ATTACK = Path(__file__).parent / "data" / "attack"
+CASES = sorted(p.name for p in ATTACK.iterdir() if (p / "expected.yml").is_file())
+
+
+def _expected(name):
+    return yaml.safe_load((ATTACK / name / "expected.yml").read_text(encoding="utf-8"))
+
+
+def _hashes(folder):
+    out = {}
+    for p in sorted(folder.rglob("*")):
+        if p.is_file() and not p.is_symlink() and p.name != "expected.yml":
+            out[str(p.relative_to(folder))] = hashlib.sha256(p.read_bytes()).hexdigest()
+    return out
+
+
+def shareable_texts(out):
+    """(path, text) of every file under ``out`` that is meant for sharing or could be mistaken for it."""
+    out = Path(out)
+    if not out.is_dir():
+        return []
+    texts = []
+    for p in sorted(out.rglob("*")):
+        if not p.is_file() or "results" in p.relative_to(out).parts:
+            continue
+        if p.suffix in {".html", ".ipynb", ".json", ".md", ".txt", ".csv"}:
+            texts.append((p, p.read_text(encoding="utf-8", errors="replace")))
+        elif p.suffix in {".docx", ".zip"}:
+            with zipfile.ZipFile(p) as z:
+                texts.append((p, "\n".join(z.read(n).decode("utf-8", "replace") for n in z.namelist()
+                                           if n.endswith((".xml", ".html", ".json", ".txt")))))
+    return texts
+
+
+def _fill(value, case, out):
+    if isinstance(value, str):
+        return value.replace("{case}", str(case)).replace("{out}", str(out))
+    if isinstance(value, list):
+        return [_fill(v, case, out) for v in value]
+    if isinstance(value, dict):
+        return {k: _fill(v, case, out) for k, v in value.items()}
+    return value
+
+
+def _setup(steps, case, out, monkeypatch, capsys):
+    for step in steps or []:
+        (kind, arg), = step.items()
+        arg = _fill(arg, case, out)
+        if kind == "mkfifo":
+            os.mkfifo(arg)
+        elif kind == "mkdir":
+            Path(arg).mkdir(parents=True, exist_ok=True)
+        elif kind == "write":
+            Path(arg["path"]).parent.mkdir(parents=True, exist_ok=True)
+            Path(arg["path"]).write_text(arg["text"], encoding="utf-8")
+        elif kind == "symlink":
+            Path(arg["link"]).parent.mkdir(parents=True, exist_ok=True)
+            os.symlink(arg["target"], arg["link"])
+        elif kind == "run":
+            main(arg)
+            capsys.readouterr()
+        elif kind == "env":
+            for key, value in arg.items():
+                monkeypatch.setenv(key, value)
+        else:  # pragma: no cover - a corpus typo
+            raise AssertionError(f"unknown setup step {kind}")
+
+
+def test_the_corpus_covers_every_family():
+    families = [_expected(c)["family"] for c in CASES]
+    assert len(CASES) >= 40
+    assert set(families) == set(range(1, 11)), sorted(set(families))
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_attack(name, tmp_path, monkeypatch, capsys):
+    want = _expected(name)
+    case = tmp_path / "case"
+    shutil.copytree(ATTACK / name, case, symlinks=True)
+    out = tmp_path / "out"
+    monkeypatch.chdir(tmp_path)
+    _setup(want.get("setup"), case, out, monkeypatch, capsys)
+    before = _hashes(case)
+
+    code = main(_fill(want["argv"], case, out))
+    stdout, stderr = capsys.readouterr()
+
+    assert "Traceback" not in stdout + stderr, stdout + stderr
+    assert code == want["exit"], f"{name}: exit {code}\nstdout:\n{stdout}\nstderr:\n{stderr}"
+    if code == 2:
+        lines = stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("evalkit: error: "), stderr
+    for words in want.get("message", []):
+        assert words in (stderr if code else stdout + stderr), f"{name}: {words!r} not in\n{stdout}\n{stderr}"
+
+    assert _hashes(case) == before, "an input file was modified"
+
+    if "kept" in want or "excluded" in want:
+        from evalkit.data.pipeline import prepare_cohort
+
+        rows = prepare_cohort(case / "cohort.yml").rows
+        assert set(rows["status"]) <= {"kept", "excluded"}
+        assert int((rows["status"] == "kept").sum()) == want.get("kept", int((rows["status"] == "kept").sum()))
+        assert int((rows["status"] == "excluded").sum()) == want.get(
+            "excluded", int((rows["status"] == "excluded").sum()))
+
+    planted = [str(p) for p in want.get("planted", [])]
+    if planted:
+        texts = shareable_texts(out)
+        if want["exit"] == 0:
+            assert texts, f"{name}: the run wrote no shareable file to check"
+        for path, text in texts:
+            for secret in planted:
+                for form in {secret, html.escape(secret), html.escape(secret, quote=False)}:
+                    assert form not in text, f"{name}: planted {secret!r} found in {path.relative_to(out)}"
