@@ -214,3 +214,28 @@ def test_group_means_match_pandas_for_every_level():
             assert out.loc[key, "sd"] == pytest.approx(row["std"])
         else:
             assert np.isnan(out.loc[key, "sd"])
+
+
+def exact_fit(n=24):
+    """post = pre + 2 for everyone: no residual variance in the ANCOVA nor in the change scores."""
+    pre = np.arange(n, dtype=float) + 5
+    return pd.DataFrame({"id": [f"c{i}" for i in range(n)] * 2, "timepoint": ["pre"] * n + ["post"] * n,
+                         "delivery": (["group", "one-to-one"] * (n // 2)) * 2, "m": np.r_[pre, pre + 2]})
+
+
+def test_zero_residual_gives_notes_not_zero_division():
+    # issue 9: an exact fit used to raise ZeroDivisionError in the ANCOVA; F is undefined there
+    # (statsmodels' anova_lm gives F = inf or nan for the same fit: 0/0 and ss/0)
+    scores = exact_fit()
+    res = ancova(scores, measures=["m"], factors=["delivery"], min_group_n=5)
+    assert res["F"].isna().all() and res["p"].isna().all()
+    assert res["note"].str.contains("no residual variance").all()
+    fit = smf.ols("post ~ pre + C(delivery)", data=wide(scores, "delivery")).fit()
+    assert fit.ssr == pytest.approx(0, abs=1e-9)
+    assert res.loc[res["source"] == "pre", "ss"].iloc[0] == pytest.approx(
+        sm.stats.anova_lm(fit, typ=2).loc["pre", "sum_sq"])
+    mixed = moderators(scores, measures=["m"], factors=["delivery"], min_group_n=5)
+    inter = mixed.set_index("source").loc[["time", "interaction"]]
+    assert inter["F"].isna().all() and inter["note"].str.contains("no residual variance").all()
+    between = mixed.set_index("source").loc["delivery"]
+    assert np.isfinite(between["F"]) and between["note"] == ""

@@ -129,7 +129,7 @@ def test_edge_cases_give_notes():
     assert np.isfinite(res.loc[0, "alpha"]) and np.isnan(res.loc[0, "omega"])
     assert "at least 3 items" in res.loc[0, "note"]
     one = reliability(as_long(two[["i1"]]), instrument=instrument_for(["i1"]), timepoints=("pre",))
-    assert np.isnan(one.loc[0, "alpha"]) and "fewer than 2 items" in one.loc[0, "note"]
+    assert np.isnan(one.loc[0, "alpha"]) and one.loc[0, "note"] == "not estimable from one item (a pre-scored measure)"
     empty = as_long(two)
     empty[["i1", "i2"]] = np.nan
     res = reliability(empty, instrument=instrument_for(two.columns), timepoints=("pre", "post"))
@@ -215,3 +215,18 @@ def test_newton_fit_reaches_factanal_lbfgsb_optimum(seed):
     ref_load = np.abs(np.sqrt(ref.x) * vecs[:, -1] * np.sqrt(vals[-1] - 1))
     assert omega == pytest.approx(ref_load.sum() ** 2 / (ref_load.sum() ** 2 + ref.x.sum()),
                                   abs=1e-7)
+
+
+def test_single_item_measure_gives_notes_not_an_index_error():
+    # issue 9/11: a pre-scored total is a one-item instrument; np.cov of one column is 0-d and used to
+    # raise IndexError when every answer was present (the one-covariance-matrix fast path)
+    from evalkit.stats.reliability import _alphas
+
+    one = congeneric(40, [0.8], seed=5)
+    items = pd.concat([as_long(one, "pre"), as_long(one + 1, "post")])
+    inst = instrument_for(["i1"])
+    res = reliability(items, instrument=inst)
+    assert res["alpha"].isna().all() and (res["note"] == "not estimable from one item (a pre-scored measure)").all()
+    stats = item_statistics(items, instrument=inst)
+    assert stats["note"].str.contains("not estimable from one item").all()
+    assert np.isnan(_alphas(items, instrument=inst, measures=["s"], timepoint="pre")["s"])

@@ -87,12 +87,26 @@ def _mixed_rows(x, y, levels, g, *, measure, factor, ss_type, note):
     with np.errstate(invalid="ignore", divide="ignore"):
         f = (ss / df1) / (err / df_err)
         np2 = ss / (ss + err)
+    # An error sum of squares that is rounding noise (every change equal within its group, say)
+    # leaves F undefined rather than infinite.
+    flat = err <= _RESIDUAL_EPS * max(float(np.sum((d - d.mean()) ** 2) + np.sum((s - s.mean()) ** 2)), 1e-300)
+    f = np.where(flat, np.nan, f)
     p = st.f.sf(f, df1, df_err)
     groups = "; ".join(levels)
     return [{"measure": measure, "factor": factor, "source": src, "ss": ss[i], "F": f[i],
              "df1": df1[i], "df2": float(df_err), "p": p[i], "np2": np2[i], "ss_type": ss_type,
-             "n": n, "n_groups": k, "groups": groups, "note": note}
+             "n": n, "n_groups": k, "groups": groups,
+             "note": _join_notes(note, _NO_RESIDUAL if flat[i] else "")}
             for i, src in enumerate((factor, "time", "interaction"))]
+
+
+#: Relative size below which an error sum of squares counts as zero.
+_RESIDUAL_EPS = 1e-12
+_NO_RESIDUAL = "no residual variance (the scores fit exactly): F and p undefined"
+
+
+def _join_notes(*notes):
+    return "; ".join(n for n in notes if n)
 
 
 def _check_ss_type(ss_type):
@@ -229,16 +243,17 @@ def _ancova_rows(x, y, levels, g, *, measure, factor, note):
     ss_factor = sse_pre - sse_full
     ss_pre = sse_group - sse_full
     df_err = n - k - 1
+    flat = sse_full <= _RESIDUAL_EPS * max(float(np.sum((y - y.mean()) ** 2)), 1e-300)
     out = []
     for src, ss, df1 in ((factor, ss_factor, k - 1), ("pre", ss_pre, 1)):
         with np.errstate(invalid="ignore", divide="ignore"):
-            f = (ss / df1) / (sse_full / df_err) if df_err > 0 else np.nan
-            np2 = ss / (ss + sse_full)
+            f = np.float64(ss / df1) / np.float64(sse_full / df_err) if df_err > 0 and not flat else np.nan
+            np2 = np.float64(ss) / np.float64(ss + sse_full) if ss + sse_full > 0 else np.nan
         out.append({"measure": measure, "factor": factor, "source": src, "ss": ss, "F": f,
                     "df1": float(df1), "df2": float(df_err),
-                    "p": float(st.f.sf(f, df1, df_err)) if df_err > 0 else np.nan,
+                    "p": float(st.f.sf(f, df1, df_err)) if df_err > 0 and not flat else np.nan,
                     "np2": np2, "ss_type": "II", "n": n, "n_groups": k,
-                    "groups": "; ".join(levels), "note": note})
+                    "groups": "; ".join(levels), "note": _join_notes(note, _NO_RESIDUAL if flat else "")})
     return out
 
 

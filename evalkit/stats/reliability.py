@@ -251,7 +251,9 @@ class _Answers:
             x = self._at(timepoint, cols) if cols else None
             block = None
             if x is not None and x.shape[0] >= 2 and not np.isnan(x).any():
-                block = ({c: j for j, c in enumerate(cols)}, x.shape[0], x.mean(axis=0), np.cov(x, rowvar=False))
+                # atleast_2d: with a single item column np.cov returns a 0-d array
+                block = ({c: j for j, c in enumerate(cols)}, x.shape[0], x.mean(axis=0),
+                         np.atleast_2d(np.cov(x, rowvar=False)))
             self._blocks[timepoint] = block
         return self._blocks[timepoint]
 
@@ -268,7 +270,7 @@ class _Answers:
                 x = self.complete(timepoint, cols)
                 n = x.shape[0]
                 self._moments[key] = (n, x.mean(axis=0) if n else np.full(len(cols), np.nan),
-                                      np.cov(x, rowvar=False) if n >= 2 else None)
+                                      np.atleast_2d(np.cov(x, rowvar=False)) if n >= 2 else None)
         return self._moments[key]
 
 
@@ -297,7 +299,8 @@ def _reliability_rows(items, *, instrument, measures, timepoints, confidence, om
                    "note": ""}
             rows.append(row)
             if len(cols) < 2:
-                row["note"] = "fewer than 2 items in the data"
+                row["note"] = ("not estimable from one item (a pre-scored measure)" if len(cols) == 1
+                               else "fewer than 2 items in the data")
                 continue
             n, _, cov = answers.moments(tp, cols)
             row["n"] = n
@@ -473,7 +476,8 @@ def item_statistics(items, *, instrument, measures=None, timepoints=("pre",)):
             k = len(cols)
             base = {"instrument": instrument.id, "measure": m, "timepoint": tp}
             if k < 2 or n < 2:
-                note = "fewer than 2 items in the data" if k < 2 else \
+                note = ("not estimable from one item (a pre-scored measure)" if k == 1 else
+                        "fewer than 2 items in the data") if k < 2 else \
                     "fewer than 2 respondents answered every item"
                 rows.extend(base | {"item": i, "n": n, "mean": np.nan, "sd": np.nan,
                                     "item_rest_r": np.nan, "alpha_if_dropped": np.nan,
