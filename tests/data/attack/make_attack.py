@@ -62,11 +62,13 @@ def write_case(name, func):
 
 
 def main():
+    # the case modules import this file as the module ``make_attack`` (not ``__main__``): read that registry
+    registry = importlib.import_module("make_attack")
     for module in sorted(p.stem for p in HERE.glob("cases_*.py")):
         importlib.import_module(module)
-    for name, func in CASES.items():
+    for name, func in registry.CASES.items():
         write_case(name, func)
-    print(f"wrote {len(CASES)} cases into {HERE}")
+    print(f"wrote {len(registry.CASES)} cases into {HERE}")
 
 
 if __name__ == "__main__":
