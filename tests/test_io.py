@@ -248,3 +248,141 @@ def test_two_halves_on_two_threads_read_exactly_what_one_read_csv_does(tmp_path,
     for col in one.columns:  # same storage and categories, not only the same values
         assert two[col].dtype == one[col].dtype, col
     assert one["_row"].tolist() == list(range(2, len(one) + 2))
+
+
+# ----------------------------------------------------------------------------- bounded resources (issue 9)
+
+def _workbook(path, *, tail=b"", rows=4, extra_parts=()):
+    """A small children workbook; ``tail`` is XML put after the sheet's cells (e.g. merged ranges)."""
+    import zipfile
+
+    openpyxl = pytest.importorskip("openpyxl")
+    book = openpyxl.Workbook()
+    ws = book.active
+    ws.append(["child_id", "timepoint", "q1"])
+    for i in range(rows):
+        ws.append([f"C{i // 2}", ("pre", "post")[i % 2], 2])
+    plain = path.with_suffix(".plain.xlsx")
+    book.save(plain)
+    with zipfile.ZipFile(plain) as zin, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zout:
+        for item in zin.infolist():
+            data = zin.read(item.filename)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                data = data.replace(b"</sheetData>", b"</sheetData>" + tail)
+            zout.writestr(item, data)
+        for name, data in extra_parts:
+            zout.writestr(name, data)
+    plain.unlink()
+    return path
+
+
+def test_xlsx_long_tail_of_merged_ranges_reads_in_linear_time(tmp_path):
+    # 300,000 merged ranges below the data: openpyxl alone took minutes on such a tail (issue 9)
+    import time
+
+    refs = b"".join(b'<mergeCell ref="A%d:C%d"/>' % (i, i) for i in range(100, 300_100))
+    path = _workbook(tmp_path / "tail.xlsx", tail=b'<mergeCells count="300000">' + refs + b"</mergeCells>")
+    start = time.perf_counter()
+    df = read_table(path, header_hint="child_id")
+    assert time.perf_counter() - start < 20  # was quadratic; about a second here
+    assert df["child_id"].tolist() == ["C0", "C0", "C1", "C1"] and df["q1"].tolist() == ["2"] * 4
+    assert not any("merged" in n for n in df.attrs["notes"])  # every range lies below the data
+
+
+def test_xlsx_merged_ranges_inside_the_data_are_filled_and_overlaps_refused(tmp_path):
+    path = _workbook(tmp_path / "m.xlsx", tail=b'<mergeCells count="1"><mergeCell ref="C2:C3"/></mergeCells>')
+    df = read_table(path, header_hint="child_id")
+    assert df["q1"].tolist() == ["2", "2", "2", "2"]
+    assert "1 merged cell range(s): every cell of a range read as its top-left value" in df.attrs["notes"]
+    bad = _workbook(tmp_path / "o.xlsx", tail=b'<mergeCells count="2"><mergeCell ref="A2:C3"/>'
+                                              b'<mergeCell ref="B3:B5"/></mergeCells>')
+    with pytest.raises(DataError, match="merged cell ranges of the worksheet overlap"):
+        read_table(bad, header_hint="child_id")
+
+
+def test_xlsx_zip_bomb_is_refused_by_ratio_and_by_size(tmp_path, monkeypatch):
+    from evalkit.data import io
+
+    bomb = _workbook(tmp_path / "bomb.xlsx", extra_parts=[("xl/media/pad.bin", b"\0" * (20 * 2 ** 20))])
+    with pytest.raises(DataError) as err:
+        read_table(bomb, header_hint="child_id")
+    assert "bomb.xlsx" in str(err.value) and "xl/media/pad.bin" in str(err.value)
+    assert "the limit is 100" in str(err.value) and "export it as .csv" in str(err.value)
+    path = _workbook(tmp_path / "big.xlsx")
+    monkeypatch.setattr(io, "XLSX_MAX_BYTES", 1000)
+    with pytest.raises(DataError, match=r"unpacks to 0 MB, more than the limit of 0 MB; delete unused"):
+        read_table(path, header_hint="child_id")
+    assert io.XLSX_MAX_RATIO == 100 and io.XLSX_MAX_BYTES // 2 ** 20 == 0  # patched; the module says 200 MB
+
+
+def test_xlsx_limit_values_are_the_documented_ones():
+    from evalkit.data import io
+
+    assert (io.XLSX_MAX_BYTES, io.XLSX_MAX_RATIO, io.XLSX_MAX_CELLS) == (200 * 2 ** 20, 100, 20_000_000)
+
+
+def test_xlsx_with_too_many_cells_is_refused(tmp_path, monkeypatch):
+    from evalkit.data import io
+
+    path = _workbook(tmp_path / "wide.xlsx", rows=40)
+    monkeypatch.setattr(io, "XLSX_MAX_CELLS", 50)
+    with pytest.raises(DataError, match=r"more than the limit of 50 cells by row 13 .*delete the empty rows"):
+        read_table(path, header_hint="child_id")
+
+
+@pytest.mark.parametrize("kind", ["fifo", "folder", "device"])
+def test_special_files_are_refused_without_being_opened(tmp_path, kind):
+    import os
+
+    path = tmp_path / "children.csv"
+    if kind == "fifo":
+        os.mkfifo(path)  # opening it would wait for a writer forever
+        words = "this is a named pipe (FIFO), not a data file, and is not opened"
+    elif kind == "folder":
+        path.mkdir()
+        words = "this is a folder, not a data file"
+    else:
+        path.symlink_to("/dev/zero")  # endless
+        words = "this is a device, not a data file"
+    with pytest.raises(DataError) as err:
+        read_table(path)
+    assert str(err.value).startswith(f"file {path}: {words}")
+
+
+def test_nul_bytes_are_removed_and_counted_not_left_to_cut_cells_short(tmp_path):
+    body = "".join(f"C{i},pre,2,fine\r\n" for i in range(200))  # the NULs come after the sniffed start
+    path = tmp_path / "nul.csv"
+    path.write_bytes(("child_id,timepoint,q1,note\r\n" + body).encode()
+                     + b"C900,pre,2,ab\x00cd\r\nC901,post,\x003,x\x00\x00y\r\n")
+    df = read_table(path, header_hint="child_id")
+    assert df["note"].tolist()[-2:] == ["abcd", "xy"]  # the C parser stopped a cell at its NUL: 'ab'
+    assert df["q1"].tolist()[-1] == "3"
+    assert df.attrs["nul_lines"] == [(202, 1), (203, 3)]
+    assert "4 NUL byte(s) removed from 2 line(s)" in df.attrs["notes"]
+
+
+def test_nul_bytes_near_the_start_are_text_but_a_binary_file_is_still_refused(tmp_path):
+    path = tmp_path / "x.csv"
+    path.write_bytes(b"child_id,timepoint,q1\nC1,pre,2\x00\nC1,post,3\n")
+    assert read_table(path)["q1"].tolist() == ["2", "3"]
+    png = tmp_path / "y.csv"
+    png.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x01\x00\x02\x03\x04\x05\x06" * 20)
+    with pytest.raises(DataError, match="its content is a binary file"):
+        read_table(png)
+
+
+@pytest.mark.parametrize("name", ["_file", "_row", " _row "])
+def test_a_column_named_like_the_readers_own_cannot_overwrite_them(tmp_path, name):
+    path = _csv(tmp_path, f"child_id,{name},q1\nA1,evil.csv,2\nA2,999,3\n", "utf-8", name="real.csv")
+    df = read_table(path, categorical=True)
+    assert df["_file"].astype(str).tolist() == ["real.csv", "real.csv"]
+    assert df["_row"].tolist() == [2, 3]
+    own = name.strip()
+    assert df[f"{own}.1"].astype(str).tolist() == ["evil.csv", "999"]
+    assert df.attrs["renamed"] == {f"{own}.1": own}
+
+
+def test_a_repeated_header_name_never_collides_with_a_numbered_one(tmp_path):
+    df = read_table(_csv(tmp_path, "a,a,a.1\n1,2,3\n", "utf-8"))
+    assert list(df.columns) == ["_file", "a", "a.1", "a.1.1", "_row"]
+    assert df[["a", "a.1", "a.1.1"]].values.tolist() == [["1", "2", "3"]]

@@ -9,7 +9,7 @@ import pandas as pd
 
 from ..errors import ConfigError, DataError
 from .instruments import normalise_label
-from .io import FILE, ROW, column_key, read_table, text_codes
+from .io import FILE, ROW, column_key, read_table, source_name, text_codes
 from .validation import PROBLEM_COLUMNS, answer_schema, as_number, clean_text, tidy_joined, validate_frame
 
 #: Columns of the cleaning log (one row per cleaning action).
@@ -103,9 +103,9 @@ def standardise(frame, *, section_cfg, instrument, path):
     by_key = {}
     for col in frame.columns:
         if col not in (FILE, ROW):
-            by_key.setdefault(column_key(col), col)
+            by_key.setdefault(column_key(source_name(frame, col)), col)
     twice = _duplicated_keys(frame)
-    found = [c for c in frame.columns if c not in (FILE, ROW)]
+    found = [source_name(frame, c) for c in frame.columns if c not in (FILE, ROW)]
     rename, problems = {}, []
 
     def ambiguous(name, what):

@@ -8,7 +8,9 @@ import io as _io
 import math
 import os
 import re
+import stat
 import threading
+import zipfile
 from collections import defaultdict
 from pathlib import Path
 
@@ -32,6 +34,15 @@ _CONVERT = {".xls": "open it in Excel and save it as .xlsx (Excel Workbook)",
             ".ods": "save it as .xlsx or .csv", ".numbers": "export it as .xlsx or .csv",
             ".por": "save it from SPSS as .sav", ".dta": "export it as .csv",
             ".json": "export the questionnaire as .csv", ".pdf": "export the data, not a printout, as .csv"}
+#: Largest total uncompressed size of an .xlsx workbook's parts (a zip archive) that is read.
+XLSX_MAX_BYTES = 200 * 2 ** 20
+#: Largest compression ratio (uncompressed / compressed size) of a part of an .xlsx workbook that is
+#: read: worksheets compress about 10-30 times; far more is a "zip bomb" (a tiny file that unpacks to gigabytes).
+XLSX_MAX_RATIO = 100
+#: Parts smaller than this are not held to ``XLSX_MAX_RATIO`` (a small, very regular part is harmless).
+_RATIO_FROM_BYTES = 2 ** 20
+#: Largest number of worksheet cells (rows x columns, empty ones included) that is read.
+XLSX_MAX_CELLS = 20_000_000
 #: How many rows at the top of a file are searched for the header row.
 HEADER_SEARCH_ROWS = 10
 #: How much of the start of a CSV is looked at to find its separator and header.
@@ -58,9 +69,22 @@ def _kind_from_bytes(head):
     start = head.lstrip(b"\xef\xbb\xbf \t\r\n")[:64].lower()
     if start.startswith((b"<!doctype html", b"<html")):
         return "a web page (HTML), perhaps a sign-in or error page saved instead of the export"
-    if b"\x00" in head:
+    if b"\x00" in head and _binary(head):
         return "a binary file"
     return _TEXT
+
+
+def _binary(head):
+    """Whether bytes holding NUL are a binary file rather than text with a few stray NUL bytes.
+
+    Text (once its NUL bytes are set aside) has next to no control characters other than white
+    space; images, archives and programs are full of them.
+    """
+    rest = head.replace(b"\x00", b"")
+    if len(rest) < len(head) / 2:
+        return True
+    controls = sum(rest.count(bytes([b])) for b in range(32) if b not in (9, 10, 12, 13))
+    return controls > 0.02 * len(rest)
 
 
 def _looks_utf16le(head):
@@ -153,11 +177,7 @@ def read_table(path, *, header_hint=None, categorical=False):
     ('facilitators.csv', 2)
     """
     path = Path(path)
-    if not path.exists():
-        raise DataError("data file not found; check 'file' in the cohort config (paths are relative to it)",
-                        file=path)
-    if path.is_dir():
-        raise DataError("this is a folder, not a data file; name the export file in the cohort config", file=path)
+    _check_regular(path)
     ext = path.suffix.lower()
     if ext not in READERS:
         how = _CONVERT.get(ext, "export it again as .csv or .xlsx")
@@ -190,6 +210,35 @@ def read_table(path, *, header_hint=None, categorical=False):
     frame.attrs.update(attrs)
     frame.attrs["notes"] = notes + more
     return frame
+
+
+def _check_regular(path):
+    """Refuse a path that is missing or is not a regular file, without opening it.
+
+    Opening a named pipe (FIFO) waits for a writer forever and a device may never
+    end, so the kind of file is checked with ``os.stat`` first.
+
+    Raises
+    ------
+    DataError
+        Missing file, a folder, a named pipe, a device or a socket.
+    """
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise DataError("data file not found; check 'file' in the cohort config (paths are relative to it)",
+                        file=path) from None
+    except OSError as exc:
+        raise DataError(f"cannot look at the file ({exc.strerror or exc.__class__.__name__}); check that you may "
+                        f"read it", file=path) from None
+    if stat.S_ISREG(mode):
+        return
+    if stat.S_ISDIR(mode):
+        raise DataError("this is a folder, not a data file; name the export file in the cohort config", file=path)
+    kind = ("a named pipe (FIFO)" if stat.S_ISFIFO(mode) else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+            else "a socket" if stat.S_ISSOCK(mode) else "not a regular file")
+    raise DataError(f"this is {kind}, not a data file, and is not opened; save the export as a file and name "
+                    f"that file in the cohort config", file=path)
 
 
 def _with_missing(values):
@@ -414,9 +463,23 @@ def _as_text(column):
     return column.to_numpy(dtype=object)
 
 
+def _without_nul(data, nul, newline):
+    """``data`` without its NUL characters, and the (line number, count) of each line that held some."""
+    hit = [(i + 1, line.count(nul)) for i, line in enumerate(data.split(newline)) if nul in line]
+    return data.replace(nul, data[:0]), hit
+
+
 def _read_csv(path, header_hint=None):
     raw = path.read_bytes()
+    # a NUL byte ends a cell's text inside the C parser (the rest of the cell would be lost): removed first,
+    # and counted for the cleaning log (UTF-16 text is full of NUL bytes: there NUL characters are removed)
+    utf16 = raw.startswith((b"\xff\xfe", b"\xfe\xff")) or _looks_utf16le(raw[:2048])
+    nul = []
+    if not utf16 and b"\x00" in raw:
+        raw, nul = _without_nul(raw, b"\x00", b"\n")
     encoding, text = _decode(raw, path)
+    if utf16 and "\x00" in text:
+        text, nul = _without_nul(text, "\x00", "\n")
     if text is None:  # UTF-8: the parser reads the bytes; only the start is decoded here
         skip = 3 if raw.startswith(b"\xef\xbb\xbf") else 0
         # a character cut at the end of the sample is dropped
@@ -481,6 +544,9 @@ def _read_csv(path, header_hint=None):
     if delimiter != ",":
         notes.append(f"separator {_SEPARATOR_NAMES[delimiter]}")
     attrs = {"encoding": encoding, "separator": delimiter}
+    if nul:
+        notes.append(f"{sum(n for _, n in nul)} NUL byte(s) removed from {len(nul)} line(s)")
+        attrs["nul_lines"] = nul
     if header is not None:  # the header was split off: every row of ``cells`` is an answer row
         attrs["header_row"] = header
         return cells, np.arange(2, len(cells) + 2), notes, attrs
@@ -572,19 +638,56 @@ def _column_text(values):
 
 # ----------------------------------------------------------------------------- XLSX
 
+def _check_zip(path):
+    """Refuse a workbook whose parts would unpack to more than the stated limits (before any is unpacked).
+
+    The sizes are those the archive declares; Python's zip reader stops at a
+    part's declared size, so they bound what reading can unpack.
+
+    Raises
+    ------
+    DataError
+        Total uncompressed size over ``XLSX_MAX_BYTES``, or a part compressed
+        more than ``XLSX_MAX_RATIO`` times.
+    """
+    try:
+        with zipfile.ZipFile(path) as archive:
+            parts = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+        raise DataError(f"cannot open the workbook ({exc.__class__.__name__}); open it in Excel and save it again",
+                        file=path) from None
+    total = sum(p.file_size for p in parts)
+    if total > XLSX_MAX_BYTES:
+        raise DataError(f"the workbook unpacks to {total / 2 ** 20:,.0f} MB, more than the limit of "
+                        f"{XLSX_MAX_BYTES / 2 ** 20:,.0f} MB; delete unused sheets, rows and formatting, or export "
+                        f"the questionnaire sheet as .csv", file=path)
+    for part in parts:
+        ratio = part.file_size / max(part.compress_size, 1)
+        if part.file_size >= _RATIO_FROM_BYTES and ratio > XLSX_MAX_RATIO:
+            raise DataError(f"the workbook part '{part.filename}' is compressed {ratio:,.0f} times (the limit is "
+                            f"{XLSX_MAX_RATIO}; worksheets compress far less), so it is refused as a possible zip "
+                            f"bomb; open the workbook in Excel and save it again, or export it as .csv", file=path)
+
+
 def _read_xlsx(path, header_hint):
     import openpyxl
 
+    _check_zip(path)
     try:
         book = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many types for a damaged file
         raise DataError(f"cannot open the workbook ({exc.__class__.__name__}); open it in Excel and save it again",
                         file=path) from None
     try:
+        _cells_only(book)
         sheet, notes = _pick_sheet(book, header_hint)
         sheet.reset_dimensions()  # some writers record wrong dimensions (a million empty rows or columns)
-        rows, padded = _sheet_rows(sheet, book)
-        merged = _merged_ranges(book, sheet)
+        rows, padded = _sheet_rows(sheet, book, path)
+        while rows and not rows[-1]:
+            rows.pop()
+        width = max((len(r) for r in rows), default=0)
+        _check_cells(len(rows), width, path)
+        merged = _merged_ranges(book, sheet, shape=(len(rows), width), path=path)
     except DataError:
         raise
     except Exception as exc:
@@ -592,26 +695,84 @@ def _read_xlsx(path, header_hint):
                         file=path) from None
     finally:
         book.close()
-    while rows and all(v is None for v in rows[-1]):
-        rows.pop()
     if not rows:
         raise DataError(f"the worksheet '{sheet.title}' is empty", file=path)
-    width = max(len(r) for r in rows)
     cells = np.full((len(rows), width), None, dtype=object)
     for i, row in enumerate(rows):
         cells[i, :len(row)] = row
     filled = 0
-    for c1, r1, c2, r2 in merged:
-        if r1 <= len(cells) and c1 <= width:
-            block = cells[r1 - 1:r2, c1 - 1:c2]
-            filled += int((block == None).sum())  # noqa: E711 (element-wise)
-            block[...] = cells[r1 - 1, c1 - 1]
+    for c1, r1, c2, r2 in merged:  # inside the data and not overlapping (checked): work bounded by the cells
+        block = cells[r1 - 1:r2, c1 - 1:c2]
+        filled += int((block == None).sum())  # noqa: E711 (element-wise)
+        block[...] = cells[r1 - 1, c1 - 1]
     if padded:
         notes.append(f"{padded} whole number(s) read with the leading zeros their cell format shows (e.g. 0042)")
     if merged:
         notes.append(f"{len(merged)} merged cell range(s): every cell of a range read as its top-left value"
                      + (f" ({filled} cell(s) filled)" if filled else ""))
     return cells, np.arange(1, len(cells) + 1), notes, {"encoding": "xlsx", "sheet": sheet.title}
+
+
+_END_OF_DATA = re.compile(rb"</(?:\w+:)?sheetData>|<(?:\w+:)?sheetData\s*/>")
+_ROOT = re.compile(rb"<((?:\w+:)?worksheet)[\s>/]")
+
+
+class _DataOnly:
+    """A worksheet XML stream that ends right after ``sheetData`` (the cells), closing the root element there.
+
+    openpyxl's read-only parser goes on through everything after the cells
+    (merged ranges, conditional formats, ...) and builds objects for it: a
+    workbook with a million merged ranges took minutes and gigabytes. Merged
+    ranges are read separately (:func:`_merged_ranges`).
+    """
+
+    def __init__(self, raw):
+        self._raw, self._head, self._pending, self._done, self._root = raw, b"", b"", False, None
+
+    def read(self, size=-1):
+        while not self._done and (size < 0 or len(self._pending) < size):
+            chunk = self._raw.read(1 << 20)
+            if not chunk:
+                self._done = True
+                break
+            buf = self._head + chunk
+            if self._root is None:
+                m = _ROOT.search(buf)
+                self._root = m.group(1) if m else None
+            m = _END_OF_DATA.search(buf)
+            if m is not None and self._root is not None:
+                self._pending += buf[:m.end()] + b"</" + self._root + b">"
+                self._head, self._done = b"", True
+                break
+            keep = 64 if len(buf) > 64 else len(buf)  # the end tag may be cut between two chunks
+            self._pending += buf[:len(buf) - keep]
+            self._head = buf[len(buf) - keep:]
+        if self._done and self._head:
+            self._pending += self._head
+            self._head = b""
+        if size < 0:
+            out, self._pending = self._pending, b""
+        else:
+            out, self._pending = self._pending[:size], self._pending[size:]
+        return out
+
+    def close(self):
+        self._raw.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def _cells_only(book):
+    """Make every read-only worksheet of ``book`` parse its cells and nothing after them (see :class:`_DataOnly`)."""
+    archive = getattr(book, "_archive", None)
+    for sheet in book.worksheets:
+        name = getattr(sheet, "_worksheet_path", None)
+        if archive is not None and name is not None:
+            sheet._get_source = lambda name=name: _DataOnly(archive.open(name))
 
 
 def _pick_sheet(book, header_hint):
@@ -632,8 +793,25 @@ def _pick_sheet(book, header_hint):
     return chosen, notes
 
 
-def _sheet_rows(sheet, book):
-    """Cell texts row by row; whole numbers formatted with leading zeros (``000``) keep them."""
+def _check_cells(rows, width, path):
+    """Refuse a worksheet of more than ``XLSX_MAX_CELLS`` cells (rows x columns), naming its size and the fix."""
+    if rows * width > XLSX_MAX_CELLS:
+        raise DataError(f"the worksheet spans {rows:,} rows x {width:,} columns, more than the limit of "
+                        f"{XLSX_MAX_CELLS:,} cells (often a stray cell or formatting far below or to the right of "
+                        f"the answers); delete the empty rows and columns after the data, or export the sheet as "
+                        f".csv", file=path)
+
+
+def _sheet_rows(sheet, book, path=None):
+    """Cell texts row by row, trailing empty cells left out; whole numbers formatted with leading zeros
+    (``000``) keep them.
+
+    Raises
+    ------
+    DataError
+        When the rows hold more than ``XLSX_MAX_CELLS`` cells in all (the time a
+        sheet takes to read is bounded).
+    """
     pad = {}
 
     def width_of(cell):
@@ -644,8 +822,14 @@ def _sheet_rows(sheet, book):
             pad[sid] = (m.group(1) or "", len(m.group(2)), m.group(3) or "") if m and len(m.group(2)) > 1 else None
         return pad[sid]
 
-    rows, padded = [], 0
+    rows, padded, seen = [], 0, 0
     for row in sheet.iter_rows():
+        seen += len(row) + 1
+        if seen > XLSX_MAX_CELLS:
+            raise DataError(f"the worksheet holds more than the limit of {XLSX_MAX_CELLS:,} cells by row "
+                            f"{len(rows) + 1:,} (empty cells included; often a stray cell or formatting far below "
+                            f"or to the right of the answers); delete the empty rows and columns after the data, or "
+                            f"export the sheet as .csv", file=path)
         out = []
         for cell in row:
             value = cell.value
@@ -656,38 +840,75 @@ def _sheet_rows(sheet, book):
                 padded += 1
             else:
                 out.append(_cell_text(value))
+        while out and out[-1] is None:
+            out.pop()
         rows.append(out)
     return rows, padded
 
 
-def _merged_ranges(book, sheet):
-    """Merged ranges of a read-only sheet (openpyxl does not expose them), from the sheet XML after its data."""
+def _merged_ranges(book, sheet, *, shape, path=None):
+    """Merged ranges of a read-only sheet (openpyxl does not expose them), from the sheet XML after its data.
+
+    The XML is read once, a megabyte at a time, and only the ``mergeCell``
+    references are kept, clipped to ``shape`` (rows, columns of the data):
+    time grows with the file, memory with the data.
+
+    Raises
+    ------
+    DataError
+        When two ranges overlap (Excel never writes that; filling them would
+        cost rows x columns per range).
+    """
     from openpyxl.utils.cell import range_boundaries
 
     archive = getattr(book, "_archive", None)
     name = getattr(sheet, "_worksheet_path", None)
     if archive is None or name is None:
         return []
-    end_of_data = re.compile(rb"</(?:\w+:)?sheetData>|<(?:\w+:)?sheetData\s*/>")
-    tail, found = b"", None
+    end_of_data = _END_OF_DATA
+    merge = re.compile(rb'<(?:\w+:)?mergeCell\s+ref="([A-Z]{1,3})(\d{1,7})(?::([A-Z]{1,3})(\d{1,7}))?"')
+    n_rows, width = shape
+    if not n_rows or not width:
+        return []
+    covered = np.zeros((n_rows, width), dtype=bool)
+    out = []
+
+    def take(body):
+        for col1, row1, col2, row2 in merge.findall(body):
+            if int(row1) > n_rows:
+                continue  # below the data: nothing to fill (most of a long tail of ranges)
+            try:
+                c1, r1, c2, r2 = range_boundaries(f"{col1.decode()}{int(row1)}"
+                                                  + (f":{col2.decode()}{int(row2)}" if col2 else ""))
+            except ValueError:  # a reference beyond the last row or column Excel has
+                continue
+            if r1 > n_rows or c1 > width:
+                continue  # outside the data: nothing to fill
+            r2, c2 = min(r2, n_rows), min(c2, width)
+            block = covered[r1 - 1:r2, c1 - 1:c2]
+            if block.any():
+                raise DataError("merged cell ranges of the worksheet overlap, which Excel never writes; open "
+                                "the workbook in Excel and save it again", file=path)
+            block[...] = True
+            out.append((c1, r1, c2, r2))
+
+    tail, after = b"", False
     with archive.open(name) as fh:
         while chunk := fh.read(1 << 20):
-            if found is not None:
-                found += chunk
-                continue
             buf = tail + chunk
-            m = end_of_data.search(buf)
-            if m:
-                found = buf[m.end():]
-            else:
-                tail = buf[-64:]
-    if found is None:
-        return []
-    refs = re.findall(rb'<(?:\w+:)?mergeCell\s+ref="([A-Z]+\d+(?::[A-Z]+\d+)?)"', found)
-    out = []
-    for ref in refs:
-        c1, r1, c2, r2 = range_boundaries(ref.decode())
-        out.append((c1, r1, c2, r2))
+            if not after:
+                m = end_of_data.search(buf)
+                if m is None:
+                    tail = buf[-64:]
+                    continue
+                after, buf = True, buf[m.end():]
+            last = buf.rfind(b"<")  # a tag cut at the end of the chunk is read with the next one
+            body, tail = (buf[:last], buf[last:]) if last > 0 else (b"", buf)
+            if len(tail) > 4096:  # no tag is that long: not XML worth keeping
+                body, tail = buf, b""
+            take(body)
+    if after and tail:
+        take(tail)
     return out
 
 
@@ -755,15 +976,17 @@ def _find_header(cells, rows, path, header_hint, *, csv_like=False, categorical=
             notes.append(f"header found on row {rows[header_at]}; {header_at} row(s) above it skipped")
         header = ["" if pd.isna(c) else str(c).strip() for c in top.iloc[header_at]]
         body = cells.iloc[header_at + 1:]
-    names, seen = [], {}
+    names, taken, renamed = [], {FILE, ROW}, {}
     for j, name in enumerate(header):
         if not name:
             name = f"unnamed_{j + 1}"
-        if name in seen:
-            seen[name] += 1
-            name = f"{name}.{seen[name]}"
-        else:
-            seen[name] = 0
+        wanted, k = name, 0
+        while name in taken:  # a repeated name, or one of the reader's own columns (_file, _row)
+            k += 1
+            name = f"{wanted}.{k}"
+        taken.add(name)
+        if wanted in (FILE, ROW):
+            renamed[name] = wanted  # found by its own name in the cohort config (see ``source_name``)
         names.append(name)
     body.columns = names
     body = body.reset_index(drop=True)
@@ -805,4 +1028,26 @@ def _find_header(cells, rows, path, header_hint, *, csv_like=False, categorical=
     columns[ROW] = np.asarray(rows[header_at + 1:], dtype=int)
     frame = pd.DataFrame(columns)
     frame.attrs["header"] = header
+    if renamed:
+        frame.attrs["renamed"] = renamed
+        notes.append(f"column(s) {', '.join(repr(v) for v in renamed.values())} of the file read as "
+                     f"{', '.join(repr(k) for k in renamed)} (the reader's own columns have those names)")
     return frame, notes
+
+
+def source_name(frame, column):
+    """The name a column of a :func:`read_table` frame has in its file's header.
+
+    A header cell named like the reader's own columns (``_file``, ``_row``) is
+    read under another name, so that it can never overwrite the file name or
+    the row numbers; the cohort config still finds it by its own name.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> frame = pd.DataFrame(columns=["_file", "_file.1", "_row"])
+    >>> frame.attrs["renamed"] = {"_file.1": "_file"}
+    >>> source_name(frame, "_file.1"), source_name(frame, "_row")
+    ('_file', '_row')
+    """
+    return frame.attrs.get("renamed", {}).get(column, column)
