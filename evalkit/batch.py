@@ -11,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from .errors import ConfigError
+from .runner import _write_error, lock_output, out_path
 
 
 def parse_shard(text):
@@ -46,16 +47,27 @@ def shard(configs, spec=None):
 def slugs(configs):
     """A folder name per config: its stem, made unique with its parent folder when stems repeat.
 
+    Names that still coincide (compared without case, as some disks do) get ``-2``, ``-3``, ...:
+    two cohorts never share a folder.
+
     Examples
     --------
     >>> slugs(["x/a/cohort.yml", "x/b/cohort.yml", "y/z.yml"])
     ['a-cohort', 'b-cohort', 'z']
+    >>> slugs(["a/North cohort.yml", "b/north-cohort.yml", "c/north_cohort!.yml"])
+    ['North-cohort', 'north-cohort-2', 'north_cohort']
     """
     stems = [Path(c).stem for c in configs]
-    out = []
+    out, taken = [], set()
     for c, stem in zip(configs, stems):
         name = f"{Path(c).parent.name}-{stem}" if stems.count(stem) > 1 else stem
-        out.append(re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-") or "cohort")
+        name = re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-.") or "cohort"
+        unique, k = name, 1
+        while unique.lower() in taken:
+            k += 1
+            unique = f"{name}-{k}"
+        taken.add(unique.lower())
+        out.append(unique)
     return out
 
 
@@ -88,12 +100,12 @@ def _run_one(config, out, force):
     env = dict(os.environ)
     env.pop("MPLBACKEND", None)
     run = subprocess.run(cmd, capture_output=True, text=True, env=env)
-    lines = [ln for ln in run.stderr.splitlines() if ln.startswith("evalkit: error")]
+    lines = [ln for ln in run.stderr.splitlines() if ln.startswith(("evalkit: error", "evalkit: internal error"))]
     return run.returncode, (lines[-1] if lines else run.stderr.strip().splitlines()[-1:] or [""])[0] \
         if run.returncode else ""
 
 
-def batch(configs, *, out_dir, jobs=None, shard_spec=None, force=False, progress=True):
+def batch(configs, *, out_dir, jobs=None, shard_spec=None, force=False, progress=True, note=None):
     """Report many cohorts in parallel processes and write an index of them.
 
     Parameters
@@ -110,23 +122,47 @@ def batch(configs, *, out_dir, jobs=None, shard_spec=None, force=False, progress
         Passed to each ``evalkit report``.
     progress : bool
         Show a progress bar.
+    note : callable, optional
+        Called with a sentence for the user (e.g. a stale lock taken over).
 
     Returns
     -------
     pandas.DataFrame
         One row per cohort: ``cohort, config, status, exit_code, n, headline_effect, link, error``.
+
+    Raises
+    ------
+    ConfigError
+        A config is missing, ``out_dir`` is a file, another batch writes into it (lock file
+        ``.<name>.evalkit-lock`` beside it), or it cannot be written.
     """
-    from tqdm import tqdm
-
-    from .report.render import batch_index_html
-
-    out_dir = Path(out_dir)
     chosen = shard(configs, shard_spec)
     missing = [c for c in chosen if not Path(c).is_file()]
     if missing:
         raise ConfigError("cohort config not found", file=missing[0])
     names = slugs(chosen)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = out_path(out_dir)
+    if out_dir.is_symlink() or (out_dir.exists() and not out_dir.is_dir()):
+        raise ConfigError(f"cannot write the reports to {out_dir}: it is a file or a link, not a folder; "
+                          f"choose another --out")
+    try:
+        lock = lock_output(out_dir, note=note)  # one batch at a time writes this index
+        out_dir.mkdir(exist_ok=True)
+    except OSError as exc:
+        raise _write_error(out_dir, exc) from exc
+    try:
+        return _batch(chosen, names, out_dir, jobs=jobs, shard_spec=shard_spec, force=force, progress=progress)
+    except OSError as exc:
+        raise _write_error(out_dir, exc) from exc
+    finally:
+        lock.unlink(missing_ok=True)
+
+
+def _batch(chosen, names, out_dir, *, jobs, shard_spec, force, progress):
+    from tqdm import tqdm
+
+    from .report.render import batch_index_html
+
     rows = []
     workers = max(1, jobs or os.cpu_count() or 1)
     with ThreadPoolExecutor(max_workers=workers) as pool:
@@ -139,13 +175,24 @@ def batch(configs, *, out_dir, jobs=None, shard_spec=None, force=False, progress
             index = out_dir / name / "index.html"
             rows.append({"cohort": name, "config": config, "status": "ok" if code == 0 else "failed",
                          "exit_code": code, "n": n, "headline_effect": headline,
-                         "link": f"{name}/index.html" if index.is_file() else "", "error": error})
+                         "link": f"{name}/index.html" if code in (0, 1) and index.is_file() else "",
+                         "error": error})
             bar.set_postfix_str(f"{name}: {rows[-1]['status']}")
             bar.update(1)
         bar.close()
     table = pd.DataFrame(rows, columns=["cohort", "config", "status", "exit_code", "n", "headline_effect", "link",
                                         "error"]).sort_values("cohort", ignore_index=True)
     title = "Evaluation reports by cohort" + (f" (shard {shard_spec})" if shard_spec else "")
-    (out_dir / "index.html").write_text(batch_index_html(table, title=title), encoding="utf-8")
-    table.to_csv(out_dir / "batch.csv", index=False, lineterminator="\n")
+    _replace(out_dir / "index.html", batch_index_html(table, title=title))
+    _replace(out_dir / "batch.csv", table.to_csv(index=False, lineterminator="\n"))
     return table
+
+
+def _replace(path, text):
+    """Write ``path`` whole or not at all, through a new file renamed over it (never through a planted link)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.unlink(missing_ok=True)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o644)
+    with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+        fh.write(text)
+    os.replace(tmp, path)

@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import argparse
+import io
+import os
 import sys
+from pathlib import Path
 
 from .errors import EvalkitError
 
@@ -17,7 +20,8 @@ def _report(args):
     from .runner import report
 
     manifest = report(args.config, out_dir=args.out, force=args.force, jobs=args.jobs,
-                      notebooks=not args.no_notebooks, notebook_dir=args.notebook_dir, progress=sys.stderr.isatty())
+                      notebooks=not args.no_notebooks, notebook_dir=args.notebook_dir, progress=sys.stderr.isatty(),
+                      note=lambda text: print(f"evalkit: note: {text}", file=sys.stderr))
     print(f"Report of '{manifest['cohort']}' written to {args.out} in {manifest['seconds']:.1f} s"
           + (f"; open {args.out}/index.html" if not args.no_notebooks else ""))
     return 0
@@ -26,7 +30,8 @@ def _report(args):
 def _batch(args):
     from .batch import batch
 
-    table = batch(args.configs, out_dir=args.out, jobs=args.jobs, shard_spec=args.shard, force=args.force)
+    table = batch(args.configs, out_dir=args.out, jobs=args.jobs, shard_spec=args.shard, force=args.force,
+                  note=lambda text: print(f"evalkit: note: {text}", file=sys.stderr))
     failed = table[table["status"] != "ok"]
     for _, row in failed.iterrows():
         print(f"evalkit: cohort {row['cohort']} failed (exit {row['exit_code']}): {row['error']}", file=sys.stderr)
@@ -46,7 +51,8 @@ def build_parser():
     p = sub.add_parser("report", help="clean, analyse and write the results (and reports) of one cohort")
     p.add_argument("config", help="cohort config (YAML)")
     p.add_argument("--out", required=True, help="output folder (results/, notebooks/, HTML)")
-    p.add_argument("--force", action="store_true", help="overwrite a folder that holds another cohort's report")
+    p.add_argument("--force", action="store_true",
+                   help="replace a folder holding another cohort's report or other files (all of it is deleted)")
     p.add_argument("-j", "--jobs", type=int, default=None, help="notebooks run in parallel (default: cores)")
     p.add_argument("--no-notebooks", action="store_true", help="write results/ only, skip notebooks and HTML")
     p.add_argument("--notebook-dir", default=None, help="run your own copies of the report notebooks")
@@ -71,7 +77,10 @@ def main(argv=None):
     """Entry point of the ``evalkit`` command; returns the exit code.
 
     User-caused problems print one message (no traceback) and exit 2; a failed
-    notebook exits 1.
+    notebook exits 1. Output cut short by a closed pipe (``evalkit validate c.yml
+    | head``) exits quietly with 141, as a shell reports a command stopped by
+    SIGPIPE. Anything else is a bug: one line on the screen and exit 1, the
+    traceback in a log file (see :func:`_error_log`).
     """
     args = build_parser().parse_args(argv)
     try:
@@ -82,6 +91,57 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("evalkit: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        return _broken_pipe()
+    except Exception as exc:  # a bug: never a traceback on the screen
+        log = _error_log(args, exc)
+        print(f"evalkit: internal error ({exc.__class__.__name__}): please report it; "
+              f"details in {log}", file=sys.stderr)
+        return 1
+
+
+def _broken_pipe():
+    """Python's recipe for a reader that went away (docs of :mod:`signal`, "Note on SIGPIPE"): send
+    what is left of standard output to devnull so the flush at exit raises nothing; exit 128 + SIGPIPE."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError, io.UnsupportedOperation):  # stdout is not a file (tests)
+        pass
+    return 141
+
+
+def _error_log(args, exc):
+    """Append the traceback of an unexpected error to a log file and return its path.
+
+    ``evalkit report`` and ``batch`` log into ``--out``'s parent folder (``evalkit-error.log`` beside the
+    report, never in it: the report folder is for sharing, and a traceback may quote data); every other
+    command, or when that folder cannot be written, a new file in the system's temporary folder
+    (``evalkit-error-*.log``, readable by its owner only).
+    """
+    import datetime as dt
+    import tempfile
+    import traceback
+
+    text = (f"{dt.datetime.now(dt.timezone.utc).isoformat(timespec='seconds')} evalkit {_version()} "
+            f"{' '.join(sys.argv[1:]) or args.command}\n" + "".join(traceback.format_exception(exc)) + "\n")
+    out = getattr(args, "out", None)
+    if out:
+        path = Path(out).expanduser().absolute().parent / "evalkit-error.log"
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_NOFOLLOW", 0), 0o600)
+            with os.fdopen(fd, "a", encoding="utf-8") as fh:
+                fh.write(text)
+            return path
+        except OSError:
+            pass
+    try:
+        fd, name = tempfile.mkstemp(prefix="evalkit-error-", suffix=".log")
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        return name
+    except OSError:
+        return "(no log could be written)"
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import datetime as _dt
+import errno
 import json
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -70,24 +72,165 @@ def _versions():
 
 
 def guard_output(out_dir, config, *, force=False):
-    """Refuse to write over another cohort's report unless ``force``.
+    """Refuse to replace a folder that is not this cohort's evalkit report, unless ``force``.
 
     Raises
     ------
     ConfigError
-        ``out_dir`` holds a report (``manifest.json``) of a different config.
+        ``out_dir`` holds a report (``manifest.json``) of a different config, or is a non-empty
+        folder without evalkit's ``manifest.json``.
     """
-    manifest = Path(out_dir) / "manifest.json"
-    if not manifest.is_file() or force:
+    out = Path(out_dir)
+    if force or not out.is_dir():
         return
-    try:
-        previous = json.loads(manifest.read_text())
-    except (OSError, ValueError):
-        previous = {}
+    manifest = out / "manifest.json"
+    previous = None
+    if manifest.is_file() and not manifest.is_symlink():
+        try:
+            previous = json.loads(manifest.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            previous = None
+    if not isinstance(previous, dict) or "config_path" not in previous:
+        if any(out.iterdir()):
+            raise ConfigError("the folder is not empty and holds no evalkit report (no manifest.json written by "
+                              "evalkit); choose a new or empty --out folder, or add --force to replace it and "
+                              "everything in it", file=out_dir)
+        return
     if previous.get("config_path") != str(config.path):
         raise ConfigError(f"the folder already holds the report of another cohort "
                           f"('{previous.get('cohort', 'unknown')}'); choose another --out folder or add --force "
                           f"to overwrite it", file=out_dir)
+
+
+def out_path(out_dir):
+    """The absolute ``--out`` folder, its parent resolved but the folder itself not followed if it is a link."""
+    path = Path(out_dir).expanduser().absolute()
+    if path.name in ("", ".", ".."):
+        return path.resolve()
+    return path.parent.resolve() / path.name
+
+
+def check_out(out, config, *, salt=None):
+    """Refuse an ``--out`` folder that must never be written or replaced, whatever ``--force`` says.
+
+    Raises
+    ------
+    ConfigError
+        ``out`` is a file or a symbolic link, holds the cohort config, a data file or the salt, is a git
+        work tree's root, or holds the current folder or the home folder (exit 2; the message names the
+        folder and the fix).
+    """
+    fix = "choose another --out, e.g. a new folder under reports/"
+    if out.is_symlink():
+        raise ConfigError(f"cannot write the report to {out}: it is a symbolic link; give the folder it points to, "
+                          f"or {fix}")
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"cannot write the report to {out}: it is a file, not a folder; {fix}")
+    replaced = "and the report replaces the whole folder"
+    refuse = [(Path(config.path).parent, f"the folder holds the cohort config, {replaced}"),
+              *((Path(f), f"the folder holds the data file {Path(f).name}, {replaced}") for f in config.input_files())]
+    if salt is not None:
+        refuse.append((Path(salt), f"the pseudonym salt {salt} would be inside it, and the salt must never be in a "
+                                   f"report folder (move it, or set EVALKIT_SALT_FILE to a path outside)"))
+    refuse += [(Path.cwd(), f"the folder holds the current folder, {replaced}"),
+               (Path.home(), f"the folder holds your home folder, {replaced}")]
+    for path, why in refuse:
+        try:
+            inside = Path(path).resolve().is_relative_to(out)
+        except OSError:
+            inside = False
+        if inside:
+            raise ConfigError(f"cannot write the report to {out}: {why}; {fix}")
+    if (out / ".git").exists():
+        raise ConfigError(f"cannot write the report to {out}: it is the root of a git work tree, and the report "
+                          f"replaces the whole folder; {fix}")
+
+
+_LOCK, _TMP, _OLD = ".{}.evalkit-lock", ".{}.evalkit-tmp-{}", ".{}.evalkit-old-{}"
+
+
+def lock_output(out, *, note=None):
+    """Take the lock of ``out`` (``.<name>.evalkit-lock`` beside it, holding this run's pid); return its path.
+
+    A lock whose run is no longer alive (a killed run) is taken over, with a ``note``. Leftovers of such
+    a run beside the folder are removed, and a previous report it had moved aside is put back.
+
+    Raises
+    ------
+    ConfigError
+        Another live run holds the lock (exit 2, naming its pid).
+    OSError
+        The folder's parent cannot be written.
+    """
+    from .report.notebook import owner_alive, pending_text
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    lock = out.parent / _LOCK.format(out.name)
+    for _ in range(5):
+        try:
+            fd = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o644)
+        except FileExistsError:
+            try:
+                text = "" if lock.is_symlink() else lock.read_text(encoding="utf-8", errors="replace")
+            except FileNotFoundError:
+                continue
+            pid, alive = owner_alive(text)
+            if alive:
+                raise ConfigError(f"another evalkit run (pid {pid}) is writing the report to {out}; wait for it to "
+                                  f"finish, or, if pid {pid} is not an evalkit run, delete the lock file {lock}")
+            if note:
+                note(f"taking over the lock on {out} left by a run that is no longer running"
+                     + (f" (pid {pid})" if pid else ""))
+            lock.unlink(missing_ok=True)
+            continue
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(pending_text())
+        _tidy_leftovers(out)
+        return lock
+    raise ConfigError(f"could not take the lock {lock}: other runs keep taking it; try again")
+
+
+def _tidy_leftovers(out):
+    """Remove the temporary folders of killed runs into ``out``; restore a report a killed run moved aside."""
+    from .report.notebook import process_alive
+
+    pattern = re.compile(re.escape(f".{out.name}.evalkit-") + r"(tmp|old)-(\d+)")
+    for path in sorted(out.parent.iterdir()):
+        m = pattern.fullmatch(path.name)
+        if not m or (int(m.group(2)) != os.getpid() and process_alive(int(m.group(2)))):
+            continue
+        if m.group(1) == "old" and not out.exists() and not out.is_symlink() and path.is_dir():
+            os.rename(path, out)  # a run killed between its two renames: the previous report comes back
+        elif path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+
+
+def _move_into_place(tmp, out):
+    """Replace ``out`` by the finished folder ``tmp``: old aside, new in, old deleted (links not followed)."""
+    if not out.exists() and not out.is_symlink():
+        os.rename(tmp, out)
+        return
+    old = out.parent / _OLD.format(out.name, os.getpid())
+    os.rename(out, old)
+    try:
+        os.rename(tmp, out)
+    except OSError:
+        os.rename(old, out)
+        raise
+    shutil.rmtree(old, ignore_errors=True)  # rmtree removes links, never what they point to
+
+
+def _write_error(out, exc):
+    """The message of an OSError met while writing the report (full or read-only disk, no permission)."""
+    reason = os.strerror(exc.errno) if exc.errno else str(exc)
+    if exc.errno in (errno.EEXIST, errno.ENOTDIR):
+        reason = "a part of the path is a file, not a folder"
+    where = f" ({exc.filename})" if getattr(exc, "filename", None) and exc.errno not in (
+        errno.EROFS, errno.ENOSPC, errno.EDQUOT) else ""
+    return ConfigError(f"cannot write the report to {out}: {reason}{where}; choose another --out (a folder on a "
+                       f"disk with free space that you may write to)")
 
 
 def _run_notebook(name, src, dst, parameters, cwd, nice=0):
@@ -119,8 +262,14 @@ def _run_notebook(name, src, dst, parameters, cwd, nice=0):
     return name, None
 
 
-def report(config, *, out_dir, force=False, jobs=None, notebooks=True, notebook_dir=None, progress=False):
+def report(config, *, out_dir, force=False, jobs=None, notebooks=True, notebook_dir=None, progress=False,
+           note=None):
     """Write one cohort's results, executed notebooks, offline HTML, index and manifest.
+
+    The report is written into a temporary folder beside ``out_dir`` (``.<name>.evalkit-tmp-<pid>``)
+    and moved into place only when finished, replacing the whole previous folder: a killed run leaves
+    the previous report as it was. A lock file beside the folder (``.<name>.evalkit-lock``, holding
+    the pid) keeps a second run out.
 
     Parameters
     ----------
@@ -129,15 +278,18 @@ def report(config, *, out_dir, force=False, jobs=None, notebooks=True, notebook_
     out_dir : str or pathlib.Path
         Output folder: ``results/``, ``notebooks/``, ``*.html``, ``index.html``, ``manifest.json``.
     force : bool
-        Overwrite a folder holding another cohort's report.
+        Replace a folder holding another cohort's report, or a non-empty folder that is not an
+        evalkit report (everything in it is deleted).
     jobs : int, optional
         Notebooks executed at once (default: all of them; each runs in its own kernel process).
     notebooks : bool
         False writes ``results/`` only.
     notebook_dir : path, optional
-        Where the notebooks live (default: the repository's ``notebooks/``).
+        Where the notebooks live (default: the repository's ``notebooks/``); relative to the current folder.
     progress : bool
         Show a progress bar (on standard error) over cleaning, analysis and each notebook.
+    note : callable, optional
+        Called with a sentence for the user (e.g. a stale lock taken over).
 
     Returns
     -------
@@ -147,13 +299,37 @@ def report(config, *, out_dir, force=False, jobs=None, notebooks=True, notebook_
     Raises
     ------
     ConfigError, DataError
-        Before any kernel starts (exit 2).
+        Before any kernel starts (exit 2); also a folder that must not be written (see
+        :func:`check_out`, :func:`guard_output`), another run's lock, or a disk that cannot be
+        written (the previous report is then left as it was).
     NotebookError
-        A notebook failed (exit 1); its partly executed copy is kept in ``notebooks/``.
+        A notebook failed (exit 1); the folder is still moved into place, with the partly executed
+        notebook in ``notebooks/``, no page for it and ``"status": "failed"`` in the manifest.
     """
     from .data.config import load_config
-    from .report.notebook import PENDING, report_data, save
+    from .report.notebook import salt_path
+
+    config = load_config(config)
+    out = out_path(out_dir)
+    check_out(out, config, salt=salt_path(config))
+    if notebook_dir is not None:
+        notebook_dir = Path(notebook_dir).resolve()  # before anything changes folder
+    try:
+        lock = lock_output(out, note=note)
+    except OSError as exc:
+        raise _write_error(out, exc) from exc
+    try:
+        guard_output(out, config, force=force)
+        return _report(config, out, jobs=jobs, notebooks=notebooks, notebook_dir=notebook_dir, progress=progress)
+    finally:
+        lock.unlink(missing_ok=True)
+
+
+def _report(config, out, *, jobs, notebooks, notebook_dir, progress):
+    """The report of :func:`report`, written into a temporary folder and moved to ``out`` when complete."""
     from .data.pipeline import prepare_cohort
+    from .report.notebook import PENDING, pending_text, report_data, salt_path, save
+    from .report.privacy import load_or_create_salt
 
     started = _now()
     t0 = time.perf_counter()
@@ -162,9 +338,6 @@ def report(config, *, out_dir, force=False, jobs=None, notebooks=True, notebook_
     def stamp(stage):  # seconds since start, kept in the manifest to show where the time goes
         timings[stage] = round(time.perf_counter() - t0, 3)
 
-    config = load_config(config)
-    out = Path(out_dir).resolve()
-    guard_output(out, config, force=force)
     from tqdm import tqdm
 
     bar = tqdm(total=2 + (len(NOTEBOOKS) if notebooks else 0), desc="report", unit="step", disable=not progress,
@@ -172,52 +345,64 @@ def report(config, *, out_dir, force=False, jobs=None, notebooks=True, notebook_
     bar.set_postfix_str("cleaning")
     cohort = prepare_cohort(config)  # every config and data problem surfaces here, before any kernel starts
     stamp("cleaned")
+    salt = load_or_create_salt(salt_path(config))  # refused inside any report folder: before kernels start
     bar.update(1)
     if notebooks:
         bar.total = 2 + len(_notebooks_for(cohort))
     bar.set_postfix_str("analysing")
-    results_dir = out / "results"
-    results_dir.mkdir(parents=True, exist_ok=True)
-    for stale in ("manifest.json", "index.html"):
-        (out / stale).unlink(missing_ok=True)
-    pending = results_dir / PENDING
-    pending.write_text("analysing\n")
+    tmp = out.parent / _TMP.format(out.name, os.getpid())
     runner = None
     try:
-        if notebooks:
-            _skip_slow_optional_imports()
-            import papermill  # noqa: F401  (imported here, not in the threads, so kernels start at once)
+        tmp.mkdir()  # new and empty: nothing in it is a link planted in an old report
+        results_dir = tmp / "results"
+        results_dir.mkdir()
+        pending = results_dir / PENDING
+        pending.write_text(pending_text())
+        try:
+            if notebooks:
+                _skip_slow_optional_imports()
+                import papermill  # noqa: F401  (imported here, not in the threads, so kernels start at once)
 
-            # kernels start now and import their libraries while this process analyses;
-            # each notebook's ek.load() waits for the cache that save() writes below
-            runner = _NotebookRunner(cohort, config, out, jobs=jobs, notebook_dir=notebook_dir)
-            stamp("kernels launched")
-        data = report_data(cohort)
-        stamp("analysed")
-        save(data, results_dir)
-        stamp("results written")
-        bar.update(1)
-        bar.set_postfix_str("notebooks")
+                # kernels start now and import their libraries while this process analyses;
+                # each notebook's ek.load() waits for the cache that save() writes below
+                runner = _NotebookRunner(cohort, config, tmp, jobs=jobs, notebook_dir=notebook_dir)
+                stamp("kernels launched")
+            data = report_data(cohort, salt=salt)
+            stamp("analysed")
+            save(data, results_dir)
+            stamp("results written")
+            bar.update(1)
+            bar.set_postfix_str("notebooks")
+        finally:
+            pending.unlink(missing_ok=True)
+        manifest = {"cohort": config.name, "config_path": str(config.path), "config": config.raw,
+                    "parameters": {"config_path": str(config.path), "results_dir": str(out / "results")},
+                    "input_sha256": data.meta["input_sha256"], "versions": _versions(),
+                    "git_commit": _git_commit(Path(__file__).resolve().parent), "started": started,
+                    "sections": sorted(data.cohort.sections), "notebooks": {}, "results": sorted(
+                        p.name for p in results_dir.glob("*.csv"))}
+        failures = []
+        if runner is not None:
+            failures = runner.finish(data, manifest, progress=lambda name, error: (
+                stamp(f"{name} {'failed' if error else 'rendered'}"), bar.update(1),
+                bar.set_postfix_str(f"{name} {'failed' if error else 'done'}")))
+            runner = None
+        bar.close()
+        stamp("finished")
+        manifest["timings_seconds"] = timings
+        manifest["finished"] = _now()
+        manifest["seconds"] = round(time.perf_counter() - t0, 2)
+        manifest["status"] = "failed" if failures else "ok"
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n")
+        _move_into_place(tmp, out)
+    except OSError as exc:  # full or read-only disk, no permission, a path under a file
+        raise _write_error(out, exc) from exc
     finally:
-        pending.unlink(missing_ok=True)
-    manifest = {"cohort": config.name, "config_path": str(config.path), "config": config.raw,
-                "parameters": {"config_path": str(config.path), "results_dir": str(results_dir)},
-                "input_sha256": data.meta["input_sha256"], "versions": _versions(),
-                "git_commit": _git_commit(Path(__file__).resolve().parent), "started": started,
-                "sections": sorted(data.cohort.sections), "notebooks": {}, "results": sorted(
-                    p.name for p in results_dir.glob("*.csv"))}
-    failures = []
-    if runner is not None:
-        failures = runner.finish(data, manifest, progress=lambda name, error: (
-            stamp(f"{name} {'failed' if error else 'rendered'}"), bar.update(1),
-            bar.set_postfix_str(f"{name} {'failed' if error else 'done'}")))
-    bar.close()
-    stamp("finished")
-    manifest["timings_seconds"] = timings
-    manifest["finished"] = _now()
-    manifest["seconds"] = round(time.perf_counter() - t0, 2)
-    manifest["status"] = "failed" if failures else "ok"
-    (out / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n")
+        bar.close()
+        if runner is not None:  # stopped early: start no further notebook
+            runner.pool.shutdown(wait=False, cancel_futures=True)
+        if tmp.is_dir() and not tmp.is_symlink():
+            shutil.rmtree(tmp, ignore_errors=True)
     if failures:
         raise NotebookError("; ".join(failures) + f". The partly executed notebook is kept in {out / 'notebooks'} "
                             f"for debugging")

@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import datetime as _dt
 import hashlib
+import hmac
 import html
 import json
+import os
 import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,9 +17,13 @@ import pandas as pd
 from .. import __version__
 from ..errors import DataError
 
-#: Name of the cache the report command leaves for its notebooks in ``results/``.
+#: Name of the cache the report command leaves for its notebooks in ``results/``: a pickle signed with
+#: HMAC-SHA256 keyed by the cohort's secret salt (see :func:`save`), never unpickled unless the signature holds.
 CACHE = ".evalkit-cache.pkl"
-#: Marker ``evalkit report`` leaves in ``results/`` while it is still analysing.
+#: First bytes of a signed cache; the hex HMAC and a newline follow, then the pickle.
+_CACHE_MAGIC = b"EVALKIT-SIGNED-CACHE-1 "
+#: Marker ``evalkit report`` leaves in ``results/`` while it is still analysing; it holds the writer's pid
+#: (see :func:`pending_text`), so a marker left by a killed run is ignored at once.
 PENDING = ".evalkit-pending"
 #: Mime type of values a notebook records for tests and the index page (not shown in HTML).
 RECORD_MIME = "application/vnd.evalkit.record+json"
@@ -166,7 +172,13 @@ def compute(config_path, *, results_dir=None, salt=None):
 
 
 def save(data, results_dir):
-    """Write every results table (CSV) and the notebooks' cache into ``results_dir``."""
+    """Write every results table (CSV) and the notebooks' signed cache into ``results_dir``.
+
+    The cache is a pickle of ``data`` (without the salt) preceded by its HMAC-SHA256 keyed with the
+    cohort's secret salt, which lives outside every report folder. :func:`load` unpickles it only
+    when that signature verifies, so a pickle planted in ``results/`` is never loaded (unpickling
+    can run code). Signing costs about a millisecond; the cache is not written without a salt.
+    """
     from .analysis import write_results
     from ..data.pipeline import write_cleaning_results
 
@@ -174,22 +186,44 @@ def save(data, results_dir):
     results_dir.mkdir(parents=True, exist_ok=True)
     write_cleaning_results(data.cohort, results_dir)
     write_results({k: v for k, v in data.results.items() if isinstance(v, pd.DataFrame)}, results_dir)
+    if not data.salt:
+        return
     salt, data.salt = data.salt, ""  # the key of the pseudonyms never goes into a report folder
     try:
-        tmp = results_dir / (CACHE + ".tmp")
-        with open(tmp, "wb") as fh:
-            pickle.dump(data, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        tmp.replace(results_dir / CACHE)  # atomic: a waiting notebook never reads half a file
+        payload = pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL)
     finally:
         data.salt = salt
+    tmp = results_dir / (CACHE + ".tmp")
+    tmp.unlink(missing_ok=True)  # never write through a planted link: a new file or nothing
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(_CACHE_MAGIC + _signature(payload, salt).encode() + b"\n")
+        fh.write(payload)
+    tmp.replace(results_dir / CACHE)  # atomic: a waiting notebook never reads half a file
+
+
+def _signature(payload, salt):
+    return hmac.new(salt.encode("utf-8"), payload, hashlib.sha256).hexdigest()
+
+
+def _verified_payload(raw, salt):
+    """The pickle inside a signed cache, or None when the file is not one signed with ``salt``."""
+    if not raw.startswith(_CACHE_MAGIC):
+        return None
+    head, sep, payload = raw[len(_CACHE_MAGIC):].partition(b"\n")
+    if not sep or not hmac.compare_digest(head, _signature(payload, salt).encode()):
+        return None
+    return payload
 
 
 def load(config_path, results_dir=""):
     """What every notebook calls first: the cohort's data and results.
 
-    Uses the cache that ``evalkit report`` left in ``results_dir`` when it was
-    made from the same config and input files; otherwise cleans and analyses
-    here (so a notebook opened in JupyterLab with its defaults just works).
+    Uses the cache that ``evalkit report`` left in ``results_dir`` when its signature
+    verifies with the cohort's salt (HMAC-SHA256, see :func:`save`) and it was made
+    from the same config and input files; otherwise cleans and analyses here (so a
+    notebook opened in JupyterLab with its defaults just works, and a planted or
+    tampered cache is never unpickled).
 
     Parameters
     ----------
@@ -203,29 +237,110 @@ def load(config_path, results_dir=""):
     ReportData
     """
     from ..data.config import load_config
+    from .privacy import load_or_create_salt
 
     config = load_config(config_path)
     if results_dir:
         cache = Path(results_dir) / CACHE
         _wait_for(Path(results_dir), cache)
-        if cache.is_file():
-            with open(cache, "rb") as fh:
-                data = pickle.load(fh)
-            if data.fingerprint == fingerprint(file_hashes(config)):
-                from .privacy import load_or_create_salt
-
-                data.salt = load_or_create_salt(salt_path(config))
-                return data
+        try:
+            raw = cache.read_bytes() if cache.is_file() else b""
+        except OSError:
+            raw = b""
+        if raw:
+            salt = load_or_create_salt(salt_path(config))
+            payload = _verified_payload(raw, salt)
+            if payload is not None:  # signed with this cohort's secret: written by evalkit report
+                data = pickle.loads(payload)
+                if data.fingerprint == fingerprint(file_hashes(config)):
+                    data.salt = salt
+                    return data
     return compute(config_path)
 
 
+def pending_text():
+    """What ``evalkit report`` writes into ``PENDING``: its pid, the pid's start time and the host (JSON)."""
+    import platform
+
+    return json.dumps({"pid": os.getpid(), "started": _process_start(os.getpid()), "host": platform.node()}) + "\n"
+
+
+def _process_start(pid):
+    """When process ``pid`` started (clock ticks since boot, Linux), or None where not known (or a zombie)."""
+    state = _process_state(pid)
+    return None if state is None or state[0] in ("Z", "X") else state[1]
+
+
+def _process_state(pid):
+    """``(state letter, start time in clock ticks since boot)`` of process ``pid`` (Linux), or None."""
+    try:
+        fields = Path(f"/proc/{int(pid)}/stat").read_text().rsplit(")", 1)[1].split()
+        return fields[0], int(fields[19])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def process_alive(pid, started=None):
+    """Whether process ``pid`` is running and, when ``started`` is given, is the one that started then.
+
+    Examples
+    --------
+    >>> import os
+    >>> process_alive(os.getpid()), process_alive(0), process_alive(2 ** 22 + 1)
+    (True, False, False)
+    """
+    try:
+        pid = int(pid)
+    except (TypeError, ValueError):
+        return False
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except PermissionError:  # alive, owned by another user
+        pass
+    except (OSError, OverflowError):
+        return False
+    if Path("/proc/self/stat").exists():  # Linux: a zombie or a reused pid is not the writer
+        now = _process_start(pid)
+        if now is None or (started is not None and now != started):
+            return False
+    return True
+
+
+def owner_alive(text):
+    """Read a ``PENDING`` or lock file's text: ``(pid, alive)``; a bare pid is accepted, anything else is stale."""
+    import platform
+
+    try:
+        info = json.loads(text)
+    except ValueError:
+        info = None
+    if isinstance(info, int):
+        info = {"pid": info}
+    if not isinstance(info, dict) or not isinstance(info.get("pid"), int):
+        return None, False
+    if info.get("host") not in (None, platform.node()):
+        return info["pid"], True  # another machine's run (a shared disk): cannot tell, assume it is running
+    return info["pid"], process_alive(info["pid"], info.get("started"))
+
+
 def _wait_for(results_dir, cache, timeout=900):
-    """While ``evalkit report`` is still analysing (``PENDING`` marker), wait for its cache."""
+    """While ``evalkit report`` is still analysing (``PENDING`` marker), wait for its cache.
+
+    A marker whose writer is no longer running (a killed run) is ignored at once.
+    """
     import time
 
     marker = results_dir / PENDING
     deadline = time.monotonic() + timeout
-    while marker.exists() and time.monotonic() < deadline:
+    while time.monotonic() < deadline:
+        try:
+            text = marker.read_text(encoding="utf-8", errors="replace")
+        except OSError:  # gone (the cache is written) or unreadable
+            return
+        if not owner_alive(text)[1]:
+            return
         time.sleep(0.05)
 
 

@@ -94,8 +94,9 @@ def load_or_create_salt(path, *, report_dir=None):
     Raises
     ------
     ConfigError
-        If the file is inside ``report_dir``, or holds a salt shorter than 16
-        characters.
+        If the file is inside ``report_dir`` or inside any evalkit report folder
+        (a folder holding evalkit's ``manifest.json``, or one being written), or
+        holds a salt shorter than 16 characters.
 
     Examples
     --------
@@ -113,6 +114,15 @@ def load_or_create_salt(path, *, report_dir=None):
                 "the salt file is inside the shared report folder",
                 file=path,
                 expected=f"a path outside {report}, e.g. next to the results",
+            )
+    for folder in path.resolve().parents:  # never inside any report folder, whichever --out made it
+        manifest = folder / "manifest.json"
+        if re.search(r"\.evalkit-(tmp|old)-\d+$", folder.name) or (
+                manifest.is_file() and '"config_path"' in manifest.read_text(encoding="utf-8", errors="replace")):
+            raise ConfigError(
+                f"the salt file is inside the evalkit report folder {folder}, which is made to be shared",
+                file=path,
+                expected="a path outside every report folder: set EVALKIT_SALT_FILE or keep the config elsewhere",
             )
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
