@@ -1,0 +1,247 @@
+"""Everyone who started: a linear mixed model on every questionnaire of every person with a baseline."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+INTENTION_TO_TREAT_COLUMNS = [
+    "measure", "contrast", "estimate", "se", "ci_low", "ci_high", "p", "n_people", "n_observations",
+    "n_groups", "complete_case_estimate", "difference", "method", "note",
+]
+#: Waves after the baseline, in the order their contrasts are reported.
+LATER_WAVES = ("post", "follow_up")
+#: Fewest people with a baseline for which the model is fitted.
+MIN_PEOPLE = 5
+
+_METHOD = ("linear mixed model fitted by REML: score ~ timepoint with pre as the reference, "
+           "{random}; fitted on every questionnaire of every person with a baseline score; standard error from "
+           "(X'V^-1 X)^-1 as lme4 reports it; Wald z interval and p")
+
+
+def _random_part(grouped):
+    return ("a random intercept for each person nested in a random intercept for each group "
+            "(a person without a group is a group of one)" if grouped else "a random intercept for each person")
+
+
+def _empty(measure, contrast, note, **counts):
+    return dict.fromkeys(INTENTION_TO_TREAT_COLUMNS, np.nan) | {"measure": measure, "contrast": contrast,
+                                                               "method": "", "note": note} | counts
+
+
+def _complete_case(frame, wave):
+    wide = frame.pivot_table(index="person", columns="timepoint", values="score", aggfunc="first", observed=True)
+    if wave not in wide or "pre" not in wide:
+        return np.nan
+    d = (wide[wave] - wide["pre"]).dropna()
+    return float(d.mean()) if len(d) else np.nan
+
+
+class _NestedREML:
+    """Profiled REML criterion of ``y = X b + u_group + v_person + e`` from per-person and per-group sums.
+
+    With ``H = I + lp Zp Zp' + lg Zg Zg'`` (variance ratios to the residual), ``M = [X y]`` and
+    Woodbury's identity applied per person and then per group, ``M' H^-1 M`` and ``log|H|`` need only
+    the sums of M's rows per person, so one evaluation costs O(people x k^2) and V is never formed.
+    ``-2 log L_REML = (n - k) log s2 + log|H| + log|X' H^-1 X|`` (+ a constant), with
+    ``s2 = (y' H^-1 y - b' X' H^-1 y) / (n - k)`` (Harville, 1977).
+    """
+
+    def __init__(self, exog, endog, person, group):
+        self.m_mat = np.column_stack([exog, endog]).astype(float)
+        self.n, self.k = exog.shape
+        n_people = int(person.max()) + 1
+        self.m = np.bincount(person, minlength=n_people).astype(float)
+        self.sums = np.zeros((n_people, self.k + 1))
+        np.add.at(self.sums, person, self.m_mat)
+        self.mtm = self.m_mat.T @ self.m_mat
+        self.person_group = np.zeros(n_people, dtype=np.int64)
+        self.person_group[person] = group
+        self.n_groups = int(group.max()) + 1
+
+    def parts(self, lp, lg):
+        """(beta, s2, X' H^-1 X, log|H|) at variance ratios ``lp`` (people) and ``lg`` (groups)."""
+        w = lp / (1 + self.m * lp)
+        mam = self.mtm - (self.sums * w[:, None]).T @ self.sums
+        keep = 1 - w * self.m
+        t = np.zeros((self.n_groups, self.k + 1))
+        np.add.at(t, self.person_group, self.sums * keep[:, None])
+        q = np.bincount(self.person_group, weights=self.m * keep, minlength=self.n_groups)
+        c = lg / (1 + lg * q)
+        g = mam - (t * c[:, None]).T @ t
+        logdet = float(np.sum(np.log1p(self.m * lp)) + np.sum(np.log1p(lg * q)))
+        xhx, xhy, yhy = g[:self.k, :self.k], g[:self.k, self.k], g[self.k, self.k]
+        beta = np.linalg.solve(xhx, xhy)
+        s2 = (yhy - xhy @ beta) / (self.n - self.k)
+        return beta, s2, xhx, logdet
+
+    def criterion(self, theta):
+        lp, lg = theta[0] ** 2, (theta[1] ** 2 if len(theta) > 1 else 0.0)
+        _, s2, xhx, logdet = self.parts(lp, lg)
+        if not s2 > 0:
+            return np.inf
+        return (self.n - self.k) * np.log(s2) + logdet + np.linalg.slogdet(xhx)[1]
+
+
+def _fit(exog, endog, person, group, grouped):
+    """REML fit: (beta, covariance of beta, residual, person and group variances, converged)."""
+    from scipy import optimize
+
+    reml = _NestedREML(exog, endog, person, group if grouped else person)
+    best = None
+    for start in ((1.0, 0.5), (0.3, 0.1), (3.0, 1.0)):  # a few starts: the criterion can be flat near 0
+        x0 = np.array(start if grouped else start[:1])
+        res = optimize.minimize(reml.criterion, x0, method="L-BFGS-B", bounds=[(0, None)] * x0.size,
+                                options={"ftol": 1e-15, "gtol": 1e-10, "maxiter": 500})
+        if best is None or res.fun < best.fun:
+            best = res
+    lp = best.x[0] ** 2
+    lg = best.x[1] ** 2 if grouped else 0.0
+    beta, s2, xhx, _ = reml.parts(lp, lg)
+    # L-BFGS-B stops with ABNORMAL_TERMINATION_IN_LNSRCH when no step improves the criterion at machine
+    # precision, which is convergence here; only running out of iterations (status 1) is not
+    converged = best.success or best.status == 2
+    return beta, s2 * np.linalg.inv(xhx), s2, lp * s2, lg * s2, bool(converged)
+
+
+def gls_covariance(exog, person, group, *, residual, person_var, group_var):
+    """Covariance of the fixed effects, ``(X' V^-1 X)^-1``, for random intercepts of people nested in groups.
+
+    ``V = residual * I + person_var * Zp Zp' + group_var * Zg Zg'``. This is the covariance lme4's
+    ``vcov()`` reports for a linear mixed model; it is computed from per-person and per-group sums
+    (Woodbury's identity twice), without forming V.
+
+    Parameters
+    ----------
+    exog : numpy.ndarray
+        Fixed-effects design (n x k).
+    person, group : numpy.ndarray of int
+        Codes 0..P-1 and 0..G-1 for each row; every person lies in one group.
+    residual, person_var, group_var : float
+        Variance components (``group_var = 0`` for people not in groups).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.ones((4, 1))
+    >>> gls_covariance(x, np.array([0, 0, 1, 1]), np.array([0, 0, 1, 1]), residual=1.0, person_var=1.0,
+    ...                group_var=0.0).round(4)  # two people, two answers each: var of mean = (1 + 2) / 2 / 2
+    array([[0.75]])
+    """
+    x = np.asarray(exog, dtype=float)
+    person, group = np.asarray(person), np.asarray(group)
+    n_people = int(person.max()) + 1
+    m = np.bincount(person, minlength=n_people).astype(float)
+    sums = np.zeros((n_people, x.shape[1]))
+    np.add.at(sums, person, x)
+    w = person_var / (residual + m * person_var)                    # A^-1 = (I - w J) / residual per person
+    xax = (x.T @ x - (sums * w[:, None]).T @ sums) / residual
+    person_group = np.zeros(n_people, dtype=np.int64)
+    person_group[person] = group
+    keep = (1 - w * m) / residual                                   # 1' A^-1 applied to a person's block
+    t = np.zeros((int(group.max()) + 1, x.shape[1]))
+    np.add.at(t, person_group, sums * keep[:, None])
+    q = np.bincount(person_group, weights=m * keep, minlength=t.shape[0])
+    c = group_var / (1 + group_var * q)
+    xvx = xax - (t * c[:, None]).T @ t
+    return np.linalg.inv(xvx)
+
+
+def intention_to_treat(scores, *, measures, group=None, confidence=0.95):
+    """Change from baseline estimated on everyone who started, by a linear mixed model.
+
+    Parameters
+    ----------
+    scores : pandas.DataFrame
+        Long scores: ``id``, ``timepoint`` (``pre``, ``post`` and optionally ``follow_up``), one
+        column per measure, and the ``group`` column when ``group`` is given.
+    measures : list of str
+        Measures to model, one at a time.
+    group : str, optional
+        Column holding each person's delivery group; the model then nests people in groups. A person
+        without a group value is a group of one (for example a child seen one-to-one).
+    confidence : float
+        Level of the Wald intervals.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per measure and later wave, columns ``INTENTION_TO_TREAT_COLUMNS``: ``contrast``
+        (``post-pre`` or ``follow_up-pre``), the model's ``estimate`` with ``se``, Wald z ``ci_low``,
+        ``ci_high`` and ``p``; ``n_people`` (with a baseline), ``n_observations`` (questionnaires used),
+        ``n_groups`` (groups of one included; blank without ``group``); ``complete_case_estimate`` (the
+        mean change of the people with both waves) and ``difference`` = estimate - complete_case_estimate.
+
+    Notes
+    -----
+    The model is ``score ~ timepoint + (1 | group/person)``, fitted by REML: the same model as R's
+    ``lme4::lmer(score ~ timepoint + (1 | group/person), REML = TRUE)`` and statsmodels'
+    ``MixedLM(groups=group, vc_formula={"person": ...})``. evalkit maximises the profiled REML
+    likelihood in closed form from per-person and per-group sums (:class:`_NestedREML`; exact, not an
+    approximation) because statsmodels' MixedLM took 23 s for 2,000 children in groups; the tests
+    check the estimates against statsmodels' MixedLM and R's lme4. The standard error is lme4's,
+    ``sqrt(diag(s2 (X' H^-1 X)^-1))``; the interval and p are Wald z. People
+    without a follow-up still inform the estimate through their baseline, under the assumption that
+    their missing scores are missing at random given their observed ones.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> scores = pd.DataFrame({"id": list("aabbccddeeff") + ["g"], "timepoint": ["pre", "post"] * 6 + ["pre"],
+    ...                        "m": [1, 2, 2, 3, 1, 3, 2, 2, 3, 4, 1, 2, 2.5]})
+    >>> res = intention_to_treat(scores, measures=["m"])
+    >>> res[["contrast", "n_people", "n_observations", "complete_case_estimate"]]
+       contrast  n_people  n_observations  complete_case_estimate
+    0  post-pre         7              13                     1.0
+    """
+    grouped = group is not None
+    rows = []
+    for m in measures:
+        base = scores.loc[(scores["timepoint"] == "pre") & scores[m].notna(), "id"]
+        starters = pd.Index(base.unique())
+        keep = scores["id"].isin(starters) & scores[m].notna() & scores["timepoint"].isin(("pre",) + LATER_WAVES)
+        frame = pd.DataFrame({"person": scores.loc[keep, "id"].astype(str).to_numpy(),
+                              "timepoint": scores.loc[keep, "timepoint"].astype(str).to_numpy(),
+                              "score": scores.loc[keep, m].astype(float).to_numpy()})
+        if grouped:
+            g = scores.loc[keep, group]
+            codes = pd.factorize(g.astype(object), use_na_sentinel=True)[0]
+            alone = codes < 0  # a person without a group is a group of one: codes after the real groups
+            codes[alone] = codes.max(initial=-1) + 1 + pd.factorize(frame.loc[alone, "person"])[0]
+            frame["group"] = codes
+        waves = [w for w in LATER_WAVES if (frame["timepoint"] == w).any()]
+        counts = {"n_people": len(starters), "n_observations": len(frame),
+                  "n_groups": frame["group"].nunique() if grouped else np.nan}
+        if not waves:
+            rows.append(_empty(m, "post-pre", "nobody with a baseline has a later questionnaire", **counts))
+            continue
+        if len(starters) < MIN_PEOPLE:
+            rows.extend(_empty(m, f"{w}-pre", f"fewer than {MIN_PEOPLE} people with a baseline", **counts)
+                        for w in waves)
+            continue
+        design = pd.get_dummies(pd.Categorical(frame["timepoint"], categories=["pre", *waves]), drop_first=True)
+        exog = np.column_stack([np.ones(len(frame)), design.to_numpy(dtype=float)])
+        person_codes = pd.factorize(frame["person"])[0]
+        group_codes = pd.factorize(frame["group"])[0] if grouped else person_codes
+        try:
+            beta, cov, *_, converged = _fit(exog, frame["score"].to_numpy(dtype=float), person_codes,
+                                            group_codes, grouped)
+        except np.linalg.LinAlgError as exc:
+            rows.extend(_empty(m, f"{w}-pre", f"the mixed model could not be fitted ({exc})", **counts)
+                        for w in waves)
+            continue
+        note = "" if converged else "the REML optimiser did not report convergence; treat the estimate with caution"
+        z = stats.norm.ppf(0.5 + confidence / 2)
+        for j, w in enumerate(waves, start=1):
+            cc = _complete_case(frame, w)
+            est, se = float(beta[j]), float(np.sqrt(cov[j, j]))
+            rows.append({"measure": m, "contrast": f"{w}-pre", "estimate": est, "se": se,
+                         "ci_low": est - z * se, "ci_high": est + z * se,
+                         "p": float(2 * stats.norm.sf(abs(est / se))), **counts, "complete_case_estimate": cc,
+                         "difference": est - cc, "method": _METHOD.format(random=_random_part(grouped)),
+                         "note": note})
+    out = pd.DataFrame(rows, columns=INTENTION_TO_TREAT_COLUMNS)
+    out["n_people"] = out["n_people"].astype(int)
+    out["n_observations"] = out["n_observations"].astype(int)
+    out["n_groups"] = out["n_groups"].astype("Int64")
+    return out
