@@ -204,3 +204,42 @@ def test_every_row_excluded_says_why(tmp_path):
     msg = str(err.value)
     assert "all 2 rows were excluded (2 unknown timepoint)" in msg and "'T1', 'T2'" in msg
     assert "children.timepoints" in msg
+
+
+# ----------------------------------------------------------------------------- hardening (issue 9)
+
+@pytest.mark.parametrize("block,key,words", [
+    ("disclosure: {min_cell: true}", "disclosure.min_cell", "min_cell must be a whole number of at least 1, not "
+                                                             "true/false"),
+    ("disclosure: {min_cell: yes}", "disclosure.min_cell", "not true/false"),
+    ("disclosure: {min_cell: 2.5}", "disclosure.min_cell", "not 2.5"),
+    ("disclosure: {min_cell: 0}", "disclosure.min_cell", "at least 1, not 0"),
+    ("disclosure: {min_cell: .nan}", "disclosure.min_cell", "not a finite number"),
+    ("disclosure: {min_cell: '5'}", "disclosure.min_cell", "not '5'"),
+    ("analysis: {min_group_n: true}", "analysis.min_group_n", "at least 2, not true/false"),
+    ("analysis: {min_group_n: 1}", "analysis.min_group_n", "at least 2, not 1"),
+    ("analysis: {age_bands: [5, .nan, 17]}", "analysis.age_bands", "(NaN or infinity is not an age)"),
+    ("analysis: {age_bands: [5, .inf]}", "analysis.age_bands", "(NaN or infinity is not an age)"),
+    ("analysis: {age_bands: [5, true, 17]}", "analysis.age_bands", "(true/false is not an age)"),
+    ("analysis: {age_bands: [5, eleven, 17]}", "analysis.age_bands", "('eleven' is not an age)"),
+    ("analysis: {age_bands: [5, 17, 11]}", "analysis.age_bands", "must be increasing"),
+    ("analysis: {age_bands: 5}", "analysis.age_bands", "at least two ages"),
+    ("analysis: {alpha: true}", "analysis.alpha", "alpha must be a number between 0 and 1"),
+    ("analysis: {alpha: .nan}", "analysis.alpha", "between 0 and 1"),
+    ("analysis: {alpha: 1}", "analysis.alpha", "between 0 and 1"),
+])
+def test_settings_refuse_booleans_nan_and_wrong_numbers(tmp_path, block, key, words):
+    # YAML reads true/yes as a boolean, which Python counts as 1: min_cell: true switched suppression off
+    path = tmp_path / "c.yml"
+    path.write_text(f"children: {{file: a.csv}}\n{block}\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert f"column '{key}'" in str(err.value) and words in str(err.value) and "c.yml" in str(err.value)
+
+
+def test_whole_number_settings_written_with_a_point_are_read_as_ints(tmp_path):
+    path = tmp_path / "c.yml"
+    path.write_text("children: {file: a.csv}\ndisclosure: {min_cell: 10.0}\nanalysis: {min_group_n: 8.0}\n")
+    cfg = load_config(path)
+    assert cfg.disclosure["min_cell"] == 10 and type(cfg.disclosure["min_cell"]) is int
+    assert cfg.analysis["min_group_n"] == 8 and type(cfg.analysis["min_group_n"]) is int

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -287,22 +288,42 @@ def load_config(path):
     d = raw.get("disclosure") or {}
     _unknown(d, DISCLOSURE_KEYS, "disclosure", path)
     disclosure.update(d)
-    if not isinstance(disclosure["min_cell"], int) or disclosure["min_cell"] < 1:
-        raise ConfigError("min_cell must be a whole number of at least 1", file=path, column="disclosure.min_cell")
+    disclosure["min_cell"] = _whole_number(disclosure["min_cell"], 1, path, "disclosure.min_cell",
+                                           "e.g. min_cell: 5 (counts below it are shown as '<5')")
     return CohortConfig(path=path.resolve(), name=str(raw.get("name") or path.stem), sections=sections,
                         analysis=analysis, disclosure=disclosure, raw=raw)
 
 
+def _number(value):
+    """Whether ``value`` is a finite number (not a boolean, which YAML reads from true/false/yes/no)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _whole_number(value, least, path, key, example):
+    """``value`` as an int when it is a whole number of at least ``least`` (``5.0`` counts), else ConfigError."""
+    if _number(value) and float(value).is_integer() and value >= least:
+        return int(value)
+    found = ("true/false" if isinstance(value, bool) else "not a finite number" if isinstance(value, float)
+             and not math.isfinite(value) else f"{value!r}")
+    raise ConfigError(f"{key.split('.')[-1]} must be a whole number of at least {least}, not {found}; write "
+                      f"{example}", file=path, column=key)
+
+
 def _check_analysis(analysis, path):
     alpha = analysis["alpha"]
-    if not isinstance(alpha, (int, float)) or not 0 < alpha < 1:
-        raise ConfigError("alpha must be a number between 0 and 1", file=path, column="analysis.alpha")
+    if not _number(alpha) or not 0 < alpha < 1:
+        raise ConfigError("alpha must be a number between 0 and 1 (not true/false or NaN); write e.g. alpha: 0.05",
+                          file=path, column="analysis.alpha")
     bands = analysis["age_bands"]
-    if (not isinstance(bands, list) or len(bands) < 2
-            or not all(isinstance(b, (int, float)) for b in bands)
-            or any(b2 <= b1 for b1, b2 in zip(bands, bands[1:]))):
-        raise ConfigError("age_bands must be an increasing list of at least two ages (band edges)",
+    if not isinstance(bands, list) or len(bands) < 2 or not all(_number(b) for b in bands):
+        bad = [b for b in bands if not _number(b)] if isinstance(bands, list) else []
+        why = "" if not bad else (" (true/false is not an age)" if isinstance(bad[0], bool) else
+                                  " (NaN or infinity is not an age)" if isinstance(bad[0], float) else
+                                  f" ({bad[0]!r} is not an age)")
+        raise ConfigError(f"age_bands must be an increasing list of at least two ages (band edges), each a finite "
+                          f"number{why}", file=path, column="analysis.age_bands", expected="e.g. [5, 11, 17]")
+    if any(b2 <= b1 for b1, b2 in zip(bands, bands[1:])):
+        raise ConfigError("age_bands must be increasing (each band edge above the one before); sort them",
                           file=path, column="analysis.age_bands", expected="e.g. [5, 11, 17]")
-    n = analysis["min_group_n"]
-    if not isinstance(n, int) or n < 2:
-        raise ConfigError("min_group_n must be a whole number of at least 2", file=path, column="analysis.min_group_n")
+    analysis["min_group_n"] = _whole_number(analysis["min_group_n"], 2, path, "analysis.min_group_n",
+                                            "e.g. min_group_n: 10")
