@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 
 FINDINGS_COLUMNS = ["measure", "label", "direction", "primary_test", "p_reported", "sentence"]
-#: Counts below this are written as "fewer than ..." rather than printed.
+#: Default smallest count printed (``disclosure.min_cell``); smaller counts read "fewer than ...".
 MIN_PRINTED_N = 5
 MINUS = "\u2212"
 EN_DASH = "\u2013"
@@ -62,9 +62,9 @@ def _scale(instrument):
     return f" on the {lo}{EN_DASH}{hi} scale"
 
 
-def _people(n, population):
-    if n < MIN_PRINTED_N:
-        return f"fewer than {MIN_PRINTED_N} matched {population}"
+def _people(n, population, min_cell=MIN_PRINTED_N):
+    if n < min_cell:
+        return f"fewer than {min_cell} matched {population}"
     return f"{n:,} matched {population}"
 
 
@@ -78,11 +78,11 @@ def _test_text(row):
             f"d_z = {format_number(row['d_z'])}")
 
 
-def _sentence(row, *, scale, population, alpha):
+def _sentence(row, *, scale, population, alpha, min_cell=MIN_PRINTED_N):
     label, n = row["label"], int(row["n"])
     if row["primary_test"] not in ("paired t", "Wilcoxon"):
         why = row["note"] or "not tested"
-        return "not tested", f"{label} was not tested: {why} ({_people(n, population)})."
+        return "not tested", f"{label} was not tested: {why} ({_people(n, population, min_cell)})."
     level = f"{row['confidence'] * 100:g}% CI"
     change = (f"mean change {format_number(row['mean_diff'], sign=True)}, {level} "
               f"{format_number(row['ci_low'])} to {format_number(row['ci_high'])}")
@@ -93,29 +93,46 @@ def _sentence(row, *, scale, population, alpha):
     if not row["p_primary_holm"] < alpha:
         return "no significant change", (
             f"{label} scores did not change significantly ({pre} before and {post} after"
-            f"{scale}; {stats}), {_people(n, population)}.")
+            f"{scale}; {stats}), {_people(n, population, min_cell)}.")
     effect = row["rank_biserial"] if row["primary_test"] == "Wilcoxon" else row["mean_diff"]
     direction = "rose" if (effect if effect != 0 else row["mean_diff"]) > 0 else "fell"
     return direction, (f"{label} scores {direction} from {pre} to {post}{scale} ({stats}), "
-                       f"{_people(n, population)}.")
+                       f"{_people(n, population, min_cell)}.")
 
 
-def _share(count, percent, min_cell):
-    """A percentage, or 'fewer than min_cell' when it stands for 1 to min_cell - 1 people."""
-    if 0 < count < min_cell:
-        return f"fewer than {min_cell} people"
-    return f"{percent:.0f}%"
+_RELIABLE = ("improved", "no_change", "deteriorated")
 
 
-def _reliable_text(rc_row, min_cell=5):
+def _reliable_text(rc_row, min_cell=MIN_PRINTED_N):
+    """The reliable-change sentence, with the table's disclosure control: a count of 1 to
+    ``min_cell - 1`` reads "fewer than ...", and a further share is left out ("not shown") wherever
+    the matched n and the other shares would give the small one away (complementary suppression)."""
+    from .privacy import protect_cells
+
     if not isinstance(rc_row, pd.Series) or rc_row.get("note") or not rc_row["n"] > 0:
+        return ""
+    counts = {k: float(rc_row[k]) for k in _RELIABLE}
+    if not all(np.isfinite(v) for v in counts.values()):
+        return ""
+    if rc_row["n"] < min_cell:  # the sentence before says "fewer than min_cell matched"
         return ""
     r = f"{rc_row['r_used']:.2f}".lstrip("0") if rc_row["r_used"] >= 0 else \
         format_number(rc_row["r_used"])
-    # a percentage of a small count would disclose it (disclosure.min_cell)
-    parts = [_share(rc_row[k], rc_row[f"{k}_pct"], min_cell) for k in ("improved", "no_change", "deteriorated")]
-    return (f" Reliable change (Jacobson{EN_DASH}Truax, r = {r}): "
+    # n is in the sentence before: n = improved + no change + deteriorated
+    small, extra = protect_cells(counts, [(None, list(_RELIABLE))], min_cell=min_cell)
+    parts = []
+    for k in _RELIABLE:
+        if k in small:
+            parts.append(f"fewer than {min_cell} people")
+        elif k in extra:
+            parts.append("a number not shown")
+        else:
+            parts.append(f"{rc_row[f'{k}_pct']:.0f}%")
+    text = (f" Reliable change (Jacobson{EN_DASH}Truax, r = {r}): "
             f"{parts[0]} improved, {parts[1]} did not change reliably, {parts[2]} deteriorated.")
+    if extra:
+        text = text[:-1] + " (not shown so that a small number cannot be worked out)."
+    return text
 
 
 def findings(outcomes, *, instrument=None, population="children", alpha=0.05,
@@ -135,6 +152,10 @@ def findings(outcomes, *, instrument=None, population="children", alpha=0.05,
     reliable_change : pandas.DataFrame, optional
         Output of :func:`evalkit.stats.reliable_change`; when given, a second
         sentence gives the percentages that reliably improved/deteriorated.
+    min_cell : int, default 5
+        The cohort's ``disclosure.min_cell``: counts below it are written as
+        "fewer than {min_cell}", and reliable-change shares follow the tables'
+        complementary suppression.
 
     Returns
     -------
@@ -154,7 +175,7 @@ def findings(outcomes, *, instrument=None, population="children", alpha=0.05,
     primary test (``p_primary_holm``) is below ``alpha``; the direction is the
     sign of the mean change (paired t) or of the rank-biserial r (Wilcoxon).
     Means and effect sizes have 2 decimals, p values 3 (APA: no leading zero,
-    "p < .001"). Counts below 5 are written as "fewer than 5".
+    "p < .001"). Counts below ``min_cell`` are written as "fewer than {min_cell}".
     "Did not change significantly" is used rather than "reliably" so as not to
     be confused with the Jacobson–Truax reliable change index.
 
@@ -176,7 +197,8 @@ def findings(outcomes, *, instrument=None, population="children", alpha=0.05,
     rc = reliable_change.set_index("measure") if reliable_change is not None else None
     rows = []
     for _, row in outcomes.iterrows():
-        direction, text = _sentence(row, scale=scale, population=population, alpha=alpha)
+        direction, text = _sentence(row, scale=scale, population=population, alpha=alpha,
+                                    min_cell=min_cell)
         if rc is not None and row["measure"] in rc.index:
             text += _reliable_text(rc.loc[row["measure"]], min_cell)
         rows.append({"measure": row["measure"], "label": row["label"], "direction": direction,

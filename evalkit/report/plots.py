@@ -81,10 +81,16 @@ def _require_columns(data, columns, what):
 
 
 def _get_ax(ax):
+    literal_text()
     if ax is None:
         import matplotlib.pyplot as plt
 
         ax = plt.gca()
+    # texts the axes made before mathtext was switched off (titles, axis labels, ticks)
+    for text in (ax.title, getattr(ax, "_left_title", None), getattr(ax, "_right_title", None),
+                 ax.xaxis.label, ax.yaxis.label, *ax.get_xticklabels(), *ax.get_yticklabels()):
+        if text is not None:
+            text.set_parse_math(False)
     return ax
 
 
@@ -186,8 +192,32 @@ def set_theme(*, font_scale=1.1, context="notebook"):
 
         mpl.rcParams.update(THEME_RC)
         mpl.rcParams["axes.prop_cycle"] = cycler(color=COLORBLIND)
+        literal_text()
         return
     _seaborn_theme(context=context, font_scale=font_scale)
+    literal_text()
+
+
+def literal_text():
+    """Show every figure text literally: matplotlib's mathtext off (``text.parse_math``).
+
+    Labels come from instruments, configs and data files; with mathtext on, a
+    label such as ``"$\\alpha$"`` is drawn as a Greek letter and an unbalanced
+    ``"$5 voucher"`` raises an error when the figure is drawn. evalkit's own
+    labels use no mathtext. Called by :func:`set_theme` and by every plot function.
+
+    Examples
+    --------
+    >>> import matplotlib as mpl, matplotlib.pyplot as plt
+    >>> literal_text()
+    >>> fig, ax = plt.subplots()
+    >>> ax.set_title("Cost $5 $x^2").get_parse_math() if hasattr(ax.title, "get_parse_math") else False
+    False
+    >>> fig.canvas.draw(); plt.close(fig)
+    """
+    import matplotlib as mpl
+
+    mpl.rcParams["text.parse_math"] = False
 
 
 def _seaborn_theme(*, context="notebook", font_scale=1.1):
@@ -924,6 +954,20 @@ def reliable_change_plot(rc_table, *, ax=None, unit="children"):
 # --------------------------------------------------------------------------- diverging bars
 
 
+def _hidden_segments(data, min_cell):
+    """(item, timepoint, response) of the segments whose percent is not printed: small counts, and
+    what complementary suppression adds so that the printed percents do not give them away."""
+    from .privacy import protect_cells
+
+    out = set()
+    n = pd.to_numeric(data["n"], errors="coerce")
+    for (item, tp), group in n.groupby([data["item"], data["timepoint"]], sort=False):
+        values = {int(r): float(v) for r, v in zip(data.loc[group.index, "response"], group) if pd.notna(v)}
+        primary, secondary = protect_cells(values, [(None, list(values))], min_cell=min_cell)
+        out |= {(item, tp, r) for r in primary | secondary}
+    return out
+
+
 def diverging_layout(distributions, *, scale=None):
     """Segments of Likert-style diverging bars: lower responses left of 0, higher right, midpoint centred.
 
@@ -1001,7 +1045,7 @@ def diverging_layout(distributions, *, scale=None):
 
 
 def diverging_bar_plot(distributions, *, timepoints=TIMEPOINTS, ax=None, item_labels=None, scale=None,
-                       wrap=32):
+                       wrap=32, min_cell=None):
     """Likert-style diverging stacked bars per item and timepoint.
 
     Parameters
@@ -1019,6 +1063,12 @@ def diverging_bar_plot(distributions, *, timepoints=TIMEPOINTS, ax=None, item_la
         Response range, passed to :func:`diverging_layout`.
     wrap : int, default 32
         Wrap item texts at this many characters.
+    min_cell : int, optional
+        Disclosure control (needs ``n``): a segment standing for 1 to
+        ``min_cell - 1`` responses gets no percent label, nor does the next
+        segment that would let ``100% - the other labels`` give it away
+        (complementary suppression within the bar, as in tables); a bar of
+        fewer than ``min_cell`` responses is labelled ``n < min_cell``.
 
     Returns
     -------
@@ -1068,8 +1118,11 @@ def diverging_bar_plot(distributions, *, timepoints=TIMEPOINTS, ax=None, item_la
     positions, minor_labels, major_ticks, major_labels = {}, [], [], []
     y = 0.0
     totals = None
+    hidden = set()
     if "n" in data.columns:
         totals = pd.to_numeric(data["n"], errors="coerce").groupby([data["item"], data["timepoint"]]).sum(min_count=1)
+        if min_cell is not None:
+            hidden = _hidden_segments(data, min_cell)
     for item in pd.unique(layout["item"]):
         present = set(layout.loc[layout["item"] == item, "timepoint"])
         ys = []
@@ -1079,7 +1132,8 @@ def diverging_bar_plot(distributions, *, timepoints=TIMEPOINTS, ax=None, item_la
             positions[(item, tp)] = y
             text = str(tp).capitalize()
             if totals is not None and pd.notna(totals.get((item, tp), np.nan)):
-                text += f" (n = {int(totals[(item, tp)])})"
+                n = int(totals[(item, tp)])
+                text += f" (n < {min_cell})" if min_cell is not None and 0 < n < min_cell else f" (n = {n})"
             minor_labels.append((y, text))
             ys.append(y)
             y += 1.0
@@ -1094,6 +1148,8 @@ def diverging_bar_plot(distributions, *, timepoints=TIMEPOINTS, ax=None, item_la
         ax.barh(seg["y"], seg["width"], left=seg["left"], height=0.8, color=colour,
                 edgecolor="white", linewidth=0.6, label=name)
         for _, s in seg[seg["width"] >= 8].iterrows():
+            if (s["item"], s["timepoint"], s["response"]) in hidden:
+                continue
             ax.text(s["left"] + s["width"] / 2, s["y"], f"{s['width']:.0f}%", ha="center", va="center",
                     fontsize="x-small", gid="percent")
 
@@ -1121,6 +1177,8 @@ def diverging_bar_plot(distributions, *, timepoints=TIMEPOINTS, ax=None, item_la
 
 def _panel_grid(n_panels, *, col_wrap, height, aspect, sharey):
     import matplotlib.pyplot as plt
+
+    literal_text()
 
     ncols = max(1, min(col_wrap, n_panels))
     nrows = max(1, math.ceil(n_panels / ncols))
