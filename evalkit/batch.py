@@ -100,9 +100,10 @@ def _run_one(config, out, force):
     env = dict(os.environ)
     env.pop("MPLBACKEND", None)
     run = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    if not run.returncode:
+        return 0, ""
     lines = [ln for ln in run.stderr.splitlines() if ln.startswith(("evalkit: error", "evalkit: internal error"))]
-    return run.returncode, (lines[-1] if lines else run.stderr.strip().splitlines()[-1:] or [""])[0] \
-        if run.returncode else ""
+    return run.returncode, (lines or run.stderr.strip().splitlines() or [""])[-1]
 
 
 def batch(configs, *, out_dir, jobs=None, shard_spec=None, force=False, progress=True, note=None):

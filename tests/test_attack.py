@@ -12,8 +12,11 @@ the case's arguments. Whatever the outcome:
 """
 from __future__ import annotations
 
+import builtins
+import glob
 import hashlib
 import html
+import importlib
 import os
 import shutil
 import zipfile
@@ -88,6 +91,17 @@ def _setup(steps, case, out, monkeypatch, capsys):
         elif kind == "env":
             for key, value in arg.items():
                 monkeypatch.setenv(key, value)
+        elif kind == "lock":  # a lock file naming a live process (this one), as a run still writing leaves it
+            Path(arg).parent.mkdir(parents=True, exist_ok=True)
+            Path(arg).write_text(f"{os.getpid()}\n", encoding="utf-8")
+        elif kind == "raise":  # a bug, simulated: {target: module.function, error: builtin name, message: text}
+            module, attr = arg["target"].rsplit(".", 1)
+            error = getattr(builtins, arg.get("error", "RuntimeError"))
+
+            def fail(*args, _error=error, _text=arg.get("message", "planted bug"), **kwargs):
+                raise _error(_text)
+
+            monkeypatch.setattr(importlib.import_module(module), attr, fail)
         else:  # pragma: no cover - a corpus typo
             raise AssertionError(f"unknown setup step {kind}")
 
@@ -130,6 +144,11 @@ def test_attack(name, tmp_path, monkeypatch, capsys):
         assert int((rows["status"] == "kept").sum()) == want.get("kept", int((rows["status"] == "kept").sum()))
         assert int((rows["status"] == "excluded").sum()) == want.get(
             "excluded", int((rows["status"] == "excluded").sum()))
+
+    for path in want.get("absent", []):  # e.g. a stale page, or a file a planted link or pickle would create
+        assert not glob.glob(_fill(path, case, out)), f"{name}: {path} should not exist"
+    for path in want.get("present", []):  # e.g. a file outside the folder that a link points at
+        assert glob.glob(_fill(path, case, out)), f"{name}: {path} should exist"
 
     planted = [str(p) for p in want.get("planted", [])]
     if planted:

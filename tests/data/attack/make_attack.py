@@ -19,11 +19,15 @@ rewrites every case folder it knows and leaves other files alone).
     Optional list of steps run before the command, each a one-key mapping:
     ``mkfifo: PATH``, ``mkdir: PATH``, ``write: {path: PATH, text: TEXT}``,
     ``symlink: {link: PATH, target: PATH}``, ``run: ARGV`` (an earlier evalkit run, any exit),
-    ``env: {NAME: VALUE}``; paths may use ``{case}`` and ``{out}``.
+    ``env: {NAME: VALUE}``, ``lock: PATH`` (a lock file holding the pid of the test process, which is
+    alive), ``raise: {target: MODULE.FUNCTION, error: BUILTIN, message: TEXT}`` (a bug, simulated: the
+    function raises); paths may use ``{case}`` and ``{out}``.
 ``exit``
     The exit code.
 ``message``
     Words that must appear in standard error (exit 2) or standard output (exit 0).
+``absent`` / ``present``
+    Paths or glob patterns (with ``{case}``, ``{out}``) that must not exist / must exist after the run.
 ``planted``
     Texts from the data that must appear in no shareable file of ``{out}`` (privacy cases).
 ``kept`` / ``excluded``
