@@ -45,3 +45,68 @@ def test_console_script_and_module_entry_points(tmp_path):
         run = subprocess.run(cmd + ["validate", str(bad)], capture_output=True, text=True)
         assert run.returncode == 2, run.stderr
         assert "unknown key 'colour'" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_broken_pipe_exits_quietly(sample_config):
+    """`evalkit validate c.yml | head -1`: the reader goes away; no traceback, exit 141 (128 + SIGPIPE)."""
+    proc = subprocess.Popen([sys.executable, "-m", "evalkit", "validate", str(sample_config)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()  # the reader is gone before evalkit prints anything
+    err = proc.stderr.read().decode()
+    assert proc.wait() == 141
+    assert err == "", err
+
+
+def test_broken_pipe_after_the_first_line(sample_config):
+    run = subprocess.run(f"'{sys.executable}' -m evalkit validate '{sample_config}' | head -1; "
+                         f"echo \"status ${{PIPESTATUS[0]}}\"", shell=True, executable="/bin/bash",
+                         capture_output=True, text=True)
+    assert run.stdout.startswith("Cohort: Sample cohort 2026") and run.stdout.rstrip().endswith(
+        ("status 0", "status 141"))  # 0 when everything fitted in the pipe before head closed it
+    assert "Traceback" not in run.stderr and "Exception ignored" not in run.stderr, run.stderr
+
+
+def test_internal_error_is_one_line_and_a_log(tmp_path, monkeypatch, capsys, sample_config):
+    import evalkit.runner
+
+    def bug(*args, **kwargs):
+        raise RuntimeError("child C0042 said something")
+
+    monkeypatch.setattr(evalkit.runner, "report", bug)
+    out = tmp_path / "reports" / "sample"
+    (tmp_path / "reports").mkdir()
+    assert main(["report", str(sample_config), "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    log = tmp_path / "reports" / "evalkit-error.log"
+    assert err == f"evalkit: internal error (RuntimeError): please report it; details in {log}\n"
+    text = log.read_text()
+    assert "Traceback" in text and "RuntimeError: child C0042 said something" in text
+    assert oct(log.stat().st_mode & 0o777) == "0o600" and not out.exists()
+
+
+def test_internal_error_in_validate_logs_to_the_temporary_folder(monkeypatch, capsys, sample_config):
+    import tempfile
+
+    import evalkit.validate
+
+    monkeypatch.setattr(evalkit.validate, "validate", lambda *a, **k: {}["missing key"])
+    assert main(["validate", str(sample_config)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("evalkit: internal error (KeyError): please report it; details in ")
+    path = Path(err.rsplit("details in ", 1)[1].strip())
+    assert path.parent == Path(tempfile.gettempdir()) and path.name.startswith("evalkit-error-")
+    assert "KeyError" in path.read_text() and len(err.splitlines()) == 1
+    path.unlink()
+
+
+def test_internal_error_when_out_parent_is_missing_logs_to_the_temporary_folder(tmp_path, monkeypatch, capsys,
+                                                                                 sample_config):
+    import tempfile
+
+    import evalkit.runner
+
+    monkeypatch.setattr(evalkit.runner, "report", lambda *a, **k: 1 / 0)
+    assert main(["report", str(sample_config), "--out", str(tmp_path / "no" / "such" / "out")]) == 1
+    path = Path(capsys.readouterr().err.rsplit("details in ", 1)[1].strip())
+    assert path.parent == Path(tempfile.gettempdir()) and "ZeroDivisionError" in path.read_text()
+    path.unlink()
