@@ -39,6 +39,15 @@ def _batch(args):
     return 1 if len(failed) else 0
 
 
+def _share(args):
+    from .report.share import share
+
+    done = share(args.dir, to=args.to)
+    print(f"Checked {len(done['files'])} pages (no identifiers, no small count below {done['min_cell']} shown or "
+          f"recoverable); shareable zip written to {done['zip']}")
+    return 0
+
+
 def build_parser():
     """The ``evalkit`` argument parser (``evalkit --help``)."""
     parser = argparse.ArgumentParser(
@@ -64,6 +73,10 @@ def build_parser():
     p.add_argument("--shard", default=None, help="i/n: run only every n-th cohort from the i-th (CI matrix)")
     p.add_argument("--force", action="store_true", help="overwrite folders holding other cohorts' reports")
     p.set_defaults(func=_batch)
+    p = sub.add_parser("share", help="check a report folder and zip only its shareable pages (what goes to a commissioner)")
+    p.add_argument("dir", help="report folder (evalkit report --out)")
+    p.add_argument("--to", default=None, help="zip to write (default: DIR-share.zip beside DIR)")
+    p.set_defaults(func=_share)
     return parser
 
 

@@ -102,3 +102,37 @@ def test_reliable_change_sentence_and_real_pipeline():
     pct = rc.loc[0, "improved_pct"]
     assert f"Reliable change (Jacobson\u2013Truax, r = .80): {pct:.0f}% improved" in text
     assert f"t(39) = {out.loc[0, 't']:.2f}" in text
+
+
+# --------------------------------------------------------------------------- issue 9: min_cell from the config
+
+def test_min_cell_from_the_config_hides_a_count_below_it():
+    row = outcome(n=7, df=6.0)
+    assert findings(row, instrument=EAQ).loc[0, "sentence"].endswith(", 7 matched children.")
+    text = findings(row, instrument=EAQ, min_cell=10).loc[0, "sentence"]
+    assert text.endswith(", fewer than 10 matched children.") and " 7 matched" not in text
+
+
+def _rc(improved, no_change, deteriorated):
+    n = improved + no_change + deteriorated
+    return pd.DataFrame([{"measure": "differentiating", "n": n, "r_used": 0.62, "note": "",
+                          "improved": improved, "no_change": no_change, "deteriorated": deteriorated,
+                          "improved_pct": 100 * improved / n, "no_change_pct": 100 * no_change / n,
+                          "deteriorated_pct": 100 * deteriorated / n}])
+
+
+def test_reliable_change_sentence_hides_the_share_that_would_give_a_small_one_away():
+    # the sample cohort: 26 improved, 242 unchanged, 1 deteriorated; 10% + 90% would leave 0-1%
+    text = findings(outcome(n=269), instrument=EAQ, reliable_change=_rc(26, 242, 1)).loc[0, "sentence"]
+    assert ("Reliable change (Jacobson\u2013Truax, r = .62): a number not shown improved, 90% did not change "
+            "reliably, fewer than 5 people deteriorated (not shown so that a small number cannot be worked "
+            "out).") in text
+    assert "10%" not in text
+
+
+def test_reliable_change_sentence_follows_min_cell():
+    shown = findings(outcome(n=270), instrument=EAQ, reliable_change=_rc(23, 238, 9)).loc[0, "sentence"]
+    assert "9% improved, 88% did not change reliably, 3% deteriorated." in shown
+    hidden = findings(outcome(n=270), instrument=EAQ, reliable_change=_rc(23, 238, 9),
+                      min_cell=10).loc[0, "sentence"]
+    assert "fewer than 10 people deteriorated" in hidden and "3%" not in hidden and "9%" not in hidden

@@ -1,5 +1,6 @@
 """Tests for evalkit.report.privacy: pseudonyms, small-count suppression, withheld groups, identifier scans."""
 import hashlib
+import json
 import hmac
 import math
 import os
@@ -277,3 +278,207 @@ def test_pseudonymised_page_is_clean():
     table = pd.DataFrame({"child": pseudonymise(ids, salt=SALT), "score": [3, 4]})
     assert find_identifiers(table.to_html(), ids) == []
     assert find_identifiers(pd.DataFrame({"child": ids}).to_html(), ids) == ids
+
+
+# --------------------------------------------------------------------------- complementary suppression
+# Issue 9, family 2: a hidden small count must not be recoverable as total minus the shown parts.
+
+from evalkit.report.privacy import (  # noqa: E402
+    complementary_suppression,
+    data_values,
+    derived_bounds,
+    disclosure_check,
+    exposures,
+    html_tables,
+    identifier_scan,
+    protect_cells,
+    table_problems,
+    text_problems,
+)
+
+RC = ["improved", "no_change", "deteriorated"]
+# the sample cohort's reliable change before issue 9: 269 - 26 - 242 = 1 deteriorated
+SAMPLE_RC = pd.DataFrame({"measure": ["differentiating", "verbal_sharing", "not_hiding"],
+                          "n": [269, 270, 270], "improved": [26, 37, 23], "no_change": [242, 230, 238],
+                          "deteriorated": [1, 3, 9]})
+# results/cleaning_summary.csv of the sample cohort (children, then facilitators)
+SUMMARY = pd.DataFrame({
+    "section": ["children"] * 4 + ["facilitators"] * 2,
+    "file": ["a.csv", "b.csv", "c.xlsx", "all files", "f.csv", "all files"],
+    "rows_in": [240, 185, 154, 579, 119, 119], "rows_kept": [236, 181, 153, 570, 118, 118],
+    "rows_excluded": [4, 4, 1, 9, 1, 1], "unknown timepoint": [1, 1, 0, 2, 0, 0],
+    "exact duplicate": [1, 1, 1, 3, 1, 1], "conflicting duplicate": [2, 2, 0, 4, 0, 0]})
+REASONS = ["unknown timepoint", "exact duplicate", "conflicting duplicate"]
+
+
+def test_derived_bounds_recover_the_issue_example():
+    eq = [("n", RC)]
+    assert derived_bounds({"n": 269, "improved": 26, "no_change": 242}, ["deteriorated"], eq) == {
+        "deteriorated": (1, 1)}
+    # with the next-smallest part hidden too, the small one keeps its whole range 1..4
+    bounds = derived_bounds({"n": 269, "no_change": 242}, ["improved", "deteriorated"], eq,
+                            small=["deteriorated"])
+    assert bounds == {"deteriorated": (1, 4), "improved": (23, 26)}
+
+
+def test_two_small_parts_of_a_shown_total_are_a_small_sum():
+    # 10 = 8 + 1 + 1: both hidden, yet together they are 2
+    found = exposures({"n": 10, "a": 8}, ["b", "c"], [("n", ["a", "b", "c"])])
+    assert [f["problem"] for f in found] == ["recoverable", "recoverable", "small sum"]
+    primary, secondary = protect_cells({"n": 10, "a": 8, "b": 1, "c": 1}, [("n", ["a", "b", "c"])])
+    assert (primary, secondary) == ({"b", "c"}, {"a"})
+
+
+def test_reliable_change_row_hides_the_next_smallest_part_not_n():
+    out = complementary_suppression(SAMPLE_RC, relations=[("n", RC)], keep=["n"])
+    assert out["improved"].tolist() == ["*", "*", 23]
+    assert out["deteriorated"].tolist() == ["<5", "<5", 9]
+    assert out["no_change"].tolist() == [242, 230, 238] and out["n"].tolist() == [269, 270, 270]
+
+
+def test_matching_hides_the_total_before_matched():
+    # facilitators: 60 people = <5 pre only + 0 post only + 58 matched (n of the outcome tables)
+    table = pd.DataFrame({"people": [300, 60], "pre only": [25, 2], "post only": [5, 0],
+                          "matched": [270, 58]})
+    out = complementary_suppression(table, relations=[("people", ["pre only", "post only", "matched"])],
+                                    keep=["matched"])
+    assert out.to_dict("list") == {"people": [300, "*"], "pre only": [25, "<5"], "post only": [5, 0],
+                                   "matched": [270, 58]}
+
+
+def _accounting(min_cell):
+    columns = ["rows_in", "rows_kept", "rows_excluded", *REASONS]
+    return complementary_suppression(
+        SUMMARY, relations=[("rows_in", ["rows_kept", "rows_excluded"]), ("rows_excluded", REASONS)],
+        column_relations=[(3, [0, 1, 2], columns), (5, [4], columns)], min_cell=min_cell)
+
+
+def test_accounting_with_row_and_column_totals():
+    out = _accounting(5)
+    assert out["rows_kept"].tolist() == ["*", "*", "*", 570, "*", "*"]
+    assert out["rows_excluded"].tolist() == ["<5", "<5", "<5", 9, "<5", "<5"]
+    assert out["rows_in"].tolist() == [240, 185, 154, 579, 119, 119]
+    assert out["unknown timepoint"].tolist() == ["<5", "<5", 0, "<5", 0, 0]  # zeros stay shown
+    shown = [[c.replace("_", " ") for c in out.columns]] + out.astype(str).values.tolist()
+    assert table_problems([[h if h != "rows excluded" else "excluded" for h in
+                            [x.replace("rows kept", "kept") for x in shown[0]]]] + shown[1:]) == []
+
+
+def test_accounting_with_min_cell_10_hides_the_nine_and_its_complement():
+    out = _accounting(10)
+    assert out.loc[3, "rows_excluded"] == "<10" and out.loc[3, "rows_kept"] == "*"
+
+
+def test_percent_of_a_complementary_cell_is_hidden():
+    table = SAMPLE_RC.assign(improved_pct=[9.7, 13.7, 8.5])
+    out = complementary_suppression(table, relations=[("n", RC)], keep=["n"],
+                                    percent_columns={"improved_pct": "improved"})
+    assert out["improved_pct"].tolist() == ["*", "*", 8.5]
+
+
+def test_complementary_suppression_refuses_bad_min_cell_and_missing_columns():
+    with pytest.raises(ConfigError):
+        complementary_suppression(SAMPLE_RC, relations=[("n", RC)], min_cell=True)
+    with pytest.raises(DataError, match="not in the table"):
+        complementary_suppression(SAMPLE_RC, relations=[("n", ["improved", "lost"])])
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_no_hidden_count_is_ever_recoverable(seed):
+    """Random one-total tables: after suppression, exposures() finds nothing (the routine's promise)."""
+    rng = np.random.default_rng(seed)
+    parts = rng.choice([0, 1, 2, 3, 4, 6, 9, 30], size=(6, 4))
+    table = pd.DataFrame(parts, columns=list("abcd")).assign(n=parts.sum(axis=1))
+    out = complementary_suppression(table, relations=[("n", list("abcd"))], min_cell=5)
+    for _, row in out.iterrows():
+        shown = {c: row[c] for c in "abcdn" if not isinstance(row[c], str)}
+        hidden = [c for c in "abcdn" if isinstance(row[c], str)]
+        small = [c for c in hidden if row[c] == "<5"]
+        assert exposures(shown, hidden, [("n", list("abcd"))], small=small) == []
+
+
+# --------------------------------------------------------------------------- the disclosure check
+
+
+def _page(*tables, text=""):
+    def one(rows):
+        head = "<tr>" + "".join(f"<th>{c}</th>" for c in rows[0]) + "</tr>"
+        body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in r) + "</tr>" for r in rows[1:])
+        return f"<table><thead>{head}</thead><tbody>{body}</tbody></table>"
+    return "<html><body>" + "".join(one(t) for t in tables) + text + "</body></html>"
+
+
+def test_html_tables_reads_header_and_cells():
+    assert html_tables(_page([["n", "kept"], [12, "&lt;5"]])) == [[["n", "kept"], ["12", "<5"]]]
+
+
+def test_disclosure_check_finds_a_planted_recoverable_cell(tmp_path):
+    # the sample report's tables before issue 9
+    (tmp_path / "01_data_quality.html").write_text(_page(
+        [["section", "file", "rows in", "kept", "excluded", "exact duplicate"],
+         ["facilitators", "facilitators.csv", 119, 118, "&lt;5", "&lt;5"],
+         ["facilitators", "all files", 119, 118, "&lt;5", "&lt;5"]],
+        [["section", "people", "pre only", "post only", "matched"], ["facilitators", 60, "&lt;5", 0, 58]]))
+    (tmp_path / "02_child_outcomes.html").write_text(_page(
+        [["Measure", "n", "Reliably improved", "No reliable change", "Reliably deteriorated"],
+         ["Differentiating Emotions", 269, "26 (10%)", "242 (90%)", "&lt;5"],
+         ["Not Hiding Emotions", 270, "23 (9%)", "238 (88%)", "9 (3%)"]],
+        text="<li>Reliable change (Jacobson–Truax, r = .62): 10% improved, 90% did not change reliably, "
+             "fewer than 5 people deteriorated.</li>"))
+    (tmp_path / "index.html").write_text(_page(text="<li>Scores rose (t(6) = 3.10), 7 matched children.</li>"))
+    found = disclosure_check(tmp_path, 10)
+    by_file = found.groupby("file")["problem"].apply(list).to_dict()
+    quality = found[found["file"] == "01_data_quality.html"]
+    assert set(quality["column"]) == {"excluded", "exact duplicate", "pre only"}
+    assert "<5 can be worked out from the shown total and parts: it is 2" in by_file["01_data_quality.html"]
+    outcomes = found[(found["file"] == "02_child_outcomes.html") & (found["where"] == "table 1")]
+    assert sorted(map(tuple, outcomes[["row", "column", "problem"]].values.tolist())) == [
+        (1, "Reliably deteriorated", "<5 can be worked out from the shown total and parts: it is 1"),
+        (2, "Reliably deteriorated", "a count below min_cell 10 is shown")]
+    assert any("100% minus them" in p for p in by_file["02_child_outcomes.html"])
+    assert by_file["index.html"] == ["a count below min_cell 10 is printed: 7 matched children"]
+
+
+def test_disclosure_check_reads_recorded_values_of_notebooks(tmp_path):
+    import nbformat
+
+    record = {"name": "children_reliable_change", "value": [
+        {"measure": "total", "n": 20, "improved": 12, "no_change": 7, "deteriorated": 1}]}
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x", outputs=[nbformat.v4.new_output(
+        "display_data", data={"application/vnd.evalkit.record+json": record, "text/plain": ""})])])
+    (tmp_path / "notebooks").mkdir()
+    nbformat.write(nb, str(tmp_path / "notebooks" / "02.ipynb"))
+    found = disclosure_check(tmp_path, 5)
+    assert found["where"].tolist() == ["record children_reliable_change"]
+    assert found["problem"].tolist() == ["a count below min_cell 5 is shown"]
+
+
+def test_text_problems_leave_suppressed_sentences_alone():
+    assert text_problems("Reliable change (Jacobson–Truax, r = .62): a number not shown improved, 90% did "
+                         "not change reliably, fewer than 5 people deteriorated.") == []
+    assert text_problems("Scores rose, 12 matched children.", min_cell=10) == []
+
+
+# --------------------------------------------------------------------------- the identifier scan
+
+def test_data_values_lists_ids_and_free_text_but_not_factors_or_labels(sample_config):
+    ids, texts = data_values(sample_config)
+    assert "C0001" in ids and "F001" in ids and len(ids) == 362
+    assert "Interpreter present" in texts  # a notes column the config does not name
+    assert not {"Site A", "group", "social care referral"} & set(texts)  # configured factor levels
+    assert not {"often true", "pre", "baseline"} & set(texts)  # instrument and config labels
+    assert "follow-up" not in texts  # a timepoint cell, but also words the report writes itself
+
+
+def test_identifier_scan_finds_a_planted_id_and_note(tmp_path, sample_config):
+    (tmp_path / "manifest.json").write_text(json.dumps({"config_path": str(sample_config)}))
+    (tmp_path / "index.html").write_text("<p>Cohort report, 270 matched children, Site A</p>")
+    (tmp_path / "leak.html").write_text("<td>c0001</td><p>interpreter&nbsp;PRESENT</p>")
+    found = identifier_scan(tmp_path)
+    assert found[["file", "where"]].values.tolist() == [["leak.html", "id"], ["leak.html", "data text"]]
+    assert "C0001" not in found.to_string() and "Interpreter" not in found.to_string()
+
+
+def test_identifier_scan_refuses_without_a_config(tmp_path):
+    with pytest.raises(ConfigError, match="cannot tell which cohort"):
+        identifier_scan(tmp_path)

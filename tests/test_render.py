@@ -324,3 +324,106 @@ def test_index_opens_offline_in_chromium(chromium, tmp_path):
                                       provenance={"evalkit": "0.1.0"}), encoding="utf-8")
     result = browser.screenshot(path, tmp_path / "index.png")
     assert result["nonblank"] and result["requests"] == [] and result["failed_requests"] == []
+
+
+# --------------------------------------------------------------------------- issue 9, family 4: hostile text
+
+HOSTILE = ["<style>table{display:none}</style>", "</h1><h1>All children improved</h1>", "[link](http://evil)",
+           '<a href="https://evil.example/x">click</a>', "$\\alpha$", "{{ config }}", "North\n# Fake headline\n- x"]
+
+
+def _hostile_page(name):
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    from evalkit.report.notebook import Markdown, Table, title
+
+    data = SimpleNamespace(config=SimpleNamespace(name=name))
+    outputs = []
+    for shown in (title(data, "Child outcomes"), Markdown(f"- {__import__('evalkit.report.notebook', fromlist=['x']).markdown_text(name)} rose"),
+                  Table(pd.DataFrame({"Measure": [name], "n": [12]}), caption=name, notes=[name])):
+        bundle = {}
+        if hasattr(shown, "_repr_markdown_"):
+            bundle["text/markdown"] = shown._repr_markdown_()
+        if hasattr(shown, "_repr_html_"):
+            bundle["text/html"] = shown._repr_html_()
+        outputs.append(new_output("display_data", data=bundle))
+    return render.notebook_to_html(_notebook(_code(outputs)), title=f"Child outcomes: {name}")
+
+
+@pytest.mark.parametrize("name", HOSTILE)
+def test_hostile_cohort_names_show_literally(name):
+    page = _hostile_page(name)
+    body = page.split("<main>", 1)[1]
+    assert "<style" not in body and "<h1>All children" not in body and "evil" not in "".join(
+        render.hyperlinks(page))
+    assert body.count("<h1") == 1  # only the page's own heading
+    assert body.count("<table") == 1 and render.external_references(page) == []
+    flat = " ".join(name.split())
+    assert flat in html_text(body)  # the name itself, shown as text, on one line
+
+
+def html_text(body):
+    import html as _html
+
+    return " ".join(_html.unescape(re.sub(r"<[^>]+>", " ", body)).split())
+
+
+def test_markdown_text_shows_maths_and_markup_as_text():
+    from evalkit.report.notebook import markdown_text
+
+    page = render.notebook_to_html(_notebook(new_markdown_cell("x"), _code([new_output(
+        "display_data", data={"text/markdown": f"Label: {markdown_text('$x^2$ *bold* `code` <b>b</b>')}"})])))
+    body = page.split("<main>", 1)[1]
+    assert "$x^2$ *bold* `code` <b>b</b>" in html_text(body)
+    assert "<em>" not in body and "<code>" not in body and "<b>" not in body
+
+
+def _policy(page):
+    meta = next(m for m in re.findall(r"<meta[^>]*>", page) if "Content-Security-Policy" in m)
+    return re.search(r'content="([^"]*)"', meta).group(1)
+
+
+def test_policy_allows_only_the_page_stylesheet_by_hash():
+    import hashlib
+
+    page = render.notebook_to_html(_notebook(new_markdown_cell("# Findings")))
+    css = re.search(r"<style>(.*?)</style>", page, re.S).group(1)
+    digest = base64.b64encode(hashlib.sha256(css.encode()).digest()).decode()
+    policy = _policy(page)
+    assert policy == (f"default-src 'none'; img-src data:; style-src 'sha256-{digest}'; base-uri 'none'; "
+                      "form-action 'none'")
+    index = render.index_html("A", [{"n": 12}])
+    assert _policy(index) == policy
+    assert re.search(r"<style>(.*?)</style>", index, re.S).group(1) == css
+
+
+def test_outputs_lose_their_styles_and_outside_links():
+    html_out = ('<style>table {display: none}</style><table><tr style="text-align: right;"><td>1</td></tr></table>'
+                '<a href="https://evil.example">more</a> <a href=" javascript:alert(1)">js</a> '
+                '<a href="02_child_outcomes.html">next</a>')
+    page = render.notebook_to_html(_notebook(_code([new_output("display_data", data={"text/html": html_out})])))
+    body = page.split("</head>", 1)[1]
+    assert "<style" not in body and "style=" not in body
+    assert render.hyperlinks(page) == ["02_child_outcomes.html"]
+    assert "<a>more</a>" in body and "<a>js</a>" in body
+
+
+def test_batch_index_hides_a_small_n_by_the_cohorts_min_cell(tmp_path):
+    config = tmp_path / "cohort.yml"
+    config.write_text("name: North\nchildren: {file: children.csv}\ndisclosure: {min_cell: 10}\n")
+    page = render.batch_index_html([
+        {"cohort": "north", "status": "ok", "n": 7, "headline_effect": "Total: d_z = 0.70 [0.10, 1.20], 7 children",
+         "link": "north/index.html", "config": str(config)},
+        {"cohort": "south", "status": "ok", "n": 3, "headline_effect": "Total: d_z = 0.33, 3 children",
+         "link": "south/index.html"},
+        {"cohort": "east", "status": "ok", "n": 24, "headline_effect": "d_z = 0.62, 24 children", "link": ""}])
+    cells = [row[2:4] for row in __import__("evalkit.report.privacy", fromlist=["x"]).html_tables(page)[0][1:]]
+    assert cells == [["<10", "Total: d_z = 0.70 [0.10, 1.20], <10 children"],
+                     ["<5", "Total: d_z = 0.33, <5 children"], ["24", "d_z = 0.62, 24 children"]]
+
+
+def test_titles_are_one_line():
+    page = render.index_html("North\n<h1>x</h1>", [])
+    assert "<title>North &lt;h1&gt;x&lt;/h1&gt;</title>" in page

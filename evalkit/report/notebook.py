@@ -356,6 +356,8 @@ class Table:
 
     def _repr_html_(self):
         body = self.frame.to_html(index=False, na_rep="", escape=True, border=0, classes="evalkit-table")
+        # pandas puts an inline style on the header row; the pages' CSP allows no inline style attributes
+        body = body.replace(' style="text-align: right;"', "")
         cap = f"<p class='caption'><strong>{html.escape(self.caption)}</strong></p>" if self.caption else ""
         notes = "".join(f"<p class='note'><em>{html.escape(n)}</em></p>" for n in self.notes)
         return cap + body + notes
@@ -364,8 +366,28 @@ class Table:
         return (self.caption + "\n" if self.caption else "") + self.frame.to_string(index=False)
 
 
+def markdown_text(text):
+    """Text from a config, an instrument or a data file, made safe to put inside Markdown.
+
+    Every character that Markdown, HTML or the notebook's maths treat as markup
+    (``< > & [ ] ( ) * _ # $ `` and other ASCII punctuation) becomes a numeric
+    character reference, and line breaks become spaces, so the text shows
+    literally: it cannot start a heading, a list, a link, raw HTML or maths.
+
+    Examples
+    --------
+    >>> markdown_text("A & B")
+    'A &#38; B'
+    >>> markdown_text("</h1>[x](http://e)\\n# $a$")
+    '&#60;&#47;h1&#62;&#91;x&#93;&#40;http&#58;&#47;&#47;e&#41; &#35; &#36;a&#36;'
+    """
+    flat = " ".join(str(text).split())
+    return "".join(f"&#{ord(ch)};" if (ch.isascii() and not ch.isalnum() and ch != " ") else ch
+                   for ch in flat)
+
+
 class Markdown:
-    """Markdown text shown as a report paragraph or list."""
+    """Markdown text shown as a report paragraph or list (put outside text through :func:`markdown_text`)."""
 
     def __init__(self, text):
         self.text = text
@@ -572,14 +594,31 @@ def accounting(data, section=None):
         s = s[s["section"] == section]
     keep = ["section", "file", "rows_in", "rows_kept", "rows_excluded"]
     reasons = [c for c in s.columns if c not in keep and s[c].sum() > 0]
-    table = disclose(s[keep + reasons], data, counts=["rows_in", "rows_kept", "rows_excluded"] + reasons)
+    table = _protected_accounting(s[keep + reasons].reset_index(drop=True), reasons, data.min_cell)
     ok = bool((s["rows_in"] == s["rows_kept"] + s["rows_excluded"]).all())
     record("accounting_identity", ok)
-    record("rows_in", int(s.loc[s["file"] == "all files", "rows_in"].sum()))
+    totals = table.loc[table["file"] == "all files", "rows_in"].tolist()
+    # what the page shows, never more: the total when every section's total is shown
+    record("rows_in", int(sum(totals)) if not any(isinstance(v, str) for v in totals) else "hidden")
     table = table.rename(columns={"rows_in": "rows in", "rows_kept": "kept", "rows_excluded": "excluded"})
     return Table(table, caption="Cleaning accounting: every row is kept or excluded with a reason",
                  notes=[f"Rows in = kept + excluded holds for every file: {'yes' if ok else 'NO'}.",
                         _small_note(data)])
+
+
+def _protected_accounting(table, reasons, min_cell):
+    """The accounting table with complementary suppression: in each row rows in = kept + excluded and
+    excluded = the reasons; in each section the "all files" row is the sum of the file rows."""
+    from .privacy import complementary_suppression
+
+    counts = ["rows_in", "rows_kept", "rows_excluded", *reasons]
+    columns = []
+    for _, rows in table.groupby("section", sort=False):
+        total = rows.index[rows["file"] == "all files"]
+        if len(total) == 1:
+            columns.append((total[0], [r for r in rows.index if r != total[0]], counts))
+    relations = [("rows_in", ["rows_kept", "rows_excluded"])] + ([("rows_excluded", reasons)] if reasons else [])
+    return complementary_suppression(table, relations=relations, column_relations=columns, min_cell=min_cell)
 
 
 def _small_note(data):
@@ -612,10 +651,14 @@ def matching(data):
                      "pre only": int(people.map(lambda s: s == {"pre"}).sum()),
                      "post only": int(people.map(lambda s: s == {"post"}).sum()),
                      "matched": int(people.map(lambda s: s == {"pre", "post"}).sum())})
-        record(f"{name}_matched", rows[-1]["matched"])
-    table = pd.DataFrame(rows)
-    return Table(disclose(table, data, counts=["people", "pre only", "post only", "matched"]),
-                 caption="Pre/post matching", notes=[_small_note(data)])
+    from .privacy import complementary_suppression
+
+    # matched people are also the n of the outcome tables: hide the total before them
+    table = complementary_suppression(pd.DataFrame(rows), relations=[("people", ["pre only", "post only", "matched"])],
+                                      keep=["matched"], min_cell=data.min_cell)
+    for row in table.itertuples():
+        record(f"{row.section}_matched", row.matched)
+    return Table(table, caption="Pre/post matching", notes=[_small_note(data)])
 
 
 def findings(data, section="children"):
@@ -629,7 +672,7 @@ def findings(data, section="children"):
     record(f"{section}_findings", sentences)
     if not sentences:
         return Markdown("_No findings could be computed for this section._")
-    return Markdown("\n".join(f"- {s}" for s in sentences))
+    return Markdown("\n".join(f"- {markdown_text(s)}" for s in sentences))
 
 
 def _outcomes(data, section):
@@ -639,8 +682,8 @@ def _outcomes(data, section):
 def outcomes_table(data, section="children"):
     """Paired pre/post results per measure with every statistic labelled."""
     o = _outcomes(data, section)
-    record(f"{section}_outcomes", o[["measure", "n", "mean_pre", "mean_post", "mean_diff", "t", "df", "p",
-                                     "p_holm", "d_z"]].to_dict(orient="records"))
+    record(f"{section}_outcomes", disclose(o[["measure", "n", "mean_pre", "mean_post", "mean_diff", "t", "df", "p",
+                                              "p_holm", "d_z"]], data, counts=["n"]).to_dict(orient="records"))
     shown = pd.DataFrame({
         "Measure": o.get("label", o["measure"]),
         "n": o["n"],
@@ -814,20 +857,37 @@ def _reliable_change(data, section):
     return None if rc is None or rc.empty else rc
 
 
+def _reliable_change_shown(data, rc):
+    """Reliable change counts as shown: small counts hidden, and one more wherever n and the other two
+    counts would give a hidden one away (n = improved + no change + deteriorated)."""
+    from .privacy import complementary_suppression
+
+    counts = ["n", "improved", "no_change", "deteriorated"]
+    whole = rc[counts].apply(pd.to_numeric, errors="coerce")
+    return complementary_suppression(rc.assign(**{c: whole[c] for c in counts}),
+                                     relations=[("n", counts[1:])], keep=["n"], min_cell=data.min_cell)
+
+
 def reliable_change_table(data, section="children"):
     """Reliable change (Jacobson & Truax, 1991): people reliably improved, unchanged or deteriorated."""
+    from .privacy import is_hidden
+
     rc = _reliable_change(data, section)
     if rc is None:
         return Markdown("_Reliable change could not be computed._")
-    record(f"{section}_reliable_change", rc[["measure", "n", "improved", "no_change", "deteriorated"]]
+    counts = _reliable_change_shown(data, rc)
+    record(f"{section}_reliable_change", counts[["measure", "n", "improved", "no_change", "deteriorated"]]
            .to_dict(orient="records"))
     labels = _section(data, section).labels
 
-    def share(count, n):  # a percentage of fewer than min_cell people would disclose the count
-        if not np.isfinite(count) or not n:
+    def share(count, n):  # a hidden count keeps its marker; a percentage only beside a shown count
+        if is_hidden(count):
+            return count
+        if not np.isfinite(count) or is_hidden(n) or not np.isfinite(n) or not n:
             return ""
-        return f"<{data.min_cell}" if 0 < count < data.min_cell else f"{int(count)} ({100 * count / n:.0f}%)"
+        return f"{int(count)} ({100 * count / n:.0f}%)"
 
+    rc = counts
     shown = pd.DataFrame({
         "Measure": rc["measure"].map(lambda m: labels.get(m, m)),
         "n": rc["n"],
@@ -839,8 +899,7 @@ def reliable_change_table(data, section="children"):
         "Reliably deteriorated": [share(c, n) for c, n in zip(rc["deteriorated"], rc["n"])],
         "Note": rc["note"].fillna("") if "note" in rc else "",
     })
-    return Table(disclose(shown, data, counts=["n"]),
-                 caption="Reliable change per person (Jacobson & Truax, 1991)",
+    return Table(shown, caption="Reliable change per person (Jacobson & Truax, 1991)",
                  notes=["RCI = (post − pre) / sqrt(2 · (SD_pre · sqrt(1 − r))²); |RCI| > 1.96 is reliable change. "
                         "r is the baseline Cronbach's alpha of this cohort unless the instrument or config gives "
                         "one.", _small_note(data)])
@@ -857,8 +916,7 @@ def reliable_change_figure(data, section="children"):
     if rc is None:
         return Markdown("_Reliable change could not be computed._")
     labels = _section(data, section).labels
-    shown = disclose(rc.assign(measure=rc["measure"].map(lambda m: labels.get(m, m))), data,
-                     counts=["n", "improved", "no_change", "deteriorated"])
+    shown = _reliable_change_shown(data, rc.assign(measure=rc["measure"].map(lambda m: labels.get(m, m))))
     fig, ax = plt.subplots(figsize=(8, 0.55 * len(shown) + 1.5))
     reliable_change_plot(shown, ax=ax, unit="children" if section == "children" else "facilitators")
     fig.tight_layout()
@@ -907,14 +965,14 @@ def item_figure(data, section="facilitators"):
     n_items = dist["item"].nunique()
     fig, ax = plt.subplots(figsize=(9, 0.75 * n_items + 1.5))
     sec = _section(data, section)
-    diverging_bar_plot(dist, ax=ax, scale=(sec.instrument.min, sec.instrument.max))
+    diverging_bar_plot(dist, ax=ax, scale=(sec.instrument.min, sec.instrument.max), min_cell=data.min_cell)
     fig.tight_layout()
     return _figure(fig)
 
 
 def title(data, heading):
     """The report's heading with the cohort's name."""
-    return Markdown(f"# {heading}: {data.config.name}")
+    return Markdown(f"# {markdown_text(heading)}: {markdown_text(data.config.name)}")
 
 
 def setup(figures=True):

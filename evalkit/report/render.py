@@ -62,10 +62,11 @@ _DISPLAY_PRIORITY = [
     "text/latex",
 ]
 
-# Nothing may be fetched: no scripts, no fonts, no frames; images only as data: URIs.
-_CSP = (
-    "default-src 'none'; img-src data:; style-src 'unsafe-inline'; font-src data:; "
-    "base-uri 'none'; form-action 'none'"
+# Nothing may be fetched or run: no scripts, fonts, frames or forms; images only as data: URIs; styles
+# only the page's own stylesheet, allowed by its SHA-256 (see _csp), so a <style> or a style="..."
+# that slipped into a page through a label cannot hide tables or dress up a fake headline.
+_CSP_TEMPLATE = (
+    "default-src 'none'; img-src data:; style-src {style}; base-uri 'none'; form-action 'none'"
 )
 
 _TEMPLATES = Path(__file__).with_name("templates")
@@ -77,6 +78,27 @@ def _css():
     if "css" not in _cache:
         _cache["css"] = (_TEMPLATES / "report.css").read_text(encoding="utf-8")
     return _cache["css"]
+
+
+def _csp():
+    """The pages' Content-Security-Policy: only their own stylesheet, by hash (CSP level 2).
+
+    Examples
+    --------
+    >>> _csp().startswith("default-src 'none'; img-src data:; style-src 'sha256-")
+    True
+    """
+    import base64
+    import hashlib
+
+    if "csp" not in _cache:
+        digest = base64.b64encode(hashlib.sha256(_css().encode("utf-8")).digest()).decode("ascii")
+        _cache["csp"] = _CSP_TEMPLATE.format(style=f"'sha256-{digest}'")
+    return _cache["csp"]
+
+
+#: Kept for callers that read it; the policy itself is :func:`_csp`.
+_CSP = _CSP_TEMPLATE.format(style="'sha256-...'")
 
 
 def _exporter():
@@ -218,14 +240,15 @@ def notebook_to_html(nb_or_path, *, title=None):
     if title is None:
         title = nb.metadata.get("title") or (path.stem if path else "Report")
     resources = {
-        "metadata": {"name": str(title), "path": str(path.parent) if path else ""},
-        "evalkit_title": str(title),
+        "metadata": {"name": _one_line(title), "path": str(path.parent) if path else ""},
+        "evalkit_title": _one_line(title),
         "evalkit_css": _css(),
-        "evalkit_csp": _CSP,
+        "evalkit_csp": _csp(),
     }
     shareable = _shareable(nb, path)
     with _lock:
         page, _ = _exporter().from_notebook_node(shareable, resources=resources)
+    page = _without_style_attributes(neutralise_links(page))
     loads = external_references(page)
     if loads:
         shown = ", ".join(loads[:5]) + (" ..." if len(loads) > 5 else "")
@@ -434,7 +457,63 @@ def hyperlinks(html, *, external_only=False):
 
 
 def _leaves_folder(url):
-    return url.startswith("//") or re.match(r"^[a-zA-Z][a-zA-Z0-9+.\-]*:", url) is not None
+    url = re.sub(r"[\x00-\x20]+", "", _html.unescape(url))  # browsers drop these: "java\tscript:"
+    return url.startswith(("//", "\\\\", "/\\", "\\/")) or re.match(r"^[a-zA-Z][a-zA-Z0-9+.\-]*:", url) is not None
+
+
+_ANCHOR = re.compile(r"<(a|area)\b([^>]*)>", re.I)
+_HREF = re.compile(r"""\s(?:href|xlink:href)\s*=\s*("[^"]*"|'[^']*'|[^\s>]+)""", re.I)
+
+
+def neutralise_links(page):
+    """Drop the address of every link that leaves the report folder (a scheme, ``//``), keeping its text.
+
+    A shared page needs no link to anywhere else; one that arrives through a
+    label or an output would take a reader off the page.
+
+    Examples
+    --------
+    >>> neutralise_links('<a href="https://evil.example">more</a> <a href="02.html">next</a>')
+    '<a>more</a> <a href="02.html">next</a>'
+    """
+    def fix(match):
+        attrs = match.group(2)
+        for href in _HREF.finditer(attrs):
+            if _leaves_folder(href.group(1).strip("\"'")):
+                attrs = attrs.replace(href.group(0), "")
+        return f"<{match.group(1)}{attrs}>"
+
+    return _ANCHOR.sub(fix, page)
+
+
+_STYLE_ATTRIBUTE = re.compile(r"""(<[a-zA-Z][^<>]*?)\s+style\s*=\s*("[^"]*"|'[^']*'|[^\s>]+)""")
+
+
+_STYLE_ELEMENT = re.compile(r"<style\b[^>]*>.*?</style\s*>", re.I | re.S)
+
+
+def _without_style_attributes(page):
+    """Drop the styles outputs bring (pandas' ``<style scoped>`` and the ``style="..."`` on its table
+    headers): the policy refuses them, and only the page's own stylesheet in ``<head>`` may style it.
+
+    Examples
+    --------
+    >>> _without_style_attributes('<head><style>p {}</style></head><body><style>table {display: none}'
+    ...                           '</style><tr style="text-align: right;"><td>a style="x"</td></tr>')
+    '<head><style>p {}</style></head><body><tr><td>a style="x"</td></tr>'
+    """
+    head, sep, body = page.partition("</head>")
+    if not sep:
+        head, body = "", page
+    previous = None
+    while previous != body:
+        previous, body = body, _STYLE_ATTRIBUTE.sub(r"\1", _STYLE_ELEMENT.sub("", body))
+    return head + sep + body
+
+
+def _one_line(text):
+    """A title on one line: line breaks in a cohort name become spaces."""
+    return " ".join(str(text).split())
 
 
 # --------------------------------------------------------------------------- index pages
@@ -514,10 +593,10 @@ def _page(title, body):
     return (
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
         "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1.0\">\n"
-        f"<meta http-equiv=\"Content-Security-Policy\" content=\"{_CSP}\">\n"
+        f"<meta http-equiv=\"Content-Security-Policy\" content=\"{_csp()}\">\n"
         "<meta name=\"referrer\" content=\"no-referrer\">\n"
-        f"<title>{_html.escape(str(title))}</title>\n<style>\n{_css()}</style>\n</head>\n"
-        f"<body>\n<main>\n<h1>{_html.escape(str(title))}</h1>\n{body}\n</main>\n</body>\n</html>\n"
+        f"<title>{_html.escape(_one_line(title))}</title>\n<style>{_css()}</style>\n</head>\n"
+        f"<body>\n<main>\n<h1>{_html.escape(_one_line(title))}</h1>\n{body}\n</main>\n</body>\n</html>\n"
     )
 
 
@@ -591,7 +670,37 @@ _BATCH_COLUMNS = [("cohort", "Cohort"), ("status", "Status"), ("n", "n"),
                   ("headline_effect", "Headline effect"), ("link", "Report")]
 
 
-def batch_index_html(rows, *, title="Evaluation reports by cohort"):
+def _batch_min_cell(record, default):
+    """The cohort's ``disclosure.min_cell``: the row's ``min_cell``, else its config's, else ``default``."""
+    value = record.get("min_cell")
+    if value is None and record.get("config"):
+        try:
+            from evalkit.data.config import load_config
+
+            value = load_config(record["config"]).disclosure["min_cell"]
+        except Exception:  # noqa: BLE001 - an unreadable config: the safest known threshold
+            value = None
+    try:
+        return max(int(value), default) if value is not None else default
+    except (TypeError, ValueError):
+        return default
+
+
+def _suppressed_n(record, min_cell):
+    """``(n shown, headline shown)``: an n of 1 to min_cell - 1 becomes "<min_cell", in the headline too."""
+    n, headline = record.get("n"), record.get("headline_effect")
+    try:
+        value = float(n)
+    except (TypeError, ValueError):
+        return n, headline
+    if value != value or not 1 <= value < min_cell:
+        return n, headline
+    if isinstance(headline, str):
+        headline = re.sub(rf"(?<![\d.]){int(value)}(?![\d.])", f"<{min_cell}", headline)
+    return f"<{min_cell}", headline
+
+
+def batch_index_html(rows, *, title="Evaluation reports by cohort", min_cell=5):
     """Build the offline page that lists many cohorts' reports.
 
     Parameters
@@ -604,6 +713,10 @@ def batch_index_html(rows, *, title="Evaluation reports by cohort"):
         dashes.
     title : str, default "Evaluation reports by cohort"
         Page title and heading.
+    min_cell : int, default 5
+        Smallest n shown; a row's own ``min_cell``, or its ``config``'s
+        ``disclosure.min_cell``, raises it for that row. A smaller n shows as
+        ``"<min_cell"``, in the headline effect too.
 
     Returns
     -------
@@ -634,11 +747,12 @@ def batch_index_html(rows, *, title="Evaluation reports by cohort"):
         slug = re.sub(r"[^a-z0-9]+", "-", status.lower()).strip("-")
         link = record.get("link")
         has_link = isinstance(link, (str, Path)) and str(link).strip() != ""
+        n, headline = _suppressed_n(record, _batch_min_cell(record, min_cell))
         cells = [
             f"<td>{_text(record.get('cohort'))}</td>",
             f'<td class="status-{slug}">{_text(status) if status else "&ndash;"}</td>',
-            f"<td>{_text(record.get('n'))}</td>",
-            f"<td>{_text(record.get('headline_effect'))}</td>",
+            f"<td>{_text(n)}</td>",
+            f"<td>{_text(headline)}</td>",
             f'<td><a href="{_href(link, "link")}">report</a></td>' if has_link else "<td>&ndash;</td>",
         ]
         body.append("<tr>" + "".join(cells) + "</tr>")
