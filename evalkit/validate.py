@@ -35,6 +35,10 @@ def validate(config, *, out=None):
     out = out or sys.stdout
     cohort = prepare_cohort(config)
     p = lambda *a: print(*a, file=out)  # noqa: E731
+    for warning in cohort.warnings:
+        p(f"warning: {warning}")
+    if cohort.warnings:
+        p("")
     p(f"Cohort: {cohort.config.name} ({cohort.config.path})")
     for name, notes in cohort.notes.items():
         if notes:
@@ -57,5 +61,6 @@ def validate(config, *, out=None):
         if not matched:
             p(f"  note: nobody in {name} has both a pre and a post questionnaire, so pre/post comparisons "
               f"cannot be made; people are counted and described")
-    p("\nThe data is usable.")
+    p("\nThe data is usable." + (" Read the warning(s) at the top first: the answers set missing may change the "
+                                  "results." if cohort.warnings else ""))
     return 0

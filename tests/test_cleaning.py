@@ -329,11 +329,129 @@ def test_validation_tries_distinct_values_first_and_reports_what_pandera_reports
         "_row": [2, 3, 4, 5, 6]})
     schema = answer_schema(inst, items=["q1", "q2"], timepoint_labels=["pre", "post"])
     got = validate_frame(frame, schema=schema, section="children", file="x.csv")
-    assert got[["column", "rows", "example_rows"]].values.tolist() == [
-        ["id", 2, "3, 5"], ["q1", 2, "3, 5"], ["timepoint", 1, "4"]]  # q1: "9" and the unmapped "Often"
+    # one row per column and kind of problem: q1 holds "9" (out of range) and the unmapped "Often" (text)
+    assert got[["column", "problem", "rows", "example_rows"]].values.tolist() == [
+        ["id", "id is empty", 2, "3, 5"],
+        ["q1", "a number outside 1-3", 1, "3"],
+        ["q1", "text where a number or response label was expected", 1, "5"],
+        ["timepoint", "timepoint label not in the config's timepoints (text)", 1, "4"]]
     with pytest.raises(pa.errors.SchemaErrors) as err:
         schema.validate(frame.astype({c: object for c in ("id", "timepoint", "q1", "q2")}), lazy=True)
     cases = err.value.failure_cases
     assert sorted(set(cases["column"])) == ["id", "q1", "timepoint"]
     assert (cases.groupby("column")["index"].nunique().to_dict()
-            == dict(zip(got["column"], got["rows"])))
+            == got.groupby("column")["rows"].sum().to_dict())
+
+
+# ----------------------------------------------------------------------------- issue 9: nothing lost silently
+
+def test_booleans_nan_and_infinity_are_never_numbers(tmp_path):
+    cohort = prepared(tmp_path, [child("C1", "pre", q1="TRUE", q2="nan", q3="inf", q4="-Infinity", age="True"),
+                                 child("C1", "post", q1="false", q2="1e999", age="inf"),
+                                 child("C2", "pre"), child("C2", "post", age="nan")])
+    items = cohort.children.items.set_index(["id", "timepoint"])
+    assert items.loc[("c1", "pre"), ["q1", "q2", "q3", "q4"]].isna().all()
+    assert items.loc[("c1", "post"), ["q1", "q2"]].isna().all() and items.loc[("c1", "post"), "q3"] == 2
+    reasons = log_for(cohort, action="set missing").groupby(["column", "reason"]).size().to_dict()
+    assert reasons == {("q1", "not a number (true/false)"): 2,
+                       ("q2", "not a finite number (NaN or infinity)"): 2,
+                       ("q3", "not a finite number (NaN or infinity)"): 1,
+                       ("q4", "not a finite number (NaN or infinity)"): 1,
+                       ("age", "age not a number (true/false)"): 1,
+                       ("age", "age not a finite number (NaN or infinity)"): 2}
+    ages = cohort.children.scores.set_index(["id", "timepoint"])["age"]
+    assert ages.loc[("c1", "pre")] != ages.loc[("c1", "pre")]  # NaN: no age, not infinity
+    assert ages.loc[("c2", "post")] == 9  # the baseline age; 'nan' at post is not a number
+    problems = cohort.problems.set_index("column")["problem"]
+    assert problems["q1"] == "true/false where a number was expected"
+    assert problems["q2"] == "not a finite number (NaN or infinity) where a number was expected"
+    assert set(cohort.problems.loc[cohort.problems["column"] == "age", "problem"]) == {
+        "true/false where an age was expected", "not a finite number (NaN or infinity) where an age was expected"}
+
+
+def test_problems_table_names_the_kind_of_value_never_the_value(tmp_path):
+    secrets = ["Jane Smith said she was scared", "2014-03-07", "Jane", "Often (3)"]
+    rows = [child(f"C{i}", tp) for i in range(1, 4) for tp in ("pre", "post")]
+    rows += [child("C4", "pre", q1=secrets[0], q2=secrets[1], age=secrets[1]), child("C4", secrets[2]),
+             child("C5", "pre", q3=secrets[3], q4="2.5", q5="7")]
+    cohort = prepared(tmp_path, rows)
+    table = cohort.problems.to_csv(index=False)
+    for secret in secrets:
+        assert secret not in table
+    got = cohort.problems.set_index("column")[["problem", "rows", "example_rows"]].to_dict("index")
+    assert got["q1"] == {"problem": "text where a number or response label was expected", "rows": 1,
+                         "example_rows": "8"}
+    assert got["q2"]["problem"] == "a date where a number or response label was expected"
+    assert got["q3"]["problem"] == "text where a number or response label was expected"
+    assert got["q4"]["problem"] == "not a whole number (the scale is whole numbers 1-3)"
+    assert got["q5"]["problem"] == "a number outside 1-3"
+    assert got["age"]["problem"] == "a date where an age was expected"
+    assert got["timepoint"] == {"problem": "timepoint label not in the config's timepoints (text)", "rows": 1,
+                                "example_rows": "9"}
+    # the restricted cleaning log keeps the value for the data team
+    assert log_for(cohort, column="q1", action="set missing")["detail"].tolist() == [f"value '{secrets[0]}'"]
+
+
+def test_a_fraction_on_a_whole_number_scale_is_not_called_out_of_range(tmp_path):
+    inst = tmp_path / "ten.yml"
+    inst.write_text("id: ten\nname: Ten\nresponse: {min: 0, max: 10}\nscoring: mean\nmin_answered: 0.5\n"
+                    "subscales:\n  - {id: a, label: Worry, items: [q1, q2]}\n")
+    rows = [{"child_id": f"C{i}", "timepoint": tp, "q1": "8.5" if i < 3 else "8", "q2": "11" if i == 0 else "7"}
+            for i in range(10) for tp in ("pre", "post")]
+    cfg = write_cohort(tmp_path, children=pd.DataFrame(rows), children_cfg={"instrument": "ten.yml"})
+    cohort = prepare_cohort(cfg)
+    got = cohort.problems.set_index("column")[["problem", "rows"]].to_dict("index")
+    assert got == {"q1": {"problem": "not a whole number (the scale is whole numbers 0-10)", "rows": 6},
+                   "q2": {"problem": "a number outside 0-10", "rows": 2}}
+    # 8 of the 40 answers to 'Worry' (20%) were set missing: the cohort opens with a warning
+    assert cohort.warnings == ["children: 20% of the answers to Worry were set missing (not a whole number: 6 cells; "
+                               "out of range: fewer than 5 cells); see results/cleaning_log.csv"]
+
+
+def test_warning_only_above_five_percent_of_a_measures_answers(tmp_path):
+    # Verbal Sharing (q2, q8, q14): 40 children x 2 questionnaires x 3 items = 240 answers
+    rows = [child(f"C{i:02d}", tp) for i in range(40) for tp in ("pre", "post")]
+    for k in range(12):  # 12 of 240 = 5.0%: no warning
+        rows[k]["q2"] = "1.5"
+    assert prepared(tmp_path / "a", rows).warnings == []
+    rows[12]["q8"] = "1.5"  # 13 of 240 = 5.4%
+    rows[13]["q14"] = "Jane"
+    cohort = prepared(tmp_path / "b", rows)
+    assert cohort.warnings == ["children: 5.8% of the answers to Verbal Sharing of Emotions were set missing "
+                               "(not a whole number: 13 cells; not a number or response label: fewer than 5 cells); "
+                               "see results/cleaning_log.csv"]
+
+
+def test_validate_opens_with_the_warnings(tmp_path, capsys):
+    from evalkit.validate import validate
+
+    rows = [child(f"C{i:02d}", tp, q1="2.5" if i < 30 else 2) for i in range(40) for tp in ("pre", "post")]
+    cfg = write_cohort(tmp_path, children=pd.DataFrame(rows))
+    assert validate(cfg) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == ("warning: children: 11% of the answers to Differentiating Emotions were set missing "
+                      "(not a whole number: 60 cells); see results/cleaning_log.csv")
+    assert out[-1].startswith("The data is usable. Read the warning(s) at the top first")
+
+
+def test_nul_bytes_are_logged_per_file(tmp_path):
+    frame = pd.DataFrame([child("C1", "pre"), child("C1", "post")])
+    cfg = write_cohort(tmp_path, children=frame)
+    path = tmp_path / "children.csv"
+    text = path.read_bytes()
+    path.write_bytes(text.replace(b"C1,post", b"C\x001,post"))
+    cohort = prepare_cohort(cfg)
+    assert cohort.children.scores["matched"].all()  # 'C\0' + '1' is C1 again, not a cut-short 'C'
+    log = log_for(cohort, reason="NUL bytes removed")
+    assert log[["file", "column", "action"]].values.tolist() == [["children.csv", "", "recoded"]]
+    assert log["detail"].iloc[0].startswith("1 NUL byte(s) removed from 1 line(s) (line 3)")
+
+
+def test_a_column_named_file_or_row_is_data_not_the_readers_own(tmp_path):
+    frame = pd.DataFrame([child("C1", "pre", _file="x.csv", _row=99), child("C1", "post", _file="y.csv", _row=98)])
+    cfg = write_cohort(tmp_path, children=frame, children_cfg={"columns": {
+        "id": "child_id", "timepoint": "timepoint", "site": "_file"}})
+    cohort = prepare_cohort(cfg)
+    assert cohort.rows["_file"].tolist() == ["children.csv", "children.csv"]
+    assert cohort.rows["_row"].tolist() == [2, 3]
+    assert cohort.children.scores["site"].tolist() == ["x.csv", "x.csv"]  # the baseline row's site

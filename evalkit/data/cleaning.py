@@ -10,7 +10,8 @@ import pandas as pd
 from ..errors import ConfigError, DataError
 from .instruments import normalise_label
 from .io import FILE, ROW, column_key, read_table, source_name, text_codes
-from .validation import PROBLEM_COLUMNS, answer_schema, as_number, clean_text, tidy_joined, validate_frame
+from .validation import (BLANK, BOOLEAN, COMMA, FRACTION, JUNK, LABEL, NONFINITE, OUT, PROBLEM_COLUMNS,
+                         answer_kind, answer_schema, as_number, clean_text, tidy_joined, validate_frame, value_kind)
 
 #: Columns of the cleaning log (one row per cleaning action).
 LOG_COLUMNS = ["section", "file", "row", "id", "column", "action", "reason", "detail"]
@@ -23,15 +24,20 @@ EXCEL_ERRORS = frozenset({"#n/a", "#ref!", "#value!", "#div/0!", "#name?", "#num
 _DATE_ID = re.compile(r"\d{4}-\d{2}-\d{2}(t[\d:.]+)?")
 _DATE_LINE = re.compile(r"(?m)^\d{4}-\d{2}-\d{2}(t[\d:.]+)?$")
 
-# What happened to an answer text (codes of _answer_kinds): action, reason (None: nothing to log).
-_FINE, _BLANK, _LABEL, _COMMA, _JUNK, _OUT, _FRACTION = range(7)
+# What happened to an answer text (kinds of validation.answer_kind): action, reason (None: nothing to log).
 _ANSWER_LOG = {
-    _LABEL: ("recoded", "response label mapped to number"),
-    _COMMA: ("recoded", "decimal comma read as a decimal point"),
-    _JUNK: ("set missing", "not a number or response label"),
-    _OUT: ("set missing", "out of range"),
-    _FRACTION: ("set missing", "not a whole number"),
+    LABEL: ("recoded", "response label mapped to number"),
+    COMMA: ("recoded", "decimal comma read as a decimal point"),
+    JUNK: ("set missing", "not a number or response label"),
+    OUT: ("set missing", "out of range"),
+    FRACTION: ("set missing", "not a whole number"),
+    BOOLEAN: ("set missing", "not a number (true/false)"),
+    NONFINITE: ("set missing", "not a finite number (NaN or infinity)"),
 }
+_AGE_REASONS = {"true/false": "age not a number (true/false)",
+                "not a finite number": "age not a finite number (NaN or infinity)"}
+#: When cleaning sets more than this share of a measure's answers missing, the cohort carries a warning.
+MISSING_WARNING_SHARE = 0.05
 
 
 def _log(section, where, mask, *, column, action, reason, detail=None):
@@ -166,34 +172,20 @@ def standardise(frame, *, section_cfg, instrument, path):
 
 
 def _answer_kinds(values, instrument):
-    """Number, kind (``_FINE`` ...) and log detail of each distinct answer text."""
-    labels = instrument.labels
+    """Number, kind (:func:`evalkit.data.validation.answer_kind`) and log detail of each distinct answer text."""
     lo, hi = instrument.min, instrument.max
-    whole = float(lo).is_integer() and float(hi).is_integer()
     number = np.full(len(values), np.nan)
     kind = np.zeros(len(values), dtype=np.int8)
     detail = np.empty(len(values), dtype=object)
     for k, raw in enumerate(values):
-        text = clean_text(raw)
-        if text is None:
-            kind[k] = _BLANK
+        kind[k], number[k] = answer_kind(raw, instrument)
+        if kind[k] == BLANK:
             continue
         shown = str(raw).strip()
-        num = as_number(text)
-        if math.isnan(num):
-            label = labels.get(normalise_label(text))
-            if label is None:
-                kind[k], detail[k] = _JUNK, f"value '{raw}'"
-            else:
-                number[k], kind[k], detail[k] = label, _LABEL, f"'{shown}' read as {label:g}"
-        elif not lo <= num <= hi:
-            kind[k], detail[k] = _OUT, f"value {shown} outside {lo:g}-{hi:g}"
-        elif whole and num != round(num):
-            kind[k], detail[k] = _FRACTION, f"value {shown} on a whole-number scale"
-        else:
-            number[k] = num
-            if "," in text:
-                kind[k], detail[k] = _COMMA, f"'{shown}' read as {num:g}"
+        detail[k] = {JUNK: f"value '{raw}'", BOOLEAN: f"value '{shown}'", NONFINITE: f"value '{shown}'",
+                     LABEL: f"'{shown}' read as {number[k]:g}", OUT: f"value {shown} outside {lo:g}-{hi:g}",
+                     FRACTION: f"value {shown} on a whole-number scale",
+                     COMMA: f"'{shown}' read as {number[k]:g}"}.get(int(kind[k]))
     return number, kind, detail
 
 
@@ -212,17 +204,25 @@ def _parse_answers(data, where, *, items, instrument, section):
     usable : numpy.ndarray of int
         Number of usable answers in each row.
     logs : list of pandas.DataFrame
+    counts : dict
+        Item -> (answer cells present in the files, {reason: cells set missing}).
     """
-    logs, answers = [], []
+    logs, answers, counts = [], [], {}
     blank = np.ones(len(data), dtype=bool)
     usable = np.zeros(len(data), dtype=np.int32)
     for item in items:
         codes, uniques = text_codes(data[item])
         number, kind, detail = _answer_kinds(list(uniques) + [None], instrument)
         answers.append((codes, number))
+        cells = np.bincount(codes + 1, minlength=len(uniques) + 1)[1:]  # cells per distinct text
+        dropped = {}
+        for code, (action, reason) in _ANSWER_LOG.items():
+            if action == "set missing" and (kind[:-1] == code).any():
+                dropped[reason] = int(cells[kind[:-1] == code].sum())
+        counts[item] = (int(cells[kind[:-1] != BLANK].sum()), dropped)
         usable += (~np.isnan(number))[codes]
         row_kind = kind[codes]
-        blank &= row_kind == _BLANK
+        blank &= row_kind == BLANK
         for code, (action, reason) in _ANSWER_LOG.items():
             if not (kind == code).any():
                 continue
@@ -230,7 +230,7 @@ def _parse_answers(data, where, *, items, instrument, section):
             if mask.any():
                 logs.append(_log(section, where, mask, column=item, action=action, reason=reason,
                                  detail=detail[codes[mask]]))
-    return answers, blank, usable, logs
+    return answers, blank, usable, logs, counts
 
 
 def _answer_columns(answers, rows=None, *, items=None, instrument=None):
@@ -635,10 +635,10 @@ def clean_section(frames, *, section_cfg, instrument, analysis, section=None):
     prorating rule are logged per person.
     """
     section = section or section_cfg.name
+    logs = [_nul_log(section, f) for f in frames]
     data = _concat_text(frames)
     items = [i for i in instrument.items if i in data.columns]
     roles = [r for r in OPTIONAL_ROLES if r in data.columns]
-    logs = []
     is_kept = np.ones(len(data), dtype=bool)
     reason = np.full(len(data), "", dtype=object)
 
@@ -653,8 +653,8 @@ def clean_section(frames, *, section_cfg, instrument, analysis, section=None):
         logs.append(_log(section, where, mask, column=column, action="excluded", reason=why, detail=detail))
 
     tp_code, relabel, mapping = _timepoints(data["timepoint"], section_cfg.timepoints)
-    answers, no_item_text, usable, answer_logs = _parse_answers(data, where, items=items, instrument=instrument,
-                                                                section=section)
+    answers, no_item_text, usable, answer_logs, answer_counts = _parse_answers(
+        data, where, items=items, instrument=instrument, section=section)
     role_text = {r: _distinct(data[r]) for r in roles}
     blank = ids["blank"] & (tp_code == -1) & no_item_text
     for codes, shown in role_text.values():
@@ -700,10 +700,13 @@ def clean_section(frames, *, section_cfg, instrument, analysis, section=None):
     facts = {}
     if "age" in roles:
         codes, shown = role_text["age"]
-        age = np.array([as_number(v) for v in shown])[codes]
-        bad_age = np.array([v is not None for v in shown])[codes] & np.isnan(age) & is_kept
-        logs.append(_log(section, where, bad_age, column="age", action="set missing",
-                         reason="age not a number", detail=lambda m: [f"value '{v}'" for v in data["age"][m]]))
+        numbers = np.array([as_number(v) for v in shown])
+        why = np.array([None if v is None or not math.isnan(n) else _AGE_REASONS.get(value_kind(v), "age not a number")
+                        for v, n in zip(shown, numbers)], dtype=object)
+        age = numbers[codes]
+        for why_not in sorted({w for w in why if w is not None}):
+            logs.append(_log(section, where, (why == why_not)[codes] & is_kept, column="age", action="set missing",
+                             reason=why_not, detail=lambda m: [f"value '{v}'" for v in data["age"][m]]))
         facts["age"] = (age, None)
     for role in ("delivery", "referral_reason", "site"):
         if role in roles:
@@ -833,7 +836,68 @@ def clean_section(frames, *, section_cfg, instrument, analysis, section=None):
            .reset_index(drop=True))
     factors = [f for f in ("delivery", "age_band", "referral_reason", "site") if f in out.columns]
     return dict(rows=rows, scores=out, items=item_out, log=log, measures=measures,
-                not_collected=not_collected, factors=factors)
+                not_collected=not_collected, factors=factors, answer_counts=answer_counts)
+
+
+def _nul_log(section, frame):
+    """The cleaning-log row of a file whose NUL bytes the reader removed (None when it had none)."""
+    lines = frame.attrs.get("nul_lines") or []
+    if not lines or not len(frame):
+        return None
+    shown = ", ".join(str(n) for n, _ in lines[:10]) + (" ..." if len(lines) > 10 else "")
+    return pd.DataFrame([dict(section=section, file=str(frame[FILE].iloc[0]), row=pd.NA, id="", column="",
+                              action="recoded", reason="NUL bytes removed",
+                              detail=f"{sum(c for _, c in lines)} NUL byte(s) removed from {len(lines)} line(s) "
+                                     f"(line {shown}); a NUL byte would have cut its cell's text short")])
+
+
+def missing_warnings(answer_counts, *, instrument, section, min_cell=1):
+    """Warnings for the measures of which cleaning set more than ``MISSING_WARNING_SHARE`` of the answers missing.
+
+    Parameters
+    ----------
+    answer_counts : dict
+        Item -> (answer cells present in the files, {reason: cells set missing}),
+        as :func:`clean_section` returns it (``answer_counts``).
+    instrument : evalkit.data.cohort.Instrument
+    section : str
+    min_cell : int
+        Cell counts below it are written "fewer than ``min_cell``".
+
+    Returns
+    -------
+    list of str
+        One plain sentence per measure (subscale): the section, the measure's
+        label, the share of its present answers set missing and the causes
+        with their cell counts. No value from a data file is quoted.
+
+    Examples
+    --------
+    >>> from evalkit.data.instruments import load_instrument
+    >>> eaq = load_instrument("eaq30")
+    >>> counts = {q: (100, {"not a whole number": 40}) for q in eaq.subscales[0].items}
+    >>> missing_warnings(counts, instrument=eaq, section="children")[0]  # doctest: +NORMALIZE_WHITESPACE
+    'children: 40% of the answers to Differentiating Emotions were set missing (not a whole number: 280 cells);
+     see results/cleaning_log.csv'
+    """
+    out = []
+    for sub in instrument.subscales:
+        present = sum(answer_counts[i][0] for i in sub.items if i in answer_counts)
+        causes = {}
+        for i in sub.items:
+            for reason, n in (answer_counts.get(i, (0, {}))[1]).items():
+                causes[reason] = causes.get(reason, 0) + n
+        dropped = sum(causes.values())
+        if not present or dropped <= MISSING_WARNING_SHARE * present:
+            continue
+        share = dropped / present
+        pct = f"{100 * share:.0f}%" if share >= 0.095 else f"{100 * share:.1f}%"
+        why = "; ".join(f"{reason}: " + (f"{n} cell{'s' if n != 1 else ''}" if n >= min_cell
+                                          else f"fewer than {min_cell} cells")
+                        for reason, n in sorted(causes.items(), key=lambda kv: (-kv[1], kv[0])) if n)
+        out.append(f"{section}: {pct} of the answers to {sub.label} were set missing ({why}); "
+                   f"see results/cleaning_log.csv")
+    return out
 
 
 def check_item_map(section_cfg, instrument, config_path):
@@ -883,6 +947,7 @@ def read_section(section_cfg, *, instrument):
         raw = read_table(path, header_hint=section_cfg.columns["id"], categorical=True)
         notes[path.name] = list(raw.attrs.get("notes", []))
         std, missing = standardise(raw, section_cfg=section_cfg, instrument=instrument, path=path)
+        std.attrs["nul_lines"] = raw.attrs.get("nul_lines", [])
         del raw
         if std.empty:
             raise DataError("the file has a header but no rows; export it again with the answers", file=path)

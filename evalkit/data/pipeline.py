@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .cleaning import LOG_COLUMNS, accounting, check_item_map, clean_section, read_section
+from .cleaning import LOG_COLUMNS, accounting, check_item_map, clean_section, missing_warnings, read_section
 from .cohort import SectionData
 from .config import load_config
 from ..errors import ConfigError, DataError
@@ -28,8 +28,19 @@ class Cohort:
         Rows in / kept / excluded per file and reason (``section`` column first).
     problems : pandas.DataFrame
         Validation findings (``validation.PROBLEM_COLUMNS``).
+    rows : pandas.DataFrame
+        Every input row: ``_file, _row, id, timepoint, status`` (kept/excluded), ``reason``.
     notes : dict
         File name -> how it was read (encoding, separator, header row, ...).
+    warnings : list of str
+        What a reader of the results must know first, as plain sentences that
+        quote no value from a data file (safe to show on shared pages, as
+        ``evalkit validate`` does at the top): one per measure (subscale) of
+        which cleaning set more than 5% of the answers present in the files
+        missing, e.g. ``"children: 41% of the answers to Differentiating
+        Emotions were set missing (not a whole number: 380 cells); see
+        results/cleaning_log.csv"`` (counts below ``min_cell`` are written
+        "fewer than 5"). Empty when nothing needs saying.
     """
 
     config: object
@@ -39,6 +50,7 @@ class Cohort:
     problems: pd.DataFrame
     rows: pd.DataFrame
     notes: dict = field(default_factory=dict)
+    warnings: list = field(default_factory=list)
 
     @property
     def children(self):
@@ -98,7 +110,7 @@ def prepare_cohort(config):
     """
     if not hasattr(config, "sections"):
         config = load_config(config)
-    sections, logs, summaries, problems, rows, notes = {}, [], [], [], [], {}
+    sections, logs, summaries, problems, rows, notes, warnings = {}, [], [], [], [], {}, []
     for name, scfg in config.sections.items():
         try:
             instrument = load_instrument(scfg.instrument, base=config.path.parent)
@@ -115,6 +127,8 @@ def prepare_cohort(config):
         del frames
         if result["scores"].empty:
             raise _nothing_usable(name, scfg, result)
+        warnings.extend(missing_warnings(result["answer_counts"], instrument=instrument, section=name,
+                                         min_cell=config.disclosure["min_cell"]))
         pairs = _pairs_problem(name, result["scores"])
         if pairs is not None:
             problems.append(pairs)
@@ -137,7 +151,7 @@ def prepare_cohort(config):
     probs = [p for p in problems if len(p)]
     problems = pd.concat(probs, ignore_index=True)[PROBLEM_COLUMNS] if probs else pd.DataFrame(columns=PROBLEM_COLUMNS)
     return Cohort(config=config, sections=sections, log=log, summary=summary, problems=problems,
-                  rows=pd.concat(rows, ignore_index=True), notes=notes)
+                  rows=pd.concat(rows, ignore_index=True), notes=notes, warnings=warnings)
 
 
 def _nothing_usable(name, scfg, result):

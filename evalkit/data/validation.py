@@ -101,25 +101,103 @@ def tidy_joined(texts):
     return joined if tidy else None
 
 
+#: What an answer text is (:func:`answer_kind`): usable as it is, blank, a response label, a number with a
+#: decimal comma, text, a number outside the scale, a fraction on a whole-number scale, true/false, NaN/infinity.
+FINE, BLANK, LABEL, COMMA, JUNK, OUT, FRACTION, BOOLEAN, NONFINITE = range(9)
+_TRUTH = frozenset({"true", "false"})
+_DATE = re.compile(r"\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}(?:[ tT][\d:.]+)?")
+
+
+def _to_float(text):
+    """A tidy text as a float (decimal comma accepted; NaN and infinity too), or None when it is no number."""
+    if _DECIMAL_COMMA.fullmatch(text):
+        text = text.replace(",", ".")
+    if "_" in text:  # float() reads '1_0' as 10; a person would not
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
 def as_number(text):
-    """A cleaned answer text as a float (decimal comma accepted), or NaN when it is not a number.
+    """A cleaned answer text as a finite float (decimal comma accepted), or NaN when it is not a finite number.
+
+    The texts ``nan`` and ``inf`` (which Python's ``float`` reads) and
+    ``true``/``false`` are not numbers here.
 
     Examples
     --------
-    >>> as_number("2"), as_number(" 2,5 "), as_number("two"), as_number("nan")
-    (2.0, 2.5, nan, nan)
+    >>> as_number("2"), as_number(" 2,5 "), as_number("two"), as_number("nan"), as_number("-inf")
+    (2.0, 2.5, nan, nan, nan)
     """
     text = clean_text(text)
     if text is None:
         return math.nan
-    if _DECIMAL_COMMA.fullmatch(text):
-        text = text.replace(",", ".")
-    if "_" in text:  # float() reads '1_0' as 10; a person would not
-        return math.nan
-    try:
-        return float(text)
-    except ValueError:
-        return math.nan
+    num = _to_float(text)
+    return num if num is not None and math.isfinite(num) else math.nan
+
+
+def value_kind(value):
+    """What kind of value a cell holds, in words that never quote it (for tables meant to be shared).
+
+    Returns ``None`` for a blank cell, else one of ``"true/false"``, ``"not a
+    finite number"`` (NaN, infinity), ``"a number"``, ``"a date"``, ``"text"``.
+
+    Examples
+    --------
+    >>> [value_kind(v) for v in ["TRUE", "inf", "2,5", "2019-03-04", "Jane Smith", " "]]
+    ['true/false', 'not a finite number', 'a number', 'a date', 'text', None]
+    """
+    text = clean_text(value)
+    if text is None:
+        return None
+    if text.casefold() in _TRUTH:
+        return "true/false"
+    num = _to_float(text)
+    if num is not None:
+        return "a number" if math.isfinite(num) else "not a finite number"
+    return "a date" if _DATE.fullmatch(text) else "text"
+
+
+def answer_kind(value, instrument):
+    """What an answer text is (``FINE``, ``BLANK``, ``LABEL``, ... of this module) and its number (NaN if none).
+
+    Examples
+    --------
+    >>> from evalkit.data.instruments import load_instrument
+    >>> eaq = load_instrument("eaq30")
+    >>> [answer_kind(v, eaq)[0] for v in ["2", "often true", "2,0", "x", "4", "2.5", "True", "nan", None]] == [
+    ...     FINE, LABEL, COMMA, JUNK, OUT, FRACTION, BOOLEAN, NONFINITE, BLANK]
+    True
+    """
+    text = clean_text(value)
+    if text is None:
+        return BLANK, math.nan
+    num = _to_float(text)
+    if num is None:
+        label = instrument.labels.get(normalise_label(text))
+        if label is not None:
+            return LABEL, float(label)
+        return (BOOLEAN if text.casefold() in _TRUTH else JUNK), math.nan
+    if not math.isfinite(num):
+        return NONFINITE, math.nan
+    lo, hi = instrument.min, instrument.max
+    if not lo <= num <= hi:
+        return OUT, math.nan
+    if float(lo).is_integer() and float(hi).is_integer() and num != round(num):
+        return FRACTION, math.nan
+    return (COMMA if "," in text else FINE), num
+
+
+def answer_problem(kind, instrument, value=None):
+    """The problems-table wording of an answer ``kind`` that sets it missing (no value quoted), else None."""
+    lo, hi = f"{instrument.min:g}", f"{instrument.max:g}"
+    if kind == JUNK:
+        return f"{value_kind(value) or 'text'} where a number or response label was expected"
+    return {OUT: f"a number outside {lo}-{hi}", FRACTION: f"not a whole number (the scale is whole numbers {lo}-{hi})",
+            BOOLEAN: "true/false where a number was expected",
+            NONFINITE: "not a finite number (NaN or infinity) where a number was expected"}.get(kind)
 
 
 def _blank(values):
@@ -143,33 +221,50 @@ def _known(labels):
 
 
 def _answer_ok(instrument):
-    labels = set(instrument.labels)
-    whole = float(instrument.min).is_integer() and float(instrument.max).is_integer()
-
-    def one(value):
-        text = clean_text(value)
-        if text is None or normalise_label(text) in labels:
-            return True
-        num = as_number(text)
-        return instrument.min <= num <= instrument.max and (not whole or num == round(num))
+    usable = (FINE, BLANK, LABEL, COMMA)
 
     def check(values):
-        return [one(v) for v in values]
+        return [answer_kind(v, instrument)[0] in usable for v in values]
 
     return check
+
+
+def _answer_causes(instrument):
+    def describe(values):
+        return [answer_problem(answer_kind(v, instrument)[0], instrument, v) or "not a usable answer"
+                for v in values]
+
+    return describe
 
 
 def _age_ok(values):
     return [clean_text(v) is None or 3 <= as_number(v) <= 25 for v in values]
 
 
-def _column(check, *, name, error, required=True):
+def _age_causes(values):
+    out = []
+    for v in values:
+        kind = value_kind(v)
+        out.append("a number outside 3-25" if kind == "a number" else
+                   f"{kind} where an age was expected" if kind in ("text", "a date", "true/false") else
+                   "not a finite number (NaN or infinity) where an age was expected")
+    return out
+
+
+def _timepoint_causes(values):
+    return [f"timepoint label not in the config's timepoints ({value_kind(v) or 'text'})" for v in values]
+
+
+def _column(check, *, name, error, required=True, describe=None):
     """A pandera column whose check applies ``check`` (distinct values -> booleans) via :func:`by_value`.
 
     ``check`` is kept in the column's ``metadata`` so :func:`validate_frame`
-    can first try it on the distinct values alone.
+    can first try it on the distinct values alone; ``describe`` (distinct
+    failing values -> the kind of problem each is, in words that quote no
+    value) too.
     """
-    return pa.Column(None, nullable=True, required=required, metadata={"by_value": check}, checks=pa.Check(
+    metadata = {"by_value": check, "describe": describe or (lambda values: [error] * len(values))}
+    return pa.Column(None, nullable=True, required=required, metadata=metadata, checks=pa.Check(
         lambda s: by_value(s, check).astype(bool), name=name, error=error, ignore_na=False))
 
 
@@ -209,16 +304,16 @@ def answer_schema(instrument, *, items, timepoint_labels, age=False):
     columns = {
         "id": _column(_id_present, name="id present", error="id is empty"),
         "timepoint": _column(_known({normalise_label(t) for t in timepoint_labels}), name="known timepoint",
-                             error="timepoint label not in the config's timepoints"),
+                             error="timepoint label not in the config's timepoints", describe=_timepoint_causes),
     }
-    answer_ok = _answer_ok(instrument)
+    answer_ok, causes = _answer_ok(instrument), _answer_causes(instrument)
     for item in items:
-        columns[item] = _column(answer_ok, name="valid answer", required=False,
+        columns[item] = _column(answer_ok, name="valid answer", required=False, describe=causes,
                                 error=f"answer outside {instrument.min:g}-{instrument.max:g} and not a response "
                                       f"label")
     if age:
         columns["age"] = _column(_age_ok, name="plausible age", error="age is not a number from 3 to 25",
-                                 required=False)
+                                 required=False, describe=_age_causes)
     return pa.DataFrameSchema(columns, strict=False, coerce=False)
 
 
@@ -237,8 +332,6 @@ _HANDLING = {
     "valid answer": ("cleaned", "answer set missing"),
     "plausible age": ("cleaned", "age set missing or outside the age bands"),
 }
-#: Checks whose failing values may be quoted in the problems table (never ids).
-_QUOTE_VALUES = {"known timepoint", "valid answer", "plausible age"}
 
 
 def validate_frame(frame, *, schema, section, file, row_column="_row"):
@@ -258,10 +351,12 @@ def validate_frame(frame, *, schema, section, file, row_column="_row"):
     Returns
     -------
     pandas.DataFrame
-        One row per (column, check) that failed: ``section, file, column, problem,
-        rows, example_rows, severity, handling`` (``rows`` = number of failing
-        cells, ``example_rows`` = up to five source row numbers; ``problem`` ends
-        with the most frequent failing values, except for ids).
+        One row per column and kind of problem found: ``section, file, column,
+        problem, rows, example_rows, severity, handling`` (``rows`` = number of
+        failing cells, ``example_rows`` = up to five source row numbers).
+        ``problem`` says what kind of value was found ("text where a number or
+        response label was expected", "not a whole number ...") and never
+        quotes a value from the file: the table is shown on shared pages.
 
     Examples
     --------
@@ -274,8 +369,8 @@ def validate_frame(frame, *, schema, section, file, row_column="_row"):
     0         id     1            3
     1         q1     1            3
     2  timepoint     1            3
-    >>> validate_frame(df, schema=schema, section="children", file="x.csv")["problem"].iloc[2]
-    "timepoint label not in the config's timepoints; values: 'mid' (1)"
+    >>> validate_frame(df, schema=schema, section="children", file="x.csv")["problem"].tolist()
+    ['id is empty', 'a number outside 1-3', "timepoint label not in the config's timepoints (text)"]
     """
     # every check is a function of the cell's text: tried on the distinct values first, so pandera only
     # runs (lazily, collecting every failing cell) on the columns where some value fails
@@ -293,18 +388,19 @@ def validate_frame(frame, *, schema, section, file, row_column="_row"):
         cases = err.failure_cases
     cases = cases[cases["column"].notna() & cases["index"].notna()]
     rows = []
-    for (column, check), group in cases.groupby(["column", "check"], sort=True):
-        idx = group["index"].astype(int).unique()
-        src = np.sort(frame.loc[idx, row_column].to_numpy(dtype=int)).tolist()
-        name = schema.columns[column].checks[0].name
-        severity, handling = _HANDLING.get(name, ("warning", ""))
-        problem = check
-        if name in _QUOTE_VALUES:
-            values = group["failure_case"].map(clean_text).dropna().value_counts()
-            shown = [f"'{v}' ({n})" for v, n in values.head(4).items()]
-            if shown:
-                problem = f"{check}; values: {', '.join(shown)}" + (" ..." if len(values) > 4 else "")
-        rows.append({"section": section, "file": file, "column": column,
-                     "problem": problem, "rows": len(src),
-                     "example_rows": ", ".join(map(str, src[:5])), "severity": severity, "handling": handling})
+    for column, group in cases.groupby("column", sort=True):
+        spec = schema.columns[column]
+        severity, handling = _HANDLING.get(spec.checks[0].name, ("warning", ""))
+        index = group["index"].astype(int).to_numpy()
+        # the cause of each failing cell, worked out once per distinct failing value (never quoted)
+        codes, values = pd.factorize(group["failure_case"].to_numpy(dtype=object), use_na_sentinel=True)
+        causes = np.asarray(spec.metadata["describe"](_with_missing(values)), dtype=object)[codes]
+        found = pd.DataFrame({"cause": causes, "index": index}).drop_duplicates("index")
+        counts = found["cause"].value_counts(sort=False)
+        for cause in sorted(counts.index, key=lambda c: (-counts[c], c)):
+            idx = found.loc[found["cause"] == cause, "index"].to_numpy()
+            src = np.sort(frame.loc[idx, row_column].to_numpy(dtype=int)).tolist()
+            rows.append({"section": section, "file": file, "column": column, "problem": cause, "rows": len(src),
+                         "example_rows": ", ".join(map(str, src[:5])), "severity": severity,
+                         "handling": handling})
     return pd.DataFrame(rows, columns=PROBLEM_COLUMNS)
