@@ -95,6 +95,7 @@ def main(argv=None):
     SIGPIPE. Anything else is a bug: one line on the screen and exit 1, the
     traceback in a log file (see :func:`_error_log`).
     """
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
@@ -107,7 +108,7 @@ def main(argv=None):
     except BrokenPipeError:
         return _broken_pipe()
     except Exception as exc:  # a bug: never a traceback on the screen
-        log = _error_log(args, exc)
+        log = _error_log(args, exc, argv)
         print(f"evalkit: internal error ({exc.__class__.__name__}): please report it; "
               f"details in {log}", file=sys.stderr)
         return 1
@@ -124,7 +125,7 @@ def _broken_pipe():
     return 141
 
 
-def _error_log(args, exc):
+def _error_log(args, exc, argv=()):
     """Append the traceback of an unexpected error to a log file and return its path.
 
     ``evalkit report`` and ``batch`` log into ``--out``'s parent folder (``evalkit-error.log`` beside the
@@ -137,7 +138,7 @@ def _error_log(args, exc):
     import traceback
 
     text = (f"{dt.datetime.now(dt.timezone.utc).isoformat(timespec='seconds')} evalkit {_version()} "
-            f"{' '.join(sys.argv[1:]) or args.command}\n" + "".join(traceback.format_exception(exc)) + "\n")
+            f"{' '.join(map(str, argv)) or args.command}\n" + "".join(traceback.format_exception(exc)) + "\n")
     out = getattr(args, "out", None)
     if out:
         path = Path(out).expanduser().absolute().parent / "evalkit-error.log"
