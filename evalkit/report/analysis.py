@@ -185,7 +185,9 @@ def write_results(results, out_dir):
     Columns keep the order the functions document, rows the order they return
     (measures in instrument order, factor levels sorted), floats are written
     with ``%.10g`` (10 significant digits), missing values as empty fields,
-    UTF-8, ``\\n`` line endings, no index.
+    UTF-8, ``\\n`` line endings, no index. A text cell starting like a
+    spreadsheet formula (``=``, ``+``, ``-``, ``@``, tab, carriage return) gets
+    a leading ``'`` (:func:`evalkit.data.pipeline.neutralise_formulas`).
 
     Examples
     --------
@@ -197,12 +199,14 @@ def write_results(results, out_dir):
     0.3333333333,a
     ,b
     """
+    from ..data.pipeline import neutralise_formulas
+
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for key in sorted(results):
         path = out_dir / f"{key}.csv"
-        results[key].to_csv(path, index=False, float_format=FLOAT_FORMAT, lineterminator="\n",
-                            na_rep="", encoding="utf-8")
+        neutralise_formulas(results[key]).to_csv(path, index=False, float_format=FLOAT_FORMAT, lineterminator="\n",
+                                                 na_rep="", encoding="utf-8")
         written.append(path)
     return written
