@@ -1,0 +1,145 @@
+"""`evalkit share` and the checks behind it, on real reports of the sample cohort (min_cell 5 and 10)."""
+import json
+import shutil
+import zipfile
+
+import pytest
+import yaml
+
+from evalkit.cli import main
+from evalkit.errors import ConfigError
+from evalkit.notebook import recorded
+from evalkit.report.privacy import disclosure_check, html_tables, identifier_scan, shareable_files
+from evalkit.report.share import default_zip, share
+
+from conftest import SAMPLE
+
+PAGES = ["01_data_quality.html", "02_child_outcomes.html", "03_facilitator_confidence.html", "index.html"]
+
+
+def _sample_config(folder, min_cell):
+    """The sample cohort's config with another min_cell (data files by absolute path)."""
+    cfg = yaml.safe_load((SAMPLE / "cohort.yml").read_text())
+    cfg["children"]["file"] = [str(SAMPLE / f) for f in cfg["children"]["file"]]
+    cfg["facilitators"]["file"] = str(SAMPLE / cfg["facilitators"]["file"])
+    cfg["disclosure"] = {"min_cell": min_cell}
+    cfg["name"] = f"Sample cohort, min_cell {min_cell}"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "cohort.yml"
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    return path
+
+
+@pytest.fixture(scope="module")
+def reports(tmp_path_factory):
+    """Reports of the sample cohort with min_cell 5 (its own config) and 10."""
+    root = tmp_path_factory.mktemp("share")
+    out = {}
+    for min_cell in (5, 10):
+        config = SAMPLE / "cohort.yml" if min_cell == 5 else _sample_config(root / "config10", 10)
+        out[min_cell] = root / f"report{min_cell}"
+        assert main(["report", str(config), "--out", str(out[min_cell])]) == 0
+    return out
+
+
+# --------------------------------------------------------------------------- the checks on real reports
+
+@pytest.mark.parametrize("min_cell", [5, 10])
+def test_no_small_count_is_shown_or_recoverable_anywhere(reports, min_cell):
+    """Every shareable artefact (pages, index, manifest, executed notebooks) against every derivable
+    difference the check knows (total minus shown parts, percent of a hidden count, printed n)."""
+    folder = reports[min_cell]
+    names = {p.name for p in shareable_files(folder)}
+    assert set(PAGES) | {"manifest.json", "01_data_quality.ipynb", "02_child_outcomes.ipynb"} <= names
+    problems = disclosure_check(folder, min_cell)
+    assert problems.empty, problems.to_string()
+
+
+@pytest.mark.parametrize("min_cell", [5, 10])
+def test_no_raw_id_or_data_text_anywhere(reports, min_cell):
+    problems = identifier_scan(reports[min_cell])
+    assert problems.empty, problems.to_string()
+
+
+def test_min_cell_10_reaches_the_tables_the_records_and_the_index(reports):
+    folder = reports[10]
+    quality = html_tables((folder / "01_data_quality.html").read_text(encoding="utf-8"))
+    markers = {cell for table in quality for row in table[1:] for cell in row if cell.startswith("<")}
+    assert markers == {"<10"}
+    values = recorded(folder / "notebooks" / "01_data_quality.ipynb")
+    assert values["children_matched"] == 270
+    rc = recorded(folder / "notebooks" / "02_child_outcomes.ipynb")["children_reliable_change"]
+    # not hiding: 23 improved, 238 unchanged, 9 deteriorated -> 9 is small at 10, 23 hidden beside it
+    row = next(r for r in rc if r["measure"] == "not_hiding")
+    assert (row["improved"], row["no_change"], row["deteriorated"]) == ("*", 238, "<10")
+    index = (folder / "index.html").read_text(encoding="utf-8")
+    assert "fewer than 10 people deteriorated" in index
+
+
+def test_sample_records_hold_only_what_the_pages_show(reports):
+    rc = recorded(reports[5] / "notebooks" / "02_child_outcomes.ipynb")["children_reliable_change"]
+    row = next(r for r in rc if r["measure"] == "differentiating")
+    assert (row["n"], row["improved"], row["no_change"], row["deteriorated"]) == (269, "*", 242, "<5")
+    matched = recorded(reports[5] / "notebooks" / "01_data_quality.ipynb")
+    assert matched["facilitators_matched"] == 58 and matched["rows_in"] == 698
+
+
+# --------------------------------------------------------------------------- share
+
+def test_share_writes_only_the_pages_beside_the_folder(reports, tmp_path, capsys):
+    folder = tmp_path / "sample"
+    shutil.copytree(reports[5], folder)
+    assert main(["share", str(folder)]) == 0
+    assert "shareable zip written to" in capsys.readouterr().out
+    target = tmp_path / "sample-share.zip"
+    assert default_zip(folder) == target and target.is_file()
+    with zipfile.ZipFile(target) as z:
+        assert sorted(z.namelist()) == [f"sample/{p}" for p in PAGES]
+        assert all(b"<script" not in z.read(n) for n in z.namelist())
+
+
+def test_share_to_a_named_zip(reports, tmp_path):
+    done = share(reports[10], to=tmp_path / "out" / "north.zip")
+    assert done["zip"].is_file() and done["files"] == PAGES and done["min_cell"] == 10
+
+
+@pytest.mark.parametrize("page, words", [
+    ("<p>Child C0007 said hello</p>", "a raw id from the data files"),
+    ("<p>Notes: Interpreter present</p>", "a raw text value from the data files"),
+    ("<table><tr><th>people</th><th>pre only</th><th>post only</th><th>matched</th></tr>"
+     "<tr><td>60</td><td>&lt;5</td><td>0</td><td>58</td></tr></table>",
+     "table 1, row 1, column 'pre only': <5 can be worked out from the shown total and parts: it is 2"),
+    ("<li>Scores rose, 3 matched children.</li>", "a count below min_cell 5 is printed: 3 matched children"),
+])
+def test_share_refuses_a_planted_problem_and_writes_nothing(reports, tmp_path, capsys, page, words):
+    folder = tmp_path / "sample"
+    shutil.copytree(reports[5], folder)
+    (folder / "extra.html").write_text(f"<html><body>{page}</body></html>")
+    assert main(["share", str(folder), "--to", str(tmp_path / "s.zip")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("evalkit: error: ") and len(err.splitlines()) == 1
+    assert "extra.html" in err and words in err and "nothing was shared" in err
+    assert "C0007" not in err and "Interpreter" not in err  # the refusal quotes no value
+    assert not (tmp_path / "s.zip").exists() and list(tmp_path.glob("*.tmp")) == []
+
+
+def test_share_refuses_what_is_not_a_finished_report(reports, tmp_path):
+    with pytest.raises(ConfigError, match="not a report folder"):
+        share(tmp_path)
+    folder = tmp_path / "sample"
+    shutil.copytree(reports[5], folder)
+    with pytest.raises(ConfigError, match="inside the report folder"):
+        share(folder, to=folder / "x.zip")
+    manifest = json.loads((folder / "manifest.json").read_text())
+    (folder / "manifest.json").write_text(json.dumps({**manifest, "status": "failed"}))
+    with pytest.raises(ConfigError, match="did not finish"):
+        share(folder)
+    assert not default_zip(folder).exists()
+
+
+def test_share_refuses_a_page_that_loads_something(reports, tmp_path):
+    folder = tmp_path / "sample"
+    shutil.copytree(reports[5], folder)
+    (folder / "extra.html").write_text('<img src="https://example.invalid/x.png">')
+    with pytest.raises(ConfigError, match="would load https://example.invalid/x.png"):
+        share(folder)
