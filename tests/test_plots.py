@@ -498,3 +498,50 @@ def test_grids_lay_out_one_panel_each(scores):
     fig = plots.interaction_grid(scores, measure="differentiating", factors=["delivery", "site"])
     titles = [ax.get_title().splitlines()[0] for ax in fig.axes if ax.get_visible()]
     assert titles == ["differentiating by delivery", "differentiating by site"]
+
+
+# --------------------------------------------------------------------------- issue 9: text drawn literally, bars that hide small counts
+
+@pytest.mark.parametrize("label", ["$\\alpha$", "Cost $5", "$x^2$ and $", "a_b^c {{ }}"])
+def test_labels_with_dollars_draw_literally(scores, label):
+    """A label holding $...$ is text, not mathtext: it draws without error and keeps its characters."""
+    with mpl.rc_context({"text.parse_math": True}):
+        fig, ax = plt.subplots()  # made while mathtext was on
+        plots.paired_plot(scores, measure="differentiating", label=label, ax=ax)
+        fig.canvas.draw()
+        assert ax.get_title() == label and not ax.title.get_parse_math()
+        assert all(not t.get_parse_math() for t in ax.get_yticklabels() + ax.get_xticklabels())
+    grid = plots.paired_grid(scores, measures=["differentiating"], labels={"differentiating": label})
+    grid.canvas.draw()
+    assert [a.get_title() for a in grid.axes if a.get_visible()] == [label]
+
+
+def test_theme_switches_mathtext_off():
+    with mpl.rc_context({"text.parse_math": True}):
+        plots.set_theme()
+        assert mpl.rcParams["text.parse_math"] is False
+
+
+def _bars(counts):
+    rows = []
+    for tp, values in counts.items():
+        for response, n in enumerate(values, start=1):
+            rows.append({"item": "k1", "timepoint": tp, "response": response, "label": f"r{response}",
+                         "n": n, "percent": 100 * n / sum(values)})
+    return pd.DataFrame(rows)
+
+
+def test_item_bars_hide_a_small_share_and_the_one_that_would_give_it_away():
+    # pre: 2 of 40 answered 1 (5%), 10 answered 2 (25%), 28 answered 3 (70%); 25% + 70% would leave 5%
+    dist = _bars({"pre": [2, 10, 28], "post": [0, 12, 28]})
+    ax = plots.diverging_bar_plot(dist, min_cell=5)
+    labels = sorted(t.get_text() for t in ax.texts if t.get_gid() == "percent")
+    assert labels == ["30%", "70%", "70%"]  # post: 30% and 70%; pre: only the 70%
+    plain = plots.diverging_bar_plot(dist, ax=plt.figure().gca())
+    assert sorted(t.get_text() for t in plain.texts if t.get_gid() == "percent") == ["25%", "30%", "70%", "70%"]
+
+
+def test_item_bars_of_few_answers_say_so():
+    ax = plots.diverging_bar_plot(_bars({"pre": [1, 1, 2], "post": [0, 6, 4]}), min_cell=5)
+    assert [t.get_text() for t in ax.get_yticklabels(minor=True)] == ["Pre (n < 5)", "Post (n = 10)"]
+    assert [t.get_text() for t in ax.texts if t.get_gid() == "percent"] == []  # 6 and 4: the 4 hides the 6
