@@ -8,7 +8,10 @@ Runs, in one go and side by side:
 2. the scale benchmark (``bench_scale.py``): cleaning + scoring + every
    statistic of generated clean cohorts of 10,000 and 100,000 children ÷
    ``pandas.read_csv`` of the same children CSV (target ≤ 3), the growth of
-   evalkit's time from 10,000 to 100,000 children (target ≤ 12), and peak memory.
+   evalkit's time from 10,000 to 100,000 children (target ≤ 12), and peak memory;
+3. the evidence models (``bench_models.py``): the intention-to-treat mixed model, clustering, the
+   arm comparison and dose response on 10,000 and 100,000 generated children, in seconds
+   (aim: under 60 s at 100,000).
 
 Every figure is a wall-clock time of a fresh process, best of ``--repeat``
 runs (medians are in the JSON). The machine's load is recorded before and
@@ -41,6 +44,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(1, str(ROOT))
 
+import bench_models  # noqa: E402
 import bench_report  # noqa: E402
 import bench_scale  # noqa: E402
 
@@ -104,6 +108,11 @@ def markdown(result):
                   "in a fresh process. Peak memory: "
                   f"{result['scale']['memory_measure']}.", "",
                   bench_scale.table(result["scale"])]
+    if "models" in result:
+        lines += ["", "## Evidence models (issues 12 and 13), seconds", "",
+                  "Generated cohorts: six measures, four in five children in groups of about eight, half the "
+                  "groups a comparison arm, one in five without a post score; timed in one process after "
+                  "imports, best of 1. No model is approximated.", "", bench_models.table(result["models"])]
     return "\n".join(lines) + "\n"
 
 
@@ -115,6 +124,7 @@ def main(argv=None):
                         help="runs of each large-cohort measurement (best counts; they are short and noisy)")
     parser.add_argument("--no-report", action="store_true", help="skip the report benchmark")
     parser.add_argument("--no-scale", action="store_true", help="skip the large-cohort benchmark")
+    parser.add_argument("--no-models", action="store_true", help="skip the evidence-model timings")
     args = parser.parse_args(argv)
     t0 = time.perf_counter()
     result = {"environment": environment(), "repeat": args.repeat, "scale_repeat": args.scale_repeat,
@@ -125,6 +135,8 @@ def main(argv=None):
     if not args.no_scale:
         sizes = (10_000,) if args.quick else (10_000, 100_000)
         result["scale"] = bench_scale.bench_scale(sizes, repeat=args.scale_repeat)
+    if not args.no_models:
+        result["models"] = bench_models.bench_models((10_000,) if args.quick else (10_000, 100_000))
     result["environment"]["load_average_after"] = os.getloadavg()
     result["seconds"] = time.perf_counter() - t0
     text = markdown(result)
