@@ -178,10 +178,16 @@ def lock_output(out, *, note=None):
             if alive:
                 raise ConfigError(f"another evalkit run (pid {pid}) is writing the report to {out}; wait for it to "
                                   f"finish, or, if pid {pid} is not an evalkit run, delete the lock file {lock}")
+            try:  # unlink only the stale lock read above, not one another run has just taken over
+                still = "" if lock.is_symlink() else lock.read_text(encoding="utf-8", errors="replace")
+            except FileNotFoundError:
+                continue
+            if still != text:
+                continue
+            lock.unlink(missing_ok=True)
             if note:
                 note(f"taking over the lock on {out} left by a run that is no longer running"
                      + (f" (pid {pid})" if pid else ""))
-            lock.unlink(missing_ok=True)
             continue
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(pending_text())

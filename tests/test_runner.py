@@ -65,6 +65,24 @@ def test_live_lock_refuses_a_second_run(cohort, tmp_path, capsys):
     assert not out.exists() and _lock(out).read_text() == f"{os.getpid()}\n"  # not taken, not removed
 
 
+def test_two_real_runs_into_one_folder(cohort, tmp_path):
+    out = tmp_path / "out"
+    env = {**os.environ, "MPLBACKEND": "Agg"}
+    cmd = [sys.executable, "-m", "evalkit", "report", str(cohort), "--out", str(out)]
+    first = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not _lock(out).exists() and first.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    second = subprocess.run(cmd + ["--no-notebooks"], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert first.wait(timeout=300) == 0, first.stderr.read()
+    assert second.returncode == 2
+    assert second.stderr == (f"evalkit: error: another evalkit run (pid {first.pid}) is writing the report to {out}; "
+                             f"wait for it to finish, or, if pid {first.pid} is not an evalkit run, delete the lock "
+                             f"file {_lock(out)}\n")
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["status"] == "ok" and (out / "02_child_outcomes.html").is_file() and _siblings(out) == []
+
+
 def test_stale_lock_is_taken_over_with_a_note(cohort, tmp_path, capsys):
     out = tmp_path / "out"
     _lock(out).write_text(json.dumps({"pid": 999999999, "started": 1, "host": None}))
