@@ -386,3 +386,15 @@ def test_a_repeated_header_name_never_collides_with_a_numbered_one(tmp_path):
     df = read_table(_csv(tmp_path, "a,a,a.1\n1,2,3\n", "utf-8"))
     assert list(df.columns) == ["_file", "a", "a.1", "a.1.1", "_row"]
     assert df[["a", "a.1", "a.1.1"]].values.tolist() == [["1", "2", "3"]]
+
+
+def test_readme_states_the_xlsx_limits_the_reader_applies():
+    from pathlib import Path
+
+    from evalkit.data import io
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    cleaning = readme.split("## Cleaning")[1].split("\n## ")[0]
+    assert f"**{io.XLSX_MAX_BYTES // 2 ** 20} MB**" in cleaning
+    assert f"**{io.XLSX_MAX_RATIO} times**" in cleaning
+    assert f"**{io.XLSX_MAX_CELLS:,} cells**" in cleaning
