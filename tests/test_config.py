@@ -243,3 +243,14 @@ def test_whole_number_settings_written_with_a_point_are_read_as_ints(tmp_path):
     cfg = load_config(path)
     assert cfg.disclosure["min_cell"] == 10 and type(cfg.disclosure["min_cell"]) is int
     assert cfg.analysis["min_group_n"] == 8 and type(cfg.analysis["min_group_n"]) is int
+
+
+def test_a_config_that_is_a_named_pipe_is_refused_unopened(tmp_path):
+    import os
+
+    fifo = tmp_path / "cohort.yml"
+    os.mkfifo(fifo)  # reading it would wait for a writer forever
+    with pytest.raises(ConfigError, match="this is not a regular file"):
+        load_config(fifo)
+    with pytest.raises(ConfigError, match="cohort config not found"):
+        load_config(tmp_path / "missing.yml")

@@ -259,7 +259,10 @@ def load_config(path):
     (10, 5)
     """
     path = Path(path)
-    if not path.is_file():
+    if not path.is_file():  # never opened unless a regular file: opening a named pipe waits forever
+        if path.exists():
+            raise ConfigError("this is not a regular file (a folder, a named pipe or a device); name the cohort "
+                              "config .yml file", file=path)
         raise ConfigError("cohort config not found; check the path", file=path)
     raw = read_yaml(path)
     if not isinstance(raw, dict):
