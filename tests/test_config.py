@@ -254,3 +254,18 @@ def test_a_config_that_is_a_named_pipe_is_refused_unopened(tmp_path):
         load_config(fifo)
     with pytest.raises(ConfigError, match="cohort config not found"):
         load_config(tmp_path / "missing.yml")
+
+
+@pytest.mark.parametrize("key,value,words", [
+    ("response", {"min": float("nan"), "max": 3}, "response min must be a number below max"),
+    ("response", {"min": 1, "max": float("inf")}, "response min must be a number below max"),
+    ("min_answered", True, "min_answered must be a share"),
+    ("min_answered", float("nan"), "min_answered must be a share"),
+    ("reliability", {"a": float("nan")}, "numbers above 0 and at most 1"),
+    ("reliability", {"a": 1.5}, "numbers above 0 and at most 1"),
+])
+def test_instrument_numbers_must_be_finite_and_not_booleans(key, value, words):
+    raw = {"id": "s", "response": {"min": 1, "max": 3}, "subscales": [{"id": "a", "items": ["q1", "q2"]}]}
+    raw[key] = value
+    with pytest.raises(ConfigError, match=words):
+        parse_instrument(raw)

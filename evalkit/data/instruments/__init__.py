@@ -1,6 +1,7 @@
 """Questionnaires described as data: load a shipped instrument by id, or a user's YAML file."""
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 
@@ -106,6 +107,11 @@ def _ids(value):
     return tuple(str(v).strip() for v in value)
 
 
+def _finite(value):
+    """Whether ``value`` is a finite number (YAML's true/false, .nan and .inf are not)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def parse_instrument(raw, *, source="<instrument>"):
     """Check an instrument mapping (as read from YAML) and build an :class:`Instrument`.
 
@@ -131,8 +137,8 @@ def parse_instrument(raw, *, source="<instrument>"):
     if not isinstance(resp, dict) or "min" not in resp or "max" not in resp:
         fail("response must give min and max", column="response", expected="{min: 1, max: 3, labels: {...}}")
     lo, hi = resp["min"], resp["max"]
-    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (lo, hi)) or lo >= hi:
-        fail("response min must be a number below max", column="response")
+    if not all(_finite(v) for v in (lo, hi)) or lo >= hi:
+        fail("response min must be a number below max (finite numbers, not true/false)", column="response")
     labels = {}
     raw_labels = resp.get("labels") or {}
     if not isinstance(raw_labels, dict):
@@ -149,7 +155,7 @@ def parse_instrument(raw, *, source="<instrument>"):
     if scoring not in ("mean", "sum"):
         fail(f"scoring '{scoring}' is not known", column="scoring", expected="mean or sum")
     min_answered = raw.get("min_answered", 0.8)
-    if not isinstance(min_answered, (int, float)) or not 0 < min_answered <= 1:
+    if not _finite(min_answered) or not 0 < min_answered <= 1:
         fail("min_answered must be a share between 0 (exclusive) and 1", column="min_answered")
     subs, owner = [], {}
     if not isinstance(raw["subscales"], list) or not raw["subscales"]:
@@ -196,9 +202,9 @@ def parse_instrument(raw, *, source="<instrument>"):
         all_rev = tuple(i for s in subs for i in s.reverse)
         total = Subscale(id=tid, label=tlabel, items=all_items, reverse=all_rev)
     rel = raw.get("reliability") or {}
-    if not isinstance(rel, dict) or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
-                                            for v in rel.values()):
-        fail("reliability must map measure ids to numbers", column="reliability", expected="e.g. {knowledge: 0.8}")
+    if not isinstance(rel, dict) or not all(_finite(v) and 0 < v <= 1 for v in rel.values()):
+        fail("reliability must map measure ids to numbers above 0 and at most 1", column="reliability",
+             expected="e.g. {knowledge: 0.8}")
     reliability = {str(k): float(v) for k, v in rel.items()}
     return Instrument(id=str(raw["id"]), name=str(raw.get("name", raw["id"])), min=lo, max=hi, labels=labels,
                       scoring=scoring, min_answered=float(min_answered), subscales=tuple(subs), total=total,
