@@ -398,3 +398,20 @@ def test_readme_states_the_xlsx_limits_the_reader_applies():
     assert f"**{io.XLSX_MAX_BYTES // 2 ** 20} MB**" in cleaning
     assert f"**{io.XLSX_MAX_RATIO} times**" in cleaning
     assert f"**{io.XLSX_MAX_CELLS:,} cells**" in cleaning
+
+
+@pytest.mark.parametrize("prefix", ["", "x:"])
+def test_sheet_stream_ends_after_the_cells_with_the_root_closed(prefix):
+    import io as _io
+    import xml.etree.ElementTree as ET
+
+    from evalkit.data.io import _DataOnly
+
+    ns = f' xmlns{":x" if prefix else ""}="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
+    xml = (f'<?xml version="1.0"?><{prefix}worksheet{ns}><{prefix}sheetData><{prefix}row r="1"/></{prefix}sheetData>'
+           f'<{prefix}mergeCells>' + f'<{prefix}mergeCell ref="A1:B1"/>' * 50_000
+           + f'</{prefix}mergeCells></{prefix}worksheet>').encode()
+    stream = _DataOnly(_io.BytesIO(xml))
+    text = b"".join(iter(lambda: stream.read(1000), b""))
+    assert text.endswith(f"</{prefix}sheetData></{prefix}worksheet>".encode()) and b"mergeCell" not in text
+    assert ET.fromstring(text)[0].tag.endswith("sheetData")
