@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -19,9 +20,13 @@ from evalkit.report import notebook as ek
 
 
 def _cohort(folder, n=12, name="Test cohort"):
-    rows = [{"child_id": f"C{i:03d}", "timepoint": tp,
-             **{q: 1 + (i * 7 + j * 3 + k * (1 + i % 3) + (i * j) % 5) % 3 for j, q in enumerate(EAQ_ITEMS)}}
-            for i in range(n) for k, tp in enumerate(("pre", "post"))]
+    """``n`` children with random answers (seeded) that rise a little from pre to post."""
+    rng, rows = np.random.default_rng(9), []
+    for i in range(n):
+        base = rng.integers(1, 4, size=len(EAQ_ITEMS))
+        for k, tp in enumerate(("pre", "post")):
+            answers = np.clip(base + (rng.random(len(EAQ_ITEMS)) < 0.3 * k) - (rng.random(len(EAQ_ITEMS)) < 0.1), 1, 3)
+            rows.append({"child_id": f"C{i:03d}", "timepoint": tp, **dict(zip(EAQ_ITEMS, answers.tolist()))})
     path = write_cohort(folder, children=pd.DataFrame(rows))
     path.write_text(path.read_text().replace("name: Test cohort", f"name: {name}"))
     return path

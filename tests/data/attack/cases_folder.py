@@ -9,6 +9,7 @@ the harness puts ``{out}`` beside ``{case}``. Cases whose notebooks do not matte
 from __future__ import annotations
 
 import json
+import random
 
 from _helpers import children_rows, csv_text, write_cohort
 from make_attack import case
@@ -19,12 +20,13 @@ EVIL_PICKLE = "cos\nsystem\n(S'touch {case}/../pwned'\ntR."
 
 
 def _cohort(folder, name=None, n=12):
-    """``n`` children with varied answers (so every statistic and the reliable change can be computed)."""
-    rows = children_rows(n)
-    for k, row in enumerate(rows):
-        child, post = divmod(k, 2)
-        for j in range(1, 31):
-            row[f"q{j}"] = str(1 + (child * 7 + j * 3 + post * (1 + child % 3) + (j * child) % 5) % 3)
+    """``n`` children with seeded random answers that rise a little (every statistic can be computed)."""
+    rng, rows = random.Random(9), children_rows(n)
+    for child in range(n):
+        base = [rng.randint(1, 3) for _ in range(30)]
+        for post, row in enumerate(rows[2 * child:2 * child + 2]):
+            for j, b in enumerate(base, start=1):
+                row[f"q{j}"] = str(min(3, max(1, b + (rng.random() < 0.3 * post) - (rng.random() < 0.1))))
     (folder / "children.csv").write_text(csv_text(rows), encoding="utf-8")
     write_cohort(folder, name=name or folder.name)
 
