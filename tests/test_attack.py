@@ -8,7 +8,10 @@ the case's arguments. Whatever the outcome:
 * the input files are byte for byte what they were (SHA-256), setups aside;
 * rows in = kept + excluded where the case counts rows;
 * for privacy cases, no planted text appears in any shareable file of the output folder
-  (HTML pages, index, manifest.json, executed notebooks, summary.docx).
+  (HTML pages, index, manifest.json, executed notebooks, summary.docx), and no markup listed in
+  ``html_forbidden`` appears unescaped in any page;
+* every run that reports (exit 0) passes the disclosure check (no small count shown or recoverable
+  by subtraction or from a percentage) and the identifier scan (no raw id or data text).
 """
 from __future__ import annotations
 
@@ -150,6 +153,13 @@ def test_attack(name, tmp_path, monkeypatch, capsys):
     for path in want.get("present", []):  # e.g. a file outside the folder that a link points at
         assert glob.glob(_fill(path, case, out)), f"{name}: {path} should exist"
 
+    for raw in want.get("html_forbidden", []):  # markup that must never reach a page unescaped
+        for path, text in _html_texts(out):
+            assert raw not in text, f"{name}: raw {raw!r} in {path}"
+
+    if code == 0:
+        _check_shareable(want, case, out)
+
     planted = [str(p) for p in want.get("planted", [])]
     if planted:
         texts = shareable_texts(out)
@@ -159,3 +169,40 @@ def test_attack(name, tmp_path, monkeypatch, capsys):
             for secret in planted:
                 for form in {secret, html.escape(secret), html.escape(secret, quote=False)}:
                     assert form not in text, f"{name}: planted {secret!r} found in {path.relative_to(out)}"
+
+
+def _html_texts(out):
+    """(name, text) of every HTML page under ``out``, and of every HTML page inside a zip there."""
+    out = Path(out)
+    texts = []
+    for p in sorted(out.rglob("*")) if out.is_dir() else []:
+        if p.suffix == ".html" and p.is_file():
+            texts.append((str(p.relative_to(out)), p.read_text(encoding="utf-8", errors="replace")))
+        elif p.suffix == ".zip" and p.is_file():
+            with zipfile.ZipFile(p) as z:
+                texts += [(f"{p.name}:{n}", z.read(n).decode("utf-8", "replace")) for n in z.namelist()
+                          if n.endswith(".html")]
+    return texts
+
+
+def _check_shareable(want, case, out):
+    """Issue 9: the subtraction check and the identifier scan run on every corpus cohort that reports."""
+    from evalkit.data.config import load_config
+    from evalkit.report.privacy import disclosure_check, identifier_scan
+
+    argv = _fill(want["argv"], case, out)
+    if argv[0] == "report" and "--out" in argv and argv[1].endswith(".yml"):
+        folders = [(Path(argv[argv.index("--out") + 1]), Path(argv[1]))]
+    elif argv[0] == "share":
+        folders = [(Path(argv[1]), None)]
+    else:
+        return
+    for folder, config in folders:
+        if not (folder / "manifest.json").is_file():
+            continue
+        config = config or Path(yaml.safe_load((folder / "manifest.json").read_text())["config_path"])
+        min_cell = load_config(config).disclosure["min_cell"]
+        found = disclosure_check(folder, min_cell)
+        assert found.empty, f"small counts shown or recoverable:\n{found.to_string()}"
+        found = identifier_scan(folder, config=config)
+        assert found.empty, f"raw ids or data text in shareable files:\n{found.to_string()}"
