@@ -515,6 +515,11 @@ def _theme():
         _THEMED.append(True)
 
 
+def _reset_kernel_state():
+    """Forget per-process state, as in a fresh kernel (called by :mod:`evalkit.kernels` between notebooks)."""
+    _THEMED.clear()
+
+
 class FigureImage:
     """A finished figure as PNG, shown once by the notebook (and kept for tests as ``.figure``)."""
 

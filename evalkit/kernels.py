@@ -1,0 +1,151 @@
+"""Warm kernels: one Jupyter kernel kept alive across report notebooks, reset between them.
+
+A fresh kernel spends about a second starting and importing before a notebook draws anything. A
+:class:`WarmKernel` starts once and runs notebook after notebook through papermill (so parameters
+cells, papermill's metadata and its error handling are unchanged), resetting the kernel's state
+before each one:
+
+* the user namespace and the execution counter (IPython ``reset(new_session=True)``), so a global
+  set by one notebook is gone for the next and execution counts start at 1 as in a fresh kernel;
+* the working directory (papermill's ``cwd``) and ``sys.path`` as they were at start;
+* matplotlib: every figure closed and ``rcParams`` restored to the values a fresh kernel has after
+  importing pyplot;
+* the warnings filters, and evalkit's own module state (the theme flag of
+  :mod:`evalkit.report.notebook`).
+
+Imported modules stay imported (that is the saving). A kernel that died is replaced by a new one
+before the next notebook; the notebook it was running fails as it would have in a fresh kernel.
+"""
+from __future__ import annotations
+
+import threading
+
+KERNEL = "python3"
+STARTUP_TIMEOUT = 60
+#: Run once in a new kernel: what a fresh kernel looks like after importing pyplot, kept outside the
+#: user namespace (which every reset clears).
+_PRIME = """
+import os as _os, sys as _sys, warnings as _warnings, types as _types
+import matplotlib as _mpl, matplotlib.pyplot as _plt
+_state = _types.ModuleType("_evalkit_fresh_state")
+_state.rc = dict(_mpl.rcParams)
+_state.cwd = _os.getcwd()
+_state.path = list(_sys.path)
+_state.filters = list(_warnings.filters)
+_sys.modules["_evalkit_fresh_state"] = _state
+"""
+#: Run before every notebook; ``{cwd}`` is the notebook's working directory.
+_RESET = """
+get_ipython().reset(new_session=True, aggressive=False)
+import os as _os, sys as _sys, warnings as _warnings
+import matplotlib as _mpl, matplotlib.pyplot as _plt
+_state = _sys.modules["_evalkit_fresh_state"]
+_plt.close("all")
+_mpl.rcParams.clear()
+_mpl.rcParams.update(_state.rc)
+_sys.path[:] = _state.path
+_warnings.filters[:] = _state.filters
+_os.chdir({cwd!r})
+if "evalkit.report.notebook" in _sys.modules:
+    _sys.modules["evalkit.report.notebook"]._reset_kernel_state()
+get_ipython().reset(new_session=True, aggressive=False)
+"""
+
+
+class WarmKernel:
+    """A kernel that runs report notebooks one after another, reset between them.
+
+    Parameters
+    ----------
+    kernel_name : str
+    extra_arguments : list of str, optional
+        Passed to the kernel at start (default: quiet logging).
+
+    Examples
+    --------
+    >>> kernel = WarmKernel()  # doctest: +SKIP
+    >>> kernel.run("notebooks/01_data_quality.ipynb", "out.ipynb", {"config_path": "..."}, cwd=".")  # doctest: +SKIP
+    >>> kernel.shutdown()  # doctest: +SKIP
+    """
+
+    def __init__(self, kernel_name=KERNEL, extra_arguments=None):
+        self.kernel_name = kernel_name
+        self.extra_arguments = list(extra_arguments or ["--IPKernelApp.log_level=CRITICAL"])
+        self.km = None
+        self.starts = 0
+        self.runs = 0
+        self._lock = threading.Lock()
+
+    def _alive(self):
+        from jupyter_core.utils import run_sync
+
+        return self.km is not None and run_sync(self.km.is_alive)()
+
+    def _ensure(self):
+        """A live kernel, primed: start one if there is none or the last one died.
+
+        The manager is jupyter_client's ``AsyncKernelManager``, as nbclient's own: its clients are
+        asynchronous, so nbclient notices a kernel that dies mid-cell instead of blocking on it.
+        """
+        if self._alive():
+            return
+        from jupyter_client.manager import AsyncKernelManager
+        from jupyter_core.utils import run_sync
+
+        self.shutdown()  # a crashed kernel: release what is left of it
+        self.km = AsyncKernelManager(kernel_name=self.kernel_name)
+        run_sync(self.km.start_kernel)(extra_arguments=self.extra_arguments)
+        self.starts += 1
+        self._execute(_PRIME)
+
+    def _execute(self, code):
+        """Run ``code`` in the kernel without recording history; raise on an error reply."""
+        from jupyter_client import BlockingKernelClient
+
+        kc = BlockingKernelClient(parent=self.km)  # the manager answers "is it alive?"
+        kc.load_connection_info(self.km.get_connection_info())
+        kc.start_channels()
+        try:
+            kc.wait_for_ready(timeout=STARTUP_TIMEOUT)
+            reply = kc.execute_interactive(code, store_history=False, timeout=STARTUP_TIMEOUT,
+                                           output_hook=lambda msg: None)
+        finally:
+            kc.stop_channels()
+        if reply["content"].get("status") != "ok":
+            content = reply["content"]
+            raise RuntimeError(f"kernel reset failed: {content.get('ename')}: {content.get('evalue')}")
+
+    def run(self, src, dst, parameters, *, cwd, execution_timeout=600):
+        """Execute notebook ``src`` with ``parameters`` into ``dst`` (papermill), in this kernel, from ``cwd``.
+
+        Raises whatever :func:`papermill.execute_notebook` raises (``PapermillExecutionError`` for a
+        failing cell; the partly executed notebook is written to ``dst`` first).
+        """
+        import papermill as pm
+
+        with self._lock:
+            self._ensure()
+            self._execute(_RESET.format(cwd=str(cwd)))
+            self.runs += 1
+            return pm.execute_notebook(str(src), str(dst), parameters=parameters, kernel_name=self.kernel_name,
+                                       km=self.km, progress_bar=False, execution_timeout=execution_timeout,
+                                       log_output=False, request_save_on_cell_execute=False)
+        # no cwd= for papermill: it would chdir this whole process (other threads included); the reset
+        # above moved the kernel into ``cwd`` instead
+
+    def shutdown(self):
+        """Stop the kernel (idempotent)."""
+        if self.km is not None:
+            from jupyter_core.utils import run_sync
+
+            try:
+                run_sync(self.km.shutdown_kernel)(now=True)
+            except Exception:  # noqa: BLE001 - nothing left to stop
+                pass
+            self.km = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.shutdown()

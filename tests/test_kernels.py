@@ -1,0 +1,64 @@
+"""Tests of evalkit.kernels: a warm kernel runs notebook after notebook with no state leaking between them."""
+import nbformat
+import papermill as pm
+import pytest
+
+from evalkit.kernels import WarmKernel
+
+
+def _notebook(path, *cells):
+    nb = nbformat.v4.new_notebook()
+    params = nbformat.v4.new_code_cell("label: str = 'a'")
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params] + [nbformat.v4.new_code_cell(c) for c in cells]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, path)
+    return path
+
+
+def _printed(path, index):
+    return nbformat.read(path, 4).cells[index].outputs[0]["text"].strip()
+
+
+@pytest.fixture(scope="module")
+def kernel():
+    with WarmKernel() as k:
+        k._ensure()  # started once, before the first notebook
+        yield k
+
+
+def test_no_state_leaks_between_notebooks(tmp_path, kernel):
+    nb = _notebook(tmp_path / "t.ipynb",
+                   "import os, matplotlib, matplotlib.pyplot as plt\n"
+                   "print(label, 'leak' in globals(), os.getcwd(), plt.rcParams['lines.linewidth'], plt.get_fignums())",
+                   "leak = 1\nplt.rcParams['lines.linewidth'] = 9\nplt.figure()\nos.chdir('/')\n"
+                   "import warnings; warnings.simplefilter('error')")
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    starts = kernel.starts
+    for i, folder in enumerate(["a", "b", "a"]):
+        out = tmp_path / f"out{i}.ipynb"
+        kernel.run(nb, out, {"label": f"run{i}"}, cwd=tmp_path / folder)
+        # a fresh kernel's view, every time: the global, the rcParam, the figure and the folder are reset
+        assert _printed(out, 2) == f"run{i} False {tmp_path / folder} 1.5 []"
+        cells = nbformat.read(out, 4).cells
+        assert [c.get("execution_count") for c in cells] == [1, 2, 3, 4]  # counts restart as in a new kernel
+        assert "papermill" in nbformat.read(out, 4).metadata  # papermill's contract is kept
+    assert kernel.starts == starts and kernel.runs >= 3
+
+
+def test_same_output_as_a_fresh_papermill_kernel(tmp_path, kernel):
+    nb = _notebook(tmp_path / "t.ipynb", "import sys\nprint(label, sorted(k for k in globals() if not k.startswith('_')))")
+    kernel.run(nb, tmp_path / "warm.ipynb", {"label": "x"}, cwd=tmp_path)
+    pm.execute_notebook(str(nb), str(tmp_path / "cold.ipynb"), parameters={"label": "x"}, progress_bar=False)
+    assert _printed(tmp_path / "warm.ipynb", 2) == _printed(tmp_path / "cold.ipynb", 2)
+
+
+def test_a_crashed_kernel_is_replaced(tmp_path, kernel):
+    crash = _notebook(tmp_path / "crash.ipynb", "import os\nos._exit(1)")
+    fine = _notebook(tmp_path / "fine.ipynb", "print(label)")
+    starts = kernel.starts
+    with pytest.raises(Exception):
+        kernel.run(crash, tmp_path / "crash_out.ipynb", {}, cwd=tmp_path, execution_timeout=30)
+    kernel.run(fine, tmp_path / "fine_out.ipynb", {"label": "after"}, cwd=tmp_path)
+    assert _printed(tmp_path / "fine_out.ipynb", 2) == "after" and kernel.starts == starts + 1
