@@ -870,7 +870,7 @@ def _merged_ranges(book, sheet, *, shape, path=None):
     n_rows, width = shape
     if not n_rows or not width:
         return []
-    covered = np.zeros((n_rows, width), dtype=bool)
+    covered = []  # the cells already in a range, made when the first range inside the data is found
     out = []
 
     def take(body):
@@ -885,7 +885,9 @@ def _merged_ranges(book, sheet, *, shape, path=None):
             if r1 > n_rows or c1 > width:
                 continue  # outside the data: nothing to fill
             r2, c2 = min(r2, n_rows), min(c2, width)
-            block = covered[r1 - 1:r2, c1 - 1:c2]
+            if not covered:
+                covered.append(np.zeros((n_rows, width), dtype=bool))
+            block = covered[0][r1 - 1:r2, c1 - 1:c2]
             if block.any():
                 raise DataError("merged cell ranges of the worksheet overlap, which Excel never writes; open "
                                 "the workbook in Excel and save it again", file=path)
