@@ -117,8 +117,8 @@ def check_out(out, config, *, salt=None):
     ------
     ConfigError
         ``out`` is a file or a symbolic link, holds the cohort config, a data file or the salt, is a git
-        work tree's root, or holds the current folder or the home folder (exit 2; the message names the
-        folder and the fix).
+        work tree's root, a top-level folder or a mount point, or holds the current folder or the home
+        folder (exit 2; the message names the folder and the fix).
     """
     fix = "choose another --out, e.g. a new folder under reports/"
     if out.is_symlink():
@@ -144,6 +144,9 @@ def check_out(out, config, *, salt=None):
     if (out / ".git").exists():
         raise ConfigError(f"cannot write the report to {out}: it is the root of a git work tree, and the report "
                           f"replaces the whole folder; {fix}")
+    if out.parent == out or out.parent == Path(out.anchor) or os.path.ismount(out):
+        raise ConfigError(f"cannot write the report to {out}: it is a top-level folder or a mount point, and the "
+                          f"report replaces the whole folder; {fix}")
 
 
 _LOCK, _TMP, _OLD = ".{}.evalkit-lock", ".{}.evalkit-tmp-{}", ".{}.evalkit-old-{}"

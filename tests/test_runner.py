@@ -246,6 +246,11 @@ def test_out_holding_a_data_file_is_refused(tmp_path, capsys, monkeypatch):
     assert "holds the data file children.csv" in capsys.readouterr().err
 
 
+def test_top_level_folder_is_refused_even_with_force(cohort, capsys):
+    assert _run(cohort, "/proc", "--force") == 2  # /proc: harmless if the refusal ever failed (it cannot be moved)
+    assert "it is a top-level folder or a mount point" in capsys.readouterr().err
+
+
 def test_repository_root_is_refused(monkeypatch, capsys):
     monkeypatch.chdir(ROOT)
     assert main(["report", "data/sample/cohort.yml", "--out", ".", "--no-notebooks", "--force"]) == 2
