@@ -504,3 +504,14 @@ def test_sample_results_are_unchanged_by_formula_neutralising():
     cohort = prepare_cohort("data/sample/cohort.yml")
     for table in (cohort.log, cohort.summary, cohort.problems, cohort.scores_table()):
         assert neutralise_formulas(table) is table  # nothing in the sample starts like a formula
+
+
+def test_nothing_usable_error_counts_the_answers_and_quotes_none(tmp_path):
+    # the message may reach the batch index, which is shared: a child's words must not be in it
+    from evalkit.errors import DataError
+
+    rows = [child("C1", tp, value="Jane Smith said she was scared") for tp in ("pre", "post")]
+    with pytest.raises(DataError) as err:
+        prepared(tmp_path, rows)
+    assert "Jane" not in str(err.value)
+    assert "the answers were not a number or response label (60 cells; open the file to see them)" in str(err.value)

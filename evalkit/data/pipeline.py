@@ -178,9 +178,10 @@ def _nothing_usable(name, scfg, result):
         missing = log[log["action"] == "set missing"]
         fix = "no row has a usable answer"
         if len(missing):
-            why = missing["reason"].value_counts().index[0]
-            example = missing.loc[missing["reason"] == why, "detail"].value_counts().index[0]
-            fix += f"; the answers were {why} (e.g. {example})"
+            # counted, not quoted: this message may reach a batch index, and a cell may hold a child's words
+            counts = missing["reason"].value_counts()
+            why = counts.index[0]
+            fix += f"; the answers were {why} ({counts.iloc[0]} cells; open the file to see them)"
             if why == "not a number or response label":
                 fix += ("; if these are response labels, add them under 'response: labels' in a copy of the "
                         "instrument file and name that copy as the instrument")
