@@ -158,14 +158,20 @@ def read_table(path, *, header_hint=None, categorical=False):
     Raises
     ------
     DataError
-        File missing, unsupported extension, content that is not what the
-        extension says, unreadable file, no header at all, a quote that is never
-        closed or swallows whole rows, or CSV rows with more cells than the
-        header (a separator inside an unquoted cell shifts that row's answers).
+        File missing, not a regular file (a folder, named pipe or device: never
+        opened), unsupported extension, content that is not what the extension
+        says, unreadable file, no header at all, a quote that is never closed or
+        swallows whole rows, CSV rows with more cells than the header (a
+        separator inside an unquoted cell shifts that row's answers), or a
+        workbook over ``XLSX_MAX_BYTES`` unpacked, ``XLSX_MAX_RATIO`` times
+        compressed or ``XLSX_MAX_CELLS`` cells.
 
     Notes
     -----
-    Nothing is ever written to the file. Empty rows in the middle and at the end
+    Nothing is ever written to the file. NUL bytes in a CSV are removed (the
+    parser would end a cell at one) and counted in ``attrs['nul_lines']``
+    (line number, count). A header cell named ``_file`` or ``_row`` is read
+    as ``_file.1`` / ``_row.1`` (see :func:`source_name`). Empty rows in the middle and at the end
     of a CSV are kept (they count as rows in and are excluded as blank rows);
     empty rows after the last filled row of a worksheet are formatting, not
     rows, and are left out with a note.
