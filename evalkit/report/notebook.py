@@ -868,9 +868,14 @@ def _reliable_change_shown(data, rc):
     from .privacy import complementary_suppression
 
     counts = ["n", "improved", "no_change", "deteriorated"]
-    whole = rc[counts].apply(pd.to_numeric, errors="coerce")
-    return complementary_suppression(rc.assign(**{c: whole[c] for c in counts}),
-                                     relations=[("n", counts[1:])], keep=["n"], min_cell=data.min_cell)
+    # as floats: a nullable count column's NA (no reliability, too few people) becomes NaN, shown blank
+    whole = rc[counts].apply(lambda c: pd.to_numeric(c, errors="coerce").astype(float))
+    out = complementary_suppression(rc.assign(**{c: whole[c] for c in counts}),
+                                    relations=[("n", counts[1:])], keep=["n"], min_cell=data.min_cell)
+    for c in counts:  # whole numbers shown as such, missing as blank
+        out[c] = pd.Series([int(v) if isinstance(v, float) and v == v else v for v in out[c]],
+                           index=out.index, dtype=object)
+    return out
 
 
 def reliable_change_table(data, section="children"):
@@ -888,7 +893,7 @@ def reliable_change_table(data, section="children"):
     def share(count, n):  # a hidden count keeps its marker; a percentage only beside a shown count
         if is_hidden(count):
             return count
-        if not np.isfinite(count) or is_hidden(n) or not np.isfinite(n) or not n:
+        if pd.isna(count) or is_hidden(n) or pd.isna(n) or not n:
             return ""
         return f"{int(count)} ({100 * count / n:.0f}%)"
 
