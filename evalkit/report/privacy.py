@@ -812,8 +812,8 @@ def complementary_suppression(table, *, relations=(), min_cell=5, columns=None, 
     if missing:
         raise DataError(f"column '{missing[0]}' is not in the table", column=missing[0],
                         expected=f"one of {list(table.columns)}")
-    counts = {c: _counts(table, c) for c in names}
-    values = {(row, c): counts[c][row] for row in table.index for c in names}
+    counts = {c: _counts(table, c).tolist() for c in names}
+    values = {(row, c): counts[c][k] for k, row in enumerate(table.index) for c in names}
     equations = [((row, total) if total is not None else None, [(row, p) for p in parts])
                  for row in table.index for total, parts in relations]
     equations += [((total_row, c), [(r, c) for r in part_rows])
