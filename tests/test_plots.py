@@ -545,3 +545,25 @@ def test_item_bars_of_few_answers_say_so():
     ax = plots.diverging_bar_plot(_bars({"pre": [1, 1, 2], "post": [0, 6, 4]}), min_cell=5)
     assert [t.get_text() for t in ax.get_yticklabels(minor=True)] == ["Pre (n < 5)", "Post (n = 10)"]
     assert [t.get_text() for t in ax.texts if t.get_gid() == "percent"] == []  # 6 and 4: the 4 hides the 6
+
+
+def test_paired_plot_draws_nothing_for_fewer_than_min_cell(scores):
+    few = scores[scores["id"].isin(["P001", "P002", "P003"])]
+    ax = plots.paired_plot(few, measure="differentiating", min_cell=5)
+    assert ax.get_xlabel() == "n < 5 children with pre and post scores"
+    assert [t.get_text() for t in ax.texts] == ["not shown: fewer than 5 children"] and not ax.collections
+    plain = plots.paired_plot(few, measure="differentiating", ax=plt.figure().gca())
+    assert plain.get_xlabel() == "n = 3 children with pre and post scores"
+
+
+def test_group_plots_hide_sizes_that_give_a_small_group_away(scores):
+    # online: 3 children, left out (min_group_n 10); 30 matched - 15 group - 12 one-to-one = 3
+    ax = plots.change_by_group_plot(scores, measures=["differentiating"], factor="delivery", min_cell=5)
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["group", "one-to-one"]
+    assert ax.get_title().endswith("not shown (nor group sizes)")
+    shown = plots.change_by_group_plot(scores, measures=["differentiating"], factor="delivery", min_cell=3,
+                                       ax=plt.figure().gca())
+    assert [t.get_text() for t in shown.get_legend().get_texts()] == ["group (n = 15)", "one-to-one (n = 12)"]
+    ax = plots.interaction_plot(scores, measure="differentiating", factor="delivery", min_cell=5,
+                                ax=plt.figure().gca())
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["group", "one-to-one"]

@@ -725,7 +725,7 @@ def paired_figure(data, section="children"):
     sec = _section(data, section)
     unit = "children" if section == "children" else "facilitators"
     fig = paired_grid(sec.scores, measures=sec.measures, labels=sec.labels,
-                      scale=(sec.instrument.min, sec.instrument.max), unit=unit)
+                      scale=(sec.instrument.min, sec.instrument.max), unit=unit, min_cell=data.min_cell)
     return _figure(fig)
 
 
@@ -821,7 +821,7 @@ def interaction_figures(data, section="children"):
                              squeeze=False, sharey=True)
     for ax, factor in zip(axes.flat, sec.factors):
         change_by_group_plot(sec.scores, measures=sec.measures, factor=factor, labels=sec.labels,
-                             min_group_n=data.min_group_n, ax=ax)
+                             min_group_n=data.min_group_n, ax=ax, min_cell=data.min_cell)
     for ax in list(axes.flat)[len(sec.factors):]:
         ax.set_visible(False)
     fig.suptitle("Mean change by group (post − pre, 95% CI)", fontsize=12)
@@ -841,7 +841,7 @@ def interaction_figures(data, section="children"):
     fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.3 * rows), squeeze=False)
     for k, (ax, (measure, factor)) in enumerate(zip(axes.flat, pairs)):
         interaction_plot(sec.scores, measure=measure, factor=factor, min_group_n=data.min_group_n,
-                         label=sec.labels.get(measure, measure), ax=ax)
+                         label=sec.labels.get(measure, measure), ax=ax, min_cell=data.min_cell)
         note = ax.get_title().split("\n", 1)[1:] if "\n" in ax.get_title() else []
         ax.set_title("\n".join([f"{sec.labels.get(measure, measure)} by {factor.replace('_', ' ')}"] + note),
                      fontsize=10)

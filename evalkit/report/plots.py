@@ -369,6 +369,7 @@ def paired_plot(
     seed=0,
     unit="children",
     legend=True,
+    min_cell=None,
 ):
     """Each person's pre to post change as a thin line, with the means and within-subject 95% CIs.
 
@@ -394,6 +395,9 @@ def paired_plot(
         Who the rows are, for the title ("n = 12 children with pre and post scores").
     legend : bool, default True
         Draw the legend below the axes (:func:`paired_grid` draws one for the figure instead).
+    min_cell : int, optional
+        Disclosure control: with 1 to ``min_cell - 1`` matched people nothing is
+        drawn (so few lines are individuals) and the x label says "n < min_cell".
 
     Returns
     -------
@@ -431,6 +435,13 @@ def paired_plot(
     wide = _paired_wide(scores, measure)
     summary = within_subject_ci(scores, measure=measure)
     n = len(wide)
+    if min_cell is not None and 0 < n < min_cell:
+        ax.set_title(label, fontsize="medium")
+        ax.set_xlabel(f"n < {min_cell} {unit} with pre and post scores", fontsize="small")
+        ax.text(0.5, 0.5, f"not shown: fewer than {min_cell} {unit}", transform=ax.transAxes,
+                ha="center", va="center", gid="not_drawn", **_NOTE_STYLE)
+        ax.set_xticks([0, 1], labels=[t.capitalize() for t in TIMEPOINTS])
+        return ax
 
     values = wide[list(TIMEPOINTS)].to_numpy(dtype=float)
     shown = np.arange(n)
@@ -705,7 +716,22 @@ def group_changes(scores, *, measures, factor, min_group_n=10, confidence=0.95):
     return pd.DataFrame(rows, columns=["measure", "level", "n", "mean_change", "ci_low", "ci_high"])
 
 
-def change_by_group_plot(scores, *, measures, factor, labels=None, min_group_n=10, ax=None, unit="children"):
+def _hidden_group_sizes(scores, measures, factor, kept, min_cell):
+    """True when the shown group sizes and the matched n (shown in the tables) would give away the size of
+    the groups left out: 1 to ``min_cell - 1`` people, for some measure."""
+    if min_cell is None:
+        return False
+    for measure in measures:
+        wide = _paired_wide(scores, measure, factor=factor).dropna(subset=["level"])
+        left_out = len(wide) - int(kept.loc[kept["measure"] == measure, "n"].sum()) if "measure" in kept else \
+            len(wide) - int(kept.drop_duplicates(factor)["n"].sum())
+        if 0 < left_out < min_cell:
+            return True
+    return False
+
+
+def change_by_group_plot(scores, *, measures, factor, labels=None, min_group_n=10, ax=None, unit="children",
+                         min_cell=None):
     """Mean change with 95% CI per group, one row per measure: the interaction at a glance.
 
     Parameters
@@ -721,6 +747,10 @@ def change_by_group_plot(scores, *, measures, factor, labels=None, min_group_n=1
     ax : matplotlib.axes.Axes, optional
     unit : str
         Who the people are, for the note.
+    min_cell : int, optional
+        Disclosure control: when the groups left out hold 1 to ``min_cell - 1``
+        people for a measure (the matched n minus the shown group sizes), the
+        legend gives no group sizes and the title says so.
 
     Returns
     -------
@@ -743,6 +773,7 @@ def change_by_group_plot(scores, *, measures, factor, labels=None, min_group_n=1
     labels = labels or {}
     table = group_changes(scores, measures=measures, factor=factor, min_group_n=min_group_n)
     levels = list(pd.unique(table["level"])) if len(table) else []
+    sizes = not _hidden_group_sizes(scores, measures, factor, table, min_cell)
     colours = colorblind_palette(max(len(levels), 1))
     width = 0.7 / max(len(levels), 1)
     positions = {m: len(measures) - 1 - i for i, m in enumerate(measures)}
@@ -754,7 +785,7 @@ def change_by_group_plot(scores, *, measures, factor, labels=None, min_group_n=1
         n_text = f"{int(rows['n'].min())}" if rows["n"].nunique() == 1 else \
             f"{int(rows['n'].min())}–{int(rows['n'].max())}"
         container = ax.errorbar(x, y, xerr=err, fmt="o", color=colours[k], capsize=2.5, markersize=5,
-                                label=f"{level} (n = {n_text})")
+                                label=f"{level} (n = {n_text})" if sizes else str(level))
         container.lines[0].set_gid("change")
     ax.axvline(0, color="0.3", linewidth=1, zorder=0)
     ax.set_yticks(list(positions.values()), [labels.get(m, m) for m in positions])
@@ -765,13 +796,16 @@ def change_by_group_plot(scores, *, measures, factor, labels=None, min_group_n=1
     omitted = len(all_levels) - len(levels)
     if omitted > 0:
         title += f"\n{omitted} group{'s' if omitted > 1 else ''} with fewer than {min_group_n} {unit} not shown"
+    if not sizes:
+        title += " (nor group sizes)"
     ax.set_title(title, fontsize="medium")
     if levels:
         ax.legend(fontsize="small", loc="best")
     return ax
 
 
-def interaction_plot(scores, *, measure, factor, min_group_n=10, label=None, ax=None, unit="children"):
+def interaction_plot(scores, *, measure, factor, min_group_n=10, label=None, ax=None, unit="children",
+                     min_cell=None):
     """Pre and post means (95% CI) with one line per factor level; small groups left out and said so.
 
     Parameters
@@ -791,6 +825,9 @@ def interaction_plot(scores, *, measure, factor, min_group_n=10, label=None, ax=
         Axes to draw on (default: current axes).
     unit : str, default "children"
         Who the rows are, for the note on omitted groups.
+    min_cell : int, optional
+        As in :func:`change_by_group_plot`: no group sizes when they would give
+        away the size of the groups left out.
 
     Returns
     -------
@@ -827,6 +864,7 @@ def interaction_plot(scores, *, measure, factor, min_group_n=10, label=None, ax=
     all_levels = _level_order(wide["level"])
     kept = list(pd.unique(table[factor]))
     omitted = len(all_levels) - len(kept)
+    sizes = not _hidden_group_sizes(scores, [measure], factor, table, min_cell)
 
     colours = colorblind_palette(max(len(all_levels), 1))
     width = 0.05
@@ -844,7 +882,7 @@ def interaction_plot(scores, *, measure, factor, min_group_n=10, label=None, ax=
             linewidth=2,
             markersize=7,
             capsize=4,
-            label=f"{level} (n = {int(rows['n'].iloc[0])})",
+            label=f"{level} (n = {int(rows['n'].iloc[0])})" if sizes else str(level),
         )
         bars.lines[0].set_gid("means")
         for collection in bars.lines[2]:
@@ -854,6 +892,7 @@ def interaction_plot(scores, *, measure, factor, min_group_n=10, label=None, ax=
     if omitted:
         groups = "group" if omitted == 1 else "groups"
         title += f"\n{omitted} {groups} with fewer than {min_group_n} {unit} not shown"
+        title += "" if sizes else " (nor group sizes)"
     ax.set_title(title, fontsize="medium")
     if not kept:
         ax.text(0.5, 0.5, f"no group has {min_group_n} or more {unit} with pre and post scores",
