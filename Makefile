@@ -21,7 +21,6 @@ setup: $(STAMP)  ## create .venv and install evalkit with its dev extras (done b
 
 report: $(STAMP)  ## set up, then clean, analyse and render the sample cohort into reports/sample
 	$(BIN)/evalkit report $(CONFIG) --out $(OUT) --force
-	@echo "Open $(OUT)/index.html"
 
 test: $(STAMP)  ## set up, then run the whole test suite (unit, doctests, notebooks, HTML checks)
 	MPLBACKEND=Agg $(BIN)/python -m pytest
