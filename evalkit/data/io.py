@@ -733,34 +733,42 @@ class _DataOnly:
     """
 
     def __init__(self, raw):
-        self._raw, self._head, self._pending, self._done, self._root = raw, b"", b"", False, None
+        self._raw, self._head, self._done, self._root = raw, b"", False, None
+        self._pending, self._at = b"", 0  # what is ready to be read, and how much of it was read
+
+    def _fill(self):
+        """Read the next megabyte of the sheet into ``_pending`` (cut at the end of the cells)."""
+        chunk = self._raw.read(1 << 20)
+        if not chunk:
+            self._done = True
+            self._pending, self._at, self._head = self._head, 0, b""
+            return
+        buf = self._head + chunk
+        if self._root is None:
+            m = _ROOT.search(buf)
+            self._root = m.group(1) if m else None
+        m = _END_OF_DATA.search(buf)
+        if m is not None and self._root is not None:
+            self._pending, self._at, self._head = buf[:m.end()] + b"</" + self._root + b">", 0, b""
+            self._done = True
+            return
+        keep = min(64, len(buf))  # the end tag may be cut between two chunks
+        self._pending, self._at, self._head = buf[:len(buf) - keep], 0, buf[len(buf) - keep:]
 
     def read(self, size=-1):
-        while not self._done and (size < 0 or len(self._pending) < size):
-            chunk = self._raw.read(1 << 20)
-            if not chunk:
-                self._done = True
-                break
-            buf = self._head + chunk
-            if self._root is None:
-                m = _ROOT.search(buf)
-                self._root = m.group(1) if m else None
-            m = _END_OF_DATA.search(buf)
-            if m is not None and self._root is not None:
-                self._pending += buf[:m.end()] + b"</" + self._root + b">"
-                self._head, self._done = b"", True
-                break
-            keep = 64 if len(buf) > 64 else len(buf)  # the end tag may be cut between two chunks
-            self._pending += buf[:len(buf) - keep]
-            self._head = buf[len(buf) - keep:]
-        if self._done and self._head:
-            self._pending += self._head
-            self._head = b""
-        if size < 0:
-            out, self._pending = self._pending, b""
-        else:
-            out, self._pending = self._pending[:size], self._pending[size:]
-        return out
+        parts = []
+        while size < 0 or size > 0:
+            if self._at >= len(self._pending):
+                if self._done:
+                    break
+                self._fill()
+                continue
+            take = len(self._pending) - self._at if size < 0 else min(size, len(self._pending) - self._at)
+            parts.append(self._pending[self._at:self._at + take])
+            self._at += take
+            if size > 0:
+                size -= take
+        return b"".join(parts)
 
     def close(self):
         self._raw.close()
