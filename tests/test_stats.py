@@ -89,7 +89,7 @@ def test_wilcoxon_exact_without_ties_matches_scipy():
     ref = st.wilcoxon(post, pre, method="exact")  # R uses the exact test for n < 50 and no ties
     ranks = st.rankdata(np.abs(d))
     v = ranks[d > 0].sum()
-    assert row["wilcoxon_method"] == "exact"
+    assert row["wilcoxon_method"] == "exact, as R's wilcox.test(..., digits.rank = 7)"
     assert row["wilcoxon_w"] == pytest.approx(v)
     assert min(v, 210 - v) == pytest.approx(ref.statistic)  # scipy's statistic is min(V, n(n+1)/2 - V)
     assert row["wilcoxon_p"] == pytest.approx(ref.pvalue, rel=1e-12)
@@ -416,3 +416,17 @@ def test_wilcoxon_by_counting_ties_matches_scipy_at_scale(n):
     ref = st.wilcoxon(nz, zero_method="wilcox", correction=True, method="asymptotic")
     assert 0 < ref.pvalue < 1
     assert row["wilcoxon_p"] == pytest.approx(ref.pvalue, rel=1e-9)
+
+
+def test_wilcoxon_ranks_as_r_with_digits_rank_7():
+    # R 4.x: pre <- c(2.1, 1.9, 2.4, 2.0, 1.7, 2.6, 2.2, 1.8, 2.3, 2.5, 1.6, 2.0)
+    #        post <- pre + c(0.1 + 0.2, 0.3, 0.7, 0.2, 0.5, 0.3, 0.4, 0.2, 0.1, 0.6, 0.3, 0.2); post <- (post * 3) / 3
+    #   wilcox.test(post, pre, paired = TRUE, digits.rank = 7): V = 78, p = 0.00239275765548
+    #   wilcox.test(post, pre, paired = TRUE, exact = FALSE) (digits.rank = Inf, floating noise kept
+    #   as distinct values): V = 78, p = 0.00250684166153
+    pre = np.array([2.1, 1.9, 2.4, 2.0, 1.7, 2.6, 2.2, 1.8, 2.3, 2.5, 1.6, 2.0])
+    post = (pre + np.array([0.1 + 0.2, 0.3, 0.7, 0.2, 0.5, 0.3, 0.4, 0.2, 0.1, 0.6, 0.3, 0.2])) * 3 / 3
+    row = paired_outcomes(long_frame(list(pre), list(post)), measures=["m"]).iloc[0]
+    assert row["wilcoxon_w"] == 78
+    assert row["wilcoxon_p"] == pytest.approx(0.00239275765548, abs=1e-12)
+    assert "digits.rank = 7" in row["wilcoxon_method"]

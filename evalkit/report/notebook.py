@@ -910,7 +910,7 @@ def reliable_change_table(data, section="children"):
         "Note": rc["note"].fillna("") if "note" in rc else "",
     })
     return Table(shown, caption="Reliable change per person (Jacobson & Truax, 1991)",
-                 notes=["RCI = (post − pre) / sqrt(2 · (SD_pre · sqrt(1 − r))²); |RCI| > 1.96 is reliable change. "
+                 notes=["RCI = (post − pre) / sqrt(2 · (SD_pre · sqrt(1 − r))²); |RCI| ≥ 1.959964 (the 97.5th normal percentile) is reliable change. "
                         "r is the baseline Cronbach's alpha of this cohort unless the instrument or config gives "
                         "one.", _small_note(data)])
 

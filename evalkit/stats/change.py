@@ -100,7 +100,7 @@ def reliable_change_scores(scores, *, measures, reliability=None, items=None, in
     instrument : evalkit.data.cohort.Instrument, optional
         Maps measures to items (needed with ``items``).
     confidence : float
-        Two-sided level of the RCI threshold (0.95 gives 1.96).
+        Two-sided level of the RCI threshold (0.95 gives 1.959964).
 
     Returns
     -------
@@ -115,7 +115,7 @@ def reliable_change_scores(scores, *, measures, reliability=None, items=None, in
     ``RCI = (post - pre) / S_diff`` with ``S_diff = sqrt(2 SE^2)`` and
     ``SE = SD_pre sqrt(1 - r)`` (Jacobson & Truax, 1991), where ``SD_pre`` is
     the SD of the baseline scores of the matched pairs (the ``sd_pre`` of
-    :func:`paired_outcomes`). ``RCI >= z_{1-a/2}`` (1.96) is improved, ``<= -1.96``
+    :func:`paired_outcomes`). ``RCI >= z_{1-a/2}`` (1.959964) is improved, ``<= -1.959964``
     deteriorated (higher scores are better on every evalkit measure).
 
     References
@@ -169,7 +169,7 @@ def reliable_change(scores, *, measures, reliability=None, items=None, instrumen
         * ``r_used``: reliability coefficient used; ``r_source``: ``"given
           (instrument file or config)"`` or ``"cohort baseline Cronbach's alpha"``.
         * ``sd_pre``: baseline SD of the matched pairs; ``sdiff``: ``S_diff``.
-        * ``rci_threshold``: |RCI| cut-off (1.96 for 95%).
+        * ``rci_threshold``: |RCI| cut-off (1.959964 for 95%).
         * ``improved``, ``no_change``, ``deteriorated``: counts.
         * ``improved_pct``, ``no_change_pct``, ``deteriorated_pct``: percent of ``n``.
         * ``note``: why counts are missing.

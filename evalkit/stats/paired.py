@@ -18,9 +18,13 @@ MIN_PAIRS = 3
 SHAPIRO_MAX_N = 5000
 #: Scale of the Cauchy prior on effect size for the JZS Bayes factor (JASP's default).
 CAUCHY_R = 0.707
-#: Decimal places differences are rounded to before ranking (Wilcoxon), so that
-#: floating-point noise in mean scores does not break genuine ties.
-RANK_DECIMALS = 10
+#: Significant digits differences are rounded to before ranking (Wilcoxon), as R's
+#: ``wilcox.test(..., digits.rank = 7)``: floating-point noise in mean scores (0.1 + 0.2 against
+#: 0.3) must not break genuine ties. R's default (``digits.rank = Inf``) ranks that noise as
+#: distinct values, and its help page recommends rounding.
+RANK_DIGITS = 7
+#: How the Wilcoxon test is computed, named wherever it is reported.
+WILCOXON_LABEL = "as R's wilcox.test(..., digits.rank = 7)"
 
 PAIRED_COLUMNS = [
     "measure", "label", "n", "mean_pre", "sd_pre", "mean_post", "sd_post",
@@ -311,13 +315,29 @@ def _bayes_factor(t, n):
     return (math.exp(log_bf) if log_bf < 709 else np.inf), log_bf
 
 
+def _signif(x, digits):
+    """Round to ``digits`` significant digits, as R's ``signif`` (zeros and non-finite values unchanged).
+
+    Examples
+    --------
+    >>> _signif(np.array([0.1 + 0.2, 123456789.0, -0.000123456789, 0.0]), 7).tolist()
+    [0.3, 123456800.0, -0.0001234568, 0.0]
+    """
+    out = np.array(x, dtype=float, copy=True)
+    ok = np.isfinite(out) & (out != 0)
+    exponent = np.floor(np.log10(np.abs(out[ok])))
+    scale = 10.0 ** (digits - 1 - exponent)
+    out[ok] = np.round(out[ok] * scale) / scale
+    return out
+
+
 def _wilcoxon(diff):
-    """Wilcoxon signed-rank test of ``diff`` reproducing R's ``wilcox.test`` defaults.
+    """Wilcoxon signed-rank test of ``diff`` reproducing R's ``wilcox.test(..., digits.rank = 7)``.
 
     Returns V (sum of ranks of positive differences), p, the number of nonzero
     differences, the method used and the matched-pairs rank-biserial r.
     """
-    d = np.round(diff, RANK_DECIMALS)
+    d = _signif(np.asarray(diff, dtype=float), RANK_DIGITS)
     nz = d[d != 0]
     n = nz.size
     if n == 0:
@@ -331,7 +351,7 @@ def _wilcoxon(diff):
     exact = n < 50 and not ties and nz.size == d.size
     if exact:
         p = float(st.wilcoxon(nz, zero_method="wilcox", method="exact").pvalue)
-        method = "exact"
+        method = f"exact, {WILCOXON_LABEL}"
     else:
         # R's normal approximation: z = (V - n(n+1)/4 - 0.5 sign) / sqrt(n(n+1)(2n+1)/24 - sum(t^3 - t)/48)
         centred = v - total / 2
@@ -339,7 +359,7 @@ def _wilcoxon(diff):
         sigma = math.sqrt(n * (n + 1) * (2 * n + 1) / 24 - float((tied ** 3 - tied).sum()) / 48)
         z = (centred - 0.5 * np.sign(centred)) / sigma if sigma > 0 else np.nan
         p = float(2 * special.ndtr(-abs(z))) if sigma > 0 else np.nan
-        method = "normal approximation, continuity and tie corrected"
+        method = f"normal approximation, continuity and tie corrected, {WILCOXON_LABEL}"
     rbc = (v - (total - v)) / total
     return v, p, n, method, rbc
 
