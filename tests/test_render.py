@@ -427,3 +427,12 @@ def test_batch_index_hides_a_small_n_by_the_cohorts_min_cell(tmp_path):
 def test_titles_are_one_line():
     page = render.index_html("North\n<h1>x</h1>", [])
     assert "<title>North &lt;h1&gt;x&lt;/h1&gt;</title>" in page
+
+
+def test_hostile_name_page_opens_cleanly_in_chromium(chromium, tmp_path):
+    """The multi-line markup name: the page loads nothing, breaks no policy rule and shows its table."""
+    path = tmp_path / "hostile.html"
+    path.write_text(_hostile_page("\n".join(HOSTILE)), encoding="utf-8")
+    result = browser.screenshot(path, tmp_path / "hostile.png")
+    assert result["loaded"] and result["nonblank"]
+    assert result["requests"] == [] and result["failed_requests"] == [] and result["console_errors"] == []
