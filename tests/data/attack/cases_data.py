@@ -3,6 +3,7 @@ readers bounded (8), nothing lost silently (9) and settings or columns that used
 from __future__ import annotations
 
 import io
+import re
 import zipfile
 
 import yaml
@@ -55,6 +56,8 @@ def _workbook(rows, *, tail=b"", extra_parts=()):
             data = zin.read(item.filename)
             if item.filename == "xl/worksheets/sheet1.xml":
                 data = data.replace(b"</sheetData>", b"</sheetData>" + tail)
+            if item.filename == "docProps/core.xml":  # creation and save times: the same bytes every run
+                data = re.sub(rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", b"2026-01-01T00:00:00Z", data)
             info = zipfile.ZipInfo(item.filename, date_time=(2026, 1, 1, 0, 0, 0))  # the same bytes every run
             info.compress_type = zipfile.ZIP_DEFLATED
             zout.writestr(info, data)
@@ -122,8 +125,12 @@ def spss_value_label_in_an_answer(folder):
     frame[ITEMS] = frame[ITEMS].astype(float)
     frame.loc[3, "q5"] = 9.0
     frame.loc[8, "q5"] = 9.0
-    pyreadstat.write_sav(frame, str(folder / "children.sav"), variable_value_labels={
+    path = folder / "children.sav"
+    pyreadstat.write_sav(frame, str(path), variable_value_labels={
         "q5": {1.0: "not true", 2.0: "sometimes true", 3.0: "often true", 9.0: "told teacher about dad"}})
+    data = bytearray(path.read_bytes())
+    data[92:109] = b"01 Jan 2600:00:00"  # the header's creation date and time: the same bytes every run
+    path.write_bytes(bytes(data))
     write_cohort(folder, children={"file": "children.sav"})
     return {"family": 1, "description": "an SPSS value label outside the response labels is text in an answer "
                                         "cell; it is counted, never quoted",
