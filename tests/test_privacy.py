@@ -482,3 +482,12 @@ def test_identifier_scan_finds_a_planted_id_and_note(tmp_path, sample_config):
 def test_identifier_scan_refuses_without_a_config(tmp_path):
     with pytest.raises(ConfigError, match="cannot tell which cohort"):
         identifier_scan(tmp_path)
+
+
+def test_matching_as_the_report_does_hides_people_not_a_part():
+    # 300 people = 25 pre only + 3 post only + 272 matched; "25" is also in the cleaning actions table
+    # ("no post questionnaire"), so hiding it as the complement would not protect the 3
+    table = pd.DataFrame({"people": [300], "pre only": [25], "post only": [3], "matched": [272]})
+    out = complementary_suppression(table, relations=[("people", ["pre only", "post only", "matched"])],
+                                    keep=["pre only", "post only", "matched"])
+    assert out.iloc[0].tolist() == ["*", 25, "<5", 272]

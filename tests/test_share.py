@@ -143,3 +143,34 @@ def test_share_refuses_a_page_that_loads_something(reports, tmp_path):
     (folder / "extra.html").write_text('<img src="https://example.invalid/x.png">')
     with pytest.raises(ConfigError, match="would load https://example.invalid/x.png"):
         share(folder)
+
+
+# --------------------------------------------------------------------------- one page, one disclosure
+
+def _page_data(summary, log, min_cell=5):
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    config = SimpleNamespace(disclosure={"min_cell": min_cell}, analysis={"min_group_n": 10})
+    return SimpleNamespace(cohort=SimpleNamespace(summary=pd.DataFrame(summary), log=pd.DataFrame(log)),
+                           config=config, min_cell=min_cell, min_group_n=10, salt="x" * 32)
+
+
+def test_cleaning_actions_hide_what_the_accounting_table_hides(monkeypatch):
+    """Excluded rows per reason are shown twice on the data quality page (accounting, cleaning actions):
+    a reason hidden as '*' in the accounting table is hidden in the actions table too."""
+    import evalkit.report.notebook as nb
+
+    monkeypatch.setattr(nb, "record", lambda *a, **k: None)
+    summary = {"section": ["children"] * 2, "file": ["a.csv", "all files"], "rows_in": [100, 100],
+               "rows_kept": [80, 80], "rows_excluded": [20, 20], "unknown timepoint": [2, 2],
+               "exact duplicate": [6, 6], "conflicting duplicate": [12, 12]}
+    log = {"section": ["children"] * 20, "action": ["excluded"] * 20,
+           "reason": ["unknown timepoint"] * 2 + ["exact duplicate"] * 6 + ["conflicting duplicate"] * 12,
+           "column": ["timepoint"] * 2 + [""] * 18}
+    data = _page_data(summary, log)
+    accounting = nb.accounting(data).frame.set_index("file").loc["all files"]
+    assert (accounting["unknown timepoint"], accounting["exact duplicate"]) == ("<5", "*")
+    actions = nb.cleaning_actions(data).frame.set_index("reason")["rows"].to_dict()
+    assert actions == {"conflicting duplicate": 12, "exact duplicate": "*", "unknown timepoint": "<5"}

@@ -636,9 +636,21 @@ def cleaning_actions(data):
     """Counts of every cleaning action by section, action and reason (no ids)."""
     from ..data.cleaning import action_counts
 
-    table = action_counts(data.cohort.log)
-    return Table(disclose(table, data, counts=["rows"]), caption="Cleaning actions (full log: results/cleaning_log.csv)",
-                 notes=[_small_note(data)])
+    table = disclose(action_counts(data.cohort.log), data, counts=["rows"])
+    # excluded rows per reason are also the accounting table's "all files" cells: hidden there, hidden here
+    s = data.cohort.summary
+    base = ["section", "file", "rows_in", "rows_kept", "rows_excluded"]
+    reasons = [c for c in s.columns if c not in base and s[c].sum() > 0]
+    shown = _protected_accounting(s[base + reasons].reset_index(drop=True), reasons, data.min_cell)
+    totals = shown[shown["file"] == "all files"].set_index("section")
+    rows = table["rows"].astype(object)
+    for i, row in table.iterrows():
+        if row["action"] == "excluded" and row["reason"] in totals.columns and row["section"] in totals.index:
+            marker = totals.loc[row["section"], row["reason"]]
+            if isinstance(marker, str):
+                rows[i] = marker
+    table["rows"] = rows
+    return Table(table, caption="Cleaning actions (full log: results/cleaning_log.csv)", notes=[_small_note(data)])
 
 
 def problems(data):
@@ -658,9 +670,10 @@ def matching(data):
                      "matched": int(people.map(lambda s: s == {"pre", "post"}).sum())})
     from .privacy import complementary_suppression
 
-    # matched people are also the n of the outcome tables: hide the total before them
+    # matched people are the n of the outcome tables and people with one questionnaire are counted in the
+    # cleaning actions ("no post questionnaire"): hide the total before any of them
     table = complementary_suppression(pd.DataFrame(rows), relations=[("people", ["pre only", "post only", "matched"])],
-                                      keep=["matched"], min_cell=data.min_cell)
+                                      keep=["pre only", "post only", "matched"], min_cell=data.min_cell)
     for row in table.itertuples():
         record(f"{row.section}_matched", row.matched)
     return Table(table, caption="Pre/post matching", notes=[_small_note(data)])
