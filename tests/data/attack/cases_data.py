@@ -3,6 +3,7 @@ readers bounded (8), nothing lost silently (9) and settings or columns that used
 from __future__ import annotations
 
 import io
+import random
 import re
 import zipfile
 
@@ -16,19 +17,17 @@ VALIDATE = ["validate", "{case}/cohort.yml"]
 WITH_AGE = {"columns": {"id": "child_id", "timepoint": "timepoint", "age": "age"}}
 
 
-def _varied_rows(n=20, *, extra=None):
-    """``n`` children with pre and post answers that vary by child (a trait) and item, as real answers do, so
+def _varied_rows(n=20, *, extra=None, seed=2026):
+    """``n`` children with seeded random answers around a trait of each child, rising a little at post, so
     that every statistic of a report can be computed (constant answers leave reliability undefined)."""
-    rows = []
+    rng, rows = random.Random(seed), []
     for i in range(n):
-        trait = 1 + i % 3
-        for tp in ("pre", "post"):
+        trait = rng.choice((1, 2, 2, 3))
+        base = [min(3, max(1, trait + rng.choice((-1, 0, 0, 0, 1)))) for _ in ITEMS]
+        for post, tp in enumerate(("pre", "post")):
             row = {"child_id": f"C{i + 1:04d}", "timepoint": tp}
-            for j, q in enumerate(ITEMS):
-                v = trait if (i + j) % 4 else trait % 3 + 1
-                if tp == "post" and (i + j) % 3 == 0:
-                    v = min(3, v + 1)
-                row[q] = str(v)
+            for q, b in zip(ITEMS, base):
+                row[q] = str(min(3, max(1, b + (rng.random() < 0.3 * post) - (rng.random() < 0.1))))
             for col, values in (extra or {}).items():
                 row[col] = values[i]
             rows.append(row)
