@@ -491,3 +491,20 @@ def test_matching_as_the_report_does_hides_people_not_a_part():
     out = complementary_suppression(table, relations=[("people", ["pre only", "post only", "matched"])],
                                     keep=["pre only", "post only", "matched"])
     assert out.iloc[0].tolist() == ["*", 25, "<5", 272]
+
+
+def test_checks_read_a_word_summary(tmp_path, sample_config):
+    docx = pytest.importorskip("docx")
+    doc = docx.Document()
+    doc.add_paragraph("Scores rose, 7 matched children. Seen with C0002.")
+    table = doc.add_table(rows=2, cols=4)
+    for j, text in enumerate(["people", "pre only", "post only", "matched"]):
+        table.cell(0, j).text = text
+    for j, text in enumerate(["60", "<5", "0", "58"]):
+        table.cell(1, j).text = text
+    doc.save(tmp_path / "summary.docx")
+    found = disclosure_check(tmp_path, 10)
+    assert sorted(found["problem"]) == ["<5 can be worked out from the shown total and parts: it is 2",
+                                        "a count below min_cell 10 is printed: 7 matched children"]
+    (tmp_path / "manifest.json").write_text(json.dumps({"config_path": str(sample_config)}))
+    assert identifier_scan(tmp_path)[["file", "where"]].values.tolist() == [["summary.docx", "id"]]

@@ -1084,13 +1084,39 @@ def _record_tables(value):
     return []
 
 
+def _docx_parts(path):
+    """``(tables, text)`` of a Word file: its tables as rows of cell texts, and all its text."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as z:
+            xml = "\n".join(z.read(n).decode("utf-8", "replace") for n in z.namelist()
+                            if n.startswith("word/") and n.endswith(".xml"))
+    except (OSError, zipfile.BadZipFile):
+        return [], ""
+
+    def text(fragment):
+        paragraphs = re.split(r"</w:p>", fragment)
+        return " ".join(" ".join(_html.unescape("".join(re.findall(r"<w:t(?:\s[^>]*)?>([^<]*)</w:t>", p))).split())
+                        for p in paragraphs).strip()
+
+    tables = []
+    for table in re.findall(r"<w:tbl>.*?</w:tbl>", xml, re.S):
+        rows = [[text(cell) for cell in re.findall(r"<w:tc>.*?</w:tc>", row, re.S)]
+                for row in re.findall(r"<w:tr[ >].*?</w:tr>", table, re.S)]
+        tables.append([r for r in rows if r])
+    return [t for t in tables if t], text(xml)
+
+
 def shareable_files(report_dir):
-    """The files of a report folder that may reach a reader: pages, index, manifest, executed notebooks.
+    """The files of a report folder that may reach a reader: pages, index, manifest, executed notebooks,
+    Word summaries.
 
     ``results/`` (ids, restricted) is not among them.
     """
     report_dir = Path(report_dir)
     files = sorted(p for p in report_dir.glob("*.html") if p.is_file() and not p.is_symlink())
+    files += sorted(p for p in report_dir.glob("*.docx") if p.is_file() and not p.is_symlink())
     files += [p for p in [report_dir / "manifest.json"] if p.is_file() and not p.is_symlink()]
     files += sorted(p for p in (report_dir / "notebooks").glob("*.ipynb")
                     if p.is_file() and not p.is_symlink())
@@ -1171,6 +1197,11 @@ def disclosure_check(report_dir, min_cell=5, *, files=None):
                                                where=f"record {payload.get('name', '')}")
                 elif kind in ("text/markdown", "markdown", "text/plain", "stream"):
                     found += text_problems(value, min_cell=min_cell, where=kind)
+        elif path.suffix == ".docx":
+            tables, text = _docx_parts(path)
+            for k, table in enumerate(tables, start=1):
+                found += table_problems(table, min_cell=min_cell, where=f"table {k}")
+            found += text_problems(text, min_cell=min_cell, where="text")
         else:
             found += text_problems(path.read_text(encoding="utf-8", errors="replace"), min_cell=min_cell,
                                    where="text")
@@ -1284,6 +1315,8 @@ def _shareable_text(path):
     """The text of a shareable file as a reader could see it (a notebook without its images)."""
     if path.suffix == ".ipynb":
         return "\n".join(str(value) for _, value in _notebook_parts(path))
+    if path.suffix == ".docx":
+        return _docx_parts(path)[1]
     return path.read_text(encoding="utf-8", errors="replace")
 
 
