@@ -9,7 +9,9 @@ Runs, in one go and side by side:
    statistic of generated clean cohorts of 10,000 and 100,000 children ÷
    ``pandas.read_csv`` of the same children CSV (target ≤ 3), the growth of
    evalkit's time from 10,000 to 100,000 children (target ≤ 12), and peak memory;
-3. the evidence models (``bench_models.py``): the intention-to-treat mixed model, clustering, the
+3. the batch (``bench_batch.py``): ``evalkit batch`` of 8 copies of the sample cohort on warm kernels
+   ÷ 8 sequential reports, with 2 jobs (target ≤ 0.4) and with 1;
+4. the evidence models (``bench_models.py``): the intention-to-treat mixed model, clustering, the
    arm comparison and dose response on 10,000 and 100,000 generated children, in seconds
    (aim: under 60 s at 100,000).
 
@@ -44,6 +46,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(1, str(ROOT))
 
+import bench_batch  # noqa: E402
 import bench_models  # noqa: E402
 import bench_report  # noqa: E402
 import bench_scale  # noqa: E402
@@ -108,6 +111,8 @@ def markdown(result):
                   "in a fresh process. Peak memory: "
                   f"{result['scale']['memory_measure']}.", "",
                   bench_scale.table(result["scale"])]
+    if "batch" in result:
+        lines += ["", "## Batch on warm kernels against sequential reports", "", bench_batch.table(result["batch"])]
     if "models" in result:
         lines += ["", "## Evidence models (issues 12 and 13), seconds", "",
                   "Generated cohorts: six measures, four in five children in groups of about eight, half the "
@@ -125,6 +130,7 @@ def main(argv=None):
     parser.add_argument("--no-report", action="store_true", help="skip the report benchmark")
     parser.add_argument("--no-scale", action="store_true", help="skip the large-cohort benchmark")
     parser.add_argument("--no-models", action="store_true", help="skip the evidence-model timings")
+    parser.add_argument("--no-batch", action="store_true", help="skip the batch benchmark")
     args = parser.parse_args(argv)
     t0 = time.perf_counter()
     result = {"environment": environment(), "repeat": args.repeat, "scale_repeat": args.scale_repeat,
@@ -135,6 +141,8 @@ def main(argv=None):
     if not args.no_scale:
         sizes = (10_000,) if args.quick else (10_000, 100_000)
         result["scale"] = bench_scale.bench_scale(sizes, repeat=args.scale_repeat)
+    if not args.no_batch:
+        result["batch"] = bench_batch.bench_batch(4 if args.quick else 8)
     if not args.no_models:
         result["models"] = bench_models.bench_models((10_000,) if args.quick else (10_000, 100_000))
     result["environment"]["load_average_after"] = os.getloadavg()

@@ -1,9 +1,8 @@
-"""``evalkit batch``: many cohorts in parallel processes, one failing never stops the others."""
+"""``evalkit batch``: many cohorts on warm kernels, one failing never stops the others."""
 from __future__ import annotations
 
 import os
 import re
-import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
@@ -93,21 +92,38 @@ def _summary(folder):
     return n, headline
 
 
-def _run_one(config, out, force):
-    cmd = [sys.executable, "-m", "evalkit", "report", str(config), "--out", str(out)]
-    if force:
-        cmd.append("--force")
-    env = dict(os.environ)
-    env.pop("MPLBACKEND", None)
-    run = subprocess.run(cmd, capture_output=True, text=True, env=env)
-    if not run.returncode:
-        return 0, ""
-    lines = [ln for ln in run.stderr.splitlines() if ln.startswith(("evalkit: error", "evalkit: internal error"))]
-    return run.returncode, (lines or run.stderr.strip().splitlines() or [""])[-1]
+def _run_one(config, out, force, kernels, on_notebook, notebook_dir=None):
+    """One cohort's report in this process, its notebooks in the pool's warm kernels: (exit code, error line)."""
+    import traceback
+
+    from .errors import EvalkitError
+    from .runner import report
+
+    try:
+        report(config, out_dir=out, force=force, kernels=kernels, notebook_dir=notebook_dir,
+               on_notebook=lambda name, error: on_notebook(out.name, name, error))
+    except EvalkitError as exc:
+        return exc.exit_code, f"evalkit: error: {exc}"
+    except Exception as exc:  # noqa: BLE001 - one cohort's fault never stops the batch
+        log = out.parent / "evalkit-error.log"
+        try:
+            with open(log, "a", encoding="utf-8") as fh:
+                fh.write(f"cohort {config}:\n{traceback.format_exc()}\n")
+            where = f"details in {log}"
+        except OSError:
+            where = "no log could be written"
+        return 1, f"evalkit: internal error ({exc.__class__.__name__}): please report it; {where}"
+    return 0, ""
 
 
-def batch(configs, *, out_dir, jobs=None, shard_spec=None, force=False, progress=True, note=None):
-    """Report many cohorts in parallel processes and write an index of them.
+def batch(configs, *, out_dir, jobs=None, shard_spec=None, force=False, progress=True, note=None,
+          notebook_dir=None):
+    """Report many cohorts on a pool of warm kernels and write an index of them.
+
+    Each cohort is cleaned and analysed in this process (the next cohort while the current one's
+    notebooks run) and its notebooks run, one after another, in ``jobs`` kernels that stay alive
+    across cohorts and are reset between notebooks (:mod:`evalkit.kernels`). Each cohort's folder
+    is written exactly as ``evalkit report`` writes it (same runner, same checks, same lock).
 
     Parameters
     ----------
@@ -125,6 +141,8 @@ def batch(configs, *, out_dir, jobs=None, shard_spec=None, force=False, progress
         Show a progress bar.
     note : callable, optional
         Called with a sentence for the user (e.g. a stale lock taken over).
+    notebook_dir : path, optional
+        Run these copies of the report notebooks (as ``evalkit report --notebook-dir``).
 
     Returns
     -------
@@ -152,35 +170,62 @@ def batch(configs, *, out_dir, jobs=None, shard_spec=None, force=False, progress
     except OSError as exc:
         raise _write_error(out_dir, exc) from exc
     try:
-        return _batch(chosen, names, out_dir, jobs=jobs, shard_spec=shard_spec, force=force, progress=progress)
+        return _batch(chosen, names, out_dir, jobs=jobs, shard_spec=shard_spec, force=force, progress=progress,
+                      notebook_dir=Path(notebook_dir).resolve() if notebook_dir else None)
     except OSError as exc:
         raise _write_error(out_dir, exc) from exc
     finally:
         lock.unlink(missing_ok=True)
 
 
-def _batch(chosen, names, out_dir, *, jobs, shard_spec, force, progress):
+def _batch(chosen, names, out_dir, *, jobs, shard_spec, force, progress, notebook_dir=None):
+    """Report the cohorts in this process: ``jobs`` warm kernels run every cohort's notebooks one after
+    another (see :mod:`evalkit.kernels`), while one more thread cleans and analyses the next cohort."""
+    import threading
+
     from tqdm import tqdm
 
+    from .kernels import KernelPool
     from .report.render import batch_index_html
+    from .runner import _skip_slow_optional_imports
 
     rows = []
     workers = max(1, jobs or os.cpu_count() or 1)
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = {pool.submit(_run_one, c, out_dir / name, force): (c, name) for c, name in zip(chosen, names)}
-        bar = tqdm(total=len(futures), desc="cohorts", unit="cohort", disable=not progress, file=sys.stderr)
-        for future in as_completed(futures):
-            config, name = futures[future]
-            code, error = future.result()
-            n, headline = _summary(out_dir / name) if code == 0 else (None, "")
-            index = out_dir / name / "index.html"
-            rows.append({"cohort": name, "config": config, "status": "ok" if code == 0 else "failed",
-                         "exit_code": code, "n": n, "headline_effect": headline,
-                         "link": f"{name}/index.html" if code in (0, 1) and index.is_file() else "",
-                         "error": error})
-            bar.set_postfix_str(f"{name}: {rows[-1]['status']}")
-            bar.update(1)
-        bar.close()
+    _skip_slow_optional_imports()
+    import papermill  # noqa: F401  (imported once here, not by each cohort's threads)
+
+    bars = tqdm(total=len(chosen), desc="cohorts", unit="cohort", disable=not progress, file=sys.stderr,
+                position=0)
+    notebook_bar = tqdm(desc="notebooks", unit="notebook", disable=not progress, file=sys.stderr, position=1)
+    bar_lock = threading.Lock()
+
+    def on_notebook(cohort, name, error):
+        with bar_lock:
+            notebook_bar.update(1)
+            notebook_bar.set_postfix_str(f"{cohort}/{name}: {'failed' if error else 'done'}")
+
+    with KernelPool(workers) as kernels:
+        # kernels boot while the first cohorts are cleaned and analysed
+        warm = threading.Thread(target=kernels.warm_up, daemon=True)
+        warm.start()
+        with ThreadPoolExecutor(max_workers=workers + 1) as pool:
+            futures = {pool.submit(_run_one, c, out_dir / name, force, kernels, on_notebook, notebook_dir): (c, name)
+                       for c, name in zip(chosen, names)}
+            for future in as_completed(futures):
+                config, name = futures[future]
+                code, error = future.result()
+                n, headline = _summary(out_dir / name) if code == 0 else (None, "")
+                index = out_dir / name / "index.html"
+                rows.append({"cohort": name, "config": config, "status": "ok" if code == 0 else "failed",
+                             "exit_code": code, "n": n, "headline_effect": headline,
+                             "link": f"{name}/index.html" if code in (0, 1) and index.is_file() else "",
+                             "error": error})
+                with bar_lock:
+                    bars.set_postfix_str(f"{name}: {rows[-1]['status']}")
+                    bars.update(1)
+        warm.join()
+    notebook_bar.close()
+    bars.close()
     table = pd.DataFrame(rows, columns=["cohort", "config", "status", "exit_code", "n", "headline_effect", "link",
                                         "error"]).sort_values("cohort", ignore_index=True)
     title = "Evaluation reports by cohort" + (f" (shard {shard_spec})" if shard_spec else "")

@@ -31,7 +31,7 @@ def _batch(args):
     from .batch import batch
 
     table = batch(args.configs, out_dir=args.out, jobs=args.jobs, shard_spec=args.shard, force=args.force,
-                  note=lambda text: print(f"evalkit: note: {text}", file=sys.stderr))
+                  note=lambda text: print(f"evalkit: note: {text}", file=sys.stderr), notebook_dir=args.notebook_dir)
     failed = table[table["status"] != "ok"]
     for _, row in failed.iterrows():
         print(f"evalkit: cohort {row['cohort']} failed (exit {row['exit_code']}): {row['error']}", file=sys.stderr)
@@ -69,9 +69,11 @@ def build_parser():
     p = sub.add_parser("batch", help="report many cohorts in parallel; a failing cohort does not stop the others")
     p.add_argument("configs", nargs="+", help="cohort configs (YAML)")
     p.add_argument("--out", required=True, help="output folder: one sub-folder per cohort and index.html")
-    p.add_argument("-j", "--jobs", type=int, default=None, help="cohorts at once (default: cores)")
+    p.add_argument("-j", "--jobs", type=int, default=None,
+                   help="warm kernels running notebooks at once (default: cores)")
     p.add_argument("--shard", default=None, help="i/n: run only every n-th cohort from the i-th (CI matrix)")
     p.add_argument("--force", action="store_true", help="overwrite folders holding other cohorts' reports")
+    p.add_argument("--notebook-dir", default=None, help="run your own copies of the report notebooks")
     p.set_defaults(func=_batch)
     p = sub.add_parser("share", help="check a report folder and zip only its shareable pages (what goes to a commissioner)")
     p.add_argument("dir", help="report folder (evalkit report --out)")

@@ -18,7 +18,10 @@ before the next notebook; the notebook it was running fails as it would have in 
 """
 from __future__ import annotations
 
+import queue
 import threading
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
 KERNEL = "python3"
 STARTUP_TIMEOUT = 60
@@ -143,6 +146,66 @@ class WarmKernel:
             except Exception:  # noqa: BLE001 - nothing left to stop
                 pass
             self.km = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.shutdown()
+
+
+class KernelPool:
+    """At most ``size`` warm kernels shared by the threads of a batch; a notebook takes one while it runs.
+
+    Examples
+    --------
+    >>> pool = KernelPool(2)  # doctest: +SKIP
+    >>> with pool.take() as kernel:  # doctest: +SKIP
+    ...     kernel.run(src, dst, parameters, cwd=folder)
+    >>> pool.shutdown()  # doctest: +SKIP
+    """
+
+    def __init__(self, size):
+        self.size = max(1, int(size))
+        self._free = queue.LifoQueue()
+        self._kernels = []
+        self._lock = threading.Lock()
+
+    def warm_up(self):
+        """Start every kernel now, in parallel, so that they boot while the first cohort is cleaned."""
+        with self._lock:
+            new = [WarmKernel() for _ in range(self.size - len(self._kernels))]
+            self._kernels.extend(new)
+        with ThreadPoolExecutor(max_workers=len(new) or 1) as pool:
+            list(pool.map(lambda k: k._ensure(), new))
+        for kernel in new:
+            self._free.put(kernel)
+
+    @contextmanager
+    def take(self):
+        """A free kernel for the duration of the ``with`` block (waits when all are busy)."""
+        try:
+            kernel = self._free.get_nowait()
+        except queue.Empty:
+            with self._lock:
+                kernel = WarmKernel() if len(self._kernels) < self.size else None
+                if kernel is not None:
+                    self._kernels.append(kernel)
+            if kernel is None:
+                kernel = self._free.get()
+        try:
+            yield kernel
+        finally:
+            self._free.put(kernel)
+
+    @property
+    def starts(self):
+        """Kernels started so far (replacements of crashed kernels included)."""
+        return sum(k.starts for k in self._kernels)
+
+    def shutdown(self):
+        for kernel in self._kernels:
+            kernel.shutdown()
 
     def __enter__(self):
         return self

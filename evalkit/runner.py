@@ -242,27 +242,33 @@ def _write_error(out, exc):
                        f"disk with free space that you may write to)")
 
 
-def _run_notebook(name, src, dst, parameters, cwd, nice=0):
+def _run_notebook(name, src, dst, parameters, cwd, nice=0, kernels=None):
     """Execute one notebook with papermill; return (name, error message or None).
 
     ``nice`` lowers the priority of this thread and so of the kernel it starts (Linux: a child
-    process inherits the niceness of the thread that forks it).
+    process inherits the niceness of the thread that forks it). With ``kernels`` (a
+    :class:`evalkit.kernels.KernelPool`) the notebook runs in a warm kernel of the pool instead of a
+    new one.
     """
     import threading
 
     import papermill as pm
 
-    if nice:
+    if nice and kernels is None:
         try:
             os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
         except (AttributeError, OSError):  # not Linux or not allowed: run at normal priority
             pass
 
     try:
-        pm.execute_notebook(str(src), str(dst), parameters=parameters, kernel_name=KERNEL, progress_bar=False,
-                            execution_timeout=CELL_TIMEOUT, cwd=str(cwd), log_output=False,
-                            request_save_on_cell_execute=False,  # written once at the end (or on failure)
-                            extra_arguments=["--IPKernelApp.log_level=CRITICAL"])  # no transport chatter
+        if kernels is not None:
+            with kernels.take() as kernel:
+                kernel.run(src, dst, parameters, cwd=cwd, execution_timeout=CELL_TIMEOUT)
+        else:
+            pm.execute_notebook(str(src), str(dst), parameters=parameters, kernel_name=KERNEL, progress_bar=False,
+                                execution_timeout=CELL_TIMEOUT, cwd=str(cwd), log_output=False,
+                                request_save_on_cell_execute=False,  # written once at the end (or on failure)
+                                extra_arguments=["--IPKernelApp.log_level=CRITICAL"])  # no transport chatter
     except pm.PapermillExecutionError as exc:
         return name, (f"notebook {name} failed in cell {exc.exec_count} (cell index {exc.cell_index}): "
                       f"{exc.ename}: {exc.evalue}")
@@ -272,7 +278,7 @@ def _run_notebook(name, src, dst, parameters, cwd, nice=0):
 
 
 def report(config, *, out_dir, force=False, jobs=None, notebooks=True, notebook_dir=None, progress=False,
-           note=None):
+           note=None, kernels=None, on_notebook=None):
     """Write one cohort's results, executed notebooks, offline HTML, index and manifest.
 
     The report is written into a temporary folder beside ``out_dir`` (``.<name>.evalkit-tmp-<pid>``)
@@ -299,6 +305,10 @@ def report(config, *, out_dir, force=False, jobs=None, notebooks=True, notebook_
         Show a progress bar (on standard error) over cleaning, analysis and each notebook.
     note : callable, optional
         Called with a sentence for the user (e.g. a stale lock taken over).
+    kernels : evalkit.kernels.KernelPool, optional
+        Run the notebooks in these warm kernels (``evalkit batch``) instead of new ones.
+    on_notebook : callable, optional
+        Called with ``(name, error or None)`` as each notebook finishes.
 
     Returns
     -------
@@ -329,12 +339,13 @@ def report(config, *, out_dir, force=False, jobs=None, notebooks=True, notebook_
         raise _write_error(out, exc) from exc
     try:
         guard_output(out, config, force=force)
-        return _report(config, out, jobs=jobs, notebooks=notebooks, notebook_dir=notebook_dir, progress=progress)
+        return _report(config, out, jobs=jobs, notebooks=notebooks, notebook_dir=notebook_dir, progress=progress,
+                       kernels=kernels, on_notebook=on_notebook)
     finally:
         lock.unlink(missing_ok=True)
 
 
-def _report(config, out, *, jobs, notebooks, notebook_dir, progress):
+def _report(config, out, *, jobs, notebooks, notebook_dir, progress, kernels=None, on_notebook=None):
     """The report of :func:`report`, written into a temporary folder and moved to ``out`` when complete."""
     from .data.pipeline import prepare_cohort
     from .report.notebook import PENDING, pending_text, report_data, salt_path, save
@@ -374,7 +385,8 @@ def _report(config, out, *, jobs, notebooks, notebook_dir, progress):
 
                 # kernels start now and import their libraries while this process analyses;
                 # each notebook's ek.load() waits for the cache that save() writes below
-                runner = _NotebookRunner(cohort, config, tmp, jobs=jobs, notebook_dir=notebook_dir)
+                runner = _NotebookRunner(cohort, config, tmp, jobs=jobs, notebook_dir=notebook_dir, kernels=kernels,
+                                         final=out)
                 stamp("kernels launched")
             data = report_data(cohort, salt=salt)
             stamp("analysed")
@@ -394,7 +406,8 @@ def _report(config, out, *, jobs, notebooks, notebook_dir, progress):
         if runner is not None:
             failures = runner.finish(data, manifest, progress=lambda name, error: (
                 stamp(f"{name} {'failed' if error else 'rendered'}"), bar.update(1),
-                bar.set_postfix_str(f"{name} {'failed' if error else 'done'}")))
+                bar.set_postfix_str(f"{name} {'failed' if error else 'done'}"),
+                on_notebook(name, error) if on_notebook else None))
             runner = None
         bar.close()
         stamp("finished")
@@ -421,7 +434,7 @@ def _report(config, out, *, jobs, notebooks, notebook_dir, progress):
 class _NotebookRunner:
     """Execute the cohort's notebooks in parallel kernels (papermill), render each to HTML as it finishes."""
 
-    def __init__(self, cohort, config, out, *, jobs=None, notebook_dir=None):
+    def __init__(self, cohort, config, out, *, jobs=None, notebook_dir=None, kernels=None, final=None):
         src_dir = Path(notebook_dir) if notebook_dir else NOTEBOOK_DIR
         if not src_dir.is_dir():
             raise EvalkitError(f"notebooks folder not found at {src_dir}; run from a clone of the evalkit "
@@ -435,12 +448,15 @@ class _NotebookRunner:
         for name, src in self.todo:
             if not src.is_file():
                 raise EvalkitError("report notebook missing", file=src)
-        params = {"config_path": str(config.path), "results_dir": str(out / "results")}
+        # the kernels work in the report folder, so results_dir is relative: the executed notebooks record
+        # the same parameters whichever temporary folder (and process) made them
+        params = {"config_path": str(config.path), "results_dir": "results"}
+        self.final = Path(final) if final is not None else out
         workers = max(1, min(jobs or len(self.todo), len(self.todo)))
         self.pool = ThreadPoolExecutor(max_workers=workers)
         longest = any(name == LONGEST for name, _ in self.todo)
-        self.futures = {self.pool.submit(_run_notebook, name, src, self.nb_out / f"{name}.ipynb", params, src_dir,
-                                         NICE if longest and name != LONGEST else 0):
+        self.futures = {self.pool.submit(_run_notebook, name, src, self.nb_out / f"{name}.ipynb", params, out,
+                                         NICE if longest and name != LONGEST else 0, kernels):
                         name for name, src in self.todo}
 
     def finish(self, data, manifest, *, progress=None):
@@ -453,6 +469,7 @@ class _NotebookRunner:
         try:
             for future in as_completed(self.futures):
                 name, error = future.result()
+                _record_final_path(self.nb_out / f"{name}.ipynb", self.final / "notebooks" / f"{name}.ipynb")
                 if error:
                     failures.append(error)
                     manifest["notebooks"][name] = {"status": "failed", "error": error}
@@ -468,6 +485,31 @@ class _NotebookRunner:
         manifest["notebooks"] = dict(sorted(manifest["notebooks"].items()))
         _write_index(data, self.config, self.out, manifest, [n for n, _ in NOTEBOOKS if n in done], index_html)
         return sorted(failures)
+
+
+def _record_final_path(path, final):
+    """Make an executed notebook independent of the run that made it (times aside).
+
+    Papermill records where it wrote the notebook (the temporary folder: recorded as the report's
+    place instead) and gives the cell it injects a random id (given a fixed one), so two runs of
+    the same cohort, or a batch and a single report, write the same notebook.
+    """
+    import nbformat
+
+    if not path.is_file():
+        return
+    nb = nbformat.read(path, as_version=4)
+    changed = False
+    meta = nb.metadata.get("papermill")
+    if meta is not None and meta.get("output_path") != str(final):
+        meta["output_path"] = str(final)
+        changed = True
+    for cell in nb.cells:
+        if "injected-parameters" in cell.get("metadata", {}).get("tags", []) and cell.get("id") != "injected-parameters":
+            cell["id"] = "injected-parameters"
+            changed = True
+    if changed:
+        nbformat.write(nb, path)
 
 
 _TITLES = {"01_data_quality": "Data quality", "02_child_outcomes": "Child outcomes",
