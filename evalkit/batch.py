@@ -230,7 +230,10 @@ def _batch(chosen, names, out_dir, *, jobs, shard_spec, force, progress, noteboo
                                         "error"]).sort_values("cohort", ignore_index=True)
     title = "Evaluation reports by cohort" + (f" (shard {shard_spec})" if shard_spec else "")
     _replace(out_dir / "index.html", batch_index_html(table, title=title))
-    _replace(out_dir / "batch.csv", table.to_csv(index=False, lineterminator="\n"))
+    from .data.pipeline import neutralise_formulas
+
+    # cohort names and error lines are text a spreadsheet could run (OWASP CSV injection)
+    _replace(out_dir / "batch.csv", neutralise_formulas(table).to_csv(index=False, lineterminator="\n"))
     return table
 
 
