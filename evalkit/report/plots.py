@@ -721,11 +721,17 @@ def _hidden_group_sizes(scores, measures, factor, kept, min_cell):
     the groups left out: 1 to ``min_cell - 1`` people, for some measure."""
     if min_cell is None:
         return False
+    sub = scores.loc[scores["timepoint"].isin(TIMEPOINTS), ["id", "timepoint", factor, *measures]]
+    pre = sub[sub["timepoint"] == TIMEPOINTS[0]].set_index("id")
+    post = sub[sub["timepoint"] == TIMEPOINTS[1]].set_index("id")
+    both = pre.index.intersection(post.index)
+    pre, post = pre.loc[both], post.loc[both]
+    # a person's level is the baseline one, else the follow-up one (as _paired_wide)
+    has_level = (pre[factor].notna() | post[factor].notna()).to_numpy()
     for measure in measures:
-        wide = _paired_wide(scores, measure, factor=factor).dropna(subset=["level"])
-        left_out = len(wide) - int(kept.loc[kept["measure"] == measure, "n"].sum()) if "measure" in kept else \
-            len(wide) - int(kept.drop_duplicates(factor)["n"].sum())
-        if 0 < left_out < min_cell:
+        matched = int((pre[measure].notna().to_numpy() & post[measure].notna().to_numpy() & has_level).sum())
+        shown = kept.loc[kept["measure"] == measure, "n"] if "measure" in kept else kept.drop_duplicates(factor)["n"]
+        if 0 < matched - int(shown.sum()) < min_cell:
             return True
     return False
 
