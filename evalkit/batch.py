@@ -102,8 +102,8 @@ def _run_one(config, out, force, kernels, on_notebook, notebook_dir=None):
     try:
         report(config, out_dir=out, force=force, kernels=kernels, notebook_dir=notebook_dir,
                on_notebook=lambda name, error: on_notebook(out.name, name, error))
-    except EvalkitError as exc:
-        return exc.exit_code, f"evalkit: error: {exc}"
+    except EvalkitError as exc:  # the index is shared: the message without values quoted from the data
+        return exc.exit_code, f"evalkit: error: {getattr(exc, 'shareable', exc)}"
     except Exception as exc:  # noqa: BLE001 - one cohort's fault never stops the batch
         log = out.parent / "evalkit-error.log"
         try:

@@ -17,24 +17,28 @@ class EvalkitError(Exception):
         The column (or config key) the problem is in.
     expected : str, optional
         What was expected there.
+    shareable : str, optional
+        The same message without any value quoted from a data file, for pages that are shared (the
+        batch index); defaults to the message itself, which then must quote none.
     """
 
     exit_code = 2
 
-    def __init__(self, message, *, file=None, column=None, expected=None):
+    def __init__(self, message, *, file=None, column=None, expected=None, shareable=None):
         self.message = message
         self.file = None if file is None else str(file)
         self.column = column
         self.expected = expected
         super().__init__(self._render())
+        self.shareable = self._render(shareable) if shareable is not None else str(self)
 
-    def _render(self):
+    def _render(self, message=None):
         where = []
         if self.file:
             where.append(f"file {self.file}")
         if self.column:
             where.append(f"column '{self.column}'")
-        text = self.message
+        text = self.message if message is None else message
         if where:
             text = f"{', '.join(where)}: {text}"
         if self.expected:

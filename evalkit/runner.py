@@ -472,7 +472,8 @@ class _NotebookRunner:
                 _record_final_path(self.nb_out / f"{name}.ipynb", self.final / "notebooks" / f"{name}.ipynb")
                 if error:
                     failures.append(error)
-                    manifest["notebooks"][name] = {"status": "failed", "error": error}
+                    # the manifest is shared: the error's type and place, not its text (it may quote data)
+                    manifest["notebooks"][name] = {"status": "failed", "error": _shareable_error(error)}
                 else:
                     write_html(self.nb_out / f"{name}.ipynb", self.out / f"{name}.html",
                                title=f"{_TITLES[name]}: {self.config.name}")
@@ -485,6 +486,20 @@ class _NotebookRunner:
         manifest["notebooks"] = dict(sorted(manifest["notebooks"].items()))
         _write_index(data, self.config, self.out, manifest, [n for n, _ in NOTEBOOKS if n in done], index_html)
         return sorted(failures)
+
+
+def _shareable_error(error):
+    """A notebook failure without the exception's text: 'notebook X failed in cell 3 (cell index 5): KeyError'.
+
+    Examples
+    --------
+    >>> _shareable_error("notebook 02 failed in cell 3 (cell index 5): KeyError: 'Jane Smith'")
+    'notebook 02 failed in cell 3 (cell index 5): KeyError; the executed notebook shows the details'
+    """
+    m = re.match(r"(notebook .*? failed(?: in cell .*?\))?): ([A-Za-z_][\w.]*)", error)
+    if not m:
+        return "a notebook failed; the executed notebook shows the details"
+    return f"{m.group(1)}: {m.group(2)}; the executed notebook shows the details"
 
 
 def _record_final_path(path, final):
@@ -537,5 +552,5 @@ def _write_index(data, config, out, manifest, done, index_html):
     for name, digest in manifest["input_sha256"].items():
         provenance[f"SHA-256 {name}"] = digest
     page = index_html(f"Evaluation report: {config.name}", rows, links=links, headline_sentences=headline(data),
-                      provenance=provenance)
+                      provenance=provenance, warnings=getattr(data.cohort, "warnings", ()))
     (out / "index.html").write_text(page, encoding="utf-8")

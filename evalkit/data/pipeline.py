@@ -190,8 +190,12 @@ def _nothing_usable(name, scfg, result):
     files = [p.name for p in scfg.files]
     message = (f"no usable rows in section '{name}': all {len(rows)} rows were excluded ({parts})"
                + (f"; {fix}" if fix else ""))
+    shareable = None
+    if top == "unknown timepoint":  # the labels help the user but may be a child's name typed in a cell
+        shareable = (f"no usable rows in section '{name}': all {len(rows)} rows were excluded ({parts}); the "
+                     f"timepoint labels found are not in the config (run evalkit validate to see them)")
     return DataError(message, file=scfg.files[0] if len(files) == 1 else None,
-                     column=None if len(files) == 1 else f"{name}.file")
+                     column=None if len(files) == 1 else f"{name}.file", shareable=shareable)
 
 
 def _pairs_problem(name, scores):

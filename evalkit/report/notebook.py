@@ -994,8 +994,17 @@ def item_figure(data, section="facilitators"):
 
 
 def title(data, heading):
-    """The report's heading with the cohort's name."""
-    return Markdown(f"# {markdown_text(heading)}: {markdown_text(data.config.name)}")
+    """The report's heading with the cohort's name, then any warning about answers lost in cleaning.
+
+    A page opens with each of the cohort's warnings (``Cohort.warnings``: a measure where cleaning
+    set more than 5% of the answers missing, with the share and the cause), so nothing is lost silently.
+    """
+    text = f"# {markdown_text(heading)}: {markdown_text(data.config.name)}"
+    warnings = list(getattr(data.cohort, "warnings", ()) or ())
+    if warnings:
+        text += "\n\n" + "\n".join(f"> **Warning:** {markdown_text(w)}" + ("  " if i < len(warnings) - 1 else "")
+                                    for i, w in enumerate(warnings))
+    return Markdown(text)
 
 
 def setup(figures=True):

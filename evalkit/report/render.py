@@ -608,7 +608,7 @@ def _link_pairs(links):
     return [tuple(pair) for pair in links]
 
 
-def index_html(title, rows=None, *, links=(), headline_sentences=(), provenance=None):
+def index_html(title, rows=None, *, links=(), headline_sentences=(), provenance=None, warnings=()):
     """Build the offline front page of one cohort's report.
 
     Parameters
@@ -627,6 +627,8 @@ def index_html(title, rows=None, *, links=(), headline_sentences=(), provenance=
     provenance : dict, optional
         How the report was made (data file checksums, evalkit version, config,
         run time...), shown as a two-column table.
+    warnings : sequence of str
+        Shown first, in a ``class="data-warning"`` box (for example answers that cleaning set missing).
 
     Returns
     -------
@@ -648,6 +650,10 @@ def index_html(title, rows=None, *, links=(), headline_sentences=(), provenance=
     (True, True, ['outcomes.html'])
     """
     sections = []
+    notes = [str(w) for w in warnings or ()]
+    if notes:
+        items = "".join(f"<li>{_html.escape(w)}</li>" for w in notes)
+        sections.append(f'<div class="data-warning" role="note"><h2>Read this first</h2>\n<ul>{items}</ul></div>')
     sentences = [str(s) for s in headline_sentences or ()]
     if sentences:
         items = "".join(f"<li>{_html.escape(s)}</li>" for s in sentences)
