@@ -23,7 +23,7 @@ report: $(STAMP)  ## set up, then clean, analyse and render the sample cohort in
 	$(BIN)/evalkit report $(CONFIG) --out $(OUT) --force
 
 test: $(STAMP)  ## set up, then run the whole test suite (unit, doctests, notebooks, HTML checks)
-	MPLBACKEND=Agg $(BIN)/python -m pytest
+	MPLBACKEND=Agg $(BIN)/python -m pytest -n auto
 
 bench: $(STAMP)  ## time the report and large-cohort cleaning against their baselines, print the ratios
 	$(BIN)/python benchmarks/run.py
