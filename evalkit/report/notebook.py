@@ -1000,7 +1000,7 @@ def title(data, heading):
     set more than 5% of the answers missing, with the share and the cause), so nothing is lost silently.
     """
     text = f"# {markdown_text(heading)}: {markdown_text(data.config.name)}"
-    warnings = list(getattr(data.cohort, "warnings", ()) or ())
+    warnings = list(getattr(getattr(data, "cohort", None), "warnings", ()) or ())
     if warnings:
         text += "\n\n" + "\n".join(f"> **Warning:** {markdown_text(w)}" + ("  " if i < len(warnings) - 1 else "")
                                     for i, w in enumerate(warnings))
