@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from evalkit.stats.multilevel import INTENTION_TO_TREAT_COLUMNS, gls_covariance, intention_to_treat
+from evalkit.stats.multilevel import INTENTION_TO_TREAT_COLUMNS, _NestedREML, intention_to_treat
 
 REFERENCE = Path(__file__).parent / "data" / "reference" / "itt_groups.csv"
 
@@ -56,7 +56,7 @@ def test_complete_case_estimate_is_the_mean_change_of_matched_pairs(itt_data):
         assert res.loc[f"{wave}-pre", "difference"] == pytest.approx(res.loc[f"{wave}-pre", "estimate"] - cc)
 
 
-def test_gls_covariance_equals_dense_inverse():
+def test_reml_sums_give_the_dense_gls_covariance():
     # reference: numpy, forming V = s2 I + vp Zp Zp' + vg Zg Zg' and inverting X' V^-1 X directly
     rng = np.random.default_rng(3)
     person = np.repeat(np.arange(30), rng.integers(1, 4, 30))
@@ -68,7 +68,9 @@ def test_gls_covariance_equals_dense_inverse():
     zg = (group[:, None] == np.arange(7)).astype(float)
     v = s2 * np.eye(person.size) + vp * zp @ zp.T + vg * zg @ zg.T
     dense = np.linalg.inv(x.T @ np.linalg.solve(v, x))
-    fast = gls_covariance(x, person, pd.factorize(group)[0], residual=s2, person_var=vp, group_var=vg)
+    y = rng.normal(size=person.size)
+    _, _, xhx, _ = _NestedREML(x, y, person, pd.factorize(group)[0]).parts(vp / s2, vg / s2)
+    fast = s2 * np.linalg.inv(xhx)  # X' V^-1 X with V = s2 H
     np.testing.assert_allclose(fast, dense, rtol=1e-10)
 
 

@@ -5,6 +5,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .clustering import _cluster_codes
+
 COMPARISON_COLUMNS = [
     "measure", "n_intervention", "n_comparison", "baseline_g", "baseline_equivalence", "adjusted_difference",
     "ci_low", "ci_high", "p", "se", "df", "se_type", "effect_g", "attrition_intervention",
@@ -180,10 +182,7 @@ def compare_arms(scores, *, measures, arm, intervention, comparison, group=None,
         row["baseline_equivalence"] = baseline_equivalence(row["baseline_g"])
         clusters = None
         if group is not None:
-            codes = pd.factorize(both["group"].astype(object), use_na_sentinel=True)[0]
-            alone = codes < 0
-            codes[alone] = codes.max(initial=-1) + 1 + np.arange(int(alone.sum()))
-            clusters = codes
+            clusters = _cluster_codes(both["group"])  # anyone without a group: a cluster of their own
         est, se, df, se_type = _ols_arm(y, x, is_i.astype(float), clusters)
         tcrit = stats.t.ppf(0.5 + confidence / 2, df)
         row.update(adjusted_difference=est, se=se, df=df, se_type=se_type, ci_low=est - tcrit * se,

@@ -116,49 +116,6 @@ def _fit(exog, endog, person, group, grouped):
     return beta, s2 * np.linalg.inv(xhx), s2, lp * s2, lg * s2, bool(converged)
 
 
-def gls_covariance(exog, person, group, *, residual, person_var, group_var):
-    """Covariance of the fixed effects, ``(X' V^-1 X)^-1``, for random intercepts of people nested in groups.
-
-    ``V = residual * I + person_var * Zp Zp' + group_var * Zg Zg'``. This is the covariance lme4's
-    ``vcov()`` reports for a linear mixed model; it is computed from per-person and per-group sums
-    (Woodbury's identity twice), without forming V.
-
-    Parameters
-    ----------
-    exog : numpy.ndarray
-        Fixed-effects design (n x k).
-    person, group : numpy.ndarray of int
-        Codes 0..P-1 and 0..G-1 for each row; every person lies in one group.
-    residual, person_var, group_var : float
-        Variance components (``group_var = 0`` for people not in groups).
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> x = np.ones((4, 1))
-    >>> gls_covariance(x, np.array([0, 0, 1, 1]), np.array([0, 0, 1, 1]), residual=1.0, person_var=1.0,
-    ...                group_var=0.0).round(4)  # two people, two answers each: var of mean = (1 + 2) / 2 / 2
-    array([[0.75]])
-    """
-    x = np.asarray(exog, dtype=float)
-    person, group = np.asarray(person), np.asarray(group)
-    n_people = int(person.max()) + 1
-    m = np.bincount(person, minlength=n_people).astype(float)
-    sums = np.zeros((n_people, x.shape[1]))
-    np.add.at(sums, person, x)
-    w = person_var / (residual + m * person_var)                    # A^-1 = (I - w J) / residual per person
-    xax = (x.T @ x - (sums * w[:, None]).T @ sums) / residual
-    person_group = np.zeros(n_people, dtype=np.int64)
-    person_group[person] = group
-    keep = (1 - w * m) / residual                                   # 1' A^-1 applied to a person's block
-    t = np.zeros((int(group.max()) + 1, x.shape[1]))
-    np.add.at(t, person_group, sums * keep[:, None])
-    q = np.bincount(person_group, weights=m * keep, minlength=t.shape[0])
-    c = group_var / (1 + group_var * q)
-    xvx = xax - (t * c[:, None]).T @ t
-    return np.linalg.inv(xvx)
-
-
 def intention_to_treat(scores, *, measures, group=None, confidence=0.95):
     """Change from baseline estimated on everyone who started, by a linear mixed model.
 
