@@ -241,7 +241,9 @@ def _instrument(name):
         "max": int(resp["max"]),
         "labels": {str(k): int(v) for k, v in resp["labels"].items()},
         "min_answered": float(spec["min_answered"]),
-        "subscales": [(s["id"], list(s["items"]), list(s.get("reverse", []))) for s in spec["subscales"]],
+        # an item is an id or {id: ..., text: the question}
+        "subscales": [(s["id"], [i["id"] if isinstance(i, dict) else i for i in s["items"]],
+                       list(s.get("reverse", []))) for s in spec["subscales"]],
     }
 
 
@@ -688,6 +690,9 @@ def _cohort_yml(child_files):
     files = ", ".join(child_files)
     return f"""\
 name: Sample cohort 2026
+about:               # optional; shown on the index and in the Word summary (programme: defaults to a description of Healing Together)
+  description: "Children referred to Healing Together at three sample sites (synthetic data made by evalkit.sample), and the facilitators trained to deliver it."
+  period: "September 2025 to July 2026"
 children:
   file: [{files}]   # a path or a list, relative to this config
   instrument: eaq30
@@ -700,7 +705,11 @@ facilitators:
   instrument: facilitator_tip
   columns: {{id: facilitator_id, timepoint: timepoint}}
   timepoints: {{pre: [pre], post: [post]}}
-analysis: {{alpha: 0.05, age_bands: [5, 11, 17], min_group_n: 10}}
+analysis:
+  alpha: 0.05
+  age_bands: [5, 11, 17]
+  min_group_n: 10
+  primary: [differentiating, verbal_sharing, not_hiding]   # pre-declared primary measures; the others are secondary
 disclosure: {{min_cell: 5}}
 """
 

@@ -19,7 +19,7 @@ def test_defaults_are_applied(tmp_path):
     path.write_text("children: {file: kids.csv}\n")
     cfg = load_config(path)
     assert cfg.name == "c"
-    assert cfg.analysis == {"alpha": 0.05, "age_bands": [5, 11, 17], "min_group_n": 10}
+    assert cfg.analysis == {"alpha": 0.05, "age_bands": [5, 11, 17], "min_group_n": 10, "primary": []}
     assert cfg.disclosure == {"min_cell": 5}
     kids = cfg.children
     assert kids.instrument == "eaq30" and kids.columns == {"id": "child_id", "timepoint": "timepoint"}
@@ -269,3 +269,96 @@ def test_instrument_numbers_must_be_finite_and_not_booleans(key, value, words):
     raw[key] = value
     with pytest.raises(ConfigError, match=words):
         parse_instrument(raw)
+
+
+# ----------------------------------------------------------------------------- issue 10: about, primary, higher_is, item text
+
+def test_about_and_primary_are_read_exactly_as_spelled(tmp_path):
+    path = tmp_path / "c.yml"
+    path.write_text("children: {file: kids.csv}\n"
+                    "about: {programme: Healing Together, description: 'Year 5 and 6 pupils, Kent', "
+                    "period: September 2025 to July 2026}\n"
+                    "analysis: {primary: [differentiating, verbal_sharing, not_hiding]}\n")
+    cfg = load_config(path)
+    assert cfg.about == {"programme": "Healing Together", "description": "Year 5 and 6 pupils, Kent",
+                         "period": "September 2025 to July 2026"}
+    assert cfg.analysis["primary"] == ["differentiating", "verbal_sharing", "not_hiding"]
+
+
+def test_about_defaults_to_the_programme_description(tmp_path):
+    from evalkit.data.config import DEFAULT_PROGRAMME
+
+    path = tmp_path / "c.yml"
+    path.write_text("children: {file: kids.csv}\n")
+    about = load_config(path).about
+    assert about == {"programme": DEFAULT_PROGRAMME, "description": "", "period": ""}
+    assert DEFAULT_PROGRAMME.startswith("Healing Together is a trauma-informed programme")
+
+
+@pytest.mark.parametrize("text,column,words", [
+    ("about: {funder: x}\n", "about.funder", "unknown key"),
+    ("about: [a, b]\n", "about", "must be a mapping"),
+    ("about: {period: [2025, 2026]}\n", "about.period", "must be text"),
+    ("analysis: {primary: [differentiating, feelings]}\n", "analysis.primary", "'feelings'"),
+    ("analysis: {primary: {a: 1}}\n", "analysis.primary", "list of measure ids"),
+    ("analysis: {primary: [not_hiding, not_hiding]}\n", "analysis.primary", "twice"),
+])
+def test_about_and_primary_errors_name_the_key(tmp_path, text, column, words):
+    path = tmp_path / "c.yml"
+    path.write_text("children: {file: kids.csv}\n" + text)
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert f"column '{column}'" in str(err.value) and words in str(err.value)
+
+
+def test_primary_may_name_a_facilitator_measure(tmp_path):
+    path = tmp_path / "c.yml"
+    path.write_text("children: {file: kids.csv}\nfacilitators: {file: f.csv}\n"
+                    "analysis: {primary: [confidence]}\n")
+    assert load_config(path).analysis["primary"] == ["confidence"]
+
+
+def test_shipped_instruments_say_what_higher_means_and_give_item_text():
+    eaq, tip = load_instrument("eaq30"), load_instrument("facilitator_tip")
+    assert {eaq.higher_is(m) for m in eaq.measures} == {"better"}
+    assert {tip.higher_is(m) for m in tip.measures} == {"better"}
+    assert eaq.item_texts == {}  # the EAQ-30's wording is the authors' and not published openly
+    assert len(tip.item_texts) == 12 and set(tip.item_texts) == set(tip.items)
+    assert tip.item_texts["c4"] == "I feel out of my depth talking with children about abuse."
+
+
+def test_shipped_instruments_carry_their_warning():
+    eaq, tip = load_instrument("eaq30"), load_instrument("facilitator_tip")
+    assert "placeholder scoring key" in eaq.warning and "evalkit/data/instruments/eaq30.yml" in eaq.warning
+    assert "example instrument" in tip.warning and "instrument:" in tip.warning
+
+
+def _spec(**extra):
+    spec = {"id": "s", "name": "S", "response": {"min": 1, "max": 5},
+            "subscales": [{"id": "a", "label": "A", "items": ["q1", {"id": "q2", "text": "How  are\nyou?"}]},
+                          {"id": "b", "label": "B", "items": ["q3", "q4"], "higher_is": "worse"}]}
+    spec.update(extra)
+    return spec
+
+
+def test_item_text_and_higher_is_per_subscale_or_instrument():
+    inst = parse_instrument(_spec(higher_is="better", items=[{"id": "q3", "text": "Worried?"}, "q4"]))
+    assert inst.items == ["q1", "q2", "q3", "q4"]
+    assert inst.item_texts == {"q2": "How are you?", "q3": "Worried?"}
+    assert inst.higher_is("a") == "better" and inst.higher_is("b") == "worse"
+    assert parse_instrument(_spec()).higher_is("a") is None
+    assert parse_instrument(_spec()).warning is None
+
+
+@pytest.mark.parametrize("extra,column,words", [
+    ({"higher_is": "up"}, "higher_is", "'better' or 'worse'"),
+    ({"items": [{"id": "q9", "text": "Who?"}]}, "items", "in no subscale"),
+    ({"items": [{"id": "q1", "txt": "Who?"}]}, "items.txt", "unknown key"),
+    ({"items": [{"text": "Who?"}]}, "items", "no id"),
+    ({"items": "q1"}, "items", "must be a list"),
+    ({"colour": "red"}, "colour", "unknown key"),
+])
+def test_instrument_item_and_direction_errors(extra, column, words):
+    with pytest.raises(ConfigError) as err:
+        parse_instrument(_spec(**extra))
+    assert f"column '{column}'" in str(err.value) and words in str(err.value)

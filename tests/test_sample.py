@@ -219,8 +219,12 @@ def test_cohort_config_follows_the_contract(sample):
             "columns": {"id": "facilitator_id", "timepoint": "timepoint"},
             "timepoints": {"pre": ["pre"], "post": ["post"]},
         },
-        "analysis": {"alpha": 0.05, "age_bands": [5, 11, 17], "min_group_n": 10},
+        "analysis": {"alpha": 0.05, "age_bands": [5, 11, 17], "min_group_n": 10,
+                     "primary": ["differentiating", "verbal_sharing", "not_hiding"]},
         "disclosure": {"min_cell": 5},
+        "about": {"description": "Children referred to Healing Together at three sample sites (synthetic data "
+                                 "made by evalkit.sample), and the facilitators trained to deliver it.",
+                  "period": "September 2025 to July 2026"},
     }
 
 

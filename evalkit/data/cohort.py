@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pandas as pd
 
+#: Folder of the instruments shipped with evalkit (their ``source`` starts with it).
+_SHIPPED = str(Path(__file__).with_name("instruments"))
 #: Factor columns a section may carry, in the order analyses report them.
 FACTORS = ("delivery", "age_band", "referral_reason", "site")
 
@@ -17,6 +20,8 @@ class Subscale:
     label: str
     items: tuple
     reverse: tuple = ()
+    #: ``"better"`` or ``"worse"``: what a higher score means; None when the instrument does not say.
+    higher_is: str | None = None
 
 
 @dataclass(frozen=True)
@@ -38,6 +43,46 @@ class Instrument:
     total: Subscale | None = None
     reliability: dict = field(default_factory=dict)
     source: str = ""
+    #: The instrument file's ``key_status`` (e.g. ``"placeholder - check ..."``, ``"example"``); empty if not given.
+    key_status: str = ""
+    reference: str = ""
+    #: Item id -> the question as asked (``items: [{id: k1, text: "..."}]``); items without text are absent.
+    item_texts: dict = field(default_factory=dict)
+
+    @property
+    def warning(self):
+        """Why this instrument's results cannot be defended as they stand, or None.
+
+        An instrument whose ``key_status`` says ``placeholder`` (its scoring key
+        has not been checked against the administered form) or ``example`` (not a
+        published scale) gets a sentence naming it and saying how to replace it.
+
+        Examples
+        --------
+        >>> Instrument(id="x", name="X", min=1, max=3, labels={}, scoring="mean", min_answered=1,
+        ...            subscales=(), key_status="example").warning.split(":")[0]
+        'X is an example instrument shipped with evalkit, not a published or validated scale'
+        """
+        status = str(self.key_status or "").strip().lower()
+        how = (f"copy evalkit/data/instruments/{self.id}.yml, check it against the questionnaire you used, and "
+               f"give its path as `instrument:` in the cohort config, then set its key_status to say it was checked") if self.source.startswith(
+            _SHIPPED) else "correct the instrument file named by `instrument:` in the cohort config"
+        if "placeholder" in status:
+            return (f"{self.name} uses a placeholder scoring key (which items belong to which subscale, and which "
+                    f"are reverse-scored, have not been checked against the published form): subscale results "
+                    f"cannot be relied on until it is. To fix: {how}.")
+        if status.startswith("example"):
+            return (f"{self.name} is an example instrument shipped with evalkit, not a published or validated "
+                    f"scale: its results show how the analysis works, not what a validated measure would find. "
+                    f"To fix: {how}.")
+        return None
+
+    def higher_is(self, measure_id):
+        """``"better"``, ``"worse"`` or None: what a higher score on ``measure_id`` means."""
+        try:
+            return self.measure(measure_id).higher_is
+        except KeyError:
+            return None
 
     @property
     def items(self):

@@ -9,12 +9,12 @@ from pathlib import Path
 import yaml
 
 from ..errors import ConfigError
-from .instruments import normalise_label
+from .instruments import load_instrument, normalise_label
 from .io import column_key
 
 #: Defaults applied to every cohort config; documented in README.md ("Cohort config").
 DEFAULTS = {
-    "analysis": {"alpha": 0.05, "age_bands": [5, 11, 17], "min_group_n": 10},
+    "analysis": {"alpha": 0.05, "age_bands": [5, 11, 17], "min_group_n": 10, "primary": []},
     "disclosure": {"min_cell": 5},
 }
 SECTION_DEFAULTS = {
@@ -33,10 +33,18 @@ SECTION_DEFAULTS = {
         "reliability": {},
     },
 }
-TOP_KEYS = {"name", "children", "facilitators", "analysis", "disclosure"}
+TOP_KEYS = {"name", "children", "facilitators", "analysis", "disclosure", "about"}
+ABOUT_KEYS = {"programme", "description", "period"}
+#: Shown on the index and in Word when the config's ``about.programme`` is not given.
+DEFAULT_PROGRAMME = (
+    "Healing Together is a trauma-informed programme for children aged 5 to 16 who have been affected by domestic "
+    "abuse: six sessions, in groups or one-to-one, delivered by trained practitioners such as school staff and "
+    "family-hub and early-help workers. Children answer a questionnaire about their emotions before and after the "
+    "sessions, and facilitators answer one about their knowledge, understanding and confidence before and after "
+    "their training.")
 SECTION_KEYS = {"file", "instrument", "columns", "items", "timepoints", "reliability"}
 COLUMN_ROLES = {"id", "timepoint", "age", "delivery", "referral_reason", "site"}
-ANALYSIS_KEYS = {"alpha", "age_bands", "min_group_n"}
+ANALYSIS_KEYS = {"alpha", "age_bands", "min_group_n", "primary"}
 DISCLOSURE_KEYS = {"min_cell"}
 TIMEPOINTS = ("pre", "post")
 
@@ -64,6 +72,9 @@ class CohortConfig:
     analysis: dict
     disclosure: dict
     raw: dict
+    #: ``about``: ``programme`` (default :data:`DEFAULT_PROGRAMME`), ``description`` and ``period`` (empty if not
+    #: given); free text shown escaped on the index and in Word.
+    about: dict = field(default_factory=dict)
 
     @property
     def children(self):
@@ -293,8 +304,54 @@ def load_config(path):
     disclosure.update(d)
     disclosure["min_cell"] = _whole_number(disclosure["min_cell"], 1, path, "disclosure.min_cell",
                                            "e.g. min_cell: 5 (counts below it are shown as '<5')")
+    about = _about(raw.get("about"), path)
+    _check_primary(analysis, sections, path)
     return CohortConfig(path=path.resolve(), name=str(raw.get("name") or path.stem), sections=sections,
-                        analysis=analysis, disclosure=disclosure, raw=raw)
+                        analysis=analysis, disclosure=disclosure, raw=raw, about=about)
+
+
+def _about(raw, path):
+    """The ``about`` section with its defaults: the programme, who took part, the period."""
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError("'about' must be a mapping", file=path, column="about",
+                          expected='e.g. {programme: Healing Together, period: "September 2025 to July 2026"}')
+    _unknown(raw, ABOUT_KEYS, "about", path)
+    for key, value in raw.items():
+        if value is not None and not _scalar(value):
+            raise ConfigError(f"'about.{key}' must be text", file=path, column=f"about.{key}",
+                              expected='e.g. period: "September 2025 to July 2026"')
+    return {"programme": " ".join(str(raw.get("programme") or DEFAULT_PROGRAMME).split()),
+            "description": " ".join(str(raw.get("description") or "").split()),
+            "period": " ".join(str(raw.get("period") or "").split())}
+
+
+def _check_primary(analysis, sections, path):
+    """``analysis.primary``: a list of measure ids that the cohort's instruments score."""
+    primary = analysis.get("primary")
+    if primary is None:
+        primary = []
+    if isinstance(primary, str):
+        primary = [primary]
+    if not isinstance(primary, list) or not all(_scalar(p) for p in primary):
+        raise ConfigError("'analysis.primary' must be a list of measure ids", file=path, column="analysis.primary",
+                          expected="e.g. primary: [differentiating, verbal_sharing]")
+    primary = [str(p) for p in primary]
+
+    known = []
+    for section in sections.values():
+        try:
+            known += load_instrument(section.instrument, base=path.parent).measures
+        except ConfigError:
+            return  # the instrument's own error is raised, with its file, when the cohort is read
+    unknown = [p for p in primary if p not in known]
+    if unknown:
+        raise ConfigError(f"'analysis.primary' names '{unknown[0]}', which no instrument of this cohort scores",
+                          file=path, column="analysis.primary", expected=f"some of {', '.join(known)}")
+    if len(set(primary)) != len(primary):
+        raise ConfigError("'analysis.primary' lists a measure twice", file=path, column="analysis.primary")
+    analysis["primary"] = primary
 
 
 def _number(value):

@@ -13,8 +13,11 @@ from ...errors import ConfigError
 HERE = Path(__file__).parent
 _SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 INSTRUMENT_KEYS = {"id", "name", "reference", "key_status", "response", "scoring", "min_answered",
-                   "subscales", "total", "reliability"}
-SUBSCALE_KEYS = {"id", "label", "items", "reverse"}
+                   "subscales", "total", "reliability", "higher_is", "items"}
+SUBSCALE_KEYS = {"id", "label", "items", "reverse", "higher_is"}
+ITEM_KEYS = {"id", "text"}
+#: Values of ``higher_is``: what a higher score means.
+HIGHER_IS = ("better", "worse")
 
 
 def shipped():
@@ -107,6 +110,46 @@ def _ids(value):
     return tuple(str(v).strip() for v in value)
 
 
+def _item_entries(value, where, fail):
+    """Item entries as ``(ids, texts)``: each entry is an id or ``{id: k1, text: "the question"}``.
+
+    Returns ``(None, {})`` when ``value`` is not a list, so the caller can say what a list should hold.
+    """
+    if not isinstance(value, list):
+        return None, {}
+    ids, texts = [], {}
+    for entry in value:
+        if isinstance(entry, dict):
+            extra = sorted(set(entry) - ITEM_KEYS)
+            if extra:
+                fail(f"unknown key '{extra[0]}' in an item of {where}; an item is an id or {{id: ..., text: ...}}",
+                     column=f"{where}.{extra[0]}", expected='e.g. {id: k1, text: "I know the signs of trauma"}')
+            if "id" not in entry:
+                fail(f"an item of {where} has text but no id", column=where,
+                     expected='e.g. {id: k1, text: "I know the signs of trauma"}')
+            text = entry.get("text")
+            if text is not None and (not isinstance(text, str) or not text.strip()):
+                fail(f"the text of item '{entry['id']}' in {where} must be the question as asked", column=where)
+            entry_id = entry["id"]
+        else:
+            entry_id, text = entry, None
+        if not isinstance(entry_id, (str, int)) or isinstance(entry_id, bool) or not str(entry_id).strip():
+            return None, {}
+        ids.append(str(entry_id).strip())
+        if text:
+            texts[ids[-1]] = " ".join(text.split())
+    return tuple(ids), texts
+
+
+def _higher_is(value, where, fail):
+    if value is None:
+        return None
+    if not isinstance(value, str) or value.strip().lower() not in HIGHER_IS:
+        fail(f"higher_is must be 'better' or 'worse', not {value!r}", column=where,
+             expected="higher_is: better (higher scores mean a better outcome)")
+    return value.strip().lower()
+
+
 def _finite(value):
     """Whether ``value`` is a finite number (YAML's true/false, .nan and .inf are not)."""
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
@@ -157,6 +200,13 @@ def parse_instrument(raw, *, source="<instrument>"):
     min_answered = raw.get("min_answered", 0.8)
     if not _finite(min_answered) or not 0 < min_answered <= 1:
         fail("min_answered must be a share between 0 (exclusive) and 1", column="min_answered")
+    higher_is = _higher_is(raw.get("higher_is"), "higher_is", fail)
+    texts = {}
+    if raw.get("items") is not None:
+        top_ids, texts = _item_entries(raw["items"], "items", fail)
+        if top_ids is None:
+            fail("items must be a list of item ids or {id: ..., text: ...} entries", column="items",
+                 expected='e.g. [{id: k1, text: "I know the signs of trauma"}, k2]')
     subs, owner = [], {}
     if not isinstance(raw["subscales"], list) or not raw["subscales"]:
         fail("subscales must be a non-empty list", column="subscales")
@@ -167,7 +217,8 @@ def parse_instrument(raw, *, source="<instrument>"):
         if extra:
             fail(f"unknown key '{extra[0]}' in subscale '{entry['id']}'", column=f"subscales.{entry['id']}.{extra[0]}")
         sid = str(entry["id"])
-        items = _ids(entry["items"])
+        items, sub_texts = _item_entries(entry["items"], f"subscales.{sid}.items", fail)
+        texts.update(sub_texts)
         reverse = _ids(entry.get("reverse") or [])
         if items is None:
             fail(f"subscale '{sid}' items must be a list of item ids", column=f"subscales.{sid}.items",
@@ -188,7 +239,9 @@ def parse_instrument(raw, *, source="<instrument>"):
                      expected=f"one of {', '.join(items)}")
         if sid in {s.id for s in subs}:
             fail(f"subscale id '{sid}' is used twice", column="subscales")
-        subs.append(Subscale(id=sid, label=str(entry.get("label", sid)), items=items, reverse=reverse))
+        subs.append(Subscale(id=sid, label=str(entry.get("label", sid)), items=items, reverse=reverse,
+                             higher_is=_higher_is(entry.get("higher_is"), f"subscales.{sid}.higher_is", fail)
+                             or higher_is))
     total = None
     if raw.get("total") is not None and not isinstance(raw["total"], (dict, bool)):
         fail("total must be true or a mapping with id and label", column="total", expected="{id: total, label: Total}")
@@ -200,12 +253,21 @@ def parse_instrument(raw, *, source="<instrument>"):
             fail(f"total id '{tid}' clashes with a subscale or item id", column="total")
         all_items = tuple(i for s in subs for i in s.items)
         all_rev = tuple(i for s in subs for i in s.reverse)
-        total = Subscale(id=tid, label=tlabel, items=all_items, reverse=all_rev)
+        total = Subscale(id=tid, label=tlabel, items=all_items, reverse=all_rev, higher_is=higher_is)
     rel = raw.get("reliability") or {}
     if not isinstance(rel, dict) or not all(_finite(v) and 0 < v <= 1 for v in rel.values()):
         fail("reliability must map measure ids to numbers above 0 and at most 1", column="reliability",
              expected="e.g. {knowledge: 0.8}")
     reliability = {str(k): float(v) for k, v in rel.items()}
+    unknown = sorted(set(texts) - set(owner))
+    if unknown:
+        fail(f"item '{unknown[0]}' has a text but is in no subscale", column="items",
+             expected=f"one of {', '.join(owner)}")
+    for key in ("key_status", "reference"):
+        if raw.get(key) is not None and not isinstance(raw[key], (str, int, float)):
+            fail(f"{key} must be a short text", column=key)
     return Instrument(id=str(raw["id"]), name=str(raw.get("name", raw["id"])), min=lo, max=hi, labels=labels,
                       scoring=scoring, min_answered=float(min_answered), subscales=tuple(subs), total=total,
-                      reliability=reliability, source=source)
+                      reliability=reliability, source=source,
+                      key_status=str(raw.get("key_status") or ""), reference=str(raw.get("reference") or ""),
+                      item_texts={i: texts[i] for i in owner if i in texts})
