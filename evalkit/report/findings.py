@@ -55,6 +55,39 @@ def format_number(x, digits=2, *, sign=False):
     return ("+" + text) if sign else text
 
 
+#: Words for the size of a standardised effect (|d|), after Cohen (1988): below 0.2 negligible, then small,
+#: moderate from 0.5 and large from 0.8. Named wherever the words are used.
+SIZE_CONVENTION = ("Sizes in words follow Cohen's (1988) convention for standardised differences: below 0.2 "
+                   "negligible, 0.2 small, 0.5 moderate, 0.8 large.")
+SIZE_BANDS = ((0.8, "large"), (0.5, "moderate"), (0.2, "small"), (0.0, "negligible"))
+
+
+def size_words(d):
+    """The size of a standardised effect in words, after Cohen (1988); the sign is ignored.
+
+    Parameters
+    ----------
+    d : float
+        A standardised mean difference (d_z, g) or, for a Wilcoxon test, the
+        rank-biserial r (read on the same thresholds, as a rough guide).
+
+    Returns
+    -------
+    str
+        ``"negligible"`` (|d| < 0.2), ``"small"`` (0.2 to < 0.5), ``"moderate"``
+        (0.5 to < 0.8), ``"large"`` (0.8 and above); empty when ``d`` is missing.
+
+    Examples
+    --------
+    >>> [size_words(d) for d in (0.05, -0.2, 0.49, 0.5, 0.79, 1.3, float("nan"))]
+    ['negligible', 'small', 'small', 'moderate', 'moderate', 'large', '']
+    """
+    if d is None or not np.isfinite(d):
+        return ""
+    size = abs(float(d))
+    return next(word for edge, word in SIZE_BANDS if size >= edge)
+
+
 def _scale(instrument):
     if instrument is None:
         return ""
