@@ -531,26 +531,17 @@ _TITLES = {"01_data_quality": "Data quality", "02_child_outcomes": "Child outcom
            "03_facilitator_confidence": "Facilitator knowledge, understanding and confidence"}
 
 
-def headline(data):
-    """The headline findings: the plain-English sentences of every section, children first."""
-    table = data.results.get("findings")
-    if table is None or getattr(table, "empty", True):
-        return []
-    col = "sentence" if "sentence" in table.columns else table.columns[-1]
-    return table[col].tolist()
-
-
 def _write_index(data, config, out, manifest, done, index_html):
-    rows = []
-    for name, _ in NOTEBOOKS:
-        if name in manifest["notebooks"]:
-            status = manifest["notebooks"][name]["status"]
-            rows.append({"report": _TITLES[name], "status": status})
+    from .report import summary
+
+    failed = [name for name in manifest["notebooks"] if manifest["notebooks"][name]["status"] != "ok"]
+    rows = [{"Report page": _TITLES[name], "Status": manifest["notebooks"][name]["status"]} for name in failed]
     links = [(_TITLES[name], f"{name}.html") for name in done]
     provenance = {"Cohort": config.name, "Config": Path(config.path).name, "Started (UTC)": manifest["started"],
                   "evalkit": manifest["versions"].get("evalkit"), "Git commit": manifest["git_commit"] or "none"}
-    for name, digest in manifest["input_sha256"].items():
-        provenance[f"SHA-256 {name}"] = digest
-    page = index_html(f"Evaluation report: {config.name}", rows, links=links, headline_sentences=headline(data),
-                      provenance=provenance, warnings=getattr(data.cohort, "warnings", ()))
+    page = index_html(f"Evaluation report: {config.name}", rows, links=links, provenance=provenance,
+                      checksums=manifest["input_sha256"], warnings=getattr(data.cohort, "warnings", ()),
+                      main_points=summary.main_points(data)["sentence"].tolist(),
+                      main_points_note=summary.SIZE_CONVENTION, about=summary.about(data),
+                      trust=summary.trust(data), instrument_warnings=summary.instrument_warnings(data))
     (out / "index.html").write_text(page, encoding="utf-8")

@@ -16,7 +16,7 @@ def test_index_and_every_page_open_with_the_warning(tmp_path, capsys):
     assert main(["report", str(case / "cohort.yml"), "--out", str(tmp_path / "out")]) == 0
     index = (tmp_path / "out" / "index.html").read_text()
     assert 'class="data-warning"' in index and html.escape(WARNING) in index
-    assert index.index("data-warning") < index.index("Headline findings")
+    assert index.index("data-warning") < index.index('id="main-points"')
     for page in ("01_data_quality.html", "02_child_outcomes.html"):
         text = (tmp_path / "out" / page).read_text()
         body = text[text.index("<body"):]

@@ -993,18 +993,68 @@ def item_figure(data, section="facilitators"):
     return _figure(fig)
 
 
-def title(data, heading):
-    """The report's heading with the cohort's name, then any warning about answers lost in cleaning.
+class Html:
+    """A piece of report page made here (escaped by the maker), shown as HTML; ``.data`` holds its content."""
 
-    A page opens with each of the cohort's warnings (``Cohort.warnings``: a measure where cleaning
-    set more than 5% of the answers missing, with the share and the cause), so nothing is lost silently.
+    def __init__(self, html_text, text="", data=None):
+        self.html = html_text
+        self.text = text
+        self.data = data
+
+    def _repr_html_(self):
+        return self.html
+
+    def __repr__(self):
+        return self.text
+
+
+def title(data, heading):
+    """The page's heading with the cohort's name, then the warnings a reader must see first.
+
+    The page opens with:
+
+    * a banner (``class="instrument-warning"``) for each instrument whose scoring key is a
+      placeholder or which is an example instrument (:attr:`evalkit.data.cohort.Instrument.warning`),
+      naming it and saying how to replace it;
+    * each of the cohort's data warnings (``Cohort.warnings``: a measure where cleaning set more than
+      5% of the answers missing, with the share and the cause), so nothing is lost silently.
     """
-    text = f"# {markdown_text(heading)}: {markdown_text(data.config.name)}"
-    warnings = list(getattr(getattr(data, "cohort", None), "warnings", ()) or ())
+    from .render import instrument_warning_html
+    from .summary import instrument_warnings
+
+    name = " ".join(str(data.config.name).split())
+    cohort = getattr(data, "cohort", None)
+    banners = instrument_warnings(data) if cohort is not None and hasattr(cohort, "sections") else []
+    warnings = list(getattr(cohort, "warnings", ()) or ())
+    parts = [f"<h1>{html.escape(heading)}: {html.escape(name)}</h1>", instrument_warning_html(banners)]
     if warnings:
-        text += "\n\n" + "\n".join(f"> **Warning:** {markdown_text(w)}" + ("  " if i < len(warnings) - 1 else "")
-                                    for i, w in enumerate(warnings))
-    return Markdown(text)
+        parts.append('<div class="data-warning" role="note">' + "".join(
+            f"<p><strong>Warning:</strong> {html.escape(' '.join(str(w).split()))}</p>" for w in warnings) + "</div>")
+    text = "\n".join([f"{heading}: {name}"] + [f"Check: {w}" for w in banners] + [f"Warning: {w}" for w in warnings])
+    return Html("\n".join(p for p in parts if p), text,
+                data=pd.DataFrame({"kind": ["instrument"] * len(banners) + ["data"] * len(warnings),
+                                   "warning": banners + warnings}))
+
+
+def main_points(data, section="children"):
+    """The page's main points, first thing after the title: ``<section id="main-points">``.
+
+    Plain-English bullets, primary measures first and secondary ones marked, each with the
+    direction, the size in words (Cohen's convention, named in a footnote), the effect size and n
+    (:func:`evalkit.report.summary.main_points`). ``.data`` is the table of sentences.
+    """
+    from .summary import SIZE_CONVENTION
+    from .summary import main_points as points
+
+    table = points(data, section)
+    record(f"{section}_main_points", table["sentence"].tolist())
+    if table.empty:
+        body = "<p>No results could be computed for this section.</p>"
+    else:
+        body = "<ul>" + "".join(f"<li>{html.escape(s)}</li>" for s in table["sentence"]) + "</ul>" + \
+            f'<p class="note">{html.escape(SIZE_CONVENTION)}</p>'
+    return Html(f'<section id="main-points">\n<h2>Main points</h2>\n{body}\n</section>',
+                "\n".join(f"- {s}" for s in table["sentence"]), data=table)
 
 
 def setup(figures=True):

@@ -38,6 +38,7 @@ __all__ = [
     "external_references",
     "hyperlinks",
     "index_html",
+    "instrument_warning_html",
     "batch_index_html",
     "REMOVED_CELL_TAGS",
 ]
@@ -608,8 +609,55 @@ def _link_pairs(links):
     return [tuple(pair) for pair in links]
 
 
-def index_html(title, rows=None, *, links=(), headline_sentences=(), provenance=None, warnings=()):
+def _topics(items):
+    """``(topic, text)`` pairs from a DataFrame with ``topic``/``text``, a mapping or a list of pairs or strings."""
+    if items is None:
+        return []
+    if hasattr(items, "columns") and {"topic", "text"} <= set(items.columns):
+        return [(str(t), str(x)) for t, x in zip(items["topic"], items["text"])]
+    if isinstance(items, Mapping):
+        return [(str(t), str(x)) for t, x in items.items()]
+    return [(None, str(item)) if isinstance(item, str) else (str(item[0]), str(item[1])) for item in items]
+
+
+def _topic_list(items):
+    """A definition list of topics (or a bullet list for plain sentences), every text escaped."""
+    pairs = _topics(items)
+    if all(topic is None for topic, _ in pairs):
+        return "<ul>" + "".join(f"<li>{_html.escape(text)}</li>" for _, text in pairs) + "</ul>"
+    return "<dl>" + "".join(
+        (f"<dt>{_html.escape(topic)}</dt>" if topic is not None else "") + f"<dd>{_html.escape(text)}</dd>"
+        for topic, text in pairs) + "</dl>"
+
+
+def instrument_warning_html(warnings):
+    """The banner a page opens with when an instrument has a placeholder key or is an example.
+
+    Examples
+    --------
+    >>> instrument_warning_html(["EAQ-30 uses a placeholder <key>."])[:60]
+    '<div class="instrument-warning" role="note"><h2>Check the q'
+    >>> instrument_warning_html([])
+    ''
+    """
+    warnings = [str(w) for w in warnings or ()]
+    if not warnings:
+        return ""
+    items = "".join(f"<li>{_html.escape(w)}</li>" for w in warnings)
+    return (f'<div class="instrument-warning" role="note"><h2>Check the questionnaire before relying on '
+            f'these results</h2>\n<ul>{items}</ul></div>')
+
+
+def index_html(title, rows=None, *, links=(), headline_sentences=(), provenance=None, warnings=(),
+               main_points=None, main_points_note="", about=None, trust=None, instrument_warnings=(),
+               checksums=None):
     """Build the offline front page of one cohort's report.
+
+    The page reads, in order: the instrument warning (a placeholder key or an
+    example instrument), any data warning, ``<section id="main-points">``,
+    ``<section id="about">``, ``<section id="trust">`` ("How far to trust these
+    results"), the links to the pages, then provenance, with the input files'
+    checksums folded away in a ``<details>``.
 
     Parameters
     ----------
@@ -618,17 +666,26 @@ def index_html(title, rows=None, *, links=(), headline_sentences=(), provenance=
     rows : pandas.DataFrame or list of dict, optional
         A summary table (already rounded and small-count suppressed; cells are
         shown as text; floats to 2 decimals, or 2 significant figures below
-        0.1, so format p-values yourself).
+        0.1, so format p-values yourself), shown after the links.
     links : mapping or sequence of (label, href)
         The report pages, e.g. ``{"Outcomes": "outcomes.html"}``; hrefs must be
         relative paths.
     headline_sentences : sequence of str
-        Plain-language findings, shown as a list.
+        Plain-language findings; used as the main points when ``main_points`` is not given.
     provenance : dict, optional
-        How the report was made (data file checksums, evalkit version, config,
-        run time...), shown as a two-column table.
+        How the report was made (evalkit version, config, run time...), shown as a two-column table.
     warnings : sequence of str
-        Shown first, in a ``class="data-warning"`` box (for example answers that cleaning set missing).
+        Shown in a ``class="data-warning"`` box (for example answers that cleaning set missing).
+    main_points : sequence of str, optional
+        The main points, shown as a list in ``<section id="main-points">``.
+    main_points_note : str
+        A footnote under the main points (the convention for sizes in words).
+    about, trust : DataFrame with ``topic`` and ``text``, mapping, or list of (topic, text) or str, optional
+        The ``<section id="about">`` and ``<section id="trust">`` statements.
+    instrument_warnings : sequence of str
+        Shown first, in a ``class="instrument-warning"`` banner.
+    checksums : dict, optional
+        File -> SHA-256, shown in a closed ``<details>`` after the provenance.
 
     Returns
     -------
@@ -644,31 +701,48 @@ def index_html(title, rows=None, *, links=(), headline_sentences=(), provenance=
     --------
     >>> page = index_html("Cohort <A>", [{"measure": "total", "n": 24, "d": 0.61234}],
     ...                   links={"Outcomes": "outcomes.html"},
-    ...                   headline_sentences=["Scores improved."],
+    ...                   main_points=["Scores improved."],
     ...                   provenance={"evalkit": "0.1.0"})
     >>> "Cohort &lt;A&gt;" in page, "<td>0.61</td>" in page, hyperlinks(page)
     (True, True, ['outcomes.html'])
+    >>> page.index('id="main-points"') < page.index("Provenance")
+    True
     """
     sections = []
+    banner = instrument_warning_html(instrument_warnings)
+    if banner:
+        sections.append(banner)
     notes = [str(w) for w in warnings or ()]
     if notes:
         items = "".join(f"<li>{_html.escape(w)}</li>" for w in notes)
         sections.append(f'<div class="data-warning" role="note"><h2>Read this first</h2>\n<ul>{items}</ul></div>')
-    sentences = [str(s) for s in headline_sentences or ()]
-    if sentences:
-        items = "".join(f"<li>{_html.escape(s)}</li>" for s in sentences)
-        sections.append(f"<h2>Headline findings</h2>\n<ul>{items}</ul>")
+    points = [str(s) for s in (main_points if main_points is not None else headline_sentences) or ()]
+    if points:
+        items = "".join(f"<li>{_html.escape(s)}</li>" for s in points)
+        note = f'<p class="note">{_html.escape(str(main_points_note))}</p>' if main_points_note else ""
+        sections.append(f'<section id="main-points">\n<h2>Main points</h2>\n<ul>{items}</ul>{note}\n</section>')
+    if about is not None and _topics(about):
+        sections.append(f'<section id="about">\n<h2>About this evaluation</h2>\n{_topic_list(about)}\n</section>')
+    if trust is not None and _topics(trust):
+        sections.append(f'<section id="trust">\n<h2>How far to trust these results</h2>\n{_topic_list(trust)}'
+                        f'\n</section>')
     pairs = _link_pairs(links)
     if pairs:
         items = "".join(f'<li><a href="{_href(href, "links")}">{_html.escape(str(label))}</a></li>'
                         for label, href in pairs)
-        sections.append(f"<h2>Report pages</h2>\n<ul>{items}</ul>")
+        sections.append(f'<section id="pages">\n<h2>Report pages</h2>\n<ul>{items}</ul>\n</section>')
     records = _records(rows)
     if records:
         sections.append("<h2>Summary</h2>\n" + _table(records))
-    if provenance:
-        prov = [{"Item": key, "Value": value} for key, value in dict(provenance).items()]
-        sections.append("<h2>Provenance</h2>\n" + _table(prov))
+    if provenance or checksums:
+        parts = ['<section id="provenance">\n<h2>Provenance</h2>']
+        if provenance:
+            parts.append(_table([{"Item": key, "Value": value} for key, value in dict(provenance).items()]))
+        if checksums:
+            parts.append("<details><summary>Input files and their SHA-256 checksums</summary>\n"
+                         + _table([{"File": key, "SHA-256": value} for key, value in dict(checksums).items()])
+                         + "\n</details>")
+        sections.append("\n".join(parts) + "\n</section>")
     return _page(title, "\n".join(sections))
 
 
