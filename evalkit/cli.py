@@ -22,6 +22,8 @@ def _report(args):
     manifest = report(args.config, out_dir=args.out, force=args.force, jobs=args.jobs,
                       notebooks=not args.no_notebooks, notebook_dir=args.notebook_dir, progress=sys.stderr.isatty(),
                       note=lambda text: print(f"evalkit: note: {text}", file=sys.stderr))
+    for warning in manifest.get("instrument_warnings", ()):
+        print(f"evalkit: check the questionnaire: {warning}", file=sys.stderr)
     print(f"Report of '{manifest['cohort']}' written to {args.out} in {manifest['seconds']:.1f} s"
           + (f"; open {args.out}/index.html" if not args.no_notebooks else ""))
     return 0

@@ -400,7 +400,8 @@ def _report(config, out, *, jobs, notebooks, notebook_dir, progress, kernels=Non
                     "parameters": {"config_path": str(config.path), "results_dir": str(out / "results")},
                     "input_sha256": data.meta["input_sha256"], "versions": _versions(),
                     "git_commit": _git_commit(Path(__file__).resolve().parent), "started": started,
-                    "sections": sorted(data.cohort.sections), "notebooks": {}, "results": sorted(
+                    "sections": sorted(data.cohort.sections),
+                    "instrument_warnings": data.cohort.instrument_warnings, "notebooks": {}, "results": sorted(
                         p.name for p in results_dir.glob("*.csv"))}
         failures = []
         if runner is not None:

@@ -35,9 +35,11 @@ def validate(config, *, out=None):
     out = out or sys.stdout
     cohort = prepare_cohort(config)
     p = lambda *a: print(*a, file=out)  # noqa: E731
+    for warning in cohort.instrument_warnings:
+        p(f"check the questionnaire: {warning}")
     for warning in cohort.warnings:
         p(f"warning: {warning}")
-    if cohort.warnings:
+    if cohort.warnings or cohort.instrument_warnings:
         p("")
     p(f"Cohort: {cohort.config.name} ({cohort.config.path})")
     for name, notes in cohort.notes.items():

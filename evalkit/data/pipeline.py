@@ -54,6 +54,16 @@ class Cohort:
     warnings: list = field(default_factory=list)
 
     @property
+    def instrument_warnings(self):
+        """One sentence per instrument with a placeholder key or that is an example (see ``Instrument.warning``)."""
+        out = []
+        for section in self.sections.values():
+            warning = section.instrument.warning
+            if warning and warning not in out:
+                out.append(warning)
+        return out
+
+    @property
     def children(self):
         """The children's :class:`SectionData`, or None."""
         return self.sections.get("children")

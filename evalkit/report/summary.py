@@ -304,14 +304,7 @@ def about(data):
 
 def instrument_warnings(data):
     """The instrument warnings of the cohort (placeholder key, example instrument), one per instrument."""
-    seen, out = set(), []
-    for sec in data.cohort.sections.values():
-        inst = getattr(sec, "instrument", None)
-        warning = getattr(inst, "warning", None)
-        if warning and inst.id not in seen:
-            seen.add(inst.id)
-            out.append(warning)
-    return out
+    return list(data.cohort.instrument_warnings)
 
 
 def _tests(data):
