@@ -13,6 +13,13 @@ domains enabled; after the load event the page is given time to go quiet, then
 a PNG screenshot is taken. Every request other than the page itself and
 ``data:`` URIs is listed; requests that failed (no network, refused by the
 page's Content-Security-Policy, HTTP 4xx/5xx) are listed separately.
+
+:func:`open_page` keeps a loaded page open for several steps: run JavaScript in
+it (:meth:`Page.evaluate`, through ``Runtime.evaluate``, which the page's
+Content-Security-Policy does not govern, so a test can inject axe-core into a
+page that allows no script), switch it to print media, or print it to PDF
+(:meth:`Page.print_pdf`, ``Page.printToPDF``). :func:`print_pdf` and
+:func:`run_script` are the one-step forms.
 """
 from __future__ import annotations
 
@@ -28,6 +35,7 @@ import subprocess
 import tempfile
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 # Without these Chromium reaches for the network (updates, sync, field trials, QUIC).
@@ -316,3 +324,161 @@ def screenshot(html_path, png_path, *, width=1200, height=900, timeout=30.0):
         "loaded": loaded,
         "seconds": round(time.monotonic() - started, 2),
     }
+
+
+# --------------------------------------------------------------------------- pages kept open
+
+#: A4 in inches, as ``Page.printToPDF`` takes it.
+A4_INCHES = (8.27, 11.69)
+
+
+class Page:
+    """A page loaded in headless Chromium: run scripts in it, emulate print, print it to PDF.
+
+    Made by :func:`open_page`; not meant to be built directly.
+    """
+
+    def __init__(self, tools, session, url):
+        self._tools = tools
+        self._session = session
+        self.url = url
+
+    def send(self, method, params=None, timeout=20.0):
+        """Send one DevTools command to this page and return its result."""
+        return self._tools.send(method, params, session=self._session, timeout=timeout)
+
+    def evaluate(self, expression, *, await_promise=True, timeout=60.0):
+        """Evaluate JavaScript in the page and return its value (JSON-serialisable values only).
+
+        Parameters
+        ----------
+        expression : str
+            A JavaScript expression; a promise is awaited when ``await_promise``.
+        await_promise : bool, default True
+        timeout : float
+            Seconds allowed.
+
+        Returns
+        -------
+        object
+            The value, converted from JSON.
+
+        Raises
+        ------
+        RuntimeError
+            If the script throws (the message carries the exception's description).
+        """
+        reply = self.send("Runtime.evaluate",
+                          {"expression": expression, "returnByValue": True,
+                           "awaitPromise": await_promise, "userGesture": False},
+                          timeout=timeout)
+        if "exceptionDetails" in reply:
+            details = reply["exceptionDetails"]
+            text = details.get("exception", {}).get("description") or details.get("text", "exception")
+            raise RuntimeError(f"script failed in {self.url}: {text}")
+        return reply.get("result", {}).get("value")
+
+    def emulate_media(self, media):
+        """Lay the page out for ``"print"`` or ``"screen"`` (``""`` restores the default)."""
+        self.send("Emulation.setEmulatedMedia", {"media": media})
+
+    def set_viewport(self, width, height):
+        """Resize the layout viewport, in CSS pixels."""
+        self.send("Emulation.setDeviceMetricsOverride",
+                  {"width": int(width), "height": int(height), "deviceScaleFactor": 1,
+                   "mobile": False})
+
+    def print_pdf(self, pdf_path, *, paper=A4_INCHES, timeout=60.0):
+        """Print the page to PDF as Chromium's print preview would, and write it.
+
+        Parameters
+        ----------
+        pdf_path : str or pathlib.Path
+            Where the PDF is written.
+        paper : tuple of float, default A4
+            Paper width and height in inches. The stylesheet's ``@page`` size and
+            margins win where it sets them (``preferCSSPageSize``).
+        timeout : float
+            Seconds allowed.
+
+        Returns
+        -------
+        pathlib.Path
+            ``pdf_path``.
+        """
+        width, height = paper
+        reply = self.send("Page.printToPDF",
+                          {"paperWidth": width, "paperHeight": height, "printBackground": True,
+                           "preferCSSPageSize": True, "displayHeaderFooter": False},
+                          timeout=timeout)
+        pdf_path = Path(pdf_path)
+        pdf_path.write_bytes(base64.b64decode(reply["data"]))
+        return pdf_path
+
+
+@contextmanager
+def open_page(html_path, *, width=1200, height=900, timeout=30.0):
+    """Open ``html_path`` in a fresh headless Chromium and yield it as a :class:`Page`.
+
+    Parameters
+    ----------
+    html_path : str or pathlib.Path
+        The page, opened as ``file://``.
+    width, height : int
+        Viewport in CSS pixels.
+    timeout : float
+        Seconds allowed for loading.
+
+    Yields
+    ------
+    Page
+        Loaded (the load event fired and the page went quiet).
+
+    Raises
+    ------
+    RuntimeError
+        If Chromium is not available, stops answering or the page does not load.
+    """
+    executable = chromium_path()
+    if executable is None:
+        raise RuntimeError("Chromium is not installed (apt-get install -y chromium)")
+    url = Path(html_path).resolve().as_uri()
+    profile = tempfile.mkdtemp(prefix="evalkit-chromium-")
+    tools = _DevTools(executable, profile)
+    try:
+        target = tools.send("Target.createTarget", {"url": "about:blank"})["targetId"]
+        session = tools.send("Target.attachToTarget",
+                             {"targetId": target, "flatten": True})["sessionId"]
+        page = Page(tools, session, url)
+        for method in ("Page.enable", "Runtime.enable"):
+            page.send(method)
+        page.set_viewport(width, height)
+        page.send("Page.navigate", {"url": url})
+        if not tools.wait_for("Page.loadEventFired", timeout):
+            raise RuntimeError(f"{url} did not finish loading within {timeout} s")
+        tools.settle(quiet=0.2, timeout=3.0)
+        yield page
+    finally:
+        tools.close()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+def print_pdf(html_path, pdf_path, *, paper=A4_INCHES, timeout=60.0):
+    """Print ``html_path`` to ``pdf_path`` (A4 unless ``paper`` says otherwise) in headless Chromium.
+
+    Returns
+    -------
+    pathlib.Path
+        ``pdf_path``.
+    """
+    with open_page(html_path) as page:
+        return page.print_pdf(pdf_path, paper=paper, timeout=timeout)
+
+
+def run_script(html_path, expression, *, timeout=60.0):
+    """Open ``html_path``, evaluate the JavaScript ``expression`` there and return its value.
+
+    A returned promise is awaited; the value must be JSON-serialisable.
+    """
+    with open_page(html_path) as page:
+        return page.evaluate(expression, timeout=timeout)

@@ -521,9 +521,39 @@ def _reset_kernel_state():
 
 
 class FigureImage:
-    """A finished figure as PNG, shown once by the notebook (and kept for tests as ``.figure``)."""
+    """A finished figure as PNG, shown once by the notebook (and kept for tests as ``.figure``).
 
-    def __init__(self, fig):
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+        The finished figure; it is drawn once, here.
+    alt : str, optional
+        The image's text alternative, for screen readers and for anyone the
+        picture does not reach. Defaults to one built from the figure's
+        titles (see :meth:`default_alt`); never empty.
+
+    Notes
+    -----
+    ``_repr_png_`` returns ``(png, {"alt": alt})``: IPython files the second
+    item as the output's ``image/png`` metadata, where the report template
+    reads the ``alt`` of the ``<img>``.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import matplotlib.pyplot as plt
+    >>> fig, ax = plt.subplots(figsize=(2, 1.5))
+    >>> _ = ax.set_title("Knowledge")
+    >>> image = FigureImage(fig)
+    >>> image.alt
+    'Figure: Knowledge.'
+    >>> FigureImage(fig, alt="Scores rose on every subscale.")._repr_png_()[1]
+    {'alt': 'Scores rose on every subscale.'}
+    >>> plt.close(fig)
+    """
+
+    def __init__(self, fig, *, alt=None):
         import io
 
         buffer = io.BytesIO()
@@ -532,19 +562,73 @@ class FigureImage:
         fig.savefig(buffer, format="png", dpi=fig.dpi, bbox_inches=None, facecolor="white")
         self.png = buffer.getvalue()
         self.figure = fig
+        given = " ".join(str(alt).split()) if alt is not None else ""
+        self.alt = given or self.default_alt(fig)
 
     def _repr_png_(self):
-        return self.png
+        return self.png, {"alt": self.alt}
 
     def __repr__(self):
         return f"<figure {self.figure.get_figwidth():.1f} x {self.figure.get_figheight():.1f} in>"
 
+    @staticmethod
+    def default_alt(fig, limit=300):
+        """A text alternative for ``fig`` from its own words: suptitle, else panel titles, else axis labels.
 
-def _figure(fig):
+        Parameters
+        ----------
+        fig : matplotlib.figure.Figure
+        limit : int, default 300
+            Longest text returned (cut at a word, with an ellipsis).
+
+        Returns
+        -------
+        str
+            ``"Figure: <title>."``, ``"Figure, <k> panels: <title>; <title>."``, or
+            ``"Figure"`` when the figure has no words at all; never empty.
+
+        Examples
+        --------
+        >>> import matplotlib
+        >>> matplotlib.use("Agg")
+        >>> import matplotlib.pyplot as plt
+        >>> fig, axes = plt.subplots(1, 2)
+        >>> _ = axes[0].set_title("Pre"), axes[1].set_title("Post")
+        >>> FigureImage.default_alt(fig)
+        'Figure, 2 panels: Pre; Post.'
+        >>> _ = fig.suptitle("Scores before and after")
+        >>> FigureImage.default_alt(fig)
+        'Figure: Scores before and after.'
+        >>> plt.close(fig)
+        """
+
+        def words(text):
+            return " ".join(str(text or "").replace("$", "").split()).rstrip(".")
+
+        suptitle = words(fig._suptitle.get_text()) if getattr(fig, "_suptitle", None) is not None else ""
+        axes = [ax for ax in fig.get_axes() if ax.get_visible() and ax.axison]
+        titles = [t for t in (words(" ".join(ax.get_title(loc) for loc in ("left", "center", "right")))
+                              for ax in axes) if t]
+        if suptitle:
+            text = f"Figure: {suptitle}"
+        elif len(titles) == 1:
+            text = f"Figure: {titles[0]}"
+        elif titles:
+            text = f"Figure, {len(titles)} panels: " + "; ".join(titles)
+        else:
+            labels = [t for ax in axes[:1] for t in (words(ax.get_xlabel()), words(ax.get_ylabel())) if t]
+            text = "Figure: " + " against ".join(labels) if labels else "Figure"
+        if len(text) > limit:
+            text = text[:limit].rsplit(" ", 1)[0].rstrip(";,:") + " \u2026"
+        return text if text == "Figure" or text.endswith("\u2026") else text + "."
+
+
+def _figure(fig, alt=None):
+    """Close ``fig`` (so the notebook shows only the PNG) and wrap it, with ``alt`` if given."""
     import matplotlib.pyplot as plt
 
     plt.close(fig)
-    return FigureImage(fig)
+    return FigureImage(fig, alt=alt)
 
 
 # ---------------------------------------------------------------------------- sections
