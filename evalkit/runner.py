@@ -486,6 +486,7 @@ class _NotebookRunner:
             self.pool.shutdown(wait=True)
         manifest["notebooks"] = dict(sorted(manifest["notebooks"].items()))
         _write_index(data, self.config, self.out, manifest, [n for n, _ in NOTEBOOKS if n in done], index_html)
+        _write_word(data, self.out, self.nb_out / "02_child_outcomes.ipynb" if "02_child_outcomes" in done else None)
         return sorted(failures)
 
 
@@ -530,6 +531,37 @@ def _record_final_path(path, final):
 
 _TITLES = {"01_data_quality": "Data quality", "02_child_outcomes": "Child outcomes",
            "03_facilitator_confidence": "Facilitator knowledge, understanding and confidence"}
+
+
+#: The effect-size figure of notebook 02, taken into the Word summary (drawn once, by the notebook).
+WORD_FIGURE = ('ek.forest_figure(data, "children")', "Children: size of the change on each measure (Cohen's d_z with "
+               "95% confidence interval; zero is no change)")
+
+
+def _notebook_png(path, source):
+    """The first PNG output of the cell whose source is ``source`` in an executed notebook, or None."""
+    import base64
+
+    import nbformat
+
+    if path is None or not Path(path).is_file():
+        return None
+    for cell in nbformat.read(path, as_version=4).cells:
+        if cell.get("cell_type") == "code" and cell.get("source", "").strip() == source:
+            for output in cell.get("outputs", []):
+                png = output.get("data", {}).get("image/png")
+                if png:
+                    return base64.b64decode(png if isinstance(png, str) else "".join(png))
+    return None
+
+
+def _write_word(data, out, notebook):
+    """``summary.docx``: the committee-paper summary (main points, about, trust, tables, effect sizes)."""
+    from .report.summary import word_summary
+    from .report.word import write_summary
+
+    png = _notebook_png(notebook, WORD_FIGURE[0])
+    write_summary(word_summary(data, figures=[(WORD_FIGURE[1], png)] if png else []), out / "summary.docx")
 
 
 def _write_index(data, config, out, manifest, done, index_html):

@@ -78,7 +78,7 @@ def test_about_names_the_programme_period_sites_and_n(sample_report):
     about = html.unescape(_section(page, "about"))
     assert "Healing Together is a trauma-informed programme" in about
     assert "September 2025 to July 2026" in about
-    assert "3 sites: Site A, Site B, Site C." in about
+    assert "Site A, Site B and Site C (3 sites)." in about
     matched = pd.read_csv(sample_report / "results" / "child_outcomes.csv")["n"].max()
     assert f"{matched} children answered the questionnaire both before and after" in about
 
@@ -164,4 +164,68 @@ def test_counts_below_min_cell_are_words_and_totals_that_give_them_away_are_left
     assert "fewer than 300 children" in text and "fewer than 300 facilitators" in text
     # no count of people below 300 appears as a number
     for number in re.findall(r"(?<![\d.,])(\d{1,3}) (?:children|facilitators)", text):
+        assert int(number) >= 300 or int(number) == 0, number
+
+
+# ----------------------------------------------------------------------------- Word
+
+def test_summary_docx_opens_and_holds_the_committee_paper(sample_report):
+    import docx
+
+    document = docx.Document(sample_report / "summary.docx")
+    text = [p.text for p in document.paragraphs]
+    page = (sample_report / "index.html").read_text(encoding="utf-8")
+    points = _items(_section(page, "main-points"))
+    children = [p for p in points if not p.startswith("Facilitators'")]
+    start = text.index("Main points")
+    assert text[start + 1:start + 1 + len(children)] == children  # the same main points as the index
+    for heading in ("About this evaluation", "How far to trust these results", "Summary tables",
+                    "Facilitators: main points", "Disclosure control"):
+        assert heading in text
+    assert text.index("Main points") < text.index("About this evaluation") < text.index(
+        "How far to trust these results") < text.index("Summary tables") < text.index("Facilitators: main points")
+    assert any(t.startswith("Emotion Awareness Questionnaire (EAQ-30) uses a placeholder") for t in text[:4])
+    # the summary tables: the same numbers as the results file, n disclosure-controlled
+    outcomes = pd.read_csv(sample_report / "results" / "child_outcomes.csv").set_index("label")
+    rows = [[c.text for c in row.cells] for row in document.tables[0].rows]
+    assert rows[0] == ["Measure", "Role", "n", "Before", "After", "Change [95% CI]", "Size", "p (Holm)"]
+    assert [r[1] for r in rows[1:]] == ["Primary"] * 3 + ["Secondary"] * 3
+    for r in rows[1:]:
+        o = outcomes.loc[r[0]]
+        assert r[2] == str(int(o["n"])) and r[3] == f"{o['mean_pre']:.2f}" and r[4] == f"{o['mean_post']:.2f}"
+        assert r[6] == f"{size_words(o['d_z'])} (d_z {o['d_z']:.2f})".replace("-", "\u2212")
+    facilitators = [[c.text for c in row.cells] for row in document.tables[1].rows]
+    assert facilitators[0][0] == "Measure" and len(facilitators) == 5
+    assert len(document.inline_shapes) == 1  # the effect-size figure, taken from notebook 02
+    assert "Children: size of the change on each measure" in " ".join(text)
+
+
+def test_summary_docx_passes_the_disclosure_and_identifier_checks(sample_report):
+    from evalkit.report.privacy import disclosure_check, identifier_scan
+
+    docx_file = [sample_report / "summary.docx"]
+    assert disclosure_check(sample_report, 5, files=docx_file).empty
+    assert identifier_scan(sample_report, files=docx_file).empty
+
+
+def test_summary_docx_is_in_the_shared_zip(sample_report, tmp_path):
+    import zipfile
+
+    assert main(["share", str(sample_report), "--to", str(tmp_path / "s.zip")]) == 0
+    assert "report/summary.docx" in zipfile.ZipFile(tmp_path / "s.zip").namelist()
+
+
+def test_small_counts_in_word_follow_min_cell(tmp_path):
+    from evalkit.report.word import write_summary
+
+    import docx
+
+    data = _data(tmp_path, ["differentiating"], min_cell=300)
+    path = write_summary(summary.word_summary(data), tmp_path / "s.docx")
+    document = docx.Document(path)
+    ns = [row.cells[2].text for row in document.tables[0].rows[1:]]
+    assert ns and set(ns) == {"<300"}
+    body = " ".join(p.text for p in document.paragraphs)
+    assert "fewer than 300 children" in body
+    for number in re.findall(r"(?<![\d.,])(\d{1,3}) (?:children|facilitators)", body):
         assert int(number) >= 300 or int(number) == 0, number

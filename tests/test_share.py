@@ -14,7 +14,8 @@ from evalkit.report.share import default_zip, share
 
 from conftest import SAMPLE
 
-PAGES = ["01_data_quality.html", "02_child_outcomes.html", "03_facilitator_confidence.html", "index.html"]
+PAGES = ["01_data_quality.html", "02_child_outcomes.html", "03_facilitator_confidence.html", "index.html",
+         "summary.docx"]
 
 
 def _sample_config(folder, min_cell):
@@ -72,8 +73,8 @@ def test_min_cell_10_reaches_the_tables_the_records_and_the_index(reports):
     # not hiding: 23 improved, 238 unchanged, 9 deteriorated -> 9 is small at 10, 23 hidden beside it
     row = next(r for r in rc if r["measure"] == "not_hiding")
     assert (row["improved"], row["no_change"], row["deteriorated"]) == ("*", 238, "<10")
-    index = (folder / "index.html").read_text(encoding="utf-8")
-    assert "fewer than 10 people deteriorated" in index
+    outcomes = (folder / "02_child_outcomes.html").read_text(encoding="utf-8")
+    assert "fewer than 10 people deteriorated" in outcomes
 
 
 def test_sample_records_hold_only_what_the_pages_show(reports):

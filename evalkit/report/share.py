@@ -29,7 +29,7 @@ def default_zip(report_dir):
 
 
 def shared_pages(report_dir):
-    """The files that go into the zip: the report's HTML pages and ``index.html``, nothing else.
+    """The files that go into the zip: the report's HTML pages, ``index.html`` and the Word summary.
 
     Pages are self-contained (figures are embedded), so nothing beside them is needed. Not shared:
     ``results/`` (ids, the cleaning log), ``notebooks/`` (executed notebooks), ``manifest.json``
@@ -37,7 +37,8 @@ def shared_pages(report_dir):
     point anywhere).
     """
     report_dir = Path(report_dir)
-    return sorted(p for p in report_dir.glob("*.html") if p.is_file() and not p.is_symlink())
+    return sorted(p for pattern in ("*.html", "*.docx") for p in report_dir.glob(pattern)
+                  if p.is_file() and not p.is_symlink())
 
 
 def _refuse(message, **where):

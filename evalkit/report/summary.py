@@ -285,7 +285,8 @@ def about(data):
     if children is not None and "site" in children.scores.columns:
         sites = sorted({str(s) for s in children.scores["site"].dropna().unique()})
         if sites:
-            rows.append(("Sites", f"{len(sites)} site{'s' if len(sites) != 1 else ''}: {', '.join(sites)}."))
+            names = sites[0] if len(sites) == 1 else ", ".join(sites[:-1]) + " and " + sites[-1]
+            rows.append(("Sites", f"{names} ({len(sites)} site{'s' if len(sites) != 1 else ''})."))
     counts = matching_counts(data).set_index("section")
     for name in ("children", "facilitators"):
         if name not in counts.index:
@@ -431,3 +432,111 @@ def trust(data):
         f"{int(data.config.analysis.get('min_group_n', 10))} people are not analysed on their own. No names, ids "
         f"or free-text answers appear in the report.")))
     return pd.DataFrame(rows, columns=["topic", "text"])
+
+
+# --------------------------------------------------------------------------- summary table
+
+def _p_text(p):
+    """APA p without "p = ": ``.034``, ``< .001``; empty when missing."""
+    text = format_p(p)
+    return text[4:] if text.startswith("p = ") else text[2:] if text.startswith("p ") else text
+
+
+def summary_table(data, section="children"):
+    """The readable summary table of one section: one row per measure, in words a commissioner reads.
+
+    Parameters
+    ----------
+    data : ReportData
+    section : {"children", "facilitators"}
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``Measure``, ``Role`` (``Primary``/``Secondary``, only when
+        ``analysis.primary`` names a measure of this section; primary measures
+        first), ``n``, ``Before``, ``After`` (means, 2 decimals), ``Change
+        [95% CI]`` (mean of post − pre), ``Size`` (in words, with the effect:
+        ``"small (d_z 0.49)"``; the rank-biserial r where the Wilcoxon test is
+        primary) and ``p (Holm)`` (the primary test's Holm-adjusted p, APA).
+        Disclosure control applied: n from 1 to ``min_cell - 1`` shows
+        ``"<min_cell"``.
+    """
+    from .privacy import suppress_small_counts
+
+    rows = _section_rows(data, section)
+    labels = _labels(data, section)
+    primary = [m for m in (data.config.analysis.get("primary") or []) if m in {r["measure"] for r in rows}]
+    if primary:
+        rows = [r for r in rows if r["measure"] in primary] + [r for r in rows if r["measure"] not in primary]
+    out = []
+    for r in rows:
+        tested = r.get("primary_test") in ("paired t", "Wilcoxon")
+        value, effect = _effect(r)
+        change = (f"{format_number(r['mean_diff'], sign=True)} [{format_number(r['ci_low'])}, "
+                  f"{format_number(r['ci_high'])}]") if np.isfinite(r.get("mean_diff", np.nan)) else ""
+        record = {"Measure": labels.get(r["measure"], r["measure"])}
+        if primary:
+            record["Role"] = "Primary" if r["measure"] in primary else "Secondary"
+        record.update({
+            "n": int(r["n"]) if np.isfinite(r["n"]) else np.nan,
+            "Before": format_number(r["mean_pre"]) if np.isfinite(r.get("mean_pre", np.nan)) else "",
+            "After": format_number(r["mean_post"]) if np.isfinite(r.get("mean_post", np.nan)) else "",
+            "Change [95% CI]": change,
+            "Size": f"{size_words(value)} ({effect})" if tested and np.isfinite(value) else "not tested",
+            "p (Holm)": _p_text(r.get("p_primary_holm")) if tested else "",
+        })
+        out.append(record)
+    columns = ["Measure"] + (["Role"] if primary else []) + ["n", "Before", "After", "Change [95% CI]", "Size",
+                                                            "p (Holm)"]
+    table = pd.DataFrame(out, columns=columns)
+    table["n"] = table["n"].astype("Int64")
+    return suppress_small_counts(table, columns=["n"], min_cell=data.min_cell)
+
+
+# --------------------------------------------------------------------------- Word
+
+def word_summary(data, *, figures=()):
+    """Everything the Word summary holds, as a :class:`evalkit.report.word.Summary`.
+
+    Parameters
+    ----------
+    data : ReportData
+    figures : sequence of (caption, PNG bytes)
+        Figures to include (the report passes the effect-size figure drawn by notebook 02).
+
+    Returns
+    -------
+    evalkit.report.word.Summary
+        Main points (children, with the bottom line), about, how far to trust,
+        the summary tables, the figures, the facilitators' main points and the
+        disclosure note, all disclosure-controlled as the HTML pages are.
+    """
+    from .privacy import suppression_note
+    from .word import Summary
+
+    points = main_points(data)
+    children = points[points["section"] != "facilitators"]["sentence"].tolist()
+    facilitators = main_points(data, "facilitators")["sentence"].tolist() \
+        if "facilitators" in data.cohort.sections else []
+    tables = []
+    for section, caption in (("children", "Children: change from before to after the programme"),
+                             ("facilitators", "Facilitators: change from before to after training")):
+        if section in data.cohort.sections and _section_rows(data, section):
+            tables.append((caption, summary_table(data, section)))
+    if not children and facilitators:
+        children = facilitators
+    return Summary(
+        title=f"Evaluation report: {' '.join(str(data.config.name).split())}",
+        main_points=children,
+        main_points_note=SIZE_CONVENTION,
+        facilitator_points=facilitators,
+        about=[f"{t}: {x}" for t, x in zip(*about(data).T.values)],
+        trust=[f"{t}: {x}" for t, x in zip(*trust(data).T.values)],
+        warnings=list(instrument_warnings(data)) + list(getattr(data.cohort, "warnings", ()) or ()),
+        tables=tables,
+        figures=list(figures),
+        disclosure=(suppression_note(data.min_cell) + " Change is after minus before; p (Holm): the primary "
+                    "test's p, Holm-adjusted across each questionnaire's measures. The full tables are in the "
+                    "HTML report."),
+    )

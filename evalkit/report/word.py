@@ -25,6 +25,8 @@ class Summary:
         Cohort name (shown as the title).
     main_points : list of str
         Children's main points, primary measures first.
+    main_points_note : str
+        Footnote under the main points (the convention for sizes in words).
     facilitator_points : list of str
     about : list of str
         The programme, the people, the period, the sites and n.
@@ -42,6 +44,7 @@ class Summary:
 
     title: str
     main_points: list = field(default_factory=list)
+    main_points_note: str = ""
     facilitator_points: list = field(default_factory=list)
     about: list = field(default_factory=list)
     trust: list = field(default_factory=list)
@@ -148,6 +151,8 @@ def write_summary(summary, path):
         if items:
             document.add_heading(heading, level=1)
             _bullets(document, items)
+            if heading == "Main points" and summary.main_points_note:
+                document.add_paragraph().add_run(_text(summary.main_points_note)).italic = True
     if summary.tables:
         document.add_heading("Summary tables", level=1)
         for caption, frame in summary.tables:
