@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.evalkit-installed
 CONFIG ?= data/sample/cohort.yml
 OUT    ?= reports/sample
 
-.PHONY: help setup report test bench sample clean
+.PHONY: help setup report test bench sample clean axe
 
 help:  ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -22,7 +22,19 @@ setup: $(STAMP)  ## create .venv and install evalkit with its dev extras (done b
 report: $(STAMP)  ## set up, then clean, analyse and render the sample cohort into reports/sample
 	$(BIN)/evalkit report $(CONFIG) --out $(OUT) --force
 
-test: $(STAMP)  ## set up, then run the whole test suite (unit, doctests, notebooks, HTML checks)
+# axe-core, the accessibility engine tests/test_accessibility.py injects into Chromium: installed once
+# from npm, pinned; the stamp names the version, so changing AXE_VERSION installs the new one.
+AXE_VERSION ?= 4.14.1
+AXE_STAMP   := .cache/npm/.axe-core-$(AXE_VERSION)
+
+$(AXE_STAMP):
+	@if command -v npm >/dev/null 2>&1; then \
+	  npm install --no-save --no-audit --no-fund --prefix .cache/npm axe-core@$(AXE_VERSION) && touch $@; \
+	else echo "npm not found: tests/test_accessibility.py will be skipped (apt-get install npm)"; fi
+
+axe: $(AXE_STAMP)  ## install axe-core (pinned, from npm) into .cache/npm for the accessibility test
+
+test: $(STAMP) $(AXE_STAMP)  ## set up, then run the whole test suite (unit, doctests, notebooks, HTML checks)
 	MPLBACKEND=Agg $(BIN)/python -m pytest -n auto
 
 bench: $(STAMP)  ## time the report and large-cohort cleaning against their baselines, print the ratios

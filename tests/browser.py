@@ -14,12 +14,14 @@ a PNG screenshot is taken. Every request other than the page itself and
 ``data:`` URIs is listed; requests that failed (no network, refused by the
 page's Content-Security-Policy, HTTP 4xx/5xx) are listed separately.
 
-:func:`open_page` keeps a loaded page open for several steps: run JavaScript in
+:func:`open_page` (or :class:`Browser` for several pages in one browser) keeps a
+loaded page open for several steps: run JavaScript in
 it (:meth:`Page.evaluate`, through ``Runtime.evaluate``, which the page's
 Content-Security-Policy does not govern, so a test can inject axe-core into a
 page that allows no script), switch it to print media, or print it to PDF
 (:meth:`Page.print_pdf`, ``Page.printToPDF``). :func:`print_pdf` and
-:func:`run_script` are the one-step forms.
+:func:`run_script` are the one-step forms. :func:`built_once` lets several test
+modules share one sample report per test run.
 """
 from __future__ import annotations
 
@@ -197,10 +199,12 @@ class _DevTools:
                 return reply.get("result", {})
         raise TimeoutError(f"Chromium did not answer {method} within {timeout} s")
 
-    def wait_for(self, method, timeout):
+    def wait_for(self, method, timeout, session=None):
+        """Wait for an event ``method`` (from ``session`` only, if given); True if it came."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if any(e["method"] == method for e in self.events):
+            if any(e["method"] == method and (session is None or e.get("sessionId") == session)
+                   for e in self.events):
                 return True
             self._pump(deadline)
         return False
@@ -416,6 +420,74 @@ class Page:
         return pdf_path
 
 
+class Browser:
+    """One headless Chromium for several pages in turn (starting it costs about a second).
+
+    Use as a context manager; :meth:`open` loads a page in a new tab.
+
+    Raises
+    ------
+    RuntimeError
+        If Chromium is not available.
+    """
+
+    def __init__(self):
+        executable = chromium_path()
+        if executable is None:
+            raise RuntimeError("Chromium is not installed (apt-get install -y chromium)")
+        self._profile = tempfile.mkdtemp(prefix="evalkit-chromium-")
+        self._tools = _DevTools(executable, self._profile)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def close(self):
+        """Stop the browser and remove its profile."""
+        self._tools.close()
+        shutil.rmtree(self._profile, ignore_errors=True)
+
+    @contextmanager
+    def open(self, html_path, *, width=1200, height=900, timeout=30.0):
+        """Load ``html_path`` (as ``file://``) in a new tab; yield it as a :class:`Page`, then close the tab.
+
+        Parameters
+        ----------
+        html_path : str or pathlib.Path
+        width, height : int
+            Viewport in CSS pixels.
+        timeout : float
+            Seconds allowed for loading.
+
+        Raises
+        ------
+        RuntimeError
+            If Chromium stops answering or the page does not load in time.
+        """
+        tools = self._tools
+        url = Path(html_path).resolve().as_uri()
+        target = tools.send("Target.createTarget", {"url": "about:blank"})["targetId"]
+        try:
+            session = tools.send("Target.attachToTarget",
+                                 {"targetId": target, "flatten": True})["sessionId"]
+            page = Page(tools, session, url)
+            for method in ("Page.enable", "Runtime.enable"):
+                page.send(method)
+            page.set_viewport(width, height)
+            page.send("Page.navigate", {"url": url})
+            if not tools.wait_for("Page.loadEventFired", timeout, session=session):
+                raise RuntimeError(f"{url} did not finish loading within {timeout} s")
+            tools.settle(quiet=0.2, timeout=3.0)
+            yield page
+        finally:
+            try:
+                tools.send("Target.closeTarget", {"targetId": target}, timeout=10)
+            except (RuntimeError, TimeoutError):
+                pass
+
+
 @contextmanager
 def open_page(html_path, *, width=1200, height=900, timeout=30.0):
     """Open ``html_path`` in a fresh headless Chromium and yield it as a :class:`Page`.
@@ -439,28 +511,44 @@ def open_page(html_path, *, width=1200, height=900, timeout=30.0):
     RuntimeError
         If Chromium is not available, stops answering or the page does not load.
     """
-    executable = chromium_path()
-    if executable is None:
-        raise RuntimeError("Chromium is not installed (apt-get install -y chromium)")
-    url = Path(html_path).resolve().as_uri()
-    profile = tempfile.mkdtemp(prefix="evalkit-chromium-")
-    tools = _DevTools(executable, profile)
-    try:
-        target = tools.send("Target.createTarget", {"url": "about:blank"})["targetId"]
-        session = tools.send("Target.attachToTarget",
-                             {"targetId": target, "flatten": True})["sessionId"]
-        page = Page(tools, session, url)
-        for method in ("Page.enable", "Runtime.enable"):
-            page.send(method)
-        page.set_viewport(width, height)
-        page.send("Page.navigate", {"url": url})
-        if not tools.wait_for("Page.loadEventFired", timeout):
-            raise RuntimeError(f"{url} did not finish loading within {timeout} s")
-        tools.settle(quiet=0.2, timeout=3.0)
+    with Browser() as chromium, chromium.open(html_path, width=width, height=height,
+                                             timeout=timeout) as page:
         yield page
-    finally:
-        tools.close()
-        shutil.rmtree(profile, ignore_errors=True)
+
+
+def built_once(tmp_path_factory, name, build):
+    """Make a folder once per test run, shared by the modules and pytest-xdist workers that ask for it.
+
+    Parameters
+    ----------
+    tmp_path_factory : pytest.TempPathFactory
+    name : str
+        The folder's name under the run's temporary root.
+    build : callable
+        ``build(folder)`` fills the (new, empty) folder; an exception leaves no
+        folder behind, so the next caller tries again.
+
+    Returns
+    -------
+    pathlib.Path
+        The folder, complete.
+    """
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # the run's root, shared by the workers' own temporary folders
+    folder = root / name
+    with open(root / f".{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if not (root / f".{name}.done").exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir(parents=True)
+            try:
+                build(folder)
+            except BaseException:
+                shutil.rmtree(folder, ignore_errors=True)
+                raise
+            (root / f".{name}.done").touch()
+    return folder
 
 
 def print_pdf(html_path, pdf_path, *, paper=A4_INCHES, timeout=60.0):

@@ -7,6 +7,7 @@ missing from the PDF; a header that only appears elsewhere (a footnote naming
 "BF10") must not count, so each header row is looked for whole, its cells'
 text run together in order, as Chromium paints them.
 """
+import json
 import os
 import re
 import sys
@@ -148,25 +149,40 @@ def _sheets(pdf_path):
     return sheets
 
 
+def _sample_report(folder):
+    assert main(["report", str(SAMPLE / "cohort.yml"), "--out", str(folder), "--force"]) == 0
+
+
+def _print_pages(folder, report):
+    """Print every page of ``report`` into ``folder`` as PDF, with its DOM facts and print layout as JSON."""
+    width, height = _printable_px()
+    with browser.Browser() as chromium:
+        for name in PAGES:
+            with chromium.open(report / name) as page:
+                page.print_pdf(folder / name.replace(".html", ".pdf"))
+                facts = {"dom": page.evaluate(_DOM)}
+                page.emulate_media("print")
+                page.set_viewport(width, height)
+                facts["layout"] = page.evaluate(_PRINT_LAYOUT)
+            (folder / name.replace(".html", ".json")).write_text(json.dumps(facts), encoding="utf-8")
+
+
 @pytest.fixture(scope="module")
 def printed(tmp_path_factory):
-    """The sample report, each page printed to A4 PDF and read back, with what its DOM says should be there."""
+    """The sample report, each page printed to A4 PDF and read back, with what its DOM says should be there.
+
+    Built and printed once per test run, whichever pytest-xdist worker gets here first.
+    """
     if browser.chromium_path() is None:
         pytest.skip("Chromium is not installed and could not be installed (apt-get install chromium); "
                     "it prints the pages to PDF")
-    out = tmp_path_factory.mktemp("report")
-    assert main(["report", str(SAMPLE / "cohort.yml"), "--out", str(out)]) == 0
-    pdfs = tmp_path_factory.mktemp("pdf")
-    width, height = _printable_px()
+    report = browser.built_once(tmp_path_factory, "sample-report", _sample_report)
+    pdfs = browser.built_once(tmp_path_factory, "sample-report-pdf", lambda f: _print_pages(f, report))
     pages = {}
     for name in PAGES:
-        with browser.open_page(out / name) as page:
-            pdf = page.print_pdf(pdfs / name.replace(".html", ".pdf"))
-            dom = page.evaluate(_DOM)
-            page.emulate_media("print")
-            page.set_viewport(width, height)
-            layout = page.evaluate(_PRINT_LAYOUT)
-        pages[name] = {"pdf": pdf, "sheets": _sheets(pdf), "dom": dom, "layout": layout}
+        pdf = pdfs / name.replace(".html", ".pdf")
+        facts = json.loads((pdfs / name.replace(".html", ".json")).read_text(encoding="utf-8"))
+        pages[name] = {"pdf": pdf, "sheets": _sheets(pdf), **facts}
     return pages
 
 
