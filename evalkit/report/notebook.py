@@ -8,6 +8,7 @@ import html
 import json
 import os
 import pickle
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -228,17 +229,27 @@ def load(config_path, results_dir=""):
     Parameters
     ----------
     config_path : str
-        Cohort config.
+        Cohort config. A relative path is looked for in the working folder first and,
+        when it is not there, in the notebooks folder (:func:`resolve_config`), so the
+        notebooks' default ``"../data/sample/cohort.yml"`` works whether the kernel
+        starts in ``notebooks/`` (JupyterLab) or in the repository root
+        (``papermill notebooks/02_child_outcomes.ipynb out.ipynb``).
     results_dir : str, optional
         Folder holding ``results/`` tables and the cache.
 
     Returns
     -------
     ReportData
+
+    Raises
+    ------
+    ConfigError
+        The config is in neither place, or is not a valid cohort config.
     """
     from ..data.config import load_config
     from .privacy import load_or_create_salt
 
+    config_path = resolve_config(config_path)
     config = load_config(config_path)
     if results_dir:
         cache = Path(results_dir) / CACHE
@@ -256,6 +267,62 @@ def load(config_path, results_dir=""):
                     data.salt = salt
                     return data
     return compute(config_path)
+
+
+def notebooks_folder():
+    """The folder of the running notebook: JupyterLab's ``__session__`` (the notebook's path) when the
+    kernel has one, else the repository's ``notebooks/`` folder next to the installed package.
+
+    Examples
+    --------
+    >>> notebooks_folder().name
+    'notebooks'
+    """
+    session = None
+    try:
+        from IPython import get_ipython
+
+        shell = get_ipython()
+        session = shell.user_ns.get("__session__") if shell is not None else None
+    except ImportError:  # pragma: no cover - IPython comes with the notebook stack
+        pass
+    if isinstance(session, str) and session.strip():
+        folder = Path(session).expanduser().parent
+        if folder.is_dir():
+            return folder.resolve()
+    import evalkit
+
+    return Path(evalkit.__file__).resolve().parents[1] / "notebooks"
+
+
+def resolve_config(config_path):
+    """Where a notebook's ``config_path`` points: the path itself when absolute or found from the working
+    folder, else the same relative path from the notebooks folder (:func:`notebooks_folder`).
+
+    Parameters
+    ----------
+    config_path : str or pathlib.Path
+
+    Returns
+    -------
+    pathlib.Path
+        The path found, or ``config_path`` unchanged when it is in neither place (loading it then
+        raises :class:`~evalkit.errors.ConfigError` naming it).
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> here = os.getcwd()
+    >>> os.chdir(tempfile.mkdtemp())  # a kernel started away from the notebooks
+    >>> resolve_config("../data/sample/cohort.yml") == notebooks_folder() / "../data/sample/cohort.yml"
+    True
+    >>> os.chdir(here)
+    """
+    path = Path(config_path).expanduser()
+    if path.is_absolute() or path.exists():
+        return path
+    beside = notebooks_folder() / path
+    return beside if beside.exists() else path
 
 
 def pending_text():
@@ -347,23 +414,135 @@ def _wait_for(results_dir, cache, timeout=900):
 # ---------------------------------------------------------------------------- display
 
 class Table:
-    """A table as shown in a report: caption, disclosure-controlled body, footnotes."""
+    """A table as shown in a report: caption, disclosure-controlled body, footnotes, and optionally the
+    full technical table one click away.
 
-    def __init__(self, frame, *, caption="", notes=()):
-        self.frame = frame
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        The table as shown: disclosure control applied, human column labels.
+    caption : str
+        Shown above the table.
+    notes : sequence of str
+        Footnotes shown under it (empty ones are dropped).
+    lead : str, optional
+        A sentence shown between the caption and the table.
+    technical : Table, optional
+        The full technical table, shown under this one in a ``<details>`` element
+        that is closed until a reader opens it (its caption is the summary line:
+        "Full technical table: ...").
+
+    Attributes
+    ----------
+    data : pandas.DataFrame
+        What the table shows (``frame``): the values a reader sees, never the raw results.
+    technical : Table or None
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> t = Table(pd.DataFrame({"Measure": ["Knowledge"], "n": [24], "p": [".034"]}), caption="Change",
+    ...           technical=Table(pd.DataFrame({"Measure": ["Knowledge"], "t (df)": ["2.27 (23)"]}),
+    ...                           caption="every statistic"))
+    >>> t.data.columns.tolist()
+    ['Measure', 'n', 'p']
+    >>> '<th class="text">Measure</th><th>n</th><th>p</th>' in t._repr_html_()
+    True
+    >>> '<details class="technical"><summary>Full technical table: every statistic</summary>' in t._repr_html_()
+    True
+    """
+
+    def __init__(self, frame, *, caption="", notes=(), lead="", technical=None):
+        self.data = frame
         self.caption = caption
         self.notes = [n for n in notes if n]
+        self.lead = lead
+        self.technical = technical
+
+    @property
+    def frame(self):
+        """The shown table (the older name of :attr:`data`)."""
+        return self.data
+
+    def _body_html(self):
+        lead = f"<p class='lead'>{html.escape(self.lead)}</p>" if self.lead else ""
+        notes = "".join(f"<p class='note'><em>{html.escape(n)}</em></p>" for n in self.notes)
+        return lead + html_table(self.data) + notes
 
     def _repr_html_(self):
-        body = self.frame.to_html(index=False, na_rep="", escape=True, border=0, classes="evalkit-table")
-        # pandas puts an inline style on the header row; the pages' CSP allows no inline style attributes
-        body = body.replace(' style="text-align: right;"', "")
         cap = f"<p class='caption'><strong>{html.escape(self.caption)}</strong></p>" if self.caption else ""
-        notes = "".join(f"<p class='note'><em>{html.escape(n)}</em></p>" for n in self.notes)
-        return cap + body + notes
+        more = ""
+        if self.technical is not None:
+            summary = html.escape("Full technical table: " + (self.technical.caption or "every statistic"))
+            more = (f'<details class="technical"><summary>{summary}</summary>'
+                    f"{self.technical._body_html()}</details>")
+        return cap + self._body_html() + more
 
     def __repr__(self):
-        return (self.caption + "\n" if self.caption else "") + self.frame.to_string(index=False)
+        text = (self.caption + "\n" if self.caption else "") + self.data.to_string(index=False)
+        if self.technical is not None:
+            text += "\n\nFull technical table (.technical): " + repr(self.technical)
+        return text
+
+
+#: Parts of a formatted statistic that are not words: brackets, signs, separators, percent and markers.
+_STATISTIC_MARKS = re.compile(r"[\s\[\]();,%+\-\u2212\u2013]")
+
+
+def _cell_text(value):
+    """One shown cell as text: missing blank, whole numbers without decimals, other numbers to 2 decimals."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return ""
+    if isinstance(value, (bool, np.bool_)):
+        return str(bool(value))
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    if isinstance(value, (float, np.floating)):
+        if not np.isfinite(value):
+            return ""
+        return str(int(value)) if float(value).is_integer() else _fmt(float(value))
+    return str(value)
+
+
+def _is_text_cell(text):
+    """True for words, False for numbers however they are dressed: ``0.17 [0.13, 0.22]``, ``26 (10%)``,
+    ``< .001``, ``<5``, ``*``, ``−0.06``. Uses the index page's rule (:func:`evalkit.report.render._is_text`)
+    on the text without the statistic's brackets, signs and separators."""
+    from .render import _is_text
+
+    return _is_text(_STATISTIC_MARKS.sub("", text)) if text.strip() else False
+
+
+def html_table(frame):
+    """A shown table as HTML: words left-aligned, numbers right-aligned.
+
+    Every cell is escaped; a column holding any words has ``class="text"`` on its
+    header and cells (the report stylesheet left-aligns those and right-aligns the
+    rest), as the index page's tables do. No inline style (the pages' policy
+    forbids them).
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> html_table(pd.DataFrame({"Measure": ["A & B"], "n": ["<5"], "Change [95% CI]": ["−0.06 [−0.11, −0.01]"]}))
+    '<table class="dataframe evalkit-table"><thead><tr><th class="text">Measure</th><th>n</th><th>Change [95% CI]</th></tr></thead><tbody><tr><td class="text">A &amp; B</td><td>&lt;5</td><td>−0.06 [−0.11, −0.01]</td></tr></tbody></table>'
+    """
+    columns = [str(c) for c in frame.columns]
+    cells = [[_cell_text(v) for v in frame.iloc[:, j].tolist()] for j in range(frame.shape[1])]
+    attr = [' class="text"' if any(_is_text_cell(t) for t in column) else "" for column in cells]
+    head = "".join(f"<th{a}>{html.escape(c)}</th>" for a, c in zip(attr, columns))
+    rows = "".join("<tr>" + "".join(f"<td{attr[j]}>{html.escape(cells[j][i])}</td>" for j in range(len(columns)))
+                   + "</tr>" for i in range(frame.shape[0]))
+    return (f'<table class="dataframe evalkit-table"><thead><tr>{head}</tr></thead>'
+            f"<tbody>{rows}</tbody></table>")
 
 
 def markdown_text(text):
@@ -387,10 +566,20 @@ def markdown_text(text):
 
 
 class Markdown:
-    """Markdown text shown as a report paragraph or list (put outside text through :func:`markdown_text`)."""
+    """Markdown text shown as a report paragraph or list (put outside text through :func:`markdown_text`).
 
-    def __init__(self, text):
+    Parameters
+    ----------
+    text : str
+        The Markdown shown.
+    data : pandas.DataFrame, optional
+        What the text lists, as a table (:func:`findings`: one row per sentence), or an
+        empty table where a section has nothing to show; None for plain text.
+    """
+
+    def __init__(self, text, data=None):
         self.text = text
+        self.data = data
 
     def _repr_markdown_(self):
         return self.text
@@ -410,9 +599,89 @@ def _fmt(value, digits=2):
 
 
 def _p(value):
+    """A p value as the tables show it: APA, 3 decimals, no leading zero (the sentences' ``format_p``
+    without "p = ").
+
+    Examples
+    --------
+    >>> [_p(v) for v in (0.0004, 0.03449, 0.5, 0.99999, float("nan"))]
+    ['< .001', '.034', '.500', '> .999', '']
+    """
+    from .findings import format_p
+
     if value is None or not np.isfinite(value):
         return ""
-    return "< .001" if value < 0.001 else f"{value:.3f}".replace("0.", ".", 1)
+    return format_p(value).removeprefix("p = ").removeprefix("p ")
+
+
+#: Headers a reader sees instead of the results files' column names; any other name is shown with
+#: spaces for underscores and a capital first letter (:func:`human_label`).
+COLUMN_LABELS = {
+    "rows_in": "Rows in", "rows_kept": "Kept", "rows_excluded": "Excluded", "n_items": "Items",
+    "completers_n": "Completers (n)", "dropouts_n": "Left before follow-up (n)",
+    "completers_mean": "Completers: mean", "completers_sd": "Completers: SD",
+    "dropouts_mean": "Left before follow-up: mean", "dropouts_sd": "Left before follow-up: SD",
+}
+
+
+def human_label(name):
+    """A results column's header as a reader sees it.
+
+    Examples
+    --------
+    >>> [human_label(c) for c in ("rows_in", "unknown timepoint", "completers_n", "n", "p", "section")]
+    ['Rows in', 'Unknown timepoint', 'Completers (n)', 'n', 'p', 'Section']
+    """
+    name = str(name)
+    if name in COLUMN_LABELS:
+        return COLUMN_LABELS[name]
+    text = " ".join(name.replace("_", " ").split())
+    if len(text) <= 2:  # statistic symbols stay as they are: n, p, t, F, df
+        return text
+    return text[:1].upper() + text[1:]
+
+
+def _labelled(frame):
+    """``frame`` with human headers (:func:`human_label`) and section names as words ("Children")."""
+    out = frame.rename(columns=human_label)
+    if "Section" in out.columns:
+        out["Section"] = out["Section"].map(lambda s: s.capitalize() if isinstance(s, str) else s)
+    return out
+
+
+def _noted(frame):
+    """The ``note`` column as ``Note``, or no column when every note is empty."""
+    if "note" not in frame.columns:
+        return frame
+    notes = frame["note"].fillna("").astype(str)
+    out = frame.drop(columns="note")
+    return out.assign(Note=notes.to_numpy()) if notes.str.strip().any() else out
+
+
+def _primary_first(table, data):
+    """One row per measure, the measures declared primary (``analysis.primary``) first in the config's
+    order, then the others in their own order; and each row's role ("Primary" / "Secondary"), or None
+    when the config declares no primary measure."""
+    primary = list(data.config.analysis.get("primary") or [])
+    if not primary:
+        return table, None
+    rank = {m: i for i, m in enumerate(primary)}
+    order = np.argsort(table["measure"].map(lambda m: rank.get(m, len(primary))).to_numpy(), kind="stable")
+    out = table.iloc[order]
+    return out, np.where(out["measure"].isin(primary), "Primary", "Secondary")
+
+
+_PRIMARY_NOTE = ("Primary: declared primary in the cohort config (analysis.primary) and listed first; the "
+                 "other measures are secondary, best read as supporting evidence.")
+
+
+def _with_small_note(notes, frame, data):
+    """``notes`` and, when the shown ``frame`` hides a count, the note explaining the markers."""
+    from .privacy import is_hidden
+
+    hidden = any(is_hidden(v) for column in frame.columns for v in frame[column].tolist()
+                 if isinstance(v, str))
+    return [*notes, _small_note(data)] if hidden else list(notes)
 
 
 def disclose(frame, data, *, counts=None, group_n=None):
@@ -486,7 +755,23 @@ def recorded(notebook):
 
 
 class Figures(list):
-    """Several figures (or notes) shown one after another when a notebook cell returns them."""
+    """Several figures (or notes) shown one after another when a notebook cell returns them.
+
+    Attributes
+    ----------
+    figures : list of matplotlib.figure.Figure
+        Every figure shown, in order (the notes left out).
+    figure : matplotlib.figure.Figure or None
+        The first of them.
+    """
+
+    @property
+    def figures(self):
+        return [shown.figure for shown in self if getattr(shown, "figure", None) is not None]
+
+    @property
+    def figure(self):
+        return next(iter(self.figures), None)
 
     def _ipython_display_(self):
         from IPython.display import display
@@ -641,7 +926,9 @@ def _input_hashes(data):
 def provenance(data, compact=False, **parameters):
     """Parameters and provenance of the report: where every number comes from.
 
-    ``compact=True`` gives the one-line version shown at the top of the outcome reports.
+    ``compact=True`` gives the short version shown at the top of the outcome reports: cohort, config,
+    when it was analysed and the evalkit version, with the input checksums and the analysis settings in
+    its ``.technical`` table (shown collapsed).
     """
     from importlib.metadata import version
 
@@ -649,11 +936,13 @@ def provenance(data, compact=False, **parameters):
     if compact:
         hashes = _input_hashes(data)
         row = {"Cohort": cfg.name, "Config": Path(cfg.path).name,
-               "Analysed (UTC)": data.meta.get("analysed_at", ""),
-               "Input files (SHA-256, first 12)": "; ".join(f"{k}: {v[:12]}" for k, v in hashes.items()),
-               "alpha": _fmt(cfg.analysis["alpha"], 3), "min_group_n": data.min_group_n,
-               "min_cell": data.min_cell, "evalkit": __version__}
-        return Table(pd.DataFrame([row]), caption="Provenance (full table in the data quality report)")
+               "Analysed (UTC)": data.meta.get("analysed_at", ""), "evalkit": __version__}
+        full = {**row, "Input files (SHA-256, first 12)": "; ".join(f"{k}: {v[:12]}" for k, v in hashes.items()),
+                "Significance level (alpha)": _fmt(cfg.analysis["alpha"], 3),
+                "Smallest group reported (min_group_n)": data.min_group_n,
+                "Smallest count shown (min_cell)": data.min_cell}
+        return Table(pd.DataFrame([row]), caption="Provenance (full table in the data quality report)",
+                     technical=Table(pd.DataFrame([full]), caption="input checksums and analysis settings"))
     rows = [("Cohort", cfg.name), ("Config file", Path(cfg.path).name),
             ("Sections", ", ".join(f"{k} ({v.instrument.name})" for k, v in data.cohort.sections.items())),
             ("Significance level (alpha)", _fmt(cfg.analysis["alpha"], 3)),
@@ -689,7 +978,8 @@ def accounting(data, section=None):
     totals = table.loc[table["file"] == "all files", "rows_in"].tolist()
     # what the page shows, never more: the total when every section's total is shown
     record("rows_in", int(sum(totals)) if not any(isinstance(v, str) for v in totals) else "hidden")
-    table = table.rename(columns={"rows_in": "rows in", "rows_kept": "kept", "rows_excluded": "excluded"})
+    # the exclusion reasons stay after "Excluded": the disclosure check reads them as its parts
+    table = _labelled(table.assign(file=table["file"].replace("all files", "All files")))
     return Table(table, caption="Cleaning accounting: every row is kept or excluded with a reason",
                  notes=[f"Rows in = kept + excluded holds for every file: {'yes' if ok else 'NO'}.",
                         _small_note(data)])
@@ -734,13 +1024,14 @@ def cleaning_actions(data):
             if isinstance(marker, str):
                 rows[i] = marker
     table["rows"] = rows
-    return Table(table, caption="Cleaning actions (full log: results/cleaning_log.csv)", notes=[_small_note(data)])
+    return Table(_labelled(table), caption="Cleaning actions (full log: results/cleaning_log.csv)",
+                 notes=[_small_note(data)])
 
 
 def problems(data):
     """Problems pandera found in the files, and how cleaning handled each."""
     p = data.cohort.problems.drop(columns=["example_rows"])
-    return Table(disclose(p, data, counts=["rows"]), caption="Problems found in the input files")
+    return Table(_labelled(disclose(p, data, counts=["rows"])), caption="Problems found in the input files")
 
 
 def matching(data):
@@ -760,21 +1051,32 @@ def matching(data):
                                       keep=["pre only", "post only", "matched"], min_cell=data.min_cell)
     for row in table.itertuples():
         record(f"{row.section}_matched", row.matched)
-    return Table(table, caption="Pre/post matching", notes=[_small_note(data)])
+    return Table(_labelled(table), caption="Pre/post matching",
+                 notes=["Matched: people with both a pre and a post questionnaire, who count in the pre/post "
+                        "tests.", _small_note(data)])
 
 
 def findings(data, section="children"):
-    """The plain-English findings, first thing in each outcomes report."""
+    """The plain-English findings, first thing in each outcomes report.
+
+    Returns
+    -------
+    Markdown
+        A bulleted list; ``.data`` holds the same sentences as a table (``Measure``, ``Finding``).
+    """
     table = data.results.get("findings" if section == "children" else "facilitator_findings")
-    sentences = []
+    sentences, measures = [], []
     if isinstance(table, pd.DataFrame) and len(table):
         if "section" in table.columns:
             table = table[table["section"] == section]
         sentences = table["sentence"].tolist() if "sentence" in table.columns else table.iloc[:, -1].tolist()
+        measures = (table["label"] if "label" in table.columns else table.get("measure", pd.Series(
+            [""] * len(table)))).tolist()
     record(f"{section}_findings", sentences)
+    frame = pd.DataFrame({"Measure": measures, "Finding": sentences})
     if not sentences:
-        return Markdown("_No findings could be computed for this section._")
-    return Markdown("\n".join(f"- {markdown_text(s)}" for s in sentences))
+        return Markdown("_No findings could be computed for this section._", data=frame)
+    return Markdown("\n".join(f"- {markdown_text(s)}" for s in sentences), data=frame)
 
 
 def _outcomes(data, section):
@@ -782,36 +1084,87 @@ def _outcomes(data, section):
 
 
 def outcomes_table(data, section="children"):
-    """Paired pre/post results per measure with every statistic labelled."""
+    """Change per measure: a readable summary, with every statistic in the full technical table under it.
+
+    The summary gives, per measure, n, the mean before and after, the mean change with its 95% CI,
+    the size of the change in words (of d_z, or of the rank-biserial r where the Wilcoxon test is
+    primary; Cohen's convention, :data:`evalkit.report.findings.SIZE_CONVENTION`) and the
+    Holm-adjusted p of the primary test (``p_primary_holm``). When the config declares primary
+    measures (``analysis.primary``) they come first and a column says Primary or Secondary. The full
+    technical table (t, df, p unadjusted and Holm, d_z, g_av, Wilcoxon, BF10, the primary test) is
+    ``.technical``, shown collapsed. Both go through the same disclosure control (:func:`disclose`).
+
+    Returns
+    -------
+    Table
+        ``.data`` is the summary as shown; ``.technical.data`` the full table as shown.
+    """
+    from .findings import SIZE_CONVENTION, format_number, size_words
+
     o = _outcomes(data, section)
     record(f"{section}_outcomes", disclose(o[["measure", "n", "mean_pre", "mean_post", "mean_diff", "t", "df", "p",
                                               "p_holm", "d_z"]], data, counts=["n"]).to_dict(orient="records"))
-    shown = pd.DataFrame({
-        "Measure": o.get("label", o["measure"]),
-        "n": o["n"],
+    o, role = _primary_first(o, data)
+    label = o["label"] if "label" in o else o["measure"]
+    wilcoxon = (o["primary_test"] == "Wilcoxon").to_numpy()
+    effect = np.where(wilcoxon, o["rank_biserial"], o["d_z"]).astype(float)
+    summary = pd.DataFrame({
+        "Measure": label.to_numpy(),
+        "n": o["n"].to_numpy(),
+        "Before (mean)": o["mean_pre"].map(_fmt).to_numpy(),
+        "After (mean)": o["mean_post"].map(_fmt).to_numpy(),
+        "Change [95% CI]": [f"{format_number(d, sign=True)} [{format_number(lo)}, {format_number(hi)}]"
+                            if np.isfinite(d) else "" for d, lo, hi in zip(o["mean_diff"], o["ci_low"], o["ci_high"])],
+        "Size in words": [f"{size_words(v)} ({'rank-biserial r' if w else 'd_z'} {format_number(v)})"
+                          if np.isfinite(v) else "" for v, w in zip(effect, wilcoxon)],
+        "p (Holm)": o["p_primary_holm"].map(_p).to_numpy(),
+        "note": (o["note"].fillna("") if "note" in o else pd.Series("", index=o.index)).to_numpy(),
+    })
+    if role is not None:
+        summary.insert(1, "Outcome", role)
+    summary = _noted(disclose(summary, data, counts=["n"], group_n="n"))
+    tested = int(o["p_primary_holm"].notna().sum())
+    notes = ["Before and after: mean scores of the people with both questionnaires. Change: after minus "
+             "before, the mean of each person's change, with its 95% confidence interval.",
+             "Size in words: of d_z (the mean change over the SD of the changes), or of the rank-biserial r "
+             f"where the Wilcoxon test is primary. {SIZE_CONVENTION}",
+             "p (Holm): p of the primary test (the paired t-test, or the Wilcoxon signed-rank test for a small "
+             "sample whose changes are not normal), Holm (1979) adjusted across the "
+             f"{tested} measures tested on this questionnaire."]
+    if role is not None:
+        notes.append(_PRIMARY_NOTE)
+    technical = pd.DataFrame({
+        "Measure": label.to_numpy(),
+        "n": o["n"].to_numpy(),
         "Pre mean (SD)": [f"{_fmt(m)} ({_fmt(s)})" for m, s in zip(o["mean_pre"], o["sd_pre"])],
         "Post mean (SD)": [f"{_fmt(m)} ({_fmt(s)})" for m, s in zip(o["mean_post"], o["sd_post"])],
         "Change post − pre [95% CI]": [f"{_fmt(d)} [{_fmt(lo)}, {_fmt(hi)}]" if np.isfinite(d) else ""
                                        for d, lo, hi in zip(o["mean_diff"], o["ci_low"], o["ci_high"])],
         "t (df)": [f"{_fmt(t)} ({_fmt(df, 0)})" if np.isfinite(t) else "" for t, df in zip(o["t"], o["df"])],
-        "p": o["p"].map(_p), "p Holm": o["p_holm"].map(_p),
+        "p": o["p"].map(_p).to_numpy(), "p (Holm)": o["p_holm"].map(_p).to_numpy(),
         "d_z [95% CI]": [f"{_fmt(d)} [{_fmt(lo)}, {_fmt(hi)}]" if np.isfinite(d) else ""
                          for d, lo, hi in zip(o["d_z"], o["d_z_ci_low"], o["d_z_ci_high"])],
         "g_av [95% CI]": [f"{_fmt(d)} [{_fmt(lo)}, {_fmt(hi)}]" if np.isfinite(d) else ""
                           for d, lo, hi in zip(o["g_av"], o["g_av_ci_low"], o["g_av_ci_high"])],
-        "Wilcoxon p": o["wilcoxon_p"].map(_p), "r (rank-biserial)": o["rank_biserial"].map(_fmt),
-        "BF10": o["bf10"].map(lambda v: _fmt(v) if np.isfinite(v) and v < 1000 else (">1000" if np.isfinite(v) else "")),
-        "Primary test": o["primary_test"], "note": o["note"].fillna("") if "note" in o else "",
+        "Wilcoxon p": o["wilcoxon_p"].map(_p).to_numpy(), "Rank-biserial r": o["rank_biserial"].map(_fmt).to_numpy(),
+        "BF10": o["bf10"].map(lambda v: _fmt(v) if np.isfinite(v) and v < 1000 else (">1000" if np.isfinite(v) else ""))
+        .to_numpy(),
+        "Primary test": o["primary_test"].to_numpy(),
+        "note": (o["note"].fillna("") if "note" in o else pd.Series("", index=o.index)).to_numpy(),
     })
-    shown = disclose(shown, data, counts=["n"], group_n="n")
-    notes = ["Direction is always post minus pre. p Holm: Holm (1979) adjustment across the measures of this "
-             "questionnaire. d_z = mean change / SD of the changes (Cohen's d for paired data), 95% CI from the "
-             "noncentral t distribution. g_av = mean change / average of the pre and post SDs, with Hedges' small-"
-             "sample correction. BF10: JZS Bayes factor (Cauchy prior, r = 0.707), as JASP. r: matched-pairs "
-             "rank-biserial correlation of the Wilcoxon signed-rank test.",
-             "Primary test: the paired t-test, unless the sample is small (n < 30) and the Shapiro–Wilk test "
-             "rejects normal differences, when the Wilcoxon signed-rank test is primary."]
-    return Table(shown, caption="Pre/post change per measure (matched pairs)", notes=notes)
+    technical = _noted(disclose(technical, data, counts=["n"], group_n="n"))
+    technical_notes = [
+        "Direction is always post minus pre. p (Holm): Holm (1979) adjustment across the measures of this "
+        "questionnaire. d_z = mean change / SD of the changes (Cohen's d for paired data), 95% CI from the "
+        "noncentral t distribution. g_av = mean change / average of the pre and post SDs, with Hedges' small-"
+        "sample correction. BF10: JZS Bayes factor (Cauchy prior, r = 0.707), as JASP. Rank-biserial r: "
+        "matched-pairs rank-biserial correlation of the Wilcoxon signed-rank test.",
+        "Primary test: the paired t-test, unless the sample is small (n < 30) and the Shapiro–Wilk test "
+        "rejects normal differences, when the Wilcoxon signed-rank test is primary."]
+    return Table(summary, caption="Change per measure, before and after (people with both questionnaires)",
+                 notes=_with_small_note(notes, summary, data),
+                 technical=Table(technical, caption="every statistic of the paired tests",
+                                 notes=technical_notes))
 
 
 def paired_figure(data, section="children"):
@@ -843,54 +1196,112 @@ def forest_figure(data, section="children", effect="d_z"):
     return _figure(fig)
 
 
+def _factor_name(factor):
+    """A factor as a reader names it: "referral_reason" -> "Referral reason"."""
+    text = str(factor).replace("_", " ")
+    return text[:1].upper() + text[1:]
+
+
 def _factor_tests(rows, labels, *, groups=False):
     """One shown row per measure and factor: F (df1, df2), p, partial eta squared, n, note."""
     shown = pd.DataFrame({
         "Measure": rows["measure"].map(lambda x: labels.get(x, x)),
-        "Factor": rows["factor"].str.replace("_", " "),
+        "Factor": rows["factor"].map(_factor_name),
         "F (df1, df2)": [f"{_fmt(f)} ({_fmt(a, 0)}, {_fmt(b, 0)})" if np.isfinite(f) else ""
                          for f, a, b in zip(rows["F"], rows["df1"], rows["df2"])],
         "p": rows["p"].map(_p),
-        "partial eta²": rows["np2"].map(lambda v: _fmt(v, 3)),
+        "Partial eta²": rows["np2"].map(lambda v: _fmt(v, 3)),
         "n": rows["n"],
-        "Note": rows["note"].fillna(""),
+        "note": rows["note"].fillna(""),
     })
     if groups:
         shown.insert(2, "Groups", rows["groups"].fillna("").to_numpy())
-    return shown
+    return _noted(shown)
 
 
 def moderators_table(data):
-    """Does the pre→post change differ by group? The time × factor interaction of each mixed ANOVA."""
+    """Does the pre→post change differ by group? The time × factor interaction of each mixed ANOVA.
+
+    Exploratory: the summary shows each interaction's p beside its Holm (1979) adjustment across all
+    the moderator tests of the table (``p_holm_family``), and says how many tests that is; the full
+    technical table (F, df, partial eta squared, groups) is ``.technical``, shown collapsed.
+    """
+    from ..stats.moderators import interaction_holm
+
     m = data.results.get("moderators")
     if m is None or m.empty:
-        return Markdown("_No moderator analysis was possible (no factor with two groups large enough)._")
+        return Markdown("_No moderator analysis was possible (no factor with two groups large enough)._",
+                        data=pd.DataFrame())
     record("moderator_interactions", m[m["source"] == "interaction"][["measure", "factor", "F", "df1", "df2", "p"]]
            .to_dict(orient="records"))
+    if "p_holm_family" not in m.columns:  # a results table written before the family correction
+        m = m.assign(p_holm_family=interaction_holm(m))
     labels = _section(data, "children").labels
+    tests = int(((m["source"] == "interaction") & m["p"].notna()).sum())
     # one row per measure and factor: the interaction test, or the note saying why there is none
     rows = m[(m["source"] == "interaction") | m["F"].isna()].drop_duplicates(["measure", "factor", "source"])
-    return Table(disclose(_factor_tests(rows, labels, groups=True), data, counts=["n"]),
-                 caption="Does the change differ by group? Time × factor interaction, mixed ANOVA",
-                 notes=["Mixed ANOVA on the matched pairs, time (within) × factor (between), type III sums of "
-                        "squares (as JASP, jamovi and SPSS; checked against pingouin.mixed_anova in the tests). "
-                        "A small p means the pre→post change differs between the groups. Main effects of time and "
-                        "of the factor are in results/moderators.csv.",
-                        f"Groups with fewer than {data.min_group_n} matched people are left out (see Note)."])
+    adjusted = f"p (Holm, {tests} tests)"
+    summary = pd.DataFrame({
+        "Measure": rows["measure"].map(lambda x: labels.get(x, x)).to_numpy(),
+        "Factor": rows["factor"].map(_factor_name).to_numpy(),
+        "n": rows["n"].to_numpy(),
+        "p": rows["p"].map(_p).to_numpy(),
+        adjusted: rows["p_holm_family"].map(_p).to_numpy(),
+        "note": rows["note"].fillna("").to_numpy(),
+    })
+    summary = _noted(disclose(summary, data, counts=["n"]))
+    technical = _factor_tests(rows, labels, groups=True)
+    technical.insert(technical.columns.get_loc("p") + 1, adjusted, rows["p_holm_family"].map(_p).to_numpy())
+    lead = (f"Exploratory: these {tests} tests (each measure by each factor) look for groups whose change "
+            f"differed; the evaluation was not designed to test them, so a difference here is a question for "
+            f"further work rather than a finding. With {tests} tests some small p values are expected by "
+            f"chance, so each p is shown beside its Holm (1979) adjustment across all {tests} moderator tests.")
+    return Table(summary, caption="Does the change differ by group? Time × factor interaction, mixed ANOVA "
+                                  "(exploratory)",
+                 lead=lead,
+                 notes=_with_small_note([
+                     "p: the interaction test unadjusted; " + adjusted + ": Holm-adjusted across every "
+                     "moderator test in this table (results/moderators.csv, column p_holm_family). A small p "
+                     "means the pre→post change differs between the groups.",
+                     f"Groups with fewer than {data.min_group_n} matched people are left out (a Note says where)."],
+                     summary, data),
+                 technical=Table(disclose(technical, data, counts=["n"]),
+                                 caption="F, degrees of freedom and partial eta squared of each interaction",
+                                 notes=["Mixed ANOVA on the matched pairs, time (within) × factor (between), "
+                                        "type III sums of squares (as JASP, jamovi and SPSS; checked against "
+                                        "pingouin.mixed_anova in the tests). Main effects of time and of the "
+                                        "factor are in results/moderators.csv."]))
 
 
 def ancova_table(data):
-    """ANCOVA of post scores adjusting for pre scores (post ~ pre + factor): the factor's test per measure."""
+    """ANCOVA of post scores adjusting for pre scores (post ~ pre + factor): the factor's test per measure.
+
+    The summary shows n and p per measure and factor; F, df and partial eta squared are in
+    ``.technical``, shown collapsed.
+    """
     a = data.results.get("ancova")
     if a is None or a.empty:
-        return Markdown("_No ANCOVA was possible._")
+        return Markdown("_No ANCOVA was possible._", data=pd.DataFrame())
     labels = _section(data, "children").labels
     rows = a[(a["source"] == a["factor"]) | a["F"].isna()].drop_duplicates(["measure", "factor"])
-    return Table(disclose(_factor_tests(rows, labels), data, counts=["n"]),
+    summary = pd.DataFrame({
+        "Measure": rows["measure"].map(lambda x: labels.get(x, x)).to_numpy(),
+        "Factor": rows["factor"].map(_factor_name).to_numpy(),
+        "n": rows["n"].to_numpy(),
+        "p": rows["p"].map(_p).to_numpy(),
+        "note": rows["note"].fillna("").to_numpy(),
+    })
+    summary = _noted(disclose(summary, data, counts=["n"]))
+    return Table(summary,
                  caption="ANCOVA: do post scores differ by group once pre scores are taken into account?",
-                 notes=["post ~ pre + factor, type II sums of squares (equal to type III here: no interaction "
-                        "term). Recommended for pre/post designs because it adjusts for baseline differences "
-                        "(Van Breukelen, 2006). The covariate rows are in results/ancova.csv."])
+                 notes=_with_small_note([
+                     "post ~ pre + factor. Exploratory, like the moderator tests: p is not adjusted for the "
+                     "number of tests. Recommended for pre/post designs because it adjusts for baseline "
+                     "differences (Van Breukelen, 2006)."], summary, data),
+                 technical=Table(disclose(_factor_tests(rows, labels), data, counts=["n"]),
+                                 caption="F, degrees of freedom and partial eta squared of each factor",
+                                 notes=["Type II sums of squares (equal to type III here: no interaction "
+                                        "term). The covariate rows are in results/ancova.csv."]))
 
 
 def interaction_figures(data, section="children"):
@@ -976,12 +1387,16 @@ def _reliable_change_shown(data, rc):
 
 
 def reliable_change_table(data, section="children"):
-    """Reliable change (Jacobson & Truax, 1991): people reliably improved, unchanged or deteriorated."""
+    """Reliable change (Jacobson & Truax, 1991): people reliably improved, unchanged or deteriorated.
+
+    The summary shows the counts (with their share of n); the reliability used, its source and the
+    threshold are in ``.technical``, shown collapsed. Both carry the same complementary suppression.
+    """
     from .privacy import is_hidden
 
     rc = _reliable_change(data, section)
     if rc is None:
-        return Markdown("_Reliable change could not be computed._")
+        return Markdown("_Reliable change could not be computed._", data=pd.DataFrame())
     counts = _reliable_change_shown(data, rc)
     record(f"{section}_reliable_change", counts[["measure", "n", "improved", "no_change", "deteriorated"]]
            .to_dict(orient="records"))
@@ -995,21 +1410,27 @@ def reliable_change_table(data, section="children"):
         return f"{int(count)} ({100 * count / n:.0f}%)"
 
     rc = counts
-    shown = pd.DataFrame({
+    summary = pd.DataFrame({
         "Measure": rc["measure"].map(lambda m: labels.get(m, m)),
         "n": rc["n"],
-        "r used (source)": [f"{_fmt(r)} ({src})" if np.isfinite(r) else "" for r, src in
-                            zip(rc["r_used"], rc["r_source"].fillna(""))],
-        "RCI threshold": rc["rci_threshold"].map(_fmt),
         "Reliably improved": [share(c, n) for c, n in zip(rc["improved"], rc["n"])],
         "No reliable change": [share(c, n) for c, n in zip(rc["no_change"], rc["n"])],
         "Reliably deteriorated": [share(c, n) for c, n in zip(rc["deteriorated"], rc["n"])],
-        "Note": rc["note"].fillna("") if "note" in rc else "",
     })
-    return Table(shown, caption="Reliable change per person (Jacobson & Truax, 1991)",
-                 notes=["RCI = (post − pre) / sqrt(2 · (SD_pre · sqrt(1 − r))²); |RCI| ≥ 1.959964 (the 97.5th normal percentile) is reliable change. "
-                        "r is the baseline Cronbach's alpha of this cohort unless the instrument or config gives "
-                        "one.", _small_note(data)])
+    technical = summary.copy()
+    technical.insert(2, "r used (source)", [f"{_fmt(r)} ({src})" if np.isfinite(r) else "" for r, src in
+                                            zip(rc["r_used"], rc["r_source"].fillna(""))])
+    technical.insert(3, "RCI threshold", rc["rci_threshold"].map(_fmt))
+    technical["note"] = rc["note"].fillna("").to_numpy() if "note" in rc else ""
+    technical = _noted(technical)
+    return Table(summary, caption="Reliable change per person (Jacobson & Truax, 1991)",
+                 notes=["Reliable change: a change larger than the questionnaire's measurement error would "
+                        "explain (|RCI| ≥ 1.959964).", _small_note(data)],
+                 technical=Table(technical, caption="reliability used and threshold",
+                                 notes=["RCI = (post − pre) / sqrt(2 · (SD_pre · sqrt(1 − r))²); |RCI| ≥ 1.959964 "
+                                        "(the 97.5th normal percentile) is reliable change. r is the baseline "
+                                        "Cronbach's alpha of this cohort unless the instrument or config gives "
+                                        "one.", _small_note(data)]))
 
 
 def reliable_change_figure(data, section="children"):
@@ -1031,32 +1452,90 @@ def reliable_change_figure(data, section="children"):
 
 
 def reliability_table(data, section="children"):
-    """Cronbach's alpha (95% CI) and McDonald's omega per measure and timepoint."""
+    """Cronbach's alpha (95% CI) and McDonald's omega per measure and timepoint.
+
+    The summary shows alpha before and after per measure; n, the CIs and omega are in ``.technical``,
+    shown collapsed.
+    """
     rel = data.results.get("reliability")
     if rel is None or rel.empty:
-        return Markdown("_Reliability could not be computed._")
-    inst = _section(data, section).instrument.id
-    rel = rel[rel["instrument"] == inst].copy()
-    for col in ("alpha", "alpha_ci_low", "alpha_ci_high", "omega"):
-        rel[col] = rel[col].map(lambda v: _fmt(v, 2))
-    return Table(disclose(rel, data, counts=["n"]), caption="Internal consistency",
-                 notes=["Cronbach's alpha on complete cases with its 95% CI (Feldt), as pingouin.cronbach_alpha. "
-                        "omega: McDonald's omega total from a one-factor model (blank where not estimable)."])
+        return Markdown("_Reliability could not be computed._", data=pd.DataFrame())
+    sec = _section(data, section)
+    rel = rel[rel["instrument"] == sec.instrument.id]
+    label = rel["measure"].map(lambda m: sec.labels.get(m, m))
+    when = rel["timepoint"].map({"pre": "Before", "post": "After"}).fillna(rel["timepoint"])
+    measures = list(dict.fromkeys(rel["measure"]))
+    alpha = {(m, t): a for m, t, a in zip(rel["measure"], rel["timepoint"], rel["alpha"])}
+    items = dict(zip(rel["measure"], rel["n_items"]))
+    summary = pd.DataFrame({
+        "Measure": [sec.labels.get(m, m) for m in measures],
+        "Items": [items[m] for m in measures],
+        "Cronbach's alpha before": [_fmt(alpha.get((m, "pre"), np.nan)) for m in measures],
+        "Cronbach's alpha after": [_fmt(alpha.get((m, "post"), np.nan)) for m in measures],
+    })
+    technical = pd.DataFrame({
+        "Measure": label.to_numpy(), "Timepoint": when.to_numpy(), "Items": rel["n_items"].to_numpy(),
+        "n": rel["n"].to_numpy(),
+        "Cronbach's alpha [95% CI]": [f"{_fmt(a)} [{_fmt(lo)}, {_fmt(hi)}]" if np.isfinite(a) else "" for a, lo, hi
+                                      in zip(rel["alpha"], rel["alpha_ci_low"], rel["alpha_ci_high"])],
+        "McDonald's omega": rel["omega"].map(_fmt).to_numpy(),
+        "note": rel["note"].fillna("").to_numpy() if "note" in rel else "",
+    })
+    technical = _noted(disclose(technical, data, counts=["n"]))
+    return Table(summary, caption="Internal consistency",
+                 notes=["Cronbach's alpha: how consistently the items of a measure are answered (0 to 1), on "
+                        "complete cases."],
+                 technical=Table(technical, caption="n, 95% confidence intervals and omega",
+                                 notes=_with_small_note([
+                                     "Cronbach's alpha on complete cases with its 95% CI (Feldt), as "
+                                     "pingouin.cronbach_alpha. McDonald's omega: omega total from a one-factor "
+                                     "model (blank where not estimable)."], technical, data)))
 
 
 def attrition_table(data):
-    """People with a baseline but no follow-up compared with completers."""
+    """People with a baseline but no follow-up compared with completers.
+
+    The summary shows, per baseline score and group factor, the two counts, the effect size and p; the
+    means, SDs, test statistics and tests are in ``.technical``, shown collapsed.
+    """
+    from .findings import format_number
+
     a = data.results.get("attrition")
     if a is None or a.empty:
-        return Markdown("_No attrition analysis: everyone with a baseline has a follow-up._")
-    shown = a.copy()
-    for col in shown.columns:
-        if shown[col].dtype.kind == "f" and col not in ("completers_n", "dropouts_n"):
-            shown[col] = shown[col].map(lambda v: _fmt(v, 3) if col in ("p",) else _fmt(v))
-    return Table(disclose(shown, data, counts=["completers_n", "dropouts_n"]),
-                 caption="Attrition: did the people who left differ at baseline?",
-                 notes=["Baseline scores compared with Welch's t-test (effect: Hedges' g); groups compared with a "
-                        "chi-square test (effect: Cramér's V).", _small_note(data)])
+        return Markdown("_No attrition analysis: everyone with a baseline has a follow-up._", data=pd.DataFrame())
+    labels = _section(data, "children").labels
+    a = disclose(a, data, counts=["completers_n", "dropouts_n"])
+    # the counts as shown, under the names the disclosure check knows as counts (the page's headers are words)
+    record("attrition", a[["kind", "variable", "completers_n", "dropouts_n"]].to_dict(orient="records"))
+    scores = a["kind"] == "baseline score"
+    compared = [labels.get(v, v) if s else _factor_name(v) for v, s in zip(a["variable"], scores)]
+    kind = np.where(scores, "Baseline score", "Group mix")
+    effect = [f"{lab.replace('Cramer', 'Cramér')} {format_number(e)}" if np.isfinite(e) else ""
+              for lab, e in zip(a["effect_label"].fillna(""), a["effect"].astype(float))]
+    summary = pd.DataFrame({
+        "Compared": compared, "Kind": kind,
+        "completers_n": a["completers_n"].to_numpy(), "dropouts_n": a["dropouts_n"].to_numpy(),
+        "Difference": effect, "p": a["p"].map(_p).to_numpy(),
+    })
+    statistic = [f"{lab} = {_fmt(s)} (df {_fmt(df, 0 if float(df).is_integer() else 1)})" if np.isfinite(s) else ""
+                 for lab, s, df in zip(a["statistic_label"].fillna(""), a["statistic"].astype(float),
+                                       a["df"].astype(float))]
+    technical = pd.DataFrame({
+        "Compared": compared, "Kind": kind,
+        "completers_n": a["completers_n"].to_numpy(), "dropouts_n": a["dropouts_n"].to_numpy(),
+        "completers_mean": a["completers_mean"].map(_fmt).to_numpy(), "completers_sd": a["completers_sd"].map(_fmt)
+        .to_numpy(),
+        "dropouts_mean": a["dropouts_mean"].map(_fmt).to_numpy(), "dropouts_sd": a["dropouts_sd"].map(_fmt).to_numpy(),
+        "Test statistic": statistic, "p": a["p"].map(_p).to_numpy(), "Difference": effect,
+        "Test": a["test"].fillna("").to_numpy(), "note": a["note"].fillna("").to_numpy(),
+    })
+    return Table(_labelled(summary), caption="Attrition: did the people who left differ at baseline?",
+                 notes=["Difference: Hedges' g for a baseline score (completers minus those who left), Cramér's V "
+                        "(or an odds ratio, Fisher's exact test) for the group mix.", _small_note(data)],
+                 technical=Table(_labelled(_noted(technical)), caption="means, SDs and tests",
+                                 notes=["Baseline scores compared with Welch's t-test (effect: Hedges' g); groups "
+                                        "compared with a chi-square test (effect: Cramér's V).",
+                                        _small_note(data)]))
 
 
 def item_figure(data, section="facilitators"):
