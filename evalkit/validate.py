@@ -17,8 +17,39 @@ def _table(frame):
         return "\n".join("  " + line for line in frame.to_string(index=False).splitlines())
 
 
+def _short(text, width=60):
+    text = " ".join(str(text).split())
+    return text if len(text) <= width else text[:width - 3] + "..."
+
+
+def _print_reading(p, name, reading, notes):
+    """How a section's files were read: layout, questionnaires from rows, columns matched by text or dropped."""
+    if not reading:
+        return
+    p(f"  {name}: read as {reading['layout']} layout: {reading['questionnaires']} questionnaires from "
+      f"{reading['rows']} rows" + (" (the accounting below counts questionnaires, not rows)"
+                                   if reading["questionnaires"] != reading["rows"] else ""))
+    for note in notes[1:]:
+        if not note.split(" ")[0].isdigit():  # the counts of columns matched by text or dropped: listed below
+            p(f"    {note}")
+    if reading["by_text"]:
+        p(f"    columns matched to items by their question text ({len(reading['by_text'])}):")
+        for file, header, item in reading["by_text"]:
+            p(f"      {file}: \"{_short(header)}\" -> {item}")
+    if reading["unmatched"]:
+        p(f"    columns dropped: they match no item (by id or question text) and no configured column "
+          f"({len(reading['unmatched'])}); check the wording of any that holds answers:")
+        for file, header in reading["unmatched"]:
+            p(f"      {file}: \"{_short(header)}\"")
+
+
 def validate(config, *, out=None):
-    """Clean a cohort without analysing it and print the accounting, the problems and the actions.
+    """Clean a cohort without analysing it and print how it was read, the accounting, the problems and the actions.
+
+    First the layout of each section (long, wide, a file per timepoint), how
+    many questionnaires came from how many rows, which columns matched items by
+    their question text and which were dropped as matching nothing; then how
+    each file was read.
 
     Parameters
     ----------
@@ -42,8 +73,10 @@ def validate(config, *, out=None):
     if cohort.warnings or cohort.instrument_warnings:
         p("")
     p(f"Cohort: {cohort.config.name} ({cohort.config.path})")
+    for name in cohort.sections:
+        _print_reading(p, name, cohort.reading.get(name, {}), cohort.notes.get(name, []))
     for name, notes in cohort.notes.items():
-        if notes:
+        if notes and name not in cohort.sections:
             p(f"  {name}: {'; '.join(notes)}")
     p("\nRows in = rows kept + rows excluded, per file:")
     cols = ["section", "file", "rows_in", "rows_kept", "rows_excluded"]

@@ -429,7 +429,9 @@ def test_validate_opens_with_the_warnings(tmp_path, capsys):
     cfg = write_cohort(tmp_path, children=pd.DataFrame(rows))
     assert validate(cfg) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[0] == ("warning: children: 11% of the answers to Differentiating Emotions were set missing "
+    # the instrument's own warning (eaq30's placeholder key) comes first, then the data's, before anything else
+    assert out[0].startswith("check the questionnaire: Emotion Awareness Questionnaire (EAQ-30) uses a placeholder")
+    assert out[1] == ("warning: children: 11% of the answers to Differentiating Emotions were set missing "
                       "(not a whole number: 60 cells); see results/cleaning_log.csv")
     assert out[-1].startswith("The data is usable. Read the warning(s) at the top first")
 

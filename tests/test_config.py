@@ -114,7 +114,7 @@ def test_instrument_contradictions():
 
 
 def test_shipped_instruments_are_consistent():
-    assert shipped() == ["eaq30", "facilitator_tip"]
+    assert shipped() == ["eaq30", "facilitator_tip", "total_score"]
     eaq = load_instrument("eaq30")
     assert len(eaq.items) == 30 and sorted(eaq.items, key=lambda q: int(q[1:])) == EAQ_ITEMS
     assert [len(s.items) for s in eaq.subscales] == [7, 3, 5, 5, 5, 5]  # Rieffe et al. (2008)
@@ -124,6 +124,9 @@ def test_shipped_instruments_are_consistent():
     assert "PLACEHOLDER" in text and "check every `items` and\n# `reverse` list against the form" in text
     with open(load_instrument("facilitator_tip").source, encoding="utf-8") as fh:
         assert "THIS IS EVALKIT'S OWN EXAMPLE INSTRUMENT" in fh.read()
+    total = load_instrument("total_score")  # a generic container: no warning, its range from the config
+    assert total.measures == ["total"] and total.items == ["total"] and total.warning is None
+    assert total.min is None and total.answer_step is None
 
 
 def test_user_instrument_path_relative_to_config(tmp_path):

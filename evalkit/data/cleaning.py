@@ -8,16 +8,19 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ConfigError, DataError
-from .instruments import normalise_label
-from .io import FILE, ROW, column_key, read_table, source_name, text_codes
+from .headers import match_columns, question_rows
+from .instruments import timepoint_key
+from .io import FILE, ROW, read_table, text_codes
+from .layouts import (AGE_NOTE, FILE_TIMEPOINT, blank_rows, long_frame, row_ids, stack_text, wide_frame,
+                      with_ages)
 from .validation import (BLANK, BOOLEAN, COMMA, FRACTION, JUNK, LABEL, NONFINITE, OUT, PROBLEM_COLUMNS,
                          answer_kind, answer_schema, as_number, clean_text, tidy_joined, validate_frame, value_kind)
 
 #: Columns of the cleaning log (one row per cleaning action).
 LOG_COLUMNS = ["section", "file", "row", "id", "column", "action", "reason", "detail"]
 #: Exclusion reasons, in the order the rules are applied.
-EXCLUSION_REASONS = ("blank row", "missing id", "missing timepoint", "unknown timepoint", "no answers",
-                     "exact duplicate", "conflicting duplicate")
+EXCLUSION_REASONS = ("blank row", "missing id", "missing timepoint", "unknown timepoint",
+                     "timepoint differs from its file", "no answers", "exact duplicate", "conflicting duplicate")
 OPTIONAL_ROLES = ("age", "delivery", "referral_reason", "site")
 #: What Excel writes in a cell whose formula failed; such an id is no id.
 EXCEL_ERRORS = frozenset({"#n/a", "#ref!", "#value!", "#div/0!", "#name?", "#num!", "#null!", "#spill!", "#calc!"})
@@ -34,6 +37,16 @@ _ANSWER_LOG = {
     BOOLEAN: ("set missing", "not a number (true/false)"),
     NONFINITE: ("set missing", "not a finite number (NaN or infinity)"),
 }
+
+
+def _answer_log(instrument):
+    """``_ANSWER_LOG`` for ``instrument``: an answer off the scale's step is "not a whole number" on a scale
+    of whole numbers, else "not on the scale's step of 0.5"."""
+    if instrument.whole_numbers or instrument.answer_step is None:  # no step: nothing is off it
+        return _ANSWER_LOG
+    return {**_ANSWER_LOG, FRACTION: ("set missing", f"not on the scale's step of {instrument.answer_step:g}")}
+
+
 _AGE_REASONS = {"true/false": "age not a number (true/false)",
                 "not a finite number": "age not a finite number (NaN or infinity)"}
 #: When cleaning sets more than this share of a measure's answers missing, the cohort carries a warning.
@@ -67,20 +80,17 @@ def _log(section, where, mask, *, column, action, reason, detail=None):
                          "action": action, "reason": reason, "detail": det})
 
 
-def _duplicated_keys(frame):
-    """Column keys that more than one header cell of the export shares (so which one is meant is unclear)."""
-    header = frame.attrs.get("header")
-    names = header if header is not None else [c for c in frame.columns if c not in (FILE, ROW)]
-    keys = [column_key(n) for n in names if str(n).strip()]
-    return {k for k in keys if keys.count(k) > 1}
+def standardise(frame, *, section_cfg, instrument, path, question_texts=None, file_timepoint=None, id_prefix=""):
+    """Rename an export's columns to roles (``id``, ``timepoint``, ...) and item ids, one questionnaire per row.
 
-
-def standardise(frame, *, section_cfg, instrument, path):
-    """Rename an export's columns to roles (``id``, ``timepoint``, ...) and item ids.
-
-    Column names match with case, spaces, ``_`` and ``-`` folded
-    (:func:`evalkit.data.io.column_key`). Columns the config does not name are
-    dropped here and never reach results (they may hold names).
+    Columns are found by :func:`evalkit.data.headers.match_columns` (by name,
+    item id, ``items:`` rename or question text; in the wide layout by
+    ``wide_columns``). Columns the config does not name are dropped here and
+    never reach results (they may hold names); ``attrs['match']`` says what was
+    matched how. A wide file is split into one questionnaire per row and
+    timepoint (:func:`evalkit.data.layouts.wide_frame`). A date of birth
+    becomes an age at the questionnaire's date and goes no further
+    (:func:`evalkit.data.layouts.with_ages`).
 
     Parameters
     ----------
@@ -90,11 +100,19 @@ def standardise(frame, *, section_cfg, instrument, path):
     instrument : evalkit.data.cohort.Instrument
     path : pathlib.Path
         The file, for messages.
+    question_texts : dict, optional
+        Column -> question text of a Qualtrics export's extra header row.
+    file_timepoint : str, optional
+        ``"pre"`` or ``"post"`` when the file was given for one timepoint.
+    id_prefix : str
+        Put before row numbers used as ids (``columns: {id: row}``), to keep several files' rows apart.
 
     Returns
     -------
     frame : pandas.DataFrame
-        ``_file, _row, id, timepoint``, the optional roles present, the item columns present.
+        ``_file, _row, id, timepoint``, ``_file_timepoint`` (per-timepoint files and
+        wide files), the optional roles present (``age`` computed from a date of
+        birth, with ``_age_note``), the item columns present.
     problems : list of dict
         Missing optional columns and missing item columns (warnings).
 
@@ -106,69 +124,23 @@ def standardise(frame, *, section_cfg, instrument, path):
         columns would become the same item), since which one holds the answers
         cannot be known.
     """
-    by_key = {}
-    for col in frame.columns:
-        if col not in (FILE, ROW):
-            by_key.setdefault(column_key(source_name(frame, col)), col)
-    twice = _duplicated_keys(frame)
-    found = [source_name(frame, c) for c in frame.columns if c not in (FILE, ROW)]
-    rename, problems = {}, []
-
-    def ambiguous(name, what):
-        return DataError(f"the header has the column '{name}' more than once (case, spaces and '_' ignored), so "
-                         f"which one holds the {what} is unclear; delete or rename the extra column",
-                         file=path, column=name)
-
-    for role, name in section_cfg.columns.items():
-        source = by_key.get(column_key(name))
-        if source is None:
-            if role in ("id", "timepoint"):
-                raise DataError(
-                    f"required {role} column '{name}' not found; the file has columns: "
-                    f"{', '.join(found[:15])}{', ...' if len(found) > 15 else ''}; set "
-                    f"'{section_cfg.name}.columns.{role}' in the cohort config to the right column name",
-                    file=path, column=name)
-            problems.append(dict(column=name, problem=f"{role} column not found; {role} is not analysed",
-                                 rows=0, severity="warning", handling="factor left out"))
-            continue
-        if column_key(name) in twice:
-            raise ambiguous(source, role)
-        rename[source] = role
-    item_renames = {column_key(k): v for k, v in section_cfg.items.items()}
-    wanted = {column_key(i): i for i in instrument.items}
-    sources = {}
-    for key, col in by_key.items():
-        if col in rename:
-            continue
-        target = item_renames.get(key)
-        if target is None and key in wanted:
-            target = wanted[key]
-        if target is not None and target in instrument.items:
-            if key in twice:
-                raise ambiguous(col, f"answers to item '{target}'")
-            sources.setdefault(target, []).append(col)
-    for target, cols in sources.items():
-        if len(cols) > 1:
-            raise DataError(f"columns {', '.join(repr(c) for c in cols)} would all become item '{target}'; map "
-                            f"only one of them under '{section_cfg.name}.items' or delete the others",
-                            file=path, column=cols[0])
-        rename[cols[0]] = target
-    items = [i for i in instrument.items if i in rename.values()]
-    if not items:
-        raise DataError(
-            f"no item column of instrument '{instrument.id}' found (expected columns such as "
-            f"{', '.join(instrument.items[:4])}); map the export's question columns to item ids under "
-            f"'{section_cfg.name}.items' in the cohort config", file=path, column=", ".join(instrument.items[:4]))
-    missing = [i for i in instrument.items if i not in items]
-    if missing:
-        problems.append(dict(column=", ".join(missing), problem=f"{len(missing)} item column(s) of "
-                             f"'{instrument.id}' not in the file; treated as unanswered", rows=0,
-                             severity="warning", handling="subscales scored from the items present if enough"))
-    source = {target: col for col, target in rename.items()}
-    order = [FILE, ROW, "id", "timepoint"] + [r for r in OPTIONAL_ROLES if r in source] + items
-    out = frame[[source.get(c, c) for c in order]]
-    out.columns = order
-    return out, problems
+    match = match_columns(frame, section_cfg=section_cfg, instrument=instrument, path=path,
+                          question_texts=question_texts, file_timepoint=file_timepoint)
+    ids = None
+    if match.row_ids:
+        ids = row_ids(frame, prefix=id_prefix)
+        used = [*match.roles.values(), *match.wide.values(), *match.wide_roles.values()]
+        blank = blank_rows(frame, used)
+        if blank.any():  # a wholly blank row has no id either: it is a blank row, not a questionnaire
+            ids = pd.Categorical(np.where(blank, None, np.asarray(ids, dtype=object)))
+    if section_cfg.layout == "wide":
+        out = wide_frame(frame, match, instrument=instrument, id_values=ids)
+    else:
+        out = long_frame(frame, match, instrument=instrument, file_timepoint=file_timepoint, id_values=ids)
+    out, age_note = with_ages(out)
+    out.attrs["match"] = match
+    out.attrs["age_note"] = age_note
+    return out, match.problems
 
 
 def _answer_kinds(values, instrument):
@@ -184,7 +156,8 @@ def _answer_kinds(values, instrument):
         shown = str(raw).strip()
         detail[k] = {JUNK: f"value '{raw}'", BOOLEAN: f"value '{shown}'", NONFINITE: f"value '{shown}'",
                      LABEL: f"'{shown}' read as {number[k]:g}", OUT: f"value {shown} outside {lo:g}-{hi:g}",
-                     FRACTION: f"value {shown} on a whole-number scale",
+                     FRACTION: f"value {shown} on a whole-number scale" if instrument.whole_numbers else
+                     f"value {shown} not on the steps of {instrument.answer_step or 0:g} from {lo:g}",
                      COMMA: f"'{shown}' read as {number[k]:g}"}.get(int(kind[k]))
     return number, kind, detail
 
@@ -208,6 +181,7 @@ def _parse_answers(data, where, *, items, instrument, section):
         Item -> (answer cells present in the files, {reason: cells set missing}).
     """
     logs, answers, counts = [], [], {}
+    answer_log = _answer_log(instrument)
     blank = np.ones(len(data), dtype=bool)
     usable = np.zeros(len(data), dtype=np.int32)
     for item in items:
@@ -216,14 +190,14 @@ def _parse_answers(data, where, *, items, instrument, section):
         answers.append((codes, number))
         cells = np.bincount(codes + 1, minlength=len(uniques) + 1)[1:]  # cells per distinct text
         dropped = {}
-        for code, (action, reason) in _ANSWER_LOG.items():
+        for code, (action, reason) in answer_log.items():
             if action == "set missing" and (kind[:-1] == code).any():
                 dropped[reason] = int(cells[kind[:-1] == code].sum())
         counts[item] = (int(cells[kind[:-1] != BLANK].sum()), dropped)
         usable += (~np.isnan(number))[codes]
         row_kind = kind[codes]
         blank &= row_kind == BLANK
-        for code, (action, reason) in _ANSWER_LOG.items():
+        for code, (action, reason) in answer_log.items():
             if not (kind == code).any():
                 continue
             mask = row_kind == code
@@ -400,24 +374,7 @@ def _reverse_in_place(array, items, *, instrument):
     return array
 
 
-def _concat_text(frames):
-    """Stack standardised exports; categorical text columns stay categorical (categories united)."""
-    if len(frames) == 1:
-        frame = frames[0]
-        return frame if frame.index.equals(pd.RangeIndex(len(frame))) else frame.reset_index(drop=True)
-    from pandas.api.types import union_categoricals
-
-    columns = list(dict.fromkeys(c for f in frames for c in f.columns))
-    out = {}
-    for col in columns:
-        parts = [f[col] if col in f else pd.Series(np.nan, index=f.index, dtype=object) for f in frames]
-        if col in (FILE, ROW) or not all(isinstance(p.dtype, pd.CategoricalDtype) or p.isna().all() for p in parts):
-            out[col] = pd.concat([p.astype(object) if isinstance(p.dtype, pd.CategoricalDtype) else p
-                                  for p in parts], ignore_index=True)
-        else:
-            cats = [p.values if isinstance(p.dtype, pd.CategoricalDtype) else pd.Categorical(p) for p in parts]
-            out[col] = pd.Series(union_categoricals(cats, ignore_order=True))
-    return pd.DataFrame(out)
+_concat_text = stack_text
 
 
 def _tidy(text):
@@ -552,12 +509,12 @@ def _leading_zero_twins(names):
 
 def _timepoints(series, timepoints):
     """Per row: 0 pre, 1 post, -1 missing, -2 a label the config does not list; and whether a label was mapped."""
-    mapping = {normalise_label(lbl): tp for tp, labels in timepoints.items() for lbl in labels}
+    mapping = {timepoint_key(lbl): tp for tp, labels in timepoints.items() for lbl in labels}
     codes, uniques = text_codes(series)
     label = [clean_text(v) for v in uniques] + [None]
-    code = np.array([-1 if t is None else {"pre": 0, "post": 1}.get(mapping.get(t.casefold()), -2) for t in label])
-    mapped = np.array([t is not None and t.casefold() in mapping and t.casefold() != mapping[t.casefold()]
-                       for t in label])
+    key = [None if t is None else timepoint_key(t) for t in label]
+    code = np.array([-1 if k is None else {"pre": 0, "post": 1}.get(mapping.get(k), -2) for k in key])
+    mapped = np.array([k is not None and k in mapping and t.casefold() != mapping[k] for t, k in zip(label, key)])
     return code[codes], mapped[codes], mapping
 
 
@@ -635,7 +592,7 @@ def clean_section(frames, *, section_cfg, instrument, analysis, section=None):
     prorating rule are logged per person.
     """
     section = section or section_cfg.name
-    logs = [_nul_log(section, f) for f in frames]
+    logs = [_nul_log(section, f) for f in frames] + [_unmatched_log(section, f) for f in frames]
     data = _concat_text(frames)
     items = [i for i in instrument.items if i in data.columns]
     roles = [r for r in OPTIONAL_ROLES if r in data.columns]
@@ -660,6 +617,11 @@ def clean_section(frames, *, section_cfg, instrument, analysis, section=None):
     for codes, shown in role_text.values():
         blank &= np.array([v is None for v in shown])[codes]
     exclude(blank, "blank row")
+    given = np.full(len(data), -1)
+    if FILE_TIMEPOINT in data.columns:  # a file given for one timepoint, or a block of a wide row
+        codes, uniques = text_codes(data[FILE_TIMEPOINT])
+        given = np.array([{"pre": 0, "post": 1}[u] for u in uniques] + [-1], dtype=np.int64)[codes]
+        tp_code = np.where((given >= 0) & (tp_code == -1), given, tp_code)
     has_error = ids["has_error"]
     exclude((ids["person"] < 0) & ~has_error, "missing id", column="id")
     exclude(has_error, "missing id", column="id",
@@ -687,6 +649,12 @@ def clean_section(frames, *, section_cfg, instrument, analysis, section=None):
     known = ", ".join(sorted(mapping))
     exclude(tp_code == -2, "unknown timepoint", column="timepoint",
             detail=lambda m: [f"label '{clean_text(v)}' is not one of {known}" for v in data["timepoint"][m]])
+    differs = (given >= 0) & (tp_code >= 0) & (tp_code != given)
+    if differs.any():
+        names = np.array(["pre", "post"], dtype=object)
+        exclude(differs, "timepoint differs from its file", column="timepoint",
+                detail=lambda m: [f"label '{clean_text(v)}' says {t}, but the file is given for {f}" for v, t, f in
+                                  zip(data["timepoint"][m], tp_text[m], names[given[m]])])
     logs.append(_log(section, where, relabel & is_kept, column="timepoint", action="recoded",
                      reason="timepoint label mapped",
                      detail=lambda m: [f"'{clean_text(v)}' read as {t}"
@@ -707,6 +675,11 @@ def clean_section(frames, *, section_cfg, instrument, analysis, section=None):
         for why_not in sorted({w for w in why if w is not None}):
             logs.append(_log(section, where, (why == why_not)[codes] & is_kept, column="age", action="set missing",
                              reason=why_not, detail=lambda m: [f"value '{v}'" for v in data["age"][m]]))
+        if AGE_NOTE in data.columns:  # ages computed from a date of birth: why one is missing (no date quoted)
+            codes, uniques = text_codes(data[AGE_NOTE])
+            for k, why_not in enumerate(uniques):
+                logs.append(_log(section, where, (codes == k) & is_kept, column="age", action="set missing",
+                                 reason=why_not, detail="the date of birth is not written to any results file"))
         facts["age"] = (age, None)
     for role in ("delivery", "referral_reason", "site"):
         if role in roles:
@@ -851,6 +824,23 @@ def _nul_log(section, frame):
                                      f"(line {shown}); a NUL byte would have cut its cell's text short")])
 
 
+def _unmatched_log(section, frame):
+    """One cleaning-log row per column of a file that matched no item and no configured column (dropped).
+
+    The header is named in ``detail`` only: ``column`` stays empty, because the
+    counts of log rows by column are shown on the data-quality page, and a header
+    may be a name.
+    """
+    match = frame.attrs.get("match")
+    if match is None or not match.unmatched or not len(frame):
+        return None
+    return pd.DataFrame([dict(section=section, file=str(frame[FILE].iloc[0]), row=pd.NA, id="", column="",
+                              action="dropped", reason="unmatched column",
+                              detail=f"column '{name}' matches no item id or question text and no configured "
+                                     f"column; check its wording if it holds answers")
+                         for name in match.unmatched])
+
+
 def missing_warnings(answer_counts, *, instrument, section, min_cell=1):
     """Warnings for the measures of which cleaning set more than ``MISSING_WARNING_SHARE`` of the answers missing.
 
@@ -921,10 +911,15 @@ def read_section(section_cfg, *, instrument):
     Returns
     -------
     frames : list of pandas.DataFrame
+        One standardised export per file (:func:`standardise`): one questionnaire
+        per row, whatever the layout.
     problems : pandas.DataFrame
         ``PROBLEM_COLUMNS``; everything pandera found plus missing columns.
     notes : dict
-        File name -> list of notes on how it was read.
+        File name -> list of notes on how it was read; and the section's name ->
+        sentences on the section as a whole (its layout, how many questionnaires
+        came from how many rows, columns matched by question text, columns
+        dropped), which quote no header that might be a name.
 
     Raises
     ------
@@ -943,11 +938,23 @@ def read_section(section_cfg, *, instrument):
     if len(set(names)) != len(names):
         raise DataError("two files of this section have the same name; rename one so that the cleaning log "
                         "can tell their rows apart", file=section_cfg.files[0], column=f"{section_cfg.name}.file")
+    several = len(section_cfg.files) > 1
     for path in section_cfg.files:
-        raw = read_table(path, header_hint=section_cfg.columns["id"], categorical=True)
+        raw = read_table(path, header_hint=None if _row_ids(section_cfg) else section_cfg.columns["id"],
+                         categorical=True)
         notes[path.name] = list(raw.attrs.get("notes", []))
-        std, missing = standardise(raw, section_cfg=section_cfg, instrument=instrument, path=path)
+        raw, texts, skipped = question_rows(raw)
+        if skipped:
+            notes[path.name].append(skipped)
+        timepoint = section_cfg.timepoint_of(path)
+        std, missing = standardise(raw, section_cfg=section_cfg, instrument=instrument, path=path,
+                                   question_texts=texts, file_timepoint=timepoint,
+                                   id_prefix=f"{path.stem}-" if several else "")
         std.attrs["nul_lines"] = raw.attrs.get("nul_lines", [])
+        std.attrs["rows"] = len(raw)
+        std.attrs["file_timepoint"] = timepoint
+        match = std.attrs["match"]
+        notes[path.name].extend(_file_notes(match, std, section_cfg))
         del raw
         if std.empty:
             raise DataError("the file has a header but no rows; export it again with the answers", file=path)
@@ -957,10 +964,64 @@ def read_section(section_cfg, *, instrument):
         schema = answer_schema(instrument, items=items, timepoint_labels=labels, age="age" in std.columns)
         problems.append(validate_frame(std, schema=schema, section=section_cfg.name, file=path.name))
         frames.append(std)
+    notes[section_cfg.name] = section_notes(frames, section_cfg)
     parts = [p if isinstance(p, pd.DataFrame) else pd.DataFrame([p]) for p in problems]
     problems = pd.concat([p for p in parts if len(p)], ignore_index=True) if any(len(p) for p in parts) \
         else pd.DataFrame(columns=PROBLEM_COLUMNS)
     return frames, problems[PROBLEM_COLUMNS], notes
+
+
+def _row_ids(section_cfg):
+    """Whether the section may number its rows as ids (``columns: {id: row}`` on a wide file)."""
+    return section_cfg.layout == "wide" and section_cfg.columns["id"].strip().casefold() == "row"
+
+
+def _file_notes(match, std, section_cfg):
+    """Notes on how one file's columns were read (no header that could be a name is quoted)."""
+    out = []
+    if match.row_ids:
+        out.append("no id column: each row's number in the file is its id ('columns: {id: row}')")
+    if std.attrs.get("file_timepoint"):
+        out.append(f"given for {std.attrs['file_timepoint']}: every questionnaire in it is at that timepoint")
+    if match.bookkeeping:
+        out.append(f"form bookkeeping column(s) dropped, never shown: {', '.join(match.bookkeeping)}")
+    if std.attrs.get("age_note"):
+        out.append(std.attrs["age_note"] + "; the dates themselves are not kept")
+    return out
+
+
+def section_notes(frames, section_cfg):
+    """Sentences on how a section's files were read, for ``evalkit validate`` and the data-quality page.
+
+    They name the layout, say how many questionnaires came from how many rows
+    (in the wide layout a row holds a questionnaire per timepoint, and the
+    accounting counts questionnaires, not rows) and how many columns matched
+    items by their question text or were dropped. No header is quoted that could
+    be a name.
+    """
+    rows = sum(f.attrs.get("rows", len(f)) for f in frames)
+    questionnaires = sum(len(f) for f in frames)
+    files = len(frames)
+    of_files = f"{files} file{'s' if files != 1 else ''}"
+    if section_cfg.layout == "wide":
+        out = [f"wide layout (one person per row, answer columns named '{section_cfg.wide_columns}'): "
+               f"{rows} row{'s' if rows != 1 else ''} in {of_files} read as {questionnaires} questionnaires, one "
+               f"per timepoint; rows in, kept and excluded count questionnaires, not rows"]
+    elif section_cfg.file_timepoints:
+        per = {tp: sum(len(f) for f in frames if f.attrs.get("file_timepoint") == tp) for tp in ("pre", "post")}
+        out = [f"long layout, a file per timepoint: {questionnaires} questionnaires from {rows} rows in "
+               f"{of_files} ({per['pre']} given for pre, {per['post']} for post)"]
+    else:
+        out = [f"long layout (one questionnaire per row): {questionnaires} questionnaires from {rows} rows in "
+               f"{of_files}"]
+    by_text = sum(len(f.attrs["match"].by_text) for f in frames)
+    if by_text:
+        out.append(f"{by_text} column(s) matched items by their question text")
+    unmatched = sum(len(f.attrs["match"].unmatched) for f in frames)
+    if unmatched:
+        out.append(f"{unmatched} column(s) matched no item and no configured column and were dropped (see "
+                   f"'unmatched column' in results/cleaning_log.csv)")
+    return out
 
 
 def accounting(rows):

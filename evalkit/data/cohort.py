@@ -48,6 +48,52 @@ class Instrument:
     reference: str = ""
     #: Item id -> the question as asked (``items: [{id: k1, text: "..."}]``); items without text are absent.
     item_texts: dict = field(default_factory=dict)
+    #: ``response.step`` as written: a positive number, ``"any"``, or None when not given (see :attr:`answer_step`).
+    step: float | str | None = None
+
+    @property
+    def answer_step(self):
+        """The step answers must be on, counted from ``min`` (None: any number in range).
+
+        ``step: any`` gives None; no ``step`` gives 1 (whole numbers) when ``min``
+        and ``max`` are whole numbers, else None.
+
+        Examples
+        --------
+        >>> base = dict(id="x", name="X", labels={}, scoring="mean", min_answered=1, subscales=())
+        >>> Instrument(min=0, max=10, **base).answer_step, Instrument(min=0, max=10, step=0.5, **base).answer_step
+        (1.0, 0.5)
+        >>> Instrument(min=0, max=10, step="any", **base).answer_step is None
+        True
+        """
+        if self.step == "any":
+            return None
+        if self.step is not None:
+            return float(self.step)
+        if self.min is None or self.max is None:
+            return None
+        return 1.0 if float(self.min).is_integer() and float(self.max).is_integer() else None
+
+    @property
+    def whole_numbers(self):
+        """Whether the answers are the whole numbers from ``min`` to ``max`` (step 1 from a whole ``min``)."""
+        return self.answer_step == 1 and self.min is not None and float(self.min).is_integer()
+
+    def on_step(self, value):
+        """Whether ``value`` (in range) is ``min + k * step`` for a whole ``k``, within 1e-9 relative.
+
+        Examples
+        --------
+        >>> half = Instrument(id="x", name="X", min=0, max=10, labels={}, scoring="mean", min_answered=1,
+        ...                   subscales=(), step=0.5)
+        >>> half.on_step(2.5), half.on_step(2.25), half.on_step(0.1 + 0.2 + 2.2)
+        (True, False, True)
+        """
+        step = self.answer_step
+        if step is None:
+            return True
+        k = (value - self.min) / step
+        return abs(k - round(k)) <= 1e-9 * max(1.0, abs(k))
 
     @property
     def warning(self):

@@ -9,7 +9,7 @@ from pathlib import Path
 import yaml
 
 from ..errors import ConfigError
-from .instruments import load_instrument, normalise_label
+from .instruments import load_instrument, parse_step, timepoint_key
 from .io import column_key
 
 #: Defaults applied to every cohort config; documented in README.md ("Cohort config").
@@ -42,8 +42,14 @@ DEFAULT_PROGRAMME = (
     "family-hub and early-help workers. Children answer a questionnaire about their emotions before and after the "
     "sessions, and facilitators answer one about their knowledge, understanding and confidence before and after "
     "their training.")
-SECTION_KEYS = {"file", "instrument", "columns", "items", "timepoints", "reliability"}
-COLUMN_ROLES = {"id", "timepoint", "age", "delivery", "referral_reason", "site"}
+SECTION_KEYS = {"file", "instrument", "columns", "items", "timepoints", "reliability", "layout", "wide_columns",
+                "response"}
+COLUMN_ROLES = {"id", "timepoint", "age", "delivery", "referral_reason", "site", "date_of_birth", "date"}
+#: Layouts of a section's files: one questionnaire per row (long), or one person per row (wide).
+LAYOUTS = ("long", "wide")
+#: How a wide file names its answer columns, unless the section's ``wide_columns`` says otherwise.
+DEFAULT_WIDE_COLUMNS = "{item}_{timepoint}"
+RESPONSE_KEYS = ("min", "max", "step")
 ANALYSIS_KEYS = {"alpha", "age_bands", "min_group_n", "primary"}
 DISCLOSURE_KEYS = {"min_cell"}
 TIMEPOINTS = ("pre", "post")
@@ -60,6 +66,21 @@ class SectionConfig:
     items: dict
     timepoints: dict
     reliability: dict = field(default_factory=dict)
+    #: ``"long"`` (one questionnaire per row) or ``"wide"`` (one person per row, a block of items per timepoint).
+    layout: str = "long"
+    #: How a wide file's answer columns are named: ``{item}`` and ``{timepoint}`` (any label of a timepoint).
+    wide_columns: str = DEFAULT_WIDE_COLUMNS
+    #: The timepoint (``"pre"``/``"post"``) of each file of ``files`` when ``file`` gives one per timepoint,
+    #: else empty.
+    file_timepoints: list = field(default_factory=list)
+    #: ``response: {min, max, step}`` of the section: overrides the instrument's (None when not given).
+    response: dict | None = None
+
+    def timepoint_of(self, path):
+        """The timepoint a file was given for (``file: {pre: ..., post: ...}``), or None."""
+        if not self.file_timepoints:
+            return None
+        return dict(zip(map(str, self.files), self.file_timepoints)).get(str(path))
 
 
 @dataclass
@@ -87,7 +108,7 @@ class CohortConfig:
         return self.sections.get("facilitators")
 
     def input_files(self):
-        """Every data file the config points at (for checksums in the manifest)."""
+        """Every data file the config points at (for checksums in the manifest), per-timepoint files included."""
         return [f for s in self.sections.values() for f in s.files]
 
 
@@ -172,15 +193,9 @@ def _section(name, raw, path):
             merged[key] = {**merged[key], **value} if key == "columns" else dict(value)
         else:
             merged[key] = value
-    if "file" not in raw or not _as_list(raw["file"]):
+    if "file" not in raw or not (raw["file"] if isinstance(raw["file"], dict) else _as_list(raw["file"])):
         raise ConfigError(f"section '{name}' has no 'file'", file=path, column=f"{name}.file",
                           expected="a path relative to the config, or a list of paths")
-    files = []
-    for entry in _as_list(raw["file"]):
-        if not isinstance(entry, str) or not entry.strip():
-            raise ConfigError(f"'{name}.file' entries must be paths", file=path, column=f"{name}.file")
-        p = Path(entry)
-        files.append(p if p.is_absolute() else (path.parent / p))
     if not _scalar(merged["instrument"]):
         raise ConfigError("'instrument' must be a shipped instrument id or a path to an instrument .yml file",
                           file=path, column=f"{name}.instrument", expected="e.g. eaq30")
@@ -211,11 +226,20 @@ def _section(name, raw, path):
             if not _scalar(label):
                 raise ConfigError(f"'{name}.timepoints.{tp}' must be a list of labels (text or numbers)", file=path,
                                   column=f"{name}.timepoints.{tp}", expected="e.g. [pre, baseline]")
-            key = normalise_label(label)
+            key = timepoint_key(label)
             if owner.get(key, tp) != tp:
                 raise ConfigError(f"the label '{label}' is listed under both pre and post; a label must say one "
-                                  f"timepoint", file=path, column=f"{name}.timepoints.{tp}")
+                                  f"timepoint (numbers compare as numbers: 1, 1.0 and 01 are one label)",
+                                  file=path, column=f"{name}.timepoints.{tp}")
             owner[key] = tp
+    files, file_timepoints = _files(name, raw["file"], owner, path)
+    layout, wide_columns = _layout(name, merged, path)
+    if file_timepoints and layout == "wide":
+        raise ConfigError(f"'{name}.file' gives a file per timepoint, which is the long layout (a wide file holds "
+                          f"every timepoint in one row); remove 'layout: wide', or give the wide file as "
+                          f"'file: name.csv'", file=path, column=f"{name}.layout")
+    response = _response(name, merged.get("response"), path)
+    _check_dates(name, columns, path)
     items = merged.get("items") or {}
     if not isinstance(items, dict):
         raise ConfigError("'items' must map source columns to item ids", file=path, column=f"{name}.items")
@@ -239,7 +263,120 @@ def _section(name, raw, path):
         items={str(k): str(v) for k, v in items.items()},
         timepoints={tp: [str(x) for x in _as_list(timepoints[tp])] for tp in TIMEPOINTS},
         reliability={str(k): float(v) for k, v in reliability.items()},
+        layout=layout,
+        wide_columns=wide_columns,
+        file_timepoints=file_timepoints,
+        response=response,
     )
+
+
+def _files(name, value, owner, path):
+    """``file`` as absolute paths, with each file's timepoint when given per timepoint (``{pre: .., post: ..}``).
+
+    A per-timepoint key is ``pre``, ``post`` or any label listed under ``timepoints``.
+    """
+    def one(entry):
+        if not isinstance(entry, str) or not entry.strip():
+            raise ConfigError(f"'{name}.file' entries must be paths", file=path, column=f"{name}.file",
+                              expected="e.g. file: children.csv, file: [site_a.csv, site_b.xlsx] or "
+                                       "file: {pre: baseline.xlsx, post: end.csv}")
+        p = Path(entry)
+        return p if p.is_absolute() else (path.parent / p)
+
+    if not isinstance(value, dict):
+        return [one(entry) for entry in _as_list(value)], []
+    files, timepoints = [], []
+    for key, entries in value.items():
+        tp = key if key in TIMEPOINTS else owner.get(timepoint_key(key)) if _scalar(key) else None
+        if tp is None:
+            raise ConfigError(f"'{name}.file' names the timepoint '{key}', which is neither pre, post nor a label "
+                              f"under '{name}.timepoints'", file=path, column=f"{name}.file.{key}",
+                              expected="e.g. file: {pre: baseline.xlsx, post: [end_site_a.csv, end_site_b.csv]}")
+        listed = _as_list(entries)
+        if not listed:
+            raise ConfigError(f"'{name}.file.{key}' names no file", file=path, column=f"{name}.file.{key}",
+                              expected="a path, or a list of paths")
+        for entry in listed:
+            files.append(one(entry))
+            timepoints.append(tp)
+    return files, timepoints
+
+
+def _layout(name, section, path):
+    """``layout`` and ``wide_columns`` of a section, checked."""
+    layout = section.get("layout", "long")
+    if not isinstance(layout, str) or layout.strip().lower() not in LAYOUTS:
+        raise ConfigError(f"'{name}.layout' must be long or wide, not {layout!r}", file=path, column=f"{name}.layout",
+                          expected="layout: long (one questionnaire per row, the default) or layout: wide (one "
+                                   "person per row, e.g. q1_pre ... q1_post)")
+    layout = layout.strip().lower()
+    pattern = section.get("wide_columns")
+    if pattern is None:
+        return layout, DEFAULT_WIDE_COLUMNS
+    if layout != "wide":
+        raise ConfigError(f"'{name}.wide_columns' is only read with 'layout: wide'; add 'layout: wide' or remove "
+                          f"'wide_columns'", file=path, column=f"{name}.wide_columns")
+    fields = re_fields(pattern) if isinstance(pattern, str) else None
+    if fields is None or sorted(fields) != ["item", "timepoint"]:
+        raise ConfigError(f"'{name}.wide_columns' must hold {{item}} and {{timepoint}} once each (and no other "
+                          f"{{...}}), e.g. \"{{item}}_{{timepoint}}\" for q1_pre or \"{{timepoint}}{{item}}\" for Preq1",
+                          file=path, column=f"{name}.wide_columns", expected=f'"{DEFAULT_WIDE_COLUMNS}"')
+    return layout, pattern
+
+
+def re_fields(pattern):
+    """The ``{name}`` fields of a ``wide_columns`` pattern, in order (None when a brace is unbalanced).
+
+    Examples
+    --------
+    >>> re_fields("{timepoint}{item}"), re_fields("{item}_{timepoint"), re_fields("{item}_{time}_{item}")
+    (['timepoint', 'item'], None, ['item', 'time', 'item'])
+    """
+    import re
+
+    fields = re.findall(r"\{([^{}]*)\}", pattern)
+    if re.sub(r"\{[^{}]*\}", "", pattern).count("{") or re.sub(r"\{[^{}]*\}", "", pattern).count("}"):
+        return None
+    return fields
+
+
+def _response(name, value, path):
+    """A section's ``response: {min, max, step}`` (overrides the instrument's), checked; None when absent."""
+    if value is None:
+        return None
+    key = f"{name}.response"
+    if not isinstance(value, dict) or not value:
+        raise ConfigError(f"'{key}' must map min, max (and optionally step) to numbers", file=path, column=key,
+                          expected="e.g. response: {min: 0, max: 40}")
+    _unknown(value, RESPONSE_KEYS, key, path)
+    out = {}
+    for k in ("min", "max"):
+        if k in value:
+            if not _number(value[k]):
+                raise ConfigError(f"'{key}.{k}' must be a finite number (not true/false)", file=path,
+                                  column=f"{key}.{k}", expected="e.g. response: {min: 0, max: 40}")
+            out[k] = value[k]
+    if "min" in out and "max" in out and not out["min"] < out["max"]:
+        raise ConfigError(f"'{key}' gives min {out['min']:g} and max {out['max']:g}: min must be below max",
+                          file=path, column=key, expected="e.g. response: {min: 0, max: 40}")
+    if "step" in value:
+
+        def fail(msg, column=None, expected=None):
+            raise ConfigError(msg, file=path, column=f"{name}.{column}", expected=expected)
+
+        out["step"] = parse_step(value["step"], fail, "response.step")
+    return out
+
+
+def _check_dates(name, columns, path):
+    """``date_of_birth`` needs ``date`` (the age is computed at the questionnaire's date) and excludes ``age``."""
+    if "date_of_birth" in columns and "date" not in columns:
+        raise ConfigError(f"'{name}.columns.date_of_birth' needs '{name}.columns.date' too: the age is computed at "
+                          f"the date of the baseline questionnaire", file=path, column=f"{name}.columns.date",
+                          expected="e.g. columns: {date_of_birth: dob, date: completed_on}")
+    if "date_of_birth" in columns and "age" in columns:
+        raise ConfigError(f"'{name}.columns' names both an age and a date of birth column; name one of them (the "
+                          f"age is computed from the date of birth)", file=path, column=f"{name}.columns.age")
 
 
 def load_config(path):

@@ -11,7 +11,8 @@ from .cleaning import LOG_COLUMNS, accounting, check_item_map, clean_section, mi
 from .cohort import SectionData
 from .config import load_config
 from ..errors import ConfigError, DataError
-from .instruments import load_instrument
+from .instruments import load_instrument, with_response
+from .io import FILE
 from .validation import PROBLEM_COLUMNS
 
 
@@ -32,7 +33,19 @@ class Cohort:
     rows : pandas.DataFrame
         Every input row: ``_file, _row, id, timepoint, status`` (kept/excluded), ``reason``.
     notes : dict
-        File name -> how it was read (encoding, separator, header row, ...).
+        File name -> how it was read (encoding, separator, header row, Qualtrics
+        rows skipped, form bookkeeping columns dropped, ...); and section name
+        (``children``, ``facilitators``) -> sentences on the section as a whole:
+        its layout, how many questionnaires came from how many rows (in the wide
+        layout the accounting counts questionnaires, not rows), how many columns
+        matched items by their question text or were dropped. They quote no value
+        and no header that could be a name, so the data-quality page may show them.
+    reading : dict
+        Section name -> what ``evalkit validate`` prints about its columns:
+        ``layout``, ``rows`` and ``questionnaires`` (counts), ``by_text`` (file,
+        header, item) of the columns matched by question text, ``unmatched``
+        (file, header) of the columns dropped. Headers may be anything (a name):
+        not for shared pages.
     warnings : list of str
         What a reader of the results must know first, as plain sentences that
         quote no value from a data file (safe to show on shared pages, as
@@ -52,6 +65,7 @@ class Cohort:
     rows: pd.DataFrame
     notes: dict = field(default_factory=dict)
     warnings: list = field(default_factory=list)
+    reading: dict = field(default_factory=dict)
 
     @property
     def instrument_warnings(self):
@@ -121,18 +135,13 @@ def prepare_cohort(config):
     """
     if not hasattr(config, "sections"):
         config = load_config(config)
-    sections, logs, summaries, problems, rows, notes, warnings = {}, [], [], [], [], {}, []
+    sections, logs, summaries, problems, rows, notes, warnings, reading = {}, [], [], [], [], {}, [], {}
     for name, scfg in config.sections.items():
-        try:
-            instrument = load_instrument(scfg.instrument, base=config.path.parent)
-        except ConfigError as exc:
-            if exc.file is None:
-                raise ConfigError(exc.message, file=config.path, column=f"{name}.instrument",
-                                  expected=exc.expected) from None
-            raise
+        instrument = section_instrument(scfg, config)
         check_item_map(scfg, instrument, config.path)
         frames, found, file_notes = read_section(scfg, instrument=instrument)
         notes.update(file_notes)
+        reading[name] = _reading(frames, scfg)
         problems.append(found)
         result = clean_section(frames, section_cfg=scfg, instrument=instrument, analysis=config.analysis)
         del frames
@@ -162,7 +171,49 @@ def prepare_cohort(config):
     probs = [p for p in problems if len(p)]
     problems = pd.concat(probs, ignore_index=True)[PROBLEM_COLUMNS] if probs else pd.DataFrame(columns=PROBLEM_COLUMNS)
     return Cohort(config=config, sections=sections, log=log, summary=summary, problems=problems,
-                  rows=pd.concat(rows, ignore_index=True), notes=notes, warnings=warnings)
+                  rows=pd.concat(rows, ignore_index=True), notes=notes, warnings=warnings, reading=reading)
+
+
+def section_instrument(section_cfg, config):
+    """A section's instrument with the section's ``response`` range and ``reliability`` applied.
+
+    The config's ``response: {min, max, step}`` overrides the instrument's (and
+    gives the range of an instrument that has none, such as ``total_score``); its
+    ``reliability`` coefficients join the instrument's (the config's win), so a
+    pre-scored measure's reliability table can say which one reliable change uses.
+
+    Raises
+    ------
+    ConfigError
+        Unknown instrument, or no range (naming ``<section>.response``).
+    """
+    import dataclasses
+
+    name = section_cfg.name
+    try:
+        instrument = load_instrument(section_cfg.instrument, base=config.path.parent)
+    except ConfigError as exc:
+        if exc.file is None:
+            raise ConfigError(exc.message, file=config.path, column=f"{name}.instrument",
+                              expected=exc.expected) from None
+        raise
+    instrument = with_response(instrument, section_cfg.response, source=config.path, column=f"{name}.response")
+    if section_cfg.reliability:
+        instrument = dataclasses.replace(instrument, reliability={**instrument.reliability,
+                                                                  **section_cfg.reliability})
+    return instrument
+
+
+def _reading(frames, section_cfg):
+    """What ``Cohort.reading`` holds for one section (from the standardised frames' ``attrs``)."""
+    return {"layout": "wide" if section_cfg.layout == "wide" else
+            "long, a file per timepoint" if section_cfg.file_timepoints else "long",
+            "rows": sum(f.attrs.get("rows", len(f)) for f in frames),
+            "questionnaires": sum(len(f) for f in frames),
+            "by_text": [(str(f[FILE].iloc[0]) if len(f) else "", header, item)
+                        for f in frames for header, item in f.attrs["match"].by_text],
+            "unmatched": [(str(f[FILE].iloc[0]) if len(f) else "", header)
+                          for f in frames for header in f.attrs["match"].unmatched]}
 
 
 def _nothing_usable(name, scfg, result):

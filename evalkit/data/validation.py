@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
-from .instruments import normalise_label
+from .instruments import normalise_label, timepoint_key
 from .io import _with_missing, text_codes
 
 #: Columns of the problems table returned by :func:`validate_frame`.
@@ -102,7 +102,8 @@ def tidy_joined(texts):
 
 
 #: What an answer text is (:func:`answer_kind`): usable as it is, blank, a response label, a number with a
-#: decimal comma, text, a number outside the scale, a fraction on a whole-number scale, true/false, NaN/infinity.
+#: decimal comma, text, a number outside the scale, a number off the scale's step (a fraction on a whole-number
+#: scale), true/false, NaN/infinity.
 FINE, BLANK, LABEL, COMMA, JUNK, OUT, FRACTION, BOOLEAN, NONFINITE = range(9)
 _TRUTH = frozenset({"true", "false"})
 _DATE = re.compile(r"\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}(?:[ tT][\d:.]+)?")
@@ -185,7 +186,7 @@ def answer_kind(value, instrument):
     lo, hi = instrument.min, instrument.max
     if not lo <= num <= hi:
         return OUT, math.nan
-    if float(lo).is_integer() and float(hi).is_integer() and num != round(num):
+    if not instrument.on_step(num):
         return FRACTION, math.nan
     return (COMMA if "," in text else FINE), num
 
@@ -195,7 +196,10 @@ def answer_problem(kind, instrument, value=None):
     lo, hi = f"{instrument.min:g}", f"{instrument.max:g}"
     if kind == JUNK:
         return f"{value_kind(value) or 'text'} where a number or response label was expected"
-    return {OUT: f"a number outside {lo}-{hi}", FRACTION: f"not a whole number (the scale is whole numbers {lo}-{hi})",
+    fraction = (f"not a whole number (the scale is whole numbers {lo}-{hi})" if instrument.whole_numbers else
+                f"not on the scale's step of {instrument.answer_step or 0:g} (the scale is {lo}-{hi} in steps of "
+                f"{instrument.answer_step or 0:g})")
+    return {OUT: f"a number outside {lo}-{hi}", FRACTION: fraction,
             BOOLEAN: "true/false where a number was expected",
             NONFINITE: "not a finite number (NaN or infinity) where a number was expected"}.get(kind)
 
@@ -215,7 +219,7 @@ def _known(labels):
     labels = set(labels)
 
     def check(values):
-        return [(t := clean_text(v)) is None or t.casefold() in labels for v in values]
+        return [(t := clean_text(v)) is None or timepoint_key(t) in labels for v in values]
 
     return check
 
@@ -303,7 +307,7 @@ def answer_schema(instrument, *, items, timepoint_labels, age=False):
     """
     columns = {
         "id": _column(_id_present, name="id present", error="id is empty"),
-        "timepoint": _column(_known({normalise_label(t) for t in timepoint_labels}), name="known timepoint",
+        "timepoint": _column(_known({timepoint_key(t) for t in timepoint_labels}), name="known timepoint",
                              error="timepoint label not in the config's timepoints", describe=_timepoint_causes),
     }
     answer_ok, causes = _answer_ok(instrument), _answer_causes(instrument)

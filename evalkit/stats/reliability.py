@@ -285,6 +285,24 @@ def _measure_columns(instrument, measures, available):
     return out
 
 
+def _one_item_note(instrument, measure):
+    """The reliability table's note on a measure of one item: alpha needs two; the given coefficient, if any.
+
+    Examples
+    --------
+    >>> from evalkit.data.cohort import Instrument, Subscale
+    >>> inst = Instrument(id="x", name="X", min=0, max=40, labels={}, scoring="mean", min_answered=1,
+    ...                   subscales=(Subscale("total", "Total", ("total",)),), reliability={"total": 0.85})
+    >>> _one_item_note(inst, "total")
+    'not estimable from one item (a pre-scored measure); reliable change uses the given reliability 0.85'
+    """
+    note = "not estimable from one item (a pre-scored measure)"
+    given = (getattr(instrument, "reliability", None) or {}).get(measure)
+    if given is not None and np.isfinite(given):
+        note += f"; reliable change uses the given reliability {given:g}"
+    return note
+
+
 def _reliability_rows(items, *, instrument, measures, timepoints, confidence, omega=True):
     """Rows of :func:`reliability`; ``omega=False`` skips the factor fit (alpha only)."""
     answers = _Answers.of(items)
@@ -299,7 +317,7 @@ def _reliability_rows(items, *, instrument, measures, timepoints, confidence, om
                    "note": ""}
             rows.append(row)
             if len(cols) < 2:
-                row["note"] = ("not estimable from one item (a pre-scored measure)" if len(cols) == 1
+                row["note"] = (_one_item_note(instrument, m) if len(cols) == 1
                                else "fewer than 2 items in the data")
                 continue
             n, _, cov = answers.moments(tp, cols)

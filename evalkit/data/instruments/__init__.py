@@ -16,6 +16,7 @@ INSTRUMENT_KEYS = {"id", "name", "reference", "key_status", "response", "scoring
                    "subscales", "total", "reliability", "higher_is", "items"}
 SUBSCALE_KEYS = {"id", "label", "items", "reverse", "higher_is"}
 ITEM_KEYS = {"id", "text"}
+RESPONSE_KEYS = {"min", "max", "step", "labels"}
 #: Values of ``higher_is``: what a higher score means.
 HIGHER_IS = ("better", "worse")
 
@@ -26,7 +27,7 @@ def shipped():
     Examples
     --------
     >>> shipped()
-    ['eaq30', 'facilitator_tip']
+    ['eaq30', 'facilitator_tip', 'total_score']
     """
     return sorted(p.stem for p in HERE.glob("*.yml"))
 
@@ -40,6 +41,26 @@ def normalise_label(text):
     'often true'
     """
     return re.sub(r"\s+", " ", str(text)).strip().casefold()
+
+
+_PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)")
+
+
+def timepoint_key(label):
+    """The key timepoint labels are compared by: :func:`normalise_label`, and numbers as numbers.
+
+    So ``'1'``, ``'1.0'`` and ``'01'`` are one label, as are ``' Pre '`` and ``'pre'``.
+
+    Examples
+    --------
+    >>> timepoint_key("01"), timepoint_key(1.0), timepoint_key(" Pre  "), timepoint_key("2.50")
+    ('1', '1', 'pre', '2.5')
+    """
+    text = normalise_label(label)
+    if _PLAIN_NUMBER.fullmatch(text):
+        number = float(text)
+        return str(int(number)) if number.is_integer() else repr(number)
+    return text
 
 
 def load_instrument(spec, *, base=None):
@@ -150,6 +171,66 @@ def _higher_is(value, where, fail):
     return value.strip().lower()
 
 
+def parse_step(value, fail, where):
+    """``response.step`` checked: None (not given), a positive finite number (as float) or ``"any"``."""
+    if value is None:
+        return None
+    if isinstance(value, str) and value.strip().lower() == "any":
+        return "any"
+    if not _finite(value) or value <= 0:
+        fail(f"{where.split('.')[-1]} must be a positive number or 'any', not {value!r}", column=where,
+             expected="step: 1 (whole numbers, the default), step: 0.5 (half points) or step: any")
+    return float(value)
+
+
+def with_response(instrument, response, *, source=None, column="response"):
+    """The instrument with its response range (``min``, ``max``, ``step``) replaced by a cohort config's.
+
+    Parameters
+    ----------
+    instrument : evalkit.data.cohort.Instrument
+    response : dict or None
+        ``{min: ..., max: ..., step: ...}`` (any of them; checked by the config reader).
+    source, column : str, optional
+        The config file and key, for messages.
+
+    Returns
+    -------
+    evalkit.data.cohort.Instrument
+
+    Raises
+    ------
+    ConfigError
+        The instrument has no range of its own and ``response`` gives none (naming the
+        config key), the range is empty, or a response label of the instrument falls
+        outside it.
+
+    Examples
+    --------
+    >>> total = with_response(load_instrument("total_score"), {"min": 0, "max": 40})
+    >>> total.min, total.max, total.answer_step is None
+    (0, 40, True)
+    """
+    import dataclasses
+
+    response = response or {}
+    lo, hi = response.get("min", instrument.min), response.get("max", instrument.max)
+    if lo is None or hi is None:
+        raise ConfigError(f"the instrument '{instrument.id}' takes its response range from the cohort config, and "
+                          f"'{column}' gives no min and max", file=source, column=column,
+                          expected=f"e.g. {column.split('.')[0]}: {{..., response: {{min: 0, max: 100}}}} under "
+                                   f"the section (the lowest and highest possible score)")
+    if not lo < hi:
+        raise ConfigError(f"'{column}' gives min {lo:g} and max {hi:g}: min must be below max", file=source,
+                          column=column, expected="e.g. response: {min: 0, max: 100}")
+    outside = sorted(t for t, v in instrument.labels.items() if not lo <= v <= hi)
+    if outside:
+        raise ConfigError(f"the response label '{outside[0]}' of instrument '{instrument.id}' is outside the range "
+                          f"{lo:g}-{hi:g} that '{column}' gives", file=source, column=column)
+    step = response.get("step", instrument.step)
+    return dataclasses.replace(instrument, min=lo, max=hi, step=step)
+
+
 def _finite(value):
     """Whether ``value`` is a finite number (YAML's true/false, .nan and .inf are not)."""
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
@@ -177,18 +258,24 @@ def parse_instrument(raw, *, source="<instrument>"):
         if key not in raw:
             fail(f"instrument has no '{key}'", column=key)
     resp = raw["response"]
-    if not isinstance(resp, dict) or "min" not in resp or "max" not in resp:
-        fail("response must give min and max", column="response", expected="{min: 1, max: 3, labels: {...}}")
-    lo, hi = resp["min"], resp["max"]
-    if not all(_finite(v) for v in (lo, hi)) or lo >= hi:
+    if not isinstance(resp, dict) or ("min" in resp) != ("max" in resp):
+        fail("response must give min and max (or neither, when the cohort config's 'response' gives the range)",
+             column="response", expected="{min: 1, max: 3, step: 1, labels: {...}}")
+    extra = sorted(set(resp) - RESPONSE_KEYS)
+    if extra:
+        fail(f"unknown key '{extra[0]}' in response; allowed: {', '.join(sorted(RESPONSE_KEYS))}",
+             column=f"response.{extra[0]}")
+    lo, hi = resp.get("min"), resp.get("max")
+    if "min" in resp and (not all(_finite(v) for v in (lo, hi)) or lo >= hi):
         fail("response min must be a number below max (finite numbers, not true/false)", column="response")
+    step = parse_step(resp.get("step"), fail, "response.step")
     labels = {}
     raw_labels = resp.get("labels") or {}
     if not isinstance(raw_labels, dict):
         fail("response labels must map each label to its number", column="response.labels",
              expected="e.g. {not true: 1, sometimes true: 2, often true: 3}")
     for text, value in raw_labels.items():
-        if not isinstance(value, (int, float)) or isinstance(value, bool) or not lo <= value <= hi:
+        if not _finite(value) or (lo is not None and not lo <= value <= hi):
             fail(f"label '{text}' maps to {value!r}, outside the response range {lo}-{hi}", column="response.labels")
         key = normalise_label(text)
         if key in labels and labels[key] != float(value):
@@ -270,4 +357,4 @@ def parse_instrument(raw, *, source="<instrument>"):
                       scoring=scoring, min_answered=float(min_answered), subscales=tuple(subs), total=total,
                       reliability=reliability, source=source,
                       key_status=str(raw.get("key_status") or ""), reference=str(raw.get("reference") or ""),
-                      item_texts={i: texts[i] for i in owner if i in texts})
+                      item_texts={i: texts[i] for i in owner if i in texts}, step=step)
