@@ -339,7 +339,7 @@ def _match_long(match, by_key, twice, used, *, section_cfg, instrument, path, qu
         match.items[target] = cols[0]
     order = {item: j for j, item in enumerate(instrument.items)}
     match.items = dict(sorted(match.items.items(), key=lambda kv: order[kv[0]]))
-    match.by_text = sorted(by_text, key=lambda pair: order[pair[1]])
+    match.by_text = by_text  # in the file's column order
 
 
 def _match_wide(match, by_key, twice, used, *, section_cfg, instrument, path):
