@@ -70,26 +70,86 @@ def slugs(configs):
     return out
 
 
-def _summary(folder):
-    """n and headline effect of a finished cohort, read back from its results files."""
+def _cohort_config(config):
+    """The cohort's config, or None when it cannot be read (the cohort then fails with its own error)."""
+    from .data.config import load_config
+    from .errors import EvalkitError
+
+    try:
+        return load_config(config)
+    except (EvalkitError, OSError, ValueError):
+        return None
+
+
+def _summary(folder, config=None):
+    """``(n, headline)`` of a finished cohort, read back from its results files.
+
+    The headline measure is the first measure the config declares primary (``analysis.primary``) that
+    the results hold, or, when none is declared, the first measure of the children's outcomes (of the
+    facilitators' without children): never the measure with the largest effect, which would be picking
+    the result after seeing it. The headline names the measure and gives its d_z with the 95% CI, the
+    size in words (:func:`evalkit.report.findings.size_words`) and that measure's own n, e.g.
+    ``"Differentiating Emotions: d_z 0.49 [0.37, 0.62], small, 269 children"``; n is that same n.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> (folder / "results").mkdir()
+    >>> pd.DataFrame({"measure": ["a", "b"], "label": ["Alpha", "Beta"], "n": [40, 12], "d_z": [0.2, 0.9],
+    ...               "d_z_ci_low": [-0.1, 0.3], "d_z_ci_high": [0.5, 1.5]}).to_csv(
+    ...     folder / "results" / "child_outcomes.csv", index=False)
+    >>> _summary(folder)
+    (40, 'Alpha: d_z 0.20 [−0.10, 0.50], small, 40 children')
+    """
+    from .report.findings import format_number, size_words
+
     results = Path(folder) / "results"
-    n, headline = None, ""
+    config = _cohort_config(config) if config is not None and not hasattr(config, "analysis") else config
+    primary = list((config.analysis.get("primary") or []) if config is not None else [])
+    tables = []
     for stem, unit in (("child_outcomes", "children"), ("facilitator_outcomes", "facilitators")):
         path = results / f"{stem}.csv"
-        if not path.is_file():
-            continue
-        table = pd.read_csv(path)
-        table = table[table["n"].notna()]
-        if table.empty:
-            continue
-        n = int(table["n"].max())
-        best = table.loc[table["d_z"].abs().idxmax()] if table["d_z"].notna().any() else None
-        if best is not None:
-            label = best.get("label", best["measure"])
-            headline = (f"{label}: d_z = {best['d_z']:.2f} [{best['d_z_ci_low']:.2f}, {best['d_z_ci_high']:.2f}], "
-                        f"{n} {unit}")
-        break
-    return n, headline
+        if path.is_file():
+            table = pd.read_csv(path)
+            if not table.empty and "measure" in table.columns:
+                tables.append((table, unit))
+    if not tables:
+        return None, ""
+    found = [(table[table["measure"] == m].iloc[0], unit) for m in primary for table, unit in tables
+             if (table["measure"] == m).any()]
+    row, unit = found[0] if found else (tables[0][0].iloc[0], tables[0][1])
+    n = int(row["n"]) if pd.notna(row.get("n")) else None
+    label = row.get("label") if isinstance(row.get("label"), str) and row.get("label").strip() else row["measure"]
+    people = f"{n} {unit}" if n is not None else f"an unknown number of {unit}"
+    d, lo, hi = (float(row.get(c, float("nan"))) for c in ("d_z", "d_z_ci_low", "d_z_ci_high"))
+    if d != d:  # not tested (too few pairs, no variance)
+        return n, f"{label}: not tested, {people}"
+    return n, (f"{label}: d_z {format_number(d)} [{format_number(lo)}, {format_number(hi)}], {size_words(d)}, "
+               f"{people}")
+
+
+def _shareable(exc, out):
+    """The text of an error that the shared index may show: :attr:`EvalkitError.shareable`, complete.
+
+    A failed notebook's own message carries the exception's text, which may quote a value from the data;
+    unless the error gives a shareable text of its own, it is told by the notebooks that failed as the
+    cohort's ``manifest.json`` records them (notebook, cell and error type, no value).
+    """
+    import json
+
+    from .errors import NotebookError
+
+    text = getattr(exc, "shareable", None) or str(exc)
+    if isinstance(exc, NotebookError) and text == str(exc):
+        try:
+            notebooks = json.loads((Path(out) / "manifest.json").read_text(encoding="utf-8")).get("notebooks", {})
+            failed = [str(v["error"]) for v in notebooks.values()
+                      if isinstance(v, dict) and v.get("status") == "failed" and v.get("error")]
+        except (OSError, ValueError, AttributeError):
+            failed = []
+        text = "; ".join(failed) or "a report notebook failed; the executed notebook shows the details"
+    return text
 
 
 def _run_one(config, out, force, kernels, on_notebook, notebook_dir=None):
@@ -103,7 +163,7 @@ def _run_one(config, out, force, kernels, on_notebook, notebook_dir=None):
         report(config, out_dir=out, force=force, kernels=kernels, notebook_dir=notebook_dir,
                on_notebook=lambda name, error: on_notebook(out.name, name, error))
     except EvalkitError as exc:  # the index is shared: the message without values quoted from the data
-        return exc.exit_code, f"evalkit: error: {getattr(exc, 'shareable', exc)}"
+        return exc.exit_code, f"evalkit: error: {_shareable(exc, out)}"
     except Exception as exc:  # noqa: BLE001 - one cohort's fault never stops the batch
         log = out.parent / "evalkit-error.log"
         try:
@@ -147,7 +207,9 @@ def batch(configs, *, out_dir, jobs=None, shard_spec=None, force=False, progress
     Returns
     -------
     pandas.DataFrame
-        One row per cohort: ``cohort, config, status, exit_code, n, headline_effect, link, error``.
+        One row per cohort: ``cohort`` (its folder), ``config``, ``status``, ``exit_code``, ``n`` and
+        ``headline_effect`` (of the headline measure, see :func:`_summary`), ``link``, ``error`` (the
+        complete shareable message) and ``name`` (the config's cohort name, shown on the index).
 
     Raises
     ------
@@ -214,9 +276,11 @@ def _batch(chosen, names, out_dir, *, jobs, shard_spec, force, progress, noteboo
             for future in as_completed(futures):
                 config, name = futures[future]
                 code, error = future.result()
-                n, headline = _summary(out_dir / name) if code == 0 else (None, "")
+                cfg = _cohort_config(config)
+                n, headline = _summary(out_dir / name, cfg) if code == 0 else (None, "")
                 index = out_dir / name / "index.html"
-                rows.append({"cohort": name, "config": config, "status": "ok" if code == 0 else "failed",
+                rows.append({"cohort": name, "name": cfg.name if cfg is not None else name, "config": config,
+                             "status": "ok" if code == 0 else "failed",
                              "exit_code": code, "n": n, "headline_effect": headline,
                              "link": f"{name}/index.html" if code in (0, 1) and index.is_file() else "",
                              "error": error})
@@ -227,7 +291,7 @@ def _batch(chosen, names, out_dir, *, jobs, shard_spec, force, progress, noteboo
     notebook_bar.close()
     bars.close()
     table = pd.DataFrame(rows, columns=["cohort", "config", "status", "exit_code", "n", "headline_effect", "link",
-                                        "error"]).sort_values("cohort", ignore_index=True)
+                                        "error", "name"]).sort_values("cohort", ignore_index=True)
     title = "Evaluation reports by cohort" + (f" (shard {shard_spec})" if shard_spec else "")
     _replace(out_dir / "index.html", batch_index_html(table, title=title))
     from .data.pipeline import neutralise_formulas

@@ -135,6 +135,21 @@ def test_write_results_is_byte_identical(tmp_path, children, facilitators):
     assert header == ",".join(PAIRED_COLUMNS)
 
 
+def test_moderators_csv_carries_the_family_holm_column(tmp_path, children):
+    """results/moderators.csv keeps every column and gains p_holm_family: Holm across the interaction tests,
+    as statsmodels.stats.multitest.multipletests(p, method="holm") gives (the reference)."""
+    from statsmodels.stats.multitest import multipletests
+
+    write_results({"moderators": children["moderators"]}, tmp_path)
+    table = pd.read_csv(tmp_path / "moderators.csv")
+    assert list(table.columns) == MODERATOR_COLUMNS and MODERATOR_COLUMNS[-1] == "p_holm_family"
+    inter = table[(table["source"] == "interaction") & table["p"].notna()]
+    assert len(inter) == 6 * 2  # every subscale by delivery and site (Site Z left out, two sites tested)
+    assert inter["p_holm_family"].to_numpy() == pytest.approx(multipletests(inter["p"], method="holm")[1],
+                                                             rel=1e-9)
+    assert table.loc[table["source"] != "interaction", "p_holm_family"].isna().all()
+
+
 def test_row_order_of_input_does_not_change_output(tmp_path):
     sec = make_section("children")
     shuffled = make_section("children")

@@ -8,7 +8,7 @@ import statsmodels.formula.api as smf
 from scipy import stats as st
 
 from evalkit.errors import DataError
-from evalkit.stats.moderators import MODERATOR_COLUMNS, ancova, group_means, moderators
+from evalkit.stats.moderators import ANCOVA_COLUMNS, MODERATOR_COLUMNS, ancova, group_means, moderators
 
 
 @pytest.fixture
@@ -144,7 +144,7 @@ def test_one_group_left_gives_single_nan_row():
     data = unbalanced(sizes=(4, 25, 3))
     for fn in (moderators, ancova):
         res = fn(data, measures=["m"], factors=["site", "delivery"], min_group_n=10)
-        assert len(res) == 2 and list(res.columns) == MODERATOR_COLUMNS
+        assert len(res) == 2 and list(res.columns) == (MODERATOR_COLUMNS if fn is moderators else ANCOVA_COLUMNS)
         assert res["F"].isna().all()
         assert "fewer than 2 'site' groups" in res["note"].iloc[0]
         assert "no column 'delivery'" in res["note"].iloc[1]
@@ -239,3 +239,41 @@ def test_zero_residual_gives_notes_not_zero_division():
     assert inter["F"].isna().all() and inter["note"].str.contains("no residual variance").all()
     between = mixed.set_index("source").loc["delivery"]
     assert np.isfinite(between["F"]) and between["note"] == ""
+
+
+def test_moderator_family_holm_matches_statsmodels_multipletests():
+    """p_holm_family: the interaction p values Holm-adjusted across every moderator test of the table.
+
+    Reference: statsmodels.stats.multitest.multipletests(p, method="holm") (Holm, 1979), run here on the
+    interaction p values; rows that are not interaction tests, or not tested, stay NaN and are not counted.
+    """
+    from statsmodels.stats.multitest import multipletests
+
+    rng = np.random.default_rng(3)
+    data = unbalanced(sizes=(12, 25, 40))
+    data["m2"] = data["m"] + rng.normal(0, 0.3, len(data))
+    data["delivery"] = np.where(rng.random(len(data)) < 0.5, "group", "one-to-one")
+    data.loc[data["timepoint"] == "post", "delivery"] = data.loc[data["timepoint"] == "pre", "delivery"].to_numpy()
+    res = moderators(data, measures=["m", "m2"], factors=["site", "delivery", "referral"], min_group_n=10)
+    inter = res["source"] == "interaction"
+    assert inter.sum() == 4 and res["factor"].eq("referral").sum() == 2  # the missing factor: 2 skipped rows
+    expected = multipletests(res.loc[inter, "p"], method="holm")[1]
+    assert res.loc[inter, "p_holm_family"].to_numpy() == pytest.approx(expected, rel=1e-12)
+    assert res.loc[~inter, "p_holm_family"].isna().all()
+    assert (res.loc[inter, "p_holm_family"] >= res.loc[inter, "p"]).all()
+    # the adjustment is across the whole table: one measure's own interaction tests alone give less
+    alone = moderators(data, measures=["m"], factors=["site", "delivery"], min_group_n=10)
+    assert alone.loc[alone["source"] == "interaction", "p_holm_family"].to_numpy() == pytest.approx(
+        multipletests(alone.loc[alone["source"] == "interaction", "p"], method="holm")[1], rel=1e-12)
+
+
+def test_moderator_family_holm_by_hand():
+    # Holm (1979) by hand on three interaction p values 0.01, 0.04, 0.03 (m = 3):
+    # sorted 0.01 * 3 = 0.03, 0.03 * 2 = 0.06, max(0.06, 0.04 * 1) = 0.06
+    from evalkit.stats.moderators import interaction_holm
+
+    t = pd.DataFrame({"source": ["interaction", "time", "interaction", "site", "interaction"],
+                      "p": [0.01, 0.0001, 0.04, 0.5, 0.03]})
+    out = interaction_holm(t)
+    assert out.iloc[[0, 2, 4]].tolist() == pytest.approx([0.03, 0.06, 0.06])
+    assert out.iloc[[1, 3]].isna().all()

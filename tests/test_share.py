@@ -171,7 +171,7 @@ def test_cleaning_actions_hide_what_the_accounting_table_hides(monkeypatch):
            "reason": ["unknown timepoint"] * 2 + ["exact duplicate"] * 6 + ["conflicting duplicate"] * 12,
            "column": ["timepoint"] * 2 + [""] * 18}
     data = _page_data(summary, log)
-    accounting = nb.accounting(data).frame.set_index("file").loc["all files"]
-    assert (accounting["unknown timepoint"], accounting["exact duplicate"]) == ("<5", "*")
-    actions = nb.cleaning_actions(data).frame.set_index("reason")["rows"].to_dict()
+    accounting = nb.accounting(data).frame.set_index("File").loc["All files"]
+    assert (accounting["Unknown timepoint"], accounting["Exact duplicate"]) == ("<5", "*")
+    actions = nb.cleaning_actions(data).frame.set_index("Reason")["Rows"].to_dict()
     assert actions == {"conflicting duplicate": 12, "exact duplicate": "*", "unknown timepoint": "<5"}

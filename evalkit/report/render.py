@@ -746,8 +746,13 @@ def index_html(title, rows=None, *, links=(), headline_sentences=(), provenance=
     return _page(title, "\n".join(sections))
 
 
-_BATCH_COLUMNS = [("cohort", "Cohort"), ("status", "Status"), ("n", "n"),
-                  ("headline_effect", "Headline effect"), ("link", "Report")]
+_BATCH_COLUMNS = [("name", "Cohort"), ("status", "Status"), ("n", "n"),
+                  ("headline_effect", "Headline measure"), ("error", "Problem"), ("link", "Report")]
+#: Under the batch index's table: what the headline is and how it was chosen.
+_BATCH_NOTE = ("Headline measure: the first measure the cohort's config declares primary (analysis.primary), or "
+               "its first measure when none is declared, with d_z and its 95% confidence interval, the size in "
+               "words (Cohen's 1988 convention: below 0.2 negligible, 0.2 small, 0.5 moderate, 0.8 large) and that "
+               "measure's own n. Problem: why a cohort failed, as the error says it.")
 
 
 def _batch_min_cell(record, default):
@@ -766,6 +771,21 @@ def _batch_min_cell(record, default):
         return default
 
 
+def _suppressed_counts(text, min_cell):
+    """``text`` with every count of 1 to ``min_cell - 1`` written before a word ("3 rows", "2 unknown
+    timepoint") shown as ``"<min_cell"``; numbers after a word ("cell 3") are places, not counts.
+
+    Examples
+    --------
+    >>> _suppressed_counts("all 3 rows were excluded (2 unknown timepoint, 12 exact duplicate); cell 3", 5)
+    'all <5 rows were excluded (<5 unknown timepoint, 12 exact duplicate); cell 3'
+    """
+    def hide(match):
+        return f"<{min_cell}" if 1 <= int(match.group(0)) < min_cell else match.group(0)
+
+    return re.sub(r"(?<![\w.,<\-/])\d+(?=\s+[^\W\d_])", hide, text)
+
+
 def _suppressed_n(record, min_cell):
     """``(n shown, headline shown)``: an n of 1 to min_cell - 1 becomes "<min_cell", in the headline too."""
     n, headline = record.get("n"), record.get("headline_effect")
@@ -780,29 +800,42 @@ def _suppressed_n(record, min_cell):
     return f"<{min_cell}", headline
 
 
+def _batch_error(record, min_cell):
+    """The row's error as the index shows it: complete, without the command-line prefix, small counts hidden."""
+    error = record.get("error")
+    if not isinstance(error, str) or not error.strip():
+        return None
+    text = re.sub(r"^evalkit: (?:error: )?", "", error.strip())
+    return _suppressed_counts(text, min_cell)
+
+
 def batch_index_html(rows, *, title="Evaluation reports by cohort", min_cell=5):
     """Build the offline page that lists many cohorts' reports.
 
     Parameters
     ----------
     rows : pandas.DataFrame or list of dict
-        One row per cohort with ``cohort``, ``status`` (e.g. "ok", "failed",
-        "withheld"), ``n``, ``headline_effect`` (or ``"headline effect"``; text,
-        e.g. "d = 0.62 [0.30, 0.94]") and ``link`` (relative path to the cohort's
-        index page; empty for cohorts without a report). Missing columns show as
-        dashes.
+        One row per cohort with ``name`` (the cohort's name from its config; else
+        ``cohort``, its folder, is shown), ``status`` (e.g. "ok", "failed",
+        "withheld"), ``n``, ``headline_effect`` (or ``"headline effect"``; text
+        naming the headline measure, e.g. "Knowledge: d_z 0.62 [0.30, 0.94],
+        moderate, 24 children"), ``error`` (the complete shareable message of a
+        failed cohort) and ``link`` (relative path to the cohort's index page;
+        empty for cohorts without a report). Missing columns show as dashes.
     title : str, default "Evaluation reports by cohort"
         Page title and heading.
     min_cell : int, default 5
         Smallest n shown; a row's own ``min_cell``, or its ``config``'s
         ``disclosure.min_cell``, raises it for that row. A smaller n shows as
-        ``"<min_cell"``, in the headline effect too.
+        ``"<min_cell"``, in the headline effect too, and so does a count of 1 to
+        ``min_cell - 1`` in the error ("all 3 rows were excluded").
 
     Returns
     -------
     str
-        A complete offline HTML page with one table; status cells carry the
-        class ``status-<status>`` for colour.
+        A complete offline HTML page with one table and a note on how the
+        headline was chosen; a status is a ``<span class="status-<status>">``
+        for colour; words are left-aligned (``class="text"``), numbers right.
 
     Raises
     ------
@@ -812,14 +845,16 @@ def batch_index_html(rows, *, title="Evaluation reports by cohort", min_cell=5):
     Examples
     --------
     >>> page = batch_index_html([
-    ...     {"cohort": "A", "status": "ok", "n": 24, "headline_effect": "d = 0.62",
-    ...      "link": "A/index.html"},
-    ...     {"cohort": "B", "status": "failed", "n": None, "headline_effect": None, "link": ""}])
-    >>> hyperlinks(page), 'class="status-failed"' in page
-    (['A/index.html'], True)
+    ...     {"name": "North", "cohort": "north", "status": "ok", "n": 24, "headline_effect": "Knowledge: d_z 0.62",
+    ...      "link": "north/index.html"},
+    ...     {"cohort": "south", "status": "failed", "n": None, "headline_effect": None, "link": "",
+    ...      "error": "evalkit: error: file x.csv: no usable rows: all 3 rows were excluded"}])
+    >>> hyperlinks(page), 'class="status-failed"' in page, ">North<" in page, "all &lt;5 rows" in page
+    (['north/index.html'], True, True, True)
     """
-    body = ["<table>", "<thead><tr>" + "".join(f"<th>{label}</th>" for _, label in _BATCH_COLUMNS)
-            + "</tr></thead><tbody>"]
+    text = ' class="text"'
+    body = ["<table>", "<thead><tr>" + "".join(f"<th{'' if key == 'n' else text}>{label}</th>"
+                                               for key, label in _BATCH_COLUMNS) + "</tr></thead><tbody>"]
     for record in _records(rows):
         if "headline_effect" not in record and "headline effect" in record:
             record["headline_effect"] = record["headline effect"]
@@ -827,14 +862,21 @@ def batch_index_html(rows, *, title="Evaluation reports by cohort", min_cell=5):
         slug = re.sub(r"[^a-z0-9]+", "-", status.lower()).strip("-")
         link = record.get("link")
         has_link = isinstance(link, (str, Path)) and str(link).strip() != ""
-        n, headline = _suppressed_n(record, _batch_min_cell(record, min_cell))
+        cell_min = _batch_min_cell(record, min_cell)
+        n, headline = _suppressed_n(record, cell_min)
+        name = record.get("name")
+        if not isinstance(name, str) or not name.strip():
+            name = record.get("cohort")
         cells = [
-            f"<td>{_text(record.get('cohort'))}</td>",
-            f'<td class="status-{slug}">{_text(status) if status else "&ndash;"}</td>',
+            f"<td{text}>{_text(name)}</td>",
+            f'<td{text}><span class="status-{slug}">{_text(status)}</span></td>' if status else
+            f"<td{text}>&ndash;</td>",
             f"<td>{_text(n)}</td>",
-            f"<td>{_text(headline)}</td>",
-            f'<td><a href="{_href(link, "link")}">report</a></td>' if has_link else "<td>&ndash;</td>",
+            f"<td{text}>{_text(headline)}</td>",
+            f"<td{text}>{_text(_batch_error(record, cell_min))}</td>",
+            f'<td{text}><a href="{_href(link, "link")}">report</a></td>' if has_link else f"<td{text}>&ndash;</td>",
         ]
         body.append("<tr>" + "".join(cells) + "</tr>")
     body.append("</tbody></table>")
+    body.append(f'<p class="note">{_html.escape(_BATCH_NOTE)}</p>')
     return _page(title, "\n".join(body))

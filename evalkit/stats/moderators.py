@@ -6,13 +6,14 @@ import pandas as pd
 from scipy import stats as st
 
 from ..errors import DataError
-from .paired import _PrePost
+from .paired import _PrePost, holm
 
-MODERATOR_COLUMNS = [
+ANCOVA_COLUMNS = [
     "measure", "factor", "source", "ss", "F", "df1", "df2", "p", "np2", "ss_type", "n",
     "n_groups", "groups", "note",
 ]
-ANCOVA_COLUMNS = MODERATOR_COLUMNS
+#: The ANCOVA columns and ``p_holm_family``: the interaction p Holm-adjusted across every moderator test.
+MODERATOR_COLUMNS = [*ANCOVA_COLUMNS, "p_holm_family"]
 GROUP_MEANS_COLUMNS = [
     "measure", "factor", "level", "timepoint", "n", "mean", "sd", "se", "ci_low", "ci_high",
 ]
@@ -58,7 +59,7 @@ def _find_groups(split, measure, factor, min_group_n):
 
 
 def _skip_row(measure, factor, note, ss_type):
-    row = {c: np.nan for c in MODERATOR_COLUMNS}
+    row = {c: np.nan for c in ANCOVA_COLUMNS}
     row.update(measure=measure, factor=factor, source=factor, ss_type=ss_type, n=0, n_groups=0,
                groups="", note=note)
     return row
@@ -148,6 +149,9 @@ def moderators(scores, *, measures, factors, min_group_n=10, ss_type="III"):
         * ``ss_type``: ``"III"`` or ``"II"``.
         * ``n``: matched pairs analysed; ``n_groups``; ``groups``: levels analysed.
         * ``note``: groups or people left out, or why the factor was skipped.
+        * ``p_holm_family``: on ``interaction`` rows, ``p`` Holm-adjusted across
+          every interaction test of the table (the family of moderator tests,
+          :func:`interaction_holm`); NaN on other rows.
 
     Notes
     -----
@@ -167,10 +171,16 @@ def moderators(scores, *, measures, factors, min_group_n=10, ss_type="III"):
     form so that 100,000 people take milliseconds. A factor with fewer than 2
     groups left is skipped with a note.
 
+    Moderator analyses are exploratory: every measure x factor pair is a test,
+    so ``p_holm_family`` corrects the interaction p values for their number.
+
     References
     ----------
     Maxwell, S. E., Delaney, H. D., & Kelley, K. (2018). Designing experiments
     and analyzing data (3rd ed.), ch. 12. Routledge.
+
+    Holm, S. (1979). A simple sequentially rejective multiple test procedure.
+    Scandinavian Journal of Statistics, 6(2), 65-70.
 
     Examples
     --------
@@ -201,10 +211,47 @@ def moderators(scores, *, measures, factors, min_group_n=10, ss_type="III"):
                 continue
             rows.extend(_mixed_rows(x, y, levels, g, measure=m, factor=fac, ss_type=ss_type,
                                     note=note))
-    out = pd.DataFrame(rows, columns=MODERATOR_COLUMNS)
+    out = pd.DataFrame(rows, columns=ANCOVA_COLUMNS)
     out["n"] = out["n"].astype(int)
     out["n_groups"] = out["n_groups"].astype(int)
+    out["p_holm_family"] = interaction_holm(out)
     return out
+
+
+def interaction_holm(table):
+    """The interaction p values of a moderators table, Holm-adjusted across all of them.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Output of :func:`moderators` (``source`` and ``p`` columns).
+
+    Returns
+    -------
+    pandas.Series
+        Same index as ``table``: on ``source == "interaction"`` rows with a p
+        value, that p Holm-adjusted across every such row (the family of
+        moderator tests); NaN on the other rows (factor and time effects,
+        skipped factors), which do not count towards the family size.
+
+    Notes
+    -----
+    The number of tests in the family, ``m``, is the number of interaction
+    rows with a p value: every measure x factor pair that could be tested.
+    See :func:`evalkit.stats.holm` for the adjustment.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> t = pd.DataFrame({"source": ["site", "time", "interaction"] * 2 + ["site"],
+    ...                   "p": [0.5, 0.001, 0.01, 0.2, 0.001, 0.04, float("nan")]})
+    >>> interaction_holm(t).round(3).tolist()
+    [nan, nan, 0.02, nan, nan, 0.04, nan]
+    """
+    family = (table["source"] == "interaction").to_numpy()
+    out = np.full(len(table), np.nan)
+    out[family] = holm(table["p"].to_numpy(dtype=float)[family])
+    return pd.Series(out, index=table.index, name="p_holm_family")
 
 
 def _ancova_sse(x, y, g, k):
@@ -277,7 +324,8 @@ def ancova(scores, *, measures, factors, min_group_n=10):
         Two rows per measure x factor (``source`` = the factor name, then
         ``"pre"``, the covariate), or one NaN row with a ``note`` when skipped;
         same columns as :func:`moderators`: ``measure, factor, source, ss, F,
-        df1, df2, p, np2, ss_type, n, n_groups, groups, note``.
+        df1, df2, p, np2, ss_type, n, n_groups, groups, note`` (without its
+        ``p_holm_family``).
 
     Notes
     -----
