@@ -265,3 +265,113 @@ def test_validate_prints_the_layout_questionnaires_from_rows_and_text_matches(re
     assert "columns matched to items by their question text (30):" in out
     assert "forms.xlsx: \"1. When I\u2019m angry, I don\u2019t always know why\" -> q1" in out
     assert "forms.xlsx: \"Q30 \u2013 When I'm fed up, I don't always know why\" -> q30" in out
+
+
+# ----------------------------------------------------------------------------- the rules, one by one
+
+def _small(folder, text, **children):
+    """A cohort of one wide or long CSV (``text``) with the EAQ-30 and the given section settings."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "children.csv").write_text(text, encoding="utf-8")
+    section = {"file": "children.csv", "instrument": "eaq30", "timepoints": {"pre": ["pre"], "post": ["post"]}}
+    section.update(children)
+    path = folder / "cohort.yml"
+    path.write_text(yaml.safe_dump({"name": "Small", "children": section}, sort_keys=False))
+    return path
+
+
+def _answers(value, suffix=""):
+    return ",".join([str(value)] * 30)
+
+
+def _header(suffix):
+    return ",".join(f"{q}{suffix}" for q in EAQ_ITEMS)
+
+
+def test_wide_rows_split_per_timepoint_keep_their_row_numbers(tmp_path):
+    text = (f"child_id,age,{_header('_pre')},{_header('_post')}\n"
+            f"c1,9,{_answers(1)},{_answers(2)}\n"
+            f"c2,10,{_answers(2)},{',' * 29}\n"            # a blank post block: a pre-only child
+            f"c3,11,{_answers(3)},{_answers('x')}\n")       # junk at post, logged on the file's row 4
+    cohort = prepare_cohort(_small(tmp_path, text, layout="wide", columns={"id": "child_id", "age": "age"}))
+    scores = cohort.children.scores.set_index(["id", "timepoint"])
+    assert scores.loc[("c1", "pre"), "bodily_awareness"] == 1 and scores.loc[("c1", "post"), "bodily_awareness"] == 2
+    assert sorted(scores.index) == [("c1", "post"), ("c1", "pre"), ("c2", "pre"), ("c3", "pre")]
+    assert scores.loc[("c1", "post"), "age"] == 9 and not scores.loc[("c2", "pre"), "matched"]
+    rows = cohort.rows
+    assert rows["_row"].tolist() == [2, 3, 4, 2, 3, 4]
+    assert rows["timepoint"].tolist() == ["pre", "pre", "pre", "post", "post", "post"]
+    excluded = rows[rows["status"] == "excluded"].set_index("_row")["reason"].to_dict()
+    assert excluded == {3: "no answers", 4: "no answers"}
+    junk = cohort.log[cohort.log["reason"] == "not a number or response label"]
+    assert set(junk["row"]) == {4} and len(junk) == 30
+    assert cohort.summary.iloc[-1][["rows_in", "rows_kept", "rows_excluded"]].tolist() == [6, 4, 2]
+
+
+def test_wide_columns_timepoint_first_with_a_rename_and_per_timepoint_factors(tmp_path):
+    text = ("Group,Prewt,Postwt,PreAge,PostAge\n"
+            "a,80.5,82,9,10\n"
+            "b,90,91.5,12,12\n")
+    cfg = _small(tmp_path, text, layout="wide", wide_columns="{timepoint}{item}", instrument="total_score",
+                 response={"min": 0, "max": 200}, items={"wt": "total"},
+                 timepoints={"pre": ["Pre"], "post": ["Post"]},
+                 columns={"id": "row", "delivery": "Group", "age": "Age"})
+    cohort = prepare_cohort(cfg)
+    scores = cohort.children.scores
+    assert scores["id"].tolist() == ["2", "2", "3", "3"]
+    assert scores["total"].tolist() == [80.5, 82.0, 90.0, 91.5]
+    assert scores["age"].tolist() == [9.0, 9.0, 12.0, 12.0]  # a person's age from the baseline questionnaire
+    assert cohort.notes["children.csv"][-1] == "no id column: each row's number in the file is its id ('columns: {id: row}')"
+
+
+def test_row_numbers_as_ids_only_for_wide_files(tmp_path):
+    from evalkit.errors import DataError
+
+    text = f"timepoint,{_header('')}\npre,{_answers(1)}\n"
+    with pytest.raises(DataError, match=r"'columns: \{id: row\}' \(the row number as id\) works only with "
+                                        r"'layout: wide'"):
+        prepare_cohort(_small(tmp_path, text, columns={"id": "row"}))
+
+
+def test_a_wide_row_with_nothing_in_it_is_a_blank_row(tmp_path):
+    text = f"{_header('_pre')},{_header('_post')}\n{_answers(1)},{_answers(2)}\n{',' * 59}\n{_answers(3)},{_answers(3)}\n"
+    cohort = prepare_cohort(_small(tmp_path, text, layout="wide", columns={"id": "row"}))
+    excluded = cohort.rows[cohort.rows["status"] == "excluded"]
+    assert excluded["_row"].tolist() == [3, 3] and set(excluded["reason"]) == {"blank row"}
+    assert sorted(cohort.children.scores["id"].unique()) == ["2", "4"]
+
+
+def test_a_file_per_timepoint_excludes_rows_whose_timepoint_disagrees(tmp_path):
+    (tmp_path / "pre.csv").write_text(f"child_id,{_header('')}\nc1,{_answers(1)}\nc2,{_answers(1)}\n")
+    (tmp_path / "post.csv").write_text(f"child_id,timepoint,{_header('')}\nc1,post,{_answers(2)}\n"
+                                       f"c2,PRE,{_answers(2)}\nc3,,{_answers(2)}\n")
+    path = tmp_path / "cohort.yml"
+    path.write_text(yaml.safe_dump({"children": {"file": {"pre": "pre.csv", "post": ["post.csv"]},
+                                                 "instrument": "eaq30"}}))
+    cohort = prepare_cohort(path)
+    rows = cohort.rows.set_index(["_file", "_row"])
+    assert rows.loc[("post.csv", 3), "reason"] == "timepoint differs from its file"
+    assert rows.loc[("post.csv", 4), "timepoint"] == "post" and rows.loc[("post.csv", 4), "status"] == "kept"
+    log = cohort.log[cohort.log["reason"] == "timepoint differs from its file"]
+    assert log["detail"].tolist() == ["label 'PRE' says pre, but the file is given for post"]
+    summary = cohort.summary.set_index("file")
+    assert summary.loc["post.csv", "timepoint differs from its file"] == 1
+    assert sorted(cohort.children.scores.query("matched")["id"].unique()) == ["c1"]
+
+
+def test_timepoint_labels_compare_as_numbers(tmp_path):
+    text = (f"child_id,timepoint,{_header('')}\n"
+            f"c1,01,{_answers(1)}\nc1,2.0,{_answers(2)}\nc2,1.0,{_answers(1)}\nc2, 2 ,{_answers(3)}\nc3,3,{_answers(3)}\n")
+    cohort = prepare_cohort(_small(tmp_path, text, timepoints={"pre": [1], "post": ["02"]},
+                                   columns={"id": "child_id", "timepoint": "timepoint"}))
+    assert cohort.children.scores.groupby("id")["timepoint"].agg(list).to_dict() == {
+        "c1": ["pre", "post"], "c2": ["pre", "post"]}
+    assert cohort.rows.set_index("_row").loc[6, "reason"] == "unknown timepoint"
+    assert cohort.problems.query("column == 'timepoint'")["rows"].tolist() == [1]
+
+
+def test_wide_timepoint_labels_compare_as_numbers_too(tmp_path):
+    text = f"id,{_header('_t01')},{_header('_t2')}\nc1,{_answers(1)},{_answers(2)}\n"
+    cohort = prepare_cohort(_small(tmp_path, text, layout="wide", wide_columns="{item}_t{timepoint}",
+                                   timepoints={"pre": [1], "post": [2]}, columns={"id": "id"}))
+    assert cohort.children.scores["timepoint"].tolist() == ["pre", "post"]
