@@ -365,3 +365,56 @@ def test_instrument_item_and_direction_errors(extra, column, words):
     with pytest.raises(ConfigError) as err:
         parse_instrument(_spec(**extra))
     assert f"column '{column}'" in str(err.value) and words in str(err.value)
+
+
+# --- issue 11: layouts, a file per timepoint, the section's response range ------------------------------
+
+@pytest.mark.parametrize("text,key,fragment", [
+    ("children: {file: a.csv, layout: tall}\n", "children.layout", "must be long or wide, not 'tall'"),
+    ("children: {file: a.csv, wide_columns: '{item}_{timepoint}'}\n", "children.wide_columns",
+     "only read with 'layout: wide'"),
+    ("children: {file: a.csv, layout: wide, wide_columns: '{item}_pre'}\n", "children.wide_columns",
+     r"must hold \{item\} and \{timepoint\} once each"),
+    ("children: {file: a.csv, layout: wide, wide_columns: '{item}_{timepoint}_{item}'}\n", "children.wide_columns",
+     "once each"),
+    ("children: {file: a.csv, layout: wide, wide_columns: '{item}_{timepoint'}\n", "children.wide_columns",
+     "once each"),
+    ("children: {file: {pre: a.csv, middle: b.csv}}\n", "children.file.middle",
+     "names the timepoint 'middle', which is neither pre, post nor a label"),
+    ("children: {file: {pre: a.csv, post: []}}\n", "children.file.post", "names no file"),
+    ("children: {file: {pre: a.csv, post: b.csv}, layout: wide}\n", "children.layout",
+     "gives a file per timepoint, which is the long layout"),
+    ("children: {file: a.csv, response: {min: 0, max: 10, steps: 1}}\n", "children.response.steps",
+     "unknown key 'steps'"),
+    ("children: {file: a.csv, response: {min: 10, max: 0}}\n", "children.response", "min must be below max"),
+    ("children: {file: a.csv, response: {min: true, max: 10}}\n", "children.response.min", "finite number"),
+    ("children: {file: a.csv, response: {step: 0}}\n", "children.response.step", "positive number or 'any'"),
+    ("children: {file: a.csv, response: 10}\n", "children.response", "must map min, max"),
+    ("children: {file: a.csv, timepoints: {pre: [1], post: ['01']}}\n", "children.timepoints.post",
+     "numbers compare as numbers"),
+])
+def test_layout_and_response_mistakes_are_named(tmp_path, text, key, fragment):
+    path = tmp_path / "c.yml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=fragment) as err:
+        load_config(path)
+    assert "c.yml" in str(err.value) and f"column '{key}'" in str(err.value)
+
+
+def test_layout_files_per_timepoint_and_response_are_read(tmp_path):
+    path = tmp_path / "c.yml"
+    path.write_text("children:\n  file: {pre: baseline.xlsx, baseline2: [b.csv], post: [end_a.csv, end_b.csv]}\n"
+                    "  timepoints: {pre: [pre, baseline2], post: [post]}\n"
+                    "  response: {min: 0, max: 10, step: 0.5}\n"
+                    "facilitators: {file: f.csv, layout: wide, wide_columns: '{timepoint}{item}'}\n")
+    cfg = load_config(path)
+    kids = cfg.children
+    assert [p.name for p in kids.files] == ["baseline.xlsx", "b.csv", "end_a.csv", "end_b.csv"]
+    assert kids.file_timepoints == ["pre", "pre", "post", "post"] and kids.layout == "long"
+    assert kids.timepoint_of(tmp_path.resolve() / "end_b.csv") == "post"
+    assert kids.response == {"min": 0, "max": 10, "step": 0.5}
+    assert [p.name for p in cfg.input_files()] == ["baseline.xlsx", "b.csv", "end_a.csv", "end_b.csv", "f.csv"]
+    fac = cfg.facilitators
+    assert (fac.layout, fac.wide_columns, fac.file_timepoints, fac.response) == ("wide", "{timepoint}{item}", [], None)
+    assert (kids.wide_columns, load_config(tmp_path / "c.yml").children.columns["id"]) == ("{item}_{timepoint}",
+                                                                                            "child_id")
