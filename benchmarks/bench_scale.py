@@ -10,6 +10,11 @@ job and nothing is cached between runs:
   sections) + ``evalkit.notebook.analyse`` (every statistic of every section,
   the tables ``evalkit report --no-notebooks`` writes), no notebooks.
 
+The same cohort is also written wide (one row per child: the factors once, then
+``q1_pre`` ... ``q30_post``; issue 11) and read with ``layout: wide``: evalkit on it
+is printed beside the long figures, as a ratio to ``pandas.read_csv`` of the wide
+file (``wide_read_csv``, ``wide_evalkit``).
+
 Times are wall-clock ``time.perf_counter`` around the work itself, after the
 imports (which are timed separately); the two jobs alternate and the best of
 ``repeat`` runs counts (the median is recorded too). Peak memory is the worker
@@ -66,6 +71,36 @@ def make_cohort(folder, n_children, *, seed=2026):
     return config
 
 
+def make_wide(config):
+    """Write the children of a :func:`make_cohort` cohort wide (one row per child) beside it; return its config.
+
+    The factors come from each child's first row (the baseline row: the cleaning takes them from there);
+    the answer columns are ``q1_pre`` ... ``q30_pre``, ``q1_post`` ... ``q30_post``; a child without a
+    post questionnaire has an empty post block.
+    """
+    import pandas as pd
+    import yaml
+
+    folder = Path(config).parent
+    cfg = yaml.safe_load(Path(config).read_text())
+    section = cfg["children"]
+    data = pd.read_csv(folder / section["file"], dtype=str, keep_default_na=False)
+    roles = {role: column for role, column in section["columns"].items() if role not in ("id", "timepoint")}
+    idc, tpc = section["columns"]["id"], section["columns"]["timepoint"]
+    labels = {label: tp for tp, labels in section["timepoints"].items() for label in labels}
+    data["_tp"] = data[tpc].str.strip().str.lower().map(labels)
+    items = [c for c in data.columns if c not in (idc, tpc, "_tp", "notes", *roles.values())]
+    wide = data.drop_duplicates(idc)[[idc, *roles.values()]].set_index(idc)
+    for tp in ("pre", "post"):
+        block = data[data["_tp"] == tp].drop_duplicates(idc).set_index(idc)[items]
+        wide = wide.join(block.rename(columns=lambda q: f"{q}_{tp}"))
+    wide.reset_index().to_csv(folder / "children_wide.csv", index=False)
+    section.update(file="children_wide.csv", layout="wide", wide_columns="{item}_{timepoint}")
+    wide_config = folder / "cohort_wide.yml"
+    wide_config.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    return wide_config
+
+
 # ---------------------------------------------------------------------------------------- worker
 
 def _worker(job, path):
@@ -116,18 +151,22 @@ def bench_size(n_children, *, repeat=3, workdir=None):
         t = time.perf_counter()
         say(f"[scale {n_children:,}] generating a clean cohort (one children CSV) ...")
         config = make_cohort(Path(tmp), n_children)
-        csv = Path(tmp) / "children.csv"
+        wide_config = make_wide(config)
+        csv, wide_csv = Path(tmp) / "children.csv", Path(tmp) / "children_wide.csv"
         say(f"[scale {n_children:,}] generated in {time.perf_counter() - t:.1f} s "
-            f"({csv.stat().st_size / 2 ** 20:.1f} MiB)")
-        runs = {"read_csv": [], "evalkit": []}
+            f"({csv.stat().st_size / 2 ** 20:.1f} MiB long, {wide_csv.stat().st_size / 2 ** 20:.1f} MiB wide)")
+        runs = {"read_csv": [], "evalkit": [], "wide_read_csv": [], "wide_evalkit": []}
+        jobs = (("read_csv", "read_csv", csv), ("evalkit", "evalkit", config),
+                ("wide_read_csv", "read_csv", wide_csv), ("wide_evalkit", "evalkit", wide_config))
         for i in range(repeat):
-            for job, path in (("read_csv", csv), ("evalkit", config)):
-                say(f"[scale {n_children:,}] run {i + 1}/{repeat}: {job} ...")
-                runs[job].append(_run_worker(job, path))
-                say(f"[scale {n_children:,}] run {i + 1}/{repeat}: {job} "
-                    f"{runs[job][-1]['seconds']:.2f} s")
+            for name, job, path in jobs:
+                say(f"[scale {n_children:,}] run {i + 1}/{repeat}: {name} ...")
+                runs[name].append(_run_worker(job, path))
+                say(f"[scale {n_children:,}] run {i + 1}/{repeat}: {name} "
+                    f"{runs[name][-1]['seconds']:.2f} s")
     best = {job: min(r, key=lambda x: x["seconds"]) for job, r in runs.items()}
     ev, rc = best["evalkit"], best["read_csv"]
+    wev, wrc = best["wide_evalkit"], best["wide_read_csv"]
     return {
         "children": n_children,
         "questionnaires": rc["rows"],
@@ -144,6 +183,13 @@ def bench_size(n_children, *, repeat=3, workdir=None):
         "evalkit_peak_rss_mb": max(r["peak_rss_mb"] for r in runs["evalkit"]),
         "evalkit_peak_rss_after_cleaning_mb": max(r["peak_rss_after_cleaning_mb"]
                                                   for r in runs["evalkit"]),
+        "wide_rows": wrc["rows"],
+        "wide_read_csv_s": wrc["seconds"],
+        "wide_evalkit_s": wev["seconds"],
+        "wide_evalkit_median_s": statistics.median(r["seconds"] for r in runs["wide_evalkit"]),
+        "wide_prepare_s": wev["prepare_s"],
+        "wide_ratio": wev["seconds"] / wrc["seconds"],
+        "wide_same_questionnaires": wev["rows"] == ev["rows"] and wev["matched_children"] == ev["matched_children"],
         "runs": runs,
     }
 
@@ -166,13 +212,17 @@ def table(result):
     """The scale figures as a Markdown table (also printed by ``run.py``)."""
     lines = ["| children | questionnaires | read_csv (s) | evalkit (s) | of which cleaning / statistics (s) "
              f"| evalkit ÷ read_csv (target ≤ {TARGET_RATIO:g} at {TARGET_RATIO_AT:,}) "
+             "| read wide: read_csv / evalkit (s), of which cleaning | wide evalkit ÷ wide read_csv "
              "| peak RSS read_csv / evalkit (MiB) | evalkit peak RSS after cleaning (MiB) |",
-             "|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in result["sizes"]:
         mark = ("✓" if r["ratio"] <= TARGET_RATIO else "✗") if r["children"] >= TARGET_RATIO_AT else "(no target)"
+        wide = (f"{r['wide_read_csv_s']:.2f} / {r['wide_evalkit_s']:.2f}, {r['wide_prepare_s']:.2f} "
+                f"| {r['wide_ratio']:.1f}×" + ("" if r.get("wide_same_questionnaires", True) else " (differs!)")
+                if "wide_evalkit_s" in r else "– | –")
         lines.append(f"| {r['children']:,} | {r['questionnaires']:,} | {r['read_csv_s']:.2f} "
                      f"| {r['evalkit_s']:.2f} | {r['prepare_s']:.2f} / {r['analyse_s']:.2f} "
-                     f"| {r['ratio']:.1f}× {mark} "
+                     f"| {r['ratio']:.1f}× {mark} | {wide} "
                      f"| {r['read_csv_peak_rss_mb']:.0f} / {r['evalkit_peak_rss_mb']:.0f} "
                      f"| {r['evalkit_peak_rss_after_cleaning_mb']:.0f} |")
     if "growth" in result:
