@@ -5,6 +5,9 @@ This wing imports neither :mod:`evalkit.stats` nor :mod:`evalkit.report`.
 - :mod:`~evalkit.data.io`: readers (CSV, XLSX, SPSS);
 - :mod:`~evalkit.data.config`: the cohort config contract;
 - :mod:`~evalkit.data.instruments`: instrument loader and the shipped instrument YAMLs;
+- :mod:`~evalkit.data.headers`: headers matched to roles and items (by id, question text, wide pattern);
+- :mod:`~evalkit.data.layouts`: long, wide and per-timepoint files as one questionnaire per row; ages
+  from dates of birth;
 - :mod:`~evalkit.data.cohort`: the instrument and section containers;
 - :mod:`~evalkit.data.validation`: pandera schemas, every problem at once;
 - :mod:`~evalkit.data.cleaning`: cleaning rules, log and accounting; scoring;
