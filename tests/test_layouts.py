@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 import openpyxl
 import pandas as pd
 import pytest
@@ -280,7 +279,7 @@ def _small(folder, text, **children):
     return path
 
 
-def _answers(value, suffix=""):
+def _answers(value):
     return ",".join([str(value)] * 30)
 
 

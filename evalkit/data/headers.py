@@ -5,7 +5,6 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
-import numpy as np
 import pandas as pd
 
 from ..errors import DataError
@@ -372,13 +371,3 @@ def _match_wide(match, by_key, twice, used, *, section_cfg, instrument, path):
         (match.wide if kind == "item" else match.wide_roles)[(name, tp)] = cols[0]
     order = {item: j for j, item in enumerate(instrument.items)}
     match.wide = dict(sorted(match.wide.items(), key=lambda kv: (kv[0][1] != "pre", order[kv[0][0]])))
-
-
-def blank_values(series):
-    """Per row: whether the cell is blank (empty or white space only), worked out once per distinct text."""
-    from .io import text_codes
-    from .validation import clean_text
-
-    codes, uniques = text_codes(series)
-    blank = np.array([clean_text(v) is None for v in uniques] + [True], dtype=bool)
-    return blank[codes]
