@@ -374,3 +374,14 @@ def test_wide_timepoint_labels_compare_as_numbers_too(tmp_path):
     cohort = prepare_cohort(_small(tmp_path, text, layout="wide", wide_columns="{item}_t{timepoint}",
                                    timepoints={"pre": [1], "post": [2]}, columns={"id": "id"}))
     assert cohort.children.scores["timepoint"].tolist() == ["pre", "post"]
+
+
+def test_files_given_for_the_wrong_timepoints_say_so(tmp_path):
+    from evalkit.errors import DataError
+
+    (tmp_path / "a.csv").write_text(f"child_id,timepoint,{_header('')}\nc1,post,{_answers(1)}\n")
+    (tmp_path / "b.csv").write_text(f"child_id,timepoint,{_header('')}\nc1,pre,{_answers(1)}\n")
+    (tmp_path / "cohort.yml").write_text(yaml.safe_dump({"children": {"file": {"pre": "a.csv", "post": "b.csv"}}}))
+    with pytest.raises(DataError, match=r"all 2 rows were excluded \(2 timepoint differs from its file\); the "
+                                        r"timepoint column of the files contradicts"):
+        prepare_cohort(tmp_path / "cohort.yml")

@@ -229,6 +229,8 @@ def _nothing_usable(name, scfg, result):
                              f"column that says pre or post",
         "exact duplicate": "every row repeats another",
         "conflicting duplicate": "every person has two different questionnaires at the same timepoint",
+        "timepoint differs from its file": f"the timepoint column of the files contradicts the timepoint each "
+                                           f"file is given for; check '{scfg.name}.file' (pre: ..., post: ...)",
     }.get(top, "")
     if top == "unknown timepoint":
         labels = log.loc[log["reason"] == "unknown timepoint", "detail"].str.extract(r"label '(.*)' is not one of")[0]
