@@ -155,11 +155,15 @@ def test_paired_plot_means_cis_and_lines(scores):
 
 
 def test_paired_plot_subset_rule(scores):
-    ax = plots.paired_plot(scores, measure="differentiating", max_lines=10, seed=3, ax=plt.figure().gca())
+    ax = plots.paired_plot(scores, measure="differentiating", max_lines=10, seed=3, thin="sample",
+                           ax=plt.figure().gca())
     (individuals,) = [c for c in ax.collections if c.get_gid() == "individuals"]
     first = [tuple(map(tuple, s)) for s in individuals.get_segments()]
     assert len(first) == 10
-    assert ax.get_xlabel().endswith("lines drawn for a random 10 of 30")
+    assert ax.get_gid() == "sample"
+    assert ax.get_xlabel().splitlines() == [
+        "n = 30 children with pre and post scores",
+        "More than 10 children: lines for a random 10 (means use everyone); all lines are drawn for 10 or fewer"]
     # every drawn line is a real person's pair
     wide = _matched(scores)
     real = set(zip(wide["pre"], wide["post"]))
@@ -169,10 +173,12 @@ def test_paired_plot_subset_rule(scores):
     np.testing.assert_allclose(means.get_ydata(), wide.mean().to_numpy())
     # same seed -> same subset, whatever the row order; another seed -> another subset
     shuffled = scores.sample(frac=1, random_state=1)
-    ax2 = plots.paired_plot(shuffled, measure="differentiating", max_lines=10, seed=3, ax=plt.figure().gca())
+    ax2 = plots.paired_plot(shuffled, measure="differentiating", max_lines=10, seed=3, thin="sample",
+                            ax=plt.figure().gca())
     (again,) = [c for c in ax2.collections if c.get_gid() == "individuals"]
     assert [tuple(map(tuple, s)) for s in again.get_segments()] == first
-    ax3 = plots.paired_plot(scores, measure="differentiating", max_lines=10, seed=4, ax=plt.figure().gca())
+    ax3 = plots.paired_plot(scores, measure="differentiating", max_lines=10, seed=4, thin="sample",
+                            ax=plt.figure().gca())
     (other,) = [c for c in ax3.collections if c.get_gid() == "individuals"]
     assert [tuple(map(tuple, s)) for s in other.get_segments()] != first
 
@@ -567,3 +573,287 @@ def test_group_plots_hide_sizes_that_give_a_small_group_away(scores):
     ax = plots.interaction_plot(scores, measure="differentiating", factor="delivery", min_cell=5,
                                 ax=plt.figure().gca())
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["group", "one-to-one"]
+
+
+# --------------------------------------------------------------------------- issue 10: legends, thinning, item texts
+
+import textwrap  # noqa: E402
+
+from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
+from matplotlib.transforms import Bbox  # noqa: E402
+
+from tests.conftest import SAMPLE, write_cohort  # noqa: E402
+
+
+def _drawn(fig):
+    """Draw ``fig`` (also a closed one, whose canvas is gone) and return the renderer used."""
+    canvas = fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
+    canvas.draw()
+    return canvas.get_renderer()
+
+
+def _data_extents(fig, renderer):
+    """Window extents of every data artist of every visible axes: lines with data, collections (errorbar
+    bars, line collections), patches (bars, boxes) and texts in the axes; the axes background, spines and
+    artists with an empty extent are left out. Clipped artists are cut to their axes."""
+    out = []
+    for ax in fig.axes:
+        if not ax.get_visible():
+            continue
+        artists = [line for line in ax.lines if len(line.get_xdata())]
+        artists += list(ax.collections) + list(ax.patches) + list(ax.texts)
+        for artist in artists:
+            if not artist.get_visible():
+                continue
+            box = artist.get_window_extent(renderer)
+            if artist.get_clip_on():
+                box = Bbox.intersection(box, ax.bbox)
+            if box is None or not np.isfinite(box.get_points()).all() or (box.width <= 0 and box.height <= 0):
+                continue
+            out.append((ax, artist, box))
+    return out
+
+
+def _legends(fig):
+    return [ax.get_legend() for ax in fig.axes if ax.get_visible() and ax.get_legend()] + list(fig.legends)
+
+
+def _legend_clashes(fig):
+    """Every legend that covers a data artist of any axes, or reaches outside the figure (would be cut off)."""
+    renderer = _drawn(fig)
+    data = _data_extents(fig, renderer)
+    clashes = []
+    for legend in _legends(fig):
+        box = legend.get_window_extent(renderer)
+        name = legend.get_texts()[0].get_text() if legend.get_texts() else "legend"
+        for ax, artist, extent in data:
+            if box.overlaps(extent):
+                clashes.append(f"legend {name!r} covers {type(artist).__name__} {artist.get_gid() or artist.get_label()!r}"
+                               f" of the panel {ax.get_title(loc='left') or ax.get_title()!r}")
+        page = fig.bbox
+        if box.x0 < page.x0 - 0.5 or box.y0 < page.y0 - 0.5 or box.x1 > page.x1 + 0.5 or box.y1 > page.y1 + 0.5:
+            clashes.append(f"legend {name!r} reaches outside the figure: {box.bounds} of {page.bounds}")
+    return clashes
+
+
+def test_legend_check_sees_a_legend_on_the_data_and_one_off_the_page():
+    """The check itself: a legend in the middle of dense data, and one pushed below the figure, are caught."""
+    fig, ax = plt.subplots(figsize=(4, 3))
+    x = np.linspace(0, 1, 50)
+    for k in range(10):
+        ax.plot(x, x * k, label=f"line {k}")
+    ax.legend(loc="center")
+    clashes = _legend_clashes(fig)
+    assert clashes and all("covers Line2D" in c for c in clashes)
+    fig, ax = plt.subplots(figsize=(4, 3))
+    ax.plot([0, 1], [0, 1], label="one")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.5))
+    assert [c.split(":")[0] for c in _legend_clashes(fig)] == ["legend 'one' reaches outside the figure"]
+
+
+def _long_names_cohort(folder):
+    """The sample's design (300 children, 60 facilitators) with long group, referral and site names."""
+    from evalkit.sample import make_children, make_facilitators
+
+    kids = make_children(300, seed=7, messy=False)
+    kids["delivery"] = kids["delivery"].map({
+        "group": "group sessions for six to eight children in a school",
+        "one-to-one": "one-to-one sessions at home with a trained facilitator"})
+    kids["referral_reason"] = kids["referral_reason"] + ", as recorded by the referring agency on the form"
+    kids["site"] = kids["site"] + " (Northern Community Family Support Partnership)"
+    return write_cohort(folder, kids, make_facilitators(60, seed=7, messy=False))
+
+
+@pytest.fixture(scope="module", params=["sample", "long_names"])
+def report_data(request, tmp_path_factory):
+    import evalkit.notebook as ek
+
+    if request.param == "sample":
+        return ek.load(str(SAMPLE / "cohort.yml"))
+    return ek.load(str(_long_names_cohort(tmp_path_factory.mktemp("long_names"))))
+
+
+def _notebook_figures(data):
+    import evalkit.notebook as ek
+
+    overview, pairs = ek.interaction_figures(data, "children")
+    return {
+        "paired_children": ek.paired_figure(data, "children"),
+        "paired_facilitators": ek.paired_figure(data, "facilitators"),
+        "forest": ek.forest_figure(data, "children"),
+        "interaction_overview": overview,
+        "interaction_pairs": pairs,
+        "reliable_change": ek.reliable_change_figure(data, "children"),
+        "items": ek.item_figure(data, "facilitators"),
+    }
+
+
+def test_no_legend_covers_data_in_any_report_figure(report_data):
+    figures = _notebook_figures(report_data)
+    assert all(hasattr(image, "figure") for image in figures.values()), figures  # all seven drawn
+    legends = {name: len(_legends(image.figure)) for name, image in figures.items()}
+    assert legends["forest"] == 0 and all(n > 0 for name, n in legends.items() if name != "forest")
+    assert legends["interaction_overview"] == 4  # one key per factor panel
+    for name, image in figures.items():
+        assert _legend_clashes(image.figure) == [], name
+    delivery = set(report_data.cohort.sections["children"].scores["delivery"].dropna())
+    if "one-to-one" not in delivery:  # the long names: wrapped in the keys, not cut
+        texts = [t.get_text() for t in figures["interaction_overview"].figure.legends or []] + [
+            t.get_text() for ax in figures["interaction_overview"].figure.axes if ax.get_legend()
+            for t in ax.get_legend().get_texts()]
+        assert "group sessions for six to\neight children in a school (n = 202)" in texts
+
+
+def _wide_cohort(n, seed=1):
+    rng = np.random.default_rng(seed)
+    pre = np.round(rng.uniform(1, 3, n), 2)
+    post = np.round(np.clip(pre + rng.normal(0.3, 0.4, n), 1, 3), 2)
+    return pd.DataFrame({"id": np.repeat([f"P{i:03d}" for i in range(n)], 2), "timepoint": ["pre", "post"] * n,
+                         "delivery": np.repeat(rng.choice(["group", "one-to-one"], n), 2),
+                         "m": np.ravel(np.column_stack([pre, post])), "k": np.ravel(np.column_stack([post, pre]))})
+
+
+def _individual_lines(fig):
+    """Individual pre->post lines drawn: segments of the 'individuals' collections and any other Line2D drawn
+    as a line from pre to post (x = 0 to 1), but for the means and the zero line."""
+    count = 0
+    for ax in fig.axes:
+        count += sum(len(c.get_segments()) for c in ax.collections if c.get_gid() == "individuals")
+        count += sum(1 for line in ax.lines if list(line.get_xdata()) == [0, 1] and line.get_linestyle() != "None"
+                     and line.get_gid() not in ("means", "zero"))
+    return count
+
+
+@pytest.mark.parametrize("kind", ["standalone", "grid"])
+def test_more_than_50_people_get_the_spread_of_change_and_say_so(kind):
+    big = _wide_cohort(270)
+    if kind == "standalone":
+        fig, ax = plt.subplots(layout="constrained")
+        plots.paired_plot(big, measure="m", ax=ax)
+        statement = ax.get_xlabel().splitlines()[1]
+        axes = [ax]
+    else:
+        fig = plots.paired_grid(big, measures=["m", "k"], scale=(1, 3))
+        statement = fig._suptitle.get_text()
+        axes = [ax for ax in fig.axes if ax.get_visible()]
+        assert fig._suptitle.get_gid() == "thinning"
+        assert axes[0].get_ylim() == axes[1].get_ylim()  # one change axis, spreads compare directly
+    assert statement == ("More than 50 children, so the spread of their changes (post − pre) is shown instead of "
+                         "a line for each; lines are drawn for 50 or fewer")
+    assert _individual_lines(fig) == 0 and all(len(ax.lines) <= 50 for ax in axes)
+    wide = big.pivot(index="id", columns="timepoint", values="m")
+    change = (wide["post"] - wide["pre"]).to_numpy()
+    ax = axes[0]
+    assert ax.get_gid() == "distribution"
+    (box,) = [p for p in ax.patches if p.get_gid() == "middle_half"]
+    q10, q25, q50, q75, q90 = np.quantile(change, [0.1, 0.25, 0.5, 0.75, 0.9])
+    assert box.get_y() == pytest.approx(q25) and box.get_y() + box.get_height() == pytest.approx(q75)
+    (median,) = [c for c in ax.collections if c.get_gid() == "median"]
+    assert median.get_segments()[0][:, 1] == pytest.approx([q50, q50])
+    (spread,) = [c for c in ax.collections if c.get_gid() == "spread"]
+    assert sorted(spread.get_segments()[0][:, 1]) == pytest.approx([q10, q90])
+    (mean,) = [line for line in ax.lines if line.get_gid() == "means"]
+    assert mean.get_ydata()[0] == pytest.approx(change.mean())
+    half = stats.t.ppf(0.975, len(change) - 1) * change.std(ddof=1) / np.sqrt(len(change))
+    (ci,) = _ci_segments(ax)
+    assert ci[1:] == pytest.approx((change.mean() - half, change.mean() + half))
+    (zero,) = [line for line in ax.lines if line.get_gid() == "zero"]
+    assert list(zero.get_ydata()) == [0, 0]
+    legend = fig.legends[0] if kind == "grid" else ax.get_legend()
+    assert [t.get_text() for t in legend.get_texts()] == [
+        "Middle half of children (25th to 75th percentile)", "10th to 90th percentile of children",
+        "Median change", "Mean change with 95% CI", "No change (0)"]
+    assert _legend_clashes(fig) == []
+
+
+def test_50_or_fewer_people_keep_a_line_each_and_the_sample_rule_draws_50():
+    fig = plots.paired_grid(_wide_cohort(50), measures=["m"], scale=(1, 3))
+    assert _individual_lines(fig) == 50 and fig._suptitle is None
+    assert [ax.get_gid() for ax in fig.axes if ax.get_visible()] == ["lines"]
+    fig = plots.paired_grid(_wide_cohort(51), measures=["m"], scale=(1, 3))
+    assert _individual_lines(fig) == 0 and fig._suptitle.get_gid() == "thinning"
+    fig = plots.paired_grid(_wide_cohort(270), measures=["m"], scale=(1, 3), thin="sample")
+    assert _individual_lines(fig) == 50
+    assert fig._suptitle.get_text().startswith("More than 50 children: lines for a random 50 (means use everyone)")
+    assert _legend_clashes(fig) == []
+
+
+def test_change_distribution_shows_nothing_for_fewer_than_min_cell():
+    few = _wide_cohort(4)
+    ax = plots.paired_plot(few, measure="m", max_lines=2, min_cell=5)
+    assert ax.get_gid() == "not_drawn" and not ax.patches and not ax.collections
+    with pytest.raises(EvalkitError, match="thin"):
+        plots.paired_plot(few, measure="m", thin="hairball")
+
+
+def test_standalone_plots_keep_their_legends_off_the_data(scores):
+    long = scores.assign(delivery=scores["delivery"].map(
+        {"group": "group sessions at school with six to eight children", "one-to-one": "one-to-one at home",
+         "online": "online"}))
+    draws = [
+        lambda ax: plots.paired_plot(scores, measure="differentiating", ax=ax),
+        lambda ax: plots.paired_plot(scores, measure="differentiating", max_lines=10, ax=ax),
+        lambda ax: plots.change_by_group_plot(long, measures=["differentiating"] * 3, factor="delivery", ax=ax),
+        lambda ax: plots.interaction_plot(long, measure="differentiating", factor="delivery", ax=ax),
+        lambda ax: plots.reliable_change_plot(pd.DataFrame({"measure": ["a", "b"], "improved": [6, 9],
+                                                            "no_change": [12, 10], "deteriorated": [2, 5]}), ax=ax),
+        lambda ax: plots.diverging_bar_plot(_likert(), ax=ax),
+    ]
+    for draw in draws:
+        fig, ax = plt.subplots(figsize=(6, 4), layout="constrained")
+        draw(ax)
+        assert ax.get_legend() is not None
+        assert _legend_clashes(fig) == []
+
+
+def test_group_keys_list_groups_in_the_order_drawn_top_down(scores):
+    ax = plots.change_by_group_plot(scores, measures=["differentiating"], factor="delivery")
+    (first, second) = [line for line in ax.lines if line.get_gid() == "change"]
+    assert first.get_ydata()[0] > second.get_ydata()[0]  # "group", first in the key, on top
+    assert [t.get_text().split(" (")[0] for t in ax.get_legend().get_texts()] == ["group", "one-to-one"]
+
+
+def test_item_chart_rows_are_the_questions_as_asked():
+    import evalkit.notebook as ek
+
+    data = ek.load(str(SAMPLE / "cohort.yml"))
+    texts = data.cohort.sections["facilitators"].instrument.item_texts
+    assert len(texts) == 12
+    image = ek.item_figure(data, "facilitators")
+    (ax,) = image.figure.axes
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    expected = [textwrap.fill(texts[i], plots.ITEM_WRAP, break_on_hyphens=False) for i in texts]
+    expected[-1] = textwrap.fill(texts["c4"] + " (reverse-scored item: answers as given)", plots.ITEM_WRAP,
+                                 break_on_hyphens=False)
+    assert labels == expected
+    assert labels[0] == "I know how domestic abuse can affect\na child's development."
+    assert all(max(len(line) for line in label.splitlines()) <= plots.ITEM_WRAP for label in labels)
+    assert all(t.get_fontsize() >= 10 for t in ax.get_yticklabels())  # readable at 1280 px
+    # the figure is as tall as its rows: 2 per item (3 text lines fit), 4 lines of 0.21 in for c4, 11 gaps
+    assert [label.count("\n") + 1 for label in labels] == [2] * 6 + [3] + [2] * 4 + [4]
+    rows = 11 * 2 + 4 * 0.21 / plots.ITEM_ROW_INCHES + 11 * 0.6
+    assert image.figure.get_figheight() == pytest.approx(plots.ITEM_ROW_INCHES * rows + 1.9)
+    assert "12 questions" in image.alt and "“strongly disagree” in brown" in image.alt
+
+
+def test_item_chart_grows_with_wrapped_lines_and_falls_back_to_the_id():
+    dist = _likert(items=("k1", "k2", "k3"))
+    short = plots.diverging_rows(dist, item_labels={"k1": "I know the signs."})
+    long = plots.diverging_rows(dist, item_labels={"k1": "I know the signs " * 12})  # 6 lines of 36
+    assert short == pytest.approx(3 * 2 + 2 * 0.6)
+    assert long == pytest.approx(short - 2 + 6 * 0.21 / plots.ITEM_ROW_INCHES)
+    ax = plots.diverging_bar_plot(dist, item_labels={"k1": "I know the signs.", "k2": "  ", "k3": float("nan")})
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["I know the signs.", "k2", "k3"]
+
+
+def test_reverse_scored_item_is_drawn_as_answered():
+    # keyed counts of a 1-5 item: 10 people keyed 5 (answered 1 on the form), 2 keyed 1 (answered 5)
+    keyed = pd.DataFrame({"item": "c4", "timepoint": "pre", "response": [1, 2, 3, 4, 5], "reverse": True,
+                          "label": ["strongly disagree", "disagree", "neither", "agree", "strongly agree"],
+                          "n": [2, 0, 0, 0, 10]})
+    ax = plots.diverging_bar_plot(keyed, item_labels={"c4": "I feel out of my depth."}, scale=(1, 5))
+    widths = {c.get_label(): c[0].get_width() for c in ax.containers}
+    assert widths["strongly disagree"] == pytest.approx(100 * 10 / 12)
+    assert widths["strongly agree"] == pytest.approx(100 * 2 / 12)
+    assert [t.get_text() for t in ax.get_yticklabels()] == [
+        "I feel out of my depth.\n(reverse-scored item: answers as\ngiven)"]

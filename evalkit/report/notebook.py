@@ -1170,13 +1170,14 @@ def outcomes_table(data, section="children"):
 def paired_figure(data, section="children"):
     """Individual pre→post lines and means with within-subject 95% CIs, one panel per measure."""
     _theme()
-    from .plots import paired_grid
+    from .plots import paired_alt, paired_grid
 
     sec = _section(data, section)
     unit = "children" if section == "children" else "facilitators"
     fig = paired_grid(sec.scores, measures=sec.measures, labels=sec.labels,
                       scale=(sec.instrument.min, sec.instrument.max), unit=unit, min_cell=data.min_cell)
-    return _figure(fig)
+    noun = "measure" if sec.instrument.total is not None and sec.instrument.total.id in sec.measures else "subscale"
+    return _figure(fig, alt=paired_alt(fig, unit=unit, noun=noun))
 
 
 def forest_figure(data, section="children", effect="d_z"):
@@ -1184,7 +1185,7 @@ def forest_figure(data, section="children", effect="d_z"):
     _theme()
     import matplotlib.pyplot as plt
 
-    from .plots import forest_plot
+    from .plots import EFFECTS, forest_plot
 
     o = _outcomes(data, section)
     if "label" not in o.columns:
@@ -1193,7 +1194,10 @@ def forest_figure(data, section="children", effect="d_z"):
     fig, ax = plt.subplots(figsize=(8, 0.5 * len(o) + 1.6))
     forest_plot(o, effect=effect, ax=ax)
     fig.tight_layout()
-    return _figure(fig)
+    name = EFFECTS[effect][3].removesuffix(", 95% CI")
+    alt = (f"{name} as a blue point with its 95% confidence interval for each of {len(o)} measures "
+           f"({', '.join(map(str, o['label']))}), beside a vertical line at zero, no change.")
+    return _figure(fig, alt=alt)
 
 
 def _factor_name(factor):
@@ -1316,7 +1320,7 @@ def interaction_figures(data, section="children"):
     """
     import matplotlib.pyplot as plt
 
-    from .plots import change_by_group_plot, interaction_plot
+    from .plots import change_by_group_plot, interaction_plot, legend_inches
 
     _theme()
     sec = _section(data, section)
@@ -1325,16 +1329,21 @@ def interaction_figures(data, section="children"):
         return Markdown("_No group factors (delivery, age, referral reason, site) in this cohort._")
     cols = min(2, len(sec.factors))
     rows = int(np.ceil(len(sec.factors) / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(6.2 * cols, (0.5 * len(sec.measures) + 1.6) * rows),
-                             squeeze=False, sharey=True)
+    fig, axes = plt.subplots(rows, cols, figsize=(6.2 * cols, (0.5 * len(sec.measures) + 2.6) * rows),
+                             squeeze=False, sharey=True, layout="constrained")  # height set below
     for ax, factor in zip(axes.flat, sec.factors):
         change_by_group_plot(sec.scores, measures=sec.measures, factor=factor, labels=sec.labels,
                              min_group_n=data.min_group_n, ax=ax, min_cell=data.min_cell)
     for ax in list(axes.flat)[len(sec.factors):]:
         ax.set_visible(False)
+    # each row of panels is as tall as its measures, its labels and the tallest key below it
+    fig.set_figheight(sum(0.5 * len(sec.measures) + 1.9 + max(legend_inches(ax) for ax in row) for row in axes))
     fig.suptitle("Mean change by group (post − pre, 95% CI)", fontsize=12)
-    fig.tight_layout()
-    shown.append(_figure(fig))
+    factors = [f.replace("_", " ") for f in sec.factors]
+    by = factors[0] if len(factors) == 1 else ", ".join(factors[:-1]) + " and " + factors[-1]
+    shown.append(_figure(fig, alt=f"Mean change (post − pre) with its 95% confidence interval for each of "
+                                  f"{len(sec.measures)} measures by {by}: one panel per factor, one colour "
+                                  f"per group, named in the key below each panel."))
 
     alpha = data.config.analysis["alpha"]
     m = data.results.get("moderators")
@@ -1346,7 +1355,7 @@ def interaction_figures(data, section="children"):
         return shown
     cols = min(3, len(pairs))
     rows = int(np.ceil(len(pairs) / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.3 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 4.1 * rows), squeeze=False, layout="constrained")
     for k, (ax, (measure, factor)) in enumerate(zip(axes.flat, pairs)):
         interaction_plot(sec.scores, measure=measure, factor=factor, min_group_n=data.min_group_n,
                          label=sec.labels.get(measure, measure), ax=ax, min_cell=data.min_cell)
@@ -1356,11 +1365,12 @@ def interaction_figures(data, section="children"):
         ax.set_ylabel("Mean (95% CI)" if k % cols == 0 else "")
     for ax in list(axes.flat)[len(pairs):]:
         ax.set_visible(False)
+    fig.set_figheight(sum(3.3 + max(legend_inches(ax) for ax in row) for row in axes))
     fig.suptitle(f"Pre and post means by group where the interaction reached p < {alpha:g}", fontsize=12)
-    # fixed margins: the panels are alike, and tight_layout would measure every tick label again
-    fig.subplots_adjust(left=0.08, right=0.98, top=1 - 0.75 / fig.get_figheight(),
-                        bottom=0.45 / fig.get_figheight(), wspace=0.3, hspace=0.6)
-    shown.append(_figure(fig))
+    named = "; ".join(f"{sec.labels.get(m, m)} by {f.replace('_', ' ')}" for m, f in pairs)
+    shown.append(_figure(fig, alt=f"Pre and post means with 95% confidence intervals, one coloured line per "
+                                  f"group, for the {len(pairs)} measure and factor pairs whose time × group "
+                                  f"interaction reached p < {alpha:g}: {named}."))
     return shown
 
 
@@ -1445,10 +1455,14 @@ def reliable_change_figure(data, section="children"):
         return Markdown("_Reliable change could not be computed._")
     labels = _section(data, section).labels
     shown = _reliable_change_shown(data, rc.assign(measure=rc["measure"].map(lambda m: labels.get(m, m))))
-    fig, ax = plt.subplots(figsize=(8, 0.55 * len(shown) + 1.5))
-    reliable_change_plot(shown, ax=ax, unit="children" if section == "children" else "facilitators")
-    fig.tight_layout()
-    return _figure(fig)
+    fig, ax = plt.subplots(figsize=(8, 0.55 * len(shown) + 2.0), layout="constrained")
+    unit = "children" if section == "children" else "facilitators"
+    reliable_change_plot(shown, ax=ax, unit=unit)
+    hidden = sum(t.get_gid() == "not_drawn" for t in ax.texts)
+    alt = (f"Percentage of {unit} who reliably deteriorated (orange-red), showed no reliable change (grey) or "
+           f"reliably improved (green), as one bar for each of {len(shown)} measures"
+           + (f"; {hidden} of them not drawn, to keep small counts hidden." if hidden else "."))
+    return _figure(fig, alt=alt)
 
 
 def reliability_table(data, section="children"):
@@ -1543,17 +1557,23 @@ def item_figure(data, section="facilitators"):
     _theme()
     import matplotlib.pyplot as plt
 
-    from .plots import diverging_bar_plot
+    from .plots import ITEM_ROW_INCHES, diverging_bar_plot, diverging_rows
 
     dist = data.results.get("facilitator_items")
     if dist is None or dist.empty:
         return Markdown("_No item responses to show._")
-    n_items = dist["item"].nunique()
-    fig, ax = plt.subplots(figsize=(9, 0.75 * n_items + 1.5))
     sec = _section(data, section)
-    diverging_bar_plot(dist, ax=ax, scale=(sec.instrument.min, sec.instrument.max), min_cell=data.min_cell)
-    fig.tight_layout()
-    return _figure(fig)
+    texts = sec.instrument.item_texts
+    # the height follows the wrapped question texts; the x label and the key take about 1.7 in
+    fig, ax = plt.subplots(figsize=(11, ITEM_ROW_INCHES * diverging_rows(dist, item_labels=texts) + 1.9),
+                           layout="constrained")
+    diverging_bar_plot(dist, ax=ax, item_labels=texts, scale=(sec.instrument.min, sec.instrument.max),
+                       min_cell=data.min_cell)
+    answers = [c.get_label() for c in ax.containers]
+    alt = (f"Answers to each of the {dist['item'].nunique()} questions before and after, as bars from "
+           f"“{answers[0]}” in brown on the left to “{answers[-1]}” in teal on the right of a line at zero, "
+           f"the neutral answer split across it.")
+    return _figure(fig, alt=alt)
 
 
 class Html:

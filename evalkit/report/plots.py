@@ -47,6 +47,17 @@ EFFECTS = {
     "mean_diff": ("mean_diff", "ci_low", "ci_high", "Mean change (post - pre), 95% CI"),
 }
 
+#: Above this many people, :func:`paired_plot` draws no line per person (see its ``thin``).
+MAX_LINES = 50
+
+_CHANGE_QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9)
+
+#: Item charts: texts wrapped at this many characters; one bar row is this many inches tall, so that a
+#: text line (about 0.21 in at the theme's tick font) takes two thirds of a row.
+ITEM_WRAP = 36
+ITEM_ROW_INCHES = 0.32
+_ROWS_PER_TEXT_LINE = 0.21 / ITEM_ROW_INCHES
+_ITEM_GAP = 0.6
 _MEAN_COLOUR = "#0072B2"  # Okabe-Ito blue
 _INDIVIDUAL_COLOUR = "0.55"
 _NOTE_STYLE = {"color": "0.35", "fontstyle": "italic"}
@@ -94,6 +105,113 @@ def _get_ax(ax):
     return ax
 
 
+def _legend_below(ax, handles=None, labels=None, *, ncol=1, **kws):
+    """A legend under the axes, clear of the x tick labels and x label, so it never covers data.
+
+    Its distance is counted in points from the font sizes and line counts of the tick labels and the
+    x label (no draw needed), so it holds for any axes size; the figure's layout (constrained layout,
+    tight_layout) then makes room for it because it belongs to the axes. It is centred under the axes,
+    or under the whole figure when the axes are its only ones (long y labels push the axes right), and
+    has at most ``ncol`` columns, fewer when they would be wider than the figure.
+    """
+    import matplotlib as mpl
+    import matplotlib.transforms as mtransforms
+
+    def size(text):
+        return text.get_fontsize() * 1.2 * (text.get_text().count("\n") + 1)
+
+    if handles is None:
+        handles, labels = _key_order(*ax.get_legend_handles_labels())
+    fig = ax.figure
+    ticks = [t for t in ax.get_xticklabels() if t.get_text()]
+    drop = mpl.rcParams["xtick.major.pad"] + max((size(t) for t in ticks), default=0.0)
+    if ax.get_xlabel():
+        drop += ax.xaxis.labelpad + size(ax.xaxis.label)
+    alone = [a for a in fig.axes if a.get_visible()] == [ax]
+    across = mtransforms.blended_transform_factory(fig.transFigure if alone else ax.transAxes, ax.transAxes)
+    anchor = across + mtransforms.ScaledTranslation(0, -(drop + 4) / 72, fig.dpi_scale_trans)
+    ncol = _fit_columns(labels, ncol, 0.95 * fig.get_figwidth())
+    return ax.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0), bbox_transform=anchor,
+                     ncol=ncol, fontsize="small", **kws)
+
+
+def _fit_columns(labels, ncol, width_inches):
+    """At most ``ncol`` legend columns, fewer when the legend (small font, default spacing) would be wider
+    than ``width_inches``."""
+    from matplotlib.font_manager import FontProperties
+
+    em = FontProperties(size="small").get_size_in_points() / 72
+    widths = [max((len(line) for line in str(t).splitlines()), default=0) * 0.58 * em + 2.8 * em for t in labels]
+    for n in range(max(1, min(ncol, len(labels))), 1, -1):
+        rows = math.ceil(len(widths) / n)
+        columns = [max(widths[i * rows:(i + 1) * rows], default=0.0) for i in range(n)]
+        if sum(columns) + 2.0 * em * (n - 1) <= width_inches:
+            return n
+    return 1
+
+
+#: Order of the marks in a key, by the artist's gid: what a reader looks at first comes first.
+_KEY_RANKS = {"individuals": 0, "middle_half": 1, "spread": 2, "median": 3, "means": 4, "zero": 5}
+
+
+def _key_order(handles, labels):
+    """Legend handles and labels sorted by :data:`_KEY_RANKS` (stable; unknown gids keep their place)."""
+    from matplotlib.container import Container
+
+    def rank(item):
+        handle = item[1][0]
+        if isinstance(handle, Container) and len(handle):  # errorbar, bars: the first artist has the gid
+            handle = handle[0] if handle[0] is not None else handle
+        gid = getattr(handle, "get_gid", lambda: None)()
+        return _KEY_RANKS.get(gid, len(_KEY_RANKS) + item[0])
+
+    ranked = sorted(enumerate(zip(handles, labels)), key=rank)
+    return [h for _, (h, _) in ranked], [name for _, (_, name) in ranked]
+
+
+def legend_inches(ax):
+    """Height in inches of the legend of ``ax`` (0 when it has none), measured without drawing the figure.
+
+    Lets a figure of panels with legends below them grow by what its legends need, before it is drawn.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> fig, ax = plt.subplots()
+    >>> legend_inches(ax)
+    0.0
+    >>> lines = ax.plot([0, 1], [0, 1], [0, 1], [1, 0])
+    >>> stacked = legend_inches(ax) if ax.legend(lines, ["a", "b"]) else None
+    >>> side_by_side = legend_inches(ax) if ax.legend(lines, ["a", "b"], ncol=2) else None
+    >>> 0 < side_by_side < stacked
+    True
+    >>> plt.close(fig)
+    """
+    legend = ax.get_legend()
+    if legend is None:
+        return 0.0
+    fig = ax.figure
+    get = getattr(fig.canvas, "get_renderer", None)
+    if get is not None:
+        renderer = get()
+    else:  # a figure without an Agg canvas (closed, or made with matplotlib.figure.Figure)
+        from matplotlib.backends.backend_agg import RendererAgg
+
+        renderer = RendererAgg(fig.bbox.width, fig.bbox.height, fig.dpi)
+    return float(legend.get_window_extent(renderer).height / fig.dpi)
+
+
+def _legend_columns(labels, *, most=3, width=26):
+    """Legend columns: up to ``most``, one when a label is longer than ``width`` characters."""
+    longest = max((max(len(line) for line in str(t).splitlines() or [""]) for t in labels), default=0)
+    return 1 if longest > width else max(1, min(most, len(labels)))
+
+
+def _wrap_label(text, width=28):
+    """Group names wrapped so that a legend entry stays narrow."""
+    return textwrap.fill(str(text), width, break_long_words=False) if len(str(text)) > width else str(text)
+
+
 def _t_halfwidth(sd, n, confidence):
     """Half-width of a t interval ``t_{(1+confidence)/2, n-1} * sd / sqrt(n)`` (NaN when n < 2)."""
     sd = np.asarray(sd, dtype=float)
@@ -123,7 +241,14 @@ def _paired_wide(scores, measure, factor=None):
     Sorted by id, so subsets drawn from it depend on the data, not on row order.
     The factor level is the person's value at ``pre`` (baseline), else at ``post``.
     """
-    cols = ["id", "timepoint", measure] + ([factor] if factor is not None else [])
+    return _paired_frames(scores, [measure], factor)[measure]
+
+
+def _paired_frames(scores, measures, factor=None):
+    """:func:`_paired_wide` of every measure in ``measures``, from one reshaping of ``scores``."""
+    measures = list(dict.fromkeys(measures))
+    values = measures + ([factor] if factor is not None and factor not in measures else [])
+    cols = ["id", "timepoint", *values]
     _require_columns(scores, cols, "scores")
     sub = scores.loc[scores["timepoint"].isin(TIMEPOINTS), cols]
     repeated = int(sub.duplicated(["id", "timepoint"]).sum())
@@ -133,17 +258,22 @@ def _paired_wide(scores, measure, factor=None):
             column="id",
             expected="one row per person and timepoint (clean the data first)",
         )
-    wide = (
-        sub.pivot(index="id", columns="timepoint", values=measure)
-        .reindex(columns=list(TIMEPOINTS))
-        .astype(float)
-    )
+    pre = sub[sub["timepoint"] == TIMEPOINTS[0]].set_index("id")
+    post = sub[sub["timepoint"] == TIMEPOINTS[1]].set_index("id")
+    ids = pre.index.union(post.index)
+    pre, post = pre.reindex(ids), post.reindex(ids)
+    level = None
     if factor is not None:
-        fac = sub.pivot(index="id", columns="timepoint", values=factor).reindex(columns=list(TIMEPOINTS))
-        wide["level"] = fac["pre"].where(fac["pre"].notna(), fac["post"])
-    wide = wide.dropna(subset=list(TIMEPOINTS)).sort_index()
-    wide.columns.name = None
-    return wide
+        level = pre[factor].where(pre[factor].notna(), post[factor])
+    out = {}
+    for measure in measures:
+        wide = pd.DataFrame({TIMEPOINTS[0]: pre[measure].astype(float), TIMEPOINTS[1]: post[measure].astype(float)})
+        if level is not None:
+            wide["level"] = level
+        wide = wide.dropna(subset=list(TIMEPOINTS)).sort_index()
+        wide.index.name = "id"
+        out[measure] = wide
+    return out
 
 
 def _label_of(row, fallback):
@@ -358,6 +488,65 @@ def within_subject_ci(scores, *, measure, confidence=0.95):
     )
 
 
+def change_distribution(scores, *, measure, confidence=0.95):
+    """Each person's change (post − pre) summarised without counts: quantiles, and the mean with its CI.
+
+    Parameters
+    ----------
+    scores : pandas.DataFrame
+        Long scores: ``id``, ``timepoint`` and ``measure``.
+    measure : str
+        Score column.
+    confidence : float, default 0.95
+        Confidence level of the interval of the mean change.
+
+    Returns
+    -------
+    pandas.Series
+        ``n`` (matched people), ``mean``, ``ci_low``, ``ci_high`` (t interval of
+        the mean change: mean :math:`\\pm t_{(1+c)/2, n-1}\\,sd/\\sqrt{n}`, NaN
+        when n < 2) and the quantiles ``q10``, ``q25``, ``q50``, ``q75``, ``q90``
+        of the changes (linear interpolation, as ``numpy.quantile``; NaN when
+        n = 0). No count of people in any range can be read from them.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> scores = pd.DataFrame({
+    ...     "id": ["a", "a", "b", "b", "c", "c", "d", "d"],
+    ...     "timepoint": ["pre", "post"] * 4,
+    ...     "m": [1.0, 2.0, 2.0, 2.5, 1.5, 1.5, 2.0, 3.0],
+    ... })
+    >>> change_distribution(scores, measure="m").round(3).to_dict()
+    {'n': 4.0, 'mean': 0.625, 'ci_low': -0.137, 'ci_high': 1.387, 'q10': 0.15, 'q25': 0.375, 'q50': 0.75, \
+'q75': 1.0, 'q90': 1.0}
+    """
+    if not 0 < confidence < 1:
+        raise EvalkitError(f"confidence={confidence!r} is outside (0, 1)", expected="e.g. 0.95")
+    return _change_summary(_paired_wide(scores, measure), confidence)
+
+
+def _change_summary(wide, confidence=0.95):
+    """:func:`change_distribution` from the matched pairs (:func:`_paired_wide`)."""
+    change = (wide["post"] - wide["pre"]).to_numpy(dtype=float)
+    n = len(change)
+    mean = change.mean() if n else np.nan
+    half = float(_t_halfwidth(change.std(ddof=1) if n > 1 else np.nan, n, confidence))
+    quantiles = np.quantile(change, _CHANGE_QUANTILES) if n else np.full(len(_CHANGE_QUANTILES), np.nan)
+    out = {"n": float(n), "mean": mean, "ci_low": mean - half, "ci_high": mean + half}
+    out.update({f"q{round(q * 100)}": float(v) for q, v in zip(_CHANGE_QUANTILES, quantiles)})
+    return pd.Series(out, dtype=float)
+
+
+def _thinning_statement(unit, max_lines, thin):
+    """The sentence that says how a panel of more than ``max_lines`` people is drawn."""
+    if thin == "distribution":
+        return (f"More than {max_lines} {unit}, so the spread of their changes (post − pre) is shown "
+                f"instead of a line for each; lines are drawn for {max_lines} or fewer")
+    return (f"More than {max_lines} {unit}: lines for a random {max_lines} (means use everyone); "
+            f"all lines are drawn for {max_lines} or fewer")
+
+
 def paired_plot(
     scores,
     *,
@@ -365,13 +554,15 @@ def paired_plot(
     label=None,
     scale=None,
     ax=None,
-    max_lines=400,
+    max_lines=MAX_LINES,
+    thin="distribution",
     seed=0,
     unit="children",
     legend=True,
     min_cell=None,
 ):
-    """Each person's pre to post change as a thin line, with the means and within-subject 95% CIs.
+    """Each person's pre to post change as a thin line, with the means and within-subject 95% CIs;
+    for more than ``max_lines`` people, the spread of the changes instead.
 
     Parameters
     ----------
@@ -382,34 +573,53 @@ def paired_plot(
     label : str, optional
         Human name of the measure for the title and y axis (default ``measure``).
     scale : tuple of (float, float), optional
-        Possible score range ``(min, max)``; fixes the y axis to it.
+        Possible score range ``(min, max)``; fixes the y axis to it (of the
+        line panel; the change panel is centred on zero).
     ax : matplotlib.axes.Axes, optional
         Axes to draw on (default: current axes).
-    max_lines : int, default 400
-        Draw at most this many individual lines; above it a random subset, fixed
-        by ``seed``, is drawn and the title says so. Means and CIs always use
-        everyone.
+    max_lines : int, default 50
+        Draw one line per person for at most this many people; above it more
+        lines are an unreadable tangle, and ``thin`` says what is drawn instead.
+    thin : {"distribution", "sample"}, default "distribution"
+        Above ``max_lines`` people: ``"distribution"`` draws the spread of each
+        person's change, post − pre (see :func:`change_distribution`: a grey box
+        from the 25th to the 75th percentile, a grey whisker from the 10th to
+        the 90th, a dark median line, and the mean change with its 95% CI in
+        blue, beside a dashed line at zero, no change); ``"sample"`` draws the
+        lines of a random ``max_lines`` people, fixed by ``seed``, with the
+        means and CIs of everyone.
     seed : int, default 0
-        Seed of the subset, so reruns draw the same lines.
+        Seed of the sample (``thin="sample"``), so reruns draw the same lines.
     unit : str, default "children"
-        Who the rows are, for the title ("n = 12 children with pre and post scores").
+        Who the rows are, for the labels ("n = 12 children with pre and post scores").
     legend : bool, default True
-        Draw the legend below the axes (:func:`paired_grid` draws one for the figure instead).
+        Draw the legend, and the sentence saying how more than ``max_lines``
+        people are drawn, below the axes (:func:`paired_grid` draws them once
+        for the figure instead).
     min_cell : int, optional
         Disclosure control: with 1 to ``min_cell - 1`` matched people nothing is
         drawn (so few lines are individuals) and the x label says "n < min_cell".
+        Nothing drawn shows a count of people.
 
     Returns
     -------
     matplotlib.axes.Axes
-        Title ``label``; x label the number of matched people and, when lines
-        were subset, how many are drawn. Artists: a ``LineCollection`` of individual lines (gid ``"individuals"``)
-        and an errorbar whose data line has gid ``"means"`` and whose bars have
-        gid ``"ci"`` (x = 0 for pre, 1 for post).
+        Title ``label``; x label the number of matched people. Line panel: a
+        ``LineCollection`` of individual lines (gid ``"individuals"``, at most
+        ``max_lines`` segments) and an errorbar whose data line has gid
+        ``"means"`` and whose bars have gid ``"ci"`` (x = 0 for pre, 1 for
+        post). Change panel (``thin="distribution"``, more than ``max_lines``
+        people): no individual lines; the box is a patch with gid
+        ``"middle_half"``, the whisker gid ``"spread"``, the median gid
+        ``"median"``, the zero line gid ``"zero"``, and the mean change an
+        errorbar with gids ``"means"`` and ``"ci"`` (y = change). The axes' gid
+        says what was drawn: ``"lines"``, ``"sample"``, ``"distribution"`` or
+        ``"not_drawn"`` (``min_cell``).
 
     See Also
     --------
-    within_subject_ci : the means and intervals drawn.
+    within_subject_ci : the means and intervals of the line panel.
+    change_distribution : what the change panel draws.
 
     Examples
     --------
@@ -424,42 +634,56 @@ def paired_plot(
     ('Differentiating Emotions', 'n = 3 children with pre and post scores')
     >>> [t.get_text() for t in ax.get_xticklabels()]
     ['Pre', 'Post']
-    >>> plt.close(ax.figure)
+    >>> ax = paired_plot(scores, measure="differentiating", max_lines=2, ax=plt.figure().gca())
+    >>> print(ax.get_xlabel())
+    n = 3 children with pre and post scores
+    More than 2 children, so the spread of their changes (post − pre) is shown instead of a line for each; lines are drawn for 2 or fewer
+    >>> plt.close("all")
     """
     from matplotlib.collections import LineCollection
 
     if int(max_lines) < 1:
         raise EvalkitError(f"max_lines={max_lines!r} must be at least 1", expected="a positive integer")
+    _check_argument("thin", ("distribution", "sample"), thin)
     ax = _get_ax(ax)
     label = measure if label is None else label
     wide = _paired_wide(scores, measure)
-    summary = within_subject_ci(scores, measure=measure)
     n = len(wide)
+    ax.set_title(label, fontsize="medium")
     if min_cell is not None and 0 < n < min_cell:
-        ax.set_title(label, fontsize="medium")
         ax.set_xlabel(f"n < {min_cell} {unit} with pre and post scores", fontsize="small")
         ax.text(0.5, 0.5, f"not shown: fewer than {min_cell} {unit}", transform=ax.transAxes,
                 ha="center", va="center", gid="not_drawn", **_NOTE_STYLE)
         ax.set_xticks([0, 1], labels=[t.capitalize() for t in TIMEPOINTS])
+        ax.set_gid("not_drawn")
         return ax
+
+    note = f"n = {n} {unit} with pre and post scores"
+    if n > max_lines:
+        if legend:
+            note += "\n" + _thinning_statement(unit, max_lines, thin)
+        if thin == "distribution":
+            _draw_change_distribution(ax, _change_summary(wide), unit)
+            ax.set_xlabel(note, fontsize="small")
+            ax.set_gid("distribution")
+            if legend:
+                _legend_below(ax, ncol=2)
+            return ax
 
     values = wide[list(TIMEPOINTS)].to_numpy(dtype=float)
     shown = np.arange(n)
     if n > max_lines:
         rng = np.random.default_rng(seed)
         shown = np.sort(rng.choice(n, size=int(max_lines), replace=False))
-    segments = [[(0.0, values[i, 0]), (1.0, values[i, 1])] for i in shown]
-    lines = LineCollection(
-        segments,
-        colors=_INDIVIDUAL_COLOUR,
-        linewidths=0.8,
-        alpha=0.35 if len(shown) > 50 else 0.6,
-        label="Individual change",
-        zorder=1,
-    )
+    segments = np.stack([np.column_stack([np.zeros(len(shown)), values[shown, 0]]),
+                         np.column_stack([np.ones(len(shown)), values[shown, 1]])], axis=1)
+    lines = LineCollection(segments, colors=_INDIVIDUAL_COLOUR, linewidths=0.8, alpha=0.6,
+                           label="Individual change", zorder=1)
     lines.set_gid("individuals")
     ax.add_collection(lines)
+    ax.set_gid("sample" if n > max_lines else "lines")
 
+    summary = within_subject_ci(scores, measure=measure)
     means = summary["mean"].to_numpy()
     yerr = np.vstack([means - summary["ci_low"], summary["ci_high"] - means])
     bars = ax.errorbar(
@@ -480,10 +704,6 @@ def paired_plot(
     for collection in bars.lines[2]:
         collection.set_gid("ci")
 
-    note = f"n = {n} {unit} with pre and post scores"
-    if n > max_lines:
-        note += f"\nlines drawn for a random {len(shown)} of {n}"
-    ax.set_title(label, fontsize="medium")
     ax.set_xlabel(note, fontsize="small")
     if n == 0:
         ax.text(0.5, 0.5, "no matched pre and post scores", transform=ax.transAxes,
@@ -498,8 +718,40 @@ def paired_plot(
     elif n:
         ax.autoscale_view(scalex=False)
     if legend:
-        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=2, fontsize="small")
+        _legend_below(ax, ncol=2)
     return ax
+
+
+def _singular(unit):
+    """"children" -> "child", "facilitators" -> "facilitator"."""
+    irregular = {"children": "child", "people": "person"}
+    return irregular.get(unit, unit[:-1] if unit.endswith("s") else unit)
+
+
+def _draw_change_distribution(ax, dist, unit):
+    """The change panel of :func:`paired_plot`: quantile box and whisker at x = 0, mean change (CI) at x = 1."""
+    from matplotlib.ticker import MaxNLocator
+
+    ax.axhline(0, color="0.15", linestyle="--", linewidth=1.2, zorder=1, gid="zero", label="No change (0)")
+    ax.vlines([0], dist["q10"], dist["q90"], color=_INDIVIDUAL_COLOUR, linewidth=2, zorder=2, gid="spread",
+              label=f"10th to 90th percentile of {unit}")
+    ax.bar([0], [dist["q75"] - dist["q25"]], bottom=[dist["q25"]], width=0.5, color="0.82",
+           edgecolor=_INDIVIDUAL_COLOUR, linewidth=1.2, zorder=2, gid="middle_half",
+           label=f"Middle half of {unit} (25th to 75th percentile)")
+    ax.hlines([dist["q50"]], [-0.25], [0.25], color="0.15", linewidth=2.5, zorder=3, gid="median",
+              label="Median change")
+    err = np.nan_to_num([[dist["mean"] - dist["ci_low"]], [dist["ci_high"] - dist["mean"]]])
+    bars = ax.errorbar([1], [dist["mean"]], yerr=err, fmt="o", color=_MEAN_COLOUR, markersize=9,
+                       elinewidth=3, capsize=7, capthick=3, zorder=3, label="Mean change with 95% CI")
+    bars.lines[0].set_gid("means")
+    for collection in bars.lines[2]:
+        collection.set_gid("ci")
+    ax.set_xticks([0, 1], labels=[f"Each {_singular(unit)}'s\nchange", "Mean\nchange"])
+    ax.set_xlim(-0.6, 1.6)
+    reach = np.nanmax(np.abs([dist["q10"], dist["q90"], dist["ci_low"], dist["ci_high"], 0.1]))
+    ax.set_ylim(-1.15 * reach, 1.15 * reach)
+    ax.yaxis.set_major_locator(MaxNLocator(nbins=5, steps=[1, 2, 5, 10], symmetric=True))
+    ax.set_ylabel("Change, post − pre")
 
 
 # --------------------------------------------------------------------------- forest plot
@@ -651,8 +903,13 @@ def group_time_means(scores, *, measure, factor, min_group_n=10, confidence=0.95
     0    group       pre  1.50    0.26     2.74  3
     1    group      post  2.17    1.45     2.88  3
     """
+    return _group_time_means(_paired_wide(scores, measure, factor=factor), factor, min_group_n, confidence)
+
+
+def _group_time_means(wide, factor, min_group_n, confidence=0.95):
+    """:func:`group_time_means` from the matched pairs (:func:`_paired_wide` with the factor)."""
     columns = [factor, "timepoint", "mean", "ci_low", "ci_high", "n"]
-    wide = _paired_wide(scores, measure, factor=factor).dropna(subset=["level"])
+    wide = wide.dropna(subset=["level"])
     rows = []
     for level in _level_order(wide["level"]):
         group = wide[wide["level"] == level]
@@ -703,9 +960,14 @@ def group_changes(scores, *, measures, factor, min_group_n=10, confidence=0.95):
     0  not_hiding       group  2         0.75   -2.43     3.93
     1  not_hiding  one-to-one  2         0.25   -2.93     3.43
     """
+    return _group_changes(_paired_frames(scores, measures, factor), measures, min_group_n, confidence)
+
+
+def _group_changes(frames, measures, min_group_n, confidence=0.95):
+    """:func:`group_changes` from the matched pairs of each measure (:func:`_paired_frames`)."""
     rows = []
     for measure in measures:
-        wide = _paired_wide(scores, measure, factor=factor).dropna(subset=["level"])
+        wide = frames[measure].dropna(subset=["level"])
         for level in _level_order(wide["level"]):
             change = (wide.loc[wide["level"] == level, "post"] - wide.loc[wide["level"] == level, "pre"])
             n = len(change)
@@ -777,7 +1039,8 @@ def change_by_group_plot(scores, *, measures, factor, labels=None, min_group_n=1
     """
     ax = _get_ax(ax)
     labels = labels or {}
-    table = group_changes(scores, measures=measures, factor=factor, min_group_n=min_group_n)
+    frames = _paired_frames(scores, measures, factor)
+    table = _group_changes(frames, measures, min_group_n)
     levels = list(pd.unique(table["level"])) if len(table) else []
     sizes = not _hidden_group_sizes(scores, measures, factor, table, min_cell)
     colours = colorblind_palette(max(len(levels), 1))
@@ -785,20 +1048,22 @@ def change_by_group_plot(scores, *, measures, factor, labels=None, min_group_n=1
     positions = {m: len(measures) - 1 - i for i, m in enumerate(measures)}
     for k, level in enumerate(levels):
         rows = table[table["level"] == level]
-        y = np.array([positions[m] for m in rows["measure"]]) + width * (k - (len(levels) - 1) / 2)
+        # the first group on top of each measure's row, as in the legend
+        y = np.array([positions[m] for m in rows["measure"]]) + width * ((len(levels) - 1) / 2 - k)
         x = rows["mean_change"].to_numpy()
         err = np.vstack([x - rows["ci_low"].to_numpy(), rows["ci_high"].to_numpy() - x])
         n_text = f"{int(rows['n'].min())}" if rows["n"].nunique() == 1 else \
             f"{int(rows['n'].min())}–{int(rows['n'].max())}"
+        name = _wrap_label(level)
         container = ax.errorbar(x, y, xerr=err, fmt="o", color=colours[k], capsize=2.5, markersize=5,
-                                label=f"{level} (n = {n_text})" if sizes else str(level))
+                                label=f"{name} (n = {n_text})" if sizes else name)
         container.lines[0].set_gid("change")
     ax.axvline(0, color="0.3", linewidth=1, zorder=0)
     ax.set_yticks(list(positions.values()), [labels.get(m, m) for m in positions])
     ax.set_ylim(-0.6, len(measures) - 0.4)
     ax.set_xlabel("Mean change, post − pre (95% CI)")
     title = f"By {factor.replace('_', ' ')}"
-    all_levels = _level_order(_paired_wide(scores, measures[0], factor=factor).dropna(subset=["level"])["level"])
+    all_levels = _level_order(frames[measures[0]].dropna(subset=["level"])["level"])
     omitted = len(all_levels) - len(levels)
     if omitted > 0:
         title += f"\n{omitted} group{'s' if omitted > 1 else ''} with fewer than {min_group_n} {unit} not shown"
@@ -806,7 +1071,8 @@ def change_by_group_plot(scores, *, measures, factor, labels=None, min_group_n=1
         title += " (nor group sizes)"
     ax.set_title(title, fontsize="medium")
     if levels:
-        ax.legend(fontsize="small", loc="best")
+        names = ax.get_legend_handles_labels()[1]
+        _legend_below(ax, ncol=_legend_columns(names, most=2))
     return ax
 
 
@@ -865,9 +1131,9 @@ def interaction_plot(scores, *, measure, factor, min_group_n=10, label=None, ax=
     """
     ax = _get_ax(ax)
     label = measure if label is None else label
-    table = group_time_means(scores, measure=measure, factor=factor, min_group_n=min_group_n)
-    wide = _paired_wide(scores, measure, factor=factor).dropna(subset=["level"])
-    all_levels = _level_order(wide["level"])
+    wide = _paired_wide(scores, measure, factor=factor)
+    table = _group_time_means(wide, factor, min_group_n)
+    all_levels = _level_order(wide["level"].dropna())
     kept = list(pd.unique(table[factor]))
     omitted = len(all_levels) - len(kept)
     sizes = not _hidden_group_sizes(scores, [measure], factor, table, min_cell)
@@ -888,7 +1154,7 @@ def interaction_plot(scores, *, measure, factor, min_group_n=10, label=None, ax=
             linewidth=2,
             markersize=7,
             capsize=4,
-            label=f"{level} (n = {int(rows['n'].iloc[0])})" if sizes else str(level),
+            label=f"{_wrap_label(level)} (n = {int(rows['n'].iloc[0])})" if sizes else _wrap_label(level),
         )
         bars.lines[0].set_gid("means")
         for collection in bars.lines[2]:
@@ -903,11 +1169,11 @@ def interaction_plot(scores, *, measure, factor, min_group_n=10, label=None, ax=
     if not kept:
         ax.text(0.5, 0.5, f"no group has {min_group_n} or more {unit} with pre and post scores",
                 transform=ax.transAxes, ha="center", va="center", wrap=True, **_NOTE_STYLE)
-    else:
-        ax.legend(title=factor.replace("_", " ").capitalize(), fontsize="small")
     ax.set_xticks([0, 1], labels=[t.capitalize() for t in TIMEPOINTS])
     ax.set_xlim(-0.4, 1.4)
     ax.set_ylabel(f"{label} (mean, 95% CI)")
+    if kept:  # below the panel: the lines cross anywhere, so no corner inside is safe
+        _legend_below(ax, ncol=_legend_columns(ax.get_legend_handles_labels()[1], most=2, width=22))
     return ax
 
 
@@ -992,7 +1258,7 @@ def reliable_change_plot(rc_table, *, ax=None, unit="children"):
     ax.set_xlim(0, 100)
     ax.set_xlabel(f"% of {unit} with pre and post scores")
     ax.grid(axis="y", visible=False)
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=3, fontsize="small")
+    _legend_below(ax, ncol=3)
     return ax
 
 
@@ -1089,8 +1355,68 @@ def diverging_layout(distributions, *, scale=None):
     return out.reset_index(drop=True)
 
 
+def diverging_rows(distributions, *, timepoints=TIMEPOINTS, item_labels=None, wrap=ITEM_WRAP):
+    """Height of :func:`diverging_bar_plot`'s bars and labels in bar rows: size its figure with it.
+
+    An item takes one row per timepoint drawn, or more when its wrapped text
+    needs them (a text line is about two thirds of a row at
+    :data:`ITEM_ROW_INCHES` per row), plus a gap between items.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> dist = pd.DataFrame({"item": ["q1", "q1", "q2", "q2"], "timepoint": ["pre", "post"] * 2,
+    ...                      "response": [1, 1, 1, 1], "n": [3, 3, 3, 3]})
+    >>> diverging_rows(dist)  # two items of two rows, one gap between them
+    4.6
+    >>> text = "I understand how the Healing Together sessions build on each other."
+    >>> diverging_rows(dist, item_labels={"q1": text}, wrap=20)  # 4 lines of 0.65625 rows, 2 rows, the gap
+    5.225
+    """
+    item_labels = {} if item_labels is None else dict(item_labels)
+    timepoints = list(timepoints)
+    data = distributions[distributions["timepoint"].isin(timepoints)]
+    if "reverse" in data.columns:
+        item_labels.update({item: f"{_item_label(item, item_labels, 10**6)} {_REVERSED_NOTE}" for item in
+                            pd.unique(data.loc[data["reverse"].fillna(False).astype(bool), "item"])})
+    present = data.groupby("item", sort=False)["timepoint"].agg(set)
+    rows = [max(len(asked & set(timepoints)),
+                _ROWS_PER_TEXT_LINE * (_item_label(item, item_labels, wrap).count("\n") + 1))
+            for item, asked in present.items()]
+    return float(round(sum(rows) + _ITEM_GAP * max(len(rows) - 1, 0), 10))
+
+
+_REVERSED_NOTE = "(reverse-scored item: answers as given)"
+
+
+def _as_answered(data, scale):
+    """Reverse-scored items (``reverse`` true, counted keyed as ``item_distributions`` gives them) turned
+    back into the answers as given, so that the bars match the question text; and those items' ids."""
+    if "reverse" not in data.columns or "response" not in data.columns:
+        return data, []
+    flip = data["reverse"].fillna(False).astype(bool).to_numpy()
+    if not flip.any():
+        return data, []
+    response = pd.to_numeric(data["response"], errors="coerce")
+    lo, hi = (response.min(), response.max()) if scale is None else scale
+    out = data.copy()
+    out.loc[flip, "response"] = lo + hi - response[flip]
+    if "label" in out.columns:  # a label belongs to a response value, whichever item it came from
+        names = data.dropna(subset=["label"]).drop_duplicates("response").set_index("response")["label"]
+        out.loc[flip, "label"] = out.loc[flip, "response"].map(names)
+    return out, list(pd.unique(data.loc[flip, "item"]))
+
+
+def _item_label(item, item_labels, wrap):
+    """The question as asked, wrapped at ``wrap`` characters; the item id when there is no text."""
+    text = item_labels.get(item)
+    if text is None or (isinstance(text, float) and math.isnan(text)) or not str(text).strip():
+        text = item
+    return textwrap.fill(" ".join(str(text).split()), wrap, break_long_words=False, break_on_hyphens=False)
+
+
 def diverging_bar_plot(distributions, *, timepoints=TIMEPOINTS, ax=None, item_labels=None, scale=None,
-                       wrap=32, min_cell=None):
+                       wrap=ITEM_WRAP, min_cell=None):
     """Likert-style diverging stacked bars per item and timepoint.
 
     Parameters
@@ -1103,11 +1429,18 @@ def diverging_bar_plot(distributions, *, timepoints=TIMEPOINTS, ax=None, item_la
     ax : matplotlib.axes.Axes, optional
         Axes to draw on (default: current axes).
     item_labels : dict, optional
-        Item id -> item text for the y axis (default the item id).
+        Item id -> the question as asked (``Instrument.item_texts``), the y
+        tick label of its bars; an item without text is labelled with its id.
+        A reverse-scored item (column ``reverse`` true; its rows counted keyed,
+        as :func:`evalkit.stats.item_distributions` gives them) is drawn as
+        answered, so that its bars match its question, and its label ends
+        with "(reverse-scored item: answers as given)".
     scale : tuple of (int, int), optional
         Response range, passed to :func:`diverging_layout`.
-    wrap : int, default 32
-        Wrap item texts at this many characters.
+    wrap : int, default 36
+        Wrap item texts at this many characters. An item whose text needs more
+        lines gets taller room (see :func:`diverging_rows`, which gives the
+        height to make the figure).
     min_cell : int, optional
         Disclosure control (needs ``n``): a segment standing for 1 to
         ``min_cell - 1`` responses gets no percent label, nor does the next
@@ -1147,7 +1480,9 @@ def diverging_bar_plot(distributions, *, timepoints=TIMEPOINTS, ax=None, item_la
     item_labels = {} if item_labels is None else dict(item_labels)
     timepoints = list(timepoints)
     _require_columns(distributions, ["timepoint"], "item distributions")
-    data = distributions[distributions["timepoint"].isin(timepoints)]
+    data, reversed_items = _as_answered(distributions[distributions["timepoint"].isin(timepoints)], scale)
+    item_labels.update({item: f"{_item_label(item, item_labels, 10**6)} {_REVERSED_NOTE}"
+                        for item in reversed_items})
     layout = diverging_layout(data, scale=scale)
     if layout.empty:
         ax.text(0.5, 0.5, "no item responses to show", transform=ax.transAxes,
@@ -1168,12 +1503,15 @@ def diverging_bar_plot(distributions, *, timepoints=TIMEPOINTS, ax=None, item_la
         totals = pd.to_numeric(data["n"], errors="coerce").groupby([data["item"], data["timepoint"]]).sum(min_count=1)
         if min_cell is not None:
             hidden = _hidden_segments(data, min_cell)
-    for item in pd.unique(layout["item"]):
-        present = set(layout.loc[layout["item"] == item, "timepoint"])
+    present = layout.groupby("item", sort=False)["timepoint"].agg(set)
+    for item, asked in present.items():
+        label = _item_label(item, item_labels, wrap)
+        # an item takes a row per timepoint, more when its wrapped text is taller; bars centred in it
+        rows = [tp for tp in timepoints if tp in asked]
+        block = max(len(rows), _ROWS_PER_TEXT_LINE * (label.count("\n") + 1))
+        y += (block - len(rows)) / 2
         ys = []
-        for tp in timepoints:
-            if tp not in present:
-                continue
+        for tp in rows:
             positions[(item, tp)] = y
             text = str(tp).capitalize()
             if totals is not None and pd.notna(totals.get((item, tp), np.nan)):
@@ -1182,9 +1520,10 @@ def diverging_bar_plot(distributions, *, timepoints=TIMEPOINTS, ax=None, item_la
             minor_labels.append((y, text))
             ys.append(y)
             y += 1.0
+        y += (block - len(rows)) / 2
         major_ticks.append(float(np.mean(ys)))
-        major_labels.append(textwrap.fill(str(item_labels.get(item, item)), wrap))
-        y += 0.6
+        major_labels.append(label)
+        y += _ITEM_GAP
 
     layout = layout.assign(y=[positions[(i, t)] for i, t in zip(layout["item"], layout["timepoint"])])
     for colour, response in zip(colours, responses):
@@ -1192,10 +1531,10 @@ def diverging_bar_plot(distributions, *, timepoints=TIMEPOINTS, ax=None, item_la
         name = seg["label"].iloc[0]
         ax.barh(seg["y"], seg["width"], left=seg["left"], height=0.8, color=colour,
                 edgecolor="white", linewidth=0.6, label=name)
-        for _, s in seg[seg["width"] >= 8].iterrows():
-            if (s["item"], s["timepoint"], s["response"]) in hidden:
+        for s in seg[seg["width"] >= 8].itertuples():
+            if (s.item, s.timepoint, s.response) in hidden:
                 continue
-            ax.text(s["left"] + s["width"] / 2, s["y"], f"{s['width']:.0f}%", ha="center", va="center",
+            ax.text(s.left + s.width / 2, s.y, f"{s.width:.0f}%", ha="center", va="center",
                     fontsize="x-small", gid="percent")
 
     ax.axvline(0, color="0.2", linewidth=1, gid="zero")
@@ -1206,14 +1545,14 @@ def diverging_bar_plot(distributions, *, timepoints=TIMEPOINTS, ax=None, item_la
     size = FontProperties(size="small").get_size_in_points()
     longest = max(len(t) for _, t in minor_labels)
     ax.tick_params(axis="y", which="major", length=0, pad=10 + 0.62 * size * longest)
-    ax.set_ylim(y - 0.6 - 0.5, -0.5)
+    ax.set_ylim(y - _ITEM_GAP - 0.5, -0.5)
     extent = np.maximum(np.abs(layout["left"]), np.abs(layout["left"] + layout["width"])).max()
     lim = max(10.0, math.ceil(extent / 10.0) * 10.0)
     ax.set_xlim(-lim, lim)
     ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{abs(x):.0f}%"))
     ax.set_xlabel("% of responses (lower responses left of 0, higher right; midpoint split across 0)")
     ax.grid(axis="y", visible=False)
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=min(k, 3), fontsize="small")
+    _legend_below(ax, ncol=min(k, 3))
     return ax
 
 
@@ -1278,10 +1617,69 @@ def paired_grid(scores, *, measures, labels=None, col_wrap=3, height=3.8, aspect
     legend = kws.pop("legend", True)
     for measure, ax in zip(measures, axes):
         paired_plot(scores, measure=measure, label=labels.get(measure, measure), ax=ax, legend=False, **kws)
+    drawn = [ax.get_gid() for ax in axes]
+    change_panels = [ax for ax in axes if ax.get_gid() == "distribution"]
+    if len(change_panels) > 1:  # one change axis for all, so that the spreads compare directly
+        reach = max(ax.get_ylim()[1] for ax in change_panels)
+        ncols = max(1, min(col_wrap, len(measures)))
+        for i, ax in enumerate(axes):
+            if ax.get_gid() != "distribution":
+                continue
+            ax.set_ylim(-reach, reach)
+            if i % ncols and axes[i - 1].get_gid() == "distribution":  # its left neighbour labels the axis
+                ax.tick_params(axis="y", labelleft=False)
+                ax.set_ylabel("")
+    if "distribution" in drawn or "sample" in drawn:
+        fig.suptitle(_thinning_statement(kws.get("unit", "children"), kws.get("max_lines", MAX_LINES),
+                                         kws.get("thin", "distribution")),
+                     fontsize="medium").set_gid("thinning")
     if legend and len(axes):
-        handles, names = axes[0].get_legend_handles_labels()
-        fig.legend(handles, names, loc="outside lower center", ncol=2, fontsize="small")
+        handles = {}
+        for ax in axes:  # every kind of mark drawn, once (panels of lines and of spreads may be mixed)
+            for handle, name in zip(*ax.get_legend_handles_labels()):
+                handles.setdefault(name, handle)
+        if handles:
+            marks, names = _key_order(list(handles.values()), list(handles))
+            fig.legend(marks, names, loc="outside lower center", fontsize="small",
+                       ncol=_fit_columns(names, 2 if len(names) <= 2 else 3, 0.95 * fig.get_figwidth()))
     return fig
+
+
+def paired_alt(fig, *, unit="children", noun="measure"):
+    """One sentence saying what a :func:`paired_grid` figure shows, read from its panels (for alt text).
+
+    Examples
+    --------
+    >>> import pandas as pd, matplotlib.pyplot as plt
+    >>> scores = pd.DataFrame({
+    ...     "id": ["a", "a", "b", "b"], "timepoint": ["pre", "post"] * 2,
+    ...     "differentiating": [1.0, 2.0, 2.0, 2.5], "not_hiding": [2.0, 2.0, 1.0, 3.0],
+    ... })
+    >>> fig = paired_grid(scores, measures=["differentiating", "not_hiding"])
+    >>> paired_alt(fig, noun="subscale")  # doctest: +NORMALIZE_WHITESPACE
+    "Each child's score before and after as a grey line, with the means and their within-subject 95%
+    confidence intervals in blue, for each of 2 subscales: differentiating, not_hiding."
+    >>> plt.close(fig)
+    """
+    panels = [ax for ax in fig.axes if ax.get_visible() and ax.get_gid()]
+    kinds = [ax.get_gid() for ax in panels]
+    one = _singular(unit)
+    parts = []
+    if "lines" in kinds or "sample" in kinds:
+        lines = "as a grey line" if "sample" not in kinds else f"as a grey line (a random {MAX_LINES} of them)"
+        parts.append(f"each {one}'s score before and after {lines}, with the means and their within-subject "
+                     f"95% confidence intervals in blue")
+    if "distribution" in kinds:
+        parts.append(f"the spread of each {one}'s change (post − pre) as a grey box (middle half) and whisker "
+                     f"(10th to 90th percentile) with a black median line, and the mean change with its 95% "
+                     f"confidence interval in blue, beside a dashed line at zero")
+    if "not_drawn" in kinds:
+        parts.append(f"no drawing where fewer {unit} than the disclosure limit have both scores")
+    what = "; ".join(parts) if parts else "no scores"
+    nouns = noun if len(panels) == 1 else f"{noun}s"
+    titles = ", ".join(" ".join(t for t in (ax.get_title(loc) for loc in ("left", "center", "right")) if t)
+                       for ax in panels)
+    return f"{what[:1].upper()}{what[1:]}, for each of {len(panels)} {nouns}: {titles}."
 
 
 def interaction_grid(scores, *, measure, factors, label=None, col_wrap=2, height=3.8, aspect=1.2,
