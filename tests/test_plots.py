@@ -857,3 +857,119 @@ def test_reverse_scored_item_is_drawn_as_answered():
     assert widths["strongly agree"] == pytest.approx(100 * 2 / 12)
     assert [t.get_text() for t in ax.get_yticklabels()] == [
         "I feel out of my depth.\n(reverse-scored item: answers as\ngiven)"]
+
+
+# --------------------------------------------------------------------------- issue 10: captions say what is drawn
+
+import re  # noqa: E402
+
+import nbformat  # noqa: E402
+
+#: Plain colour words a caption may use, with a typical colour each; an artist's colour is named by the
+#: nearest one, so a caption that says "black points" for blue points cannot pass.
+COLOUR_WORDS = {
+    "black": (0.0, 0.0, 0.0), "dark grey": (0.33, 0.33, 0.33), "grey": (0.58, 0.58, 0.58),
+    "light grey": (0.8, 0.8, 0.8), "blue": (0.0, 0.45, 0.7), "orange-red": (0.84, 0.37, 0.0),
+    "green": (0.0, 0.62, 0.45), "brown": (0.65, 0.45, 0.15), "light brown": (0.87, 0.76, 0.5),
+    "teal": (0.15, 0.52, 0.48), "light teal": (0.6, 0.84, 0.79),
+}
+
+
+def _colour_word(colour):
+    rgb = np.array(to_rgba(colour)[:3])
+    return min(COLOUR_WORDS, key=lambda word: np.linalg.norm(rgb - np.array(COLOUR_WORDS[word])))
+
+
+def _caption(notebook, call):
+    """The markdown cell directly above the code cell ``call`` in ``notebooks/<notebook>.ipynb``, one line."""
+    nb = nbformat.read(str(SAMPLE.parents[1] / "notebooks" / f"{notebook}.ipynb"), as_version=4)
+    (i,) = [k for k, c in enumerate(nb.cells) if c.cell_type == "code" and c.source.strip() == call]
+    assert nb.cells[i - 1].cell_type == "markdown"
+    return " ".join(nb.cells[i - 1].source.split())
+
+
+def _named_points(caption):
+    """Colour words a caption puts before "point(s)"."""
+    words = "|".join(sorted(map(re.escape, COLOUR_WORDS), key=len, reverse=True))
+    return set(re.findall(rf"\b({words}) points?\b", caption))
+
+
+@pytest.fixture(scope="module")
+def sample_data():
+    import evalkit.notebook as ek
+
+    return ek.load(str(SAMPLE / "cohort.yml"))
+
+
+@pytest.mark.parametrize("notebook,section,unit", [("02_child_outcomes", "children", "children"),
+                                                   ("03_facilitator_confidence", "facilitators", "facilitators")])
+def test_paired_captions_name_the_colours_drawn(sample_data, notebook, section, unit):
+    import evalkit.notebook as ek
+
+    caption = _caption(notebook, f'ek.paired_figure(data, "{section}")')
+    fig = ek.paired_figure(sample_data, section).figure
+    (ax, *_) = [a for a in fig.axes if a.get_visible()]
+    assert ax.get_gid() == "distribution"  # the sample has more than 50: the spread of change
+    means = next(line for line in ax.lines if line.get_gid() == "means")
+    box = next(p for p in ax.patches if p.get_gid() == "middle_half")
+    whisker = next(c for c in ax.collections if c.get_gid() == "spread")
+    median = next(c for c in ax.collections if c.get_gid() == "median")
+    zero = next(line for line in ax.lines if line.get_gid() == "zero")
+    assert _named_points(caption) == {_colour_word(means.get_markerfacecolor())} == {"blue"}
+    assert f"{_colour_word(box.get_facecolor())} box holds the middle half of the {unit}" in caption
+    assert f"{_colour_word(whisker.get_color()[0])} whisker runs from the 10th to the 90th percentile" in caption
+    assert f"{_colour_word(median.get_color()[0])} line marks the median" in caption
+    assert zero.get_linestyle() == "--" and f"dashed {_colour_word(zero.get_color())} line is zero" in caption
+    # and the rule, with what 50 or fewer get: their own lines, in the colour drawn
+    small = plots.paired_plot(_wide_cohort(20), measure="m", ax=plt.figure().gca())
+    lines = next(c for c in small.collections if c.get_gid() == "individuals")
+    assert f"With 50 {unit} or fewer" in caption and f"joined by a {_colour_word(lines.get_color()[0])} line" in caption
+    assert f"With more than 50 {unit}" in caption and "The line above the panels says which is shown" in caption
+
+
+@pytest.mark.parametrize("notebook,section", [("02_child_outcomes", "children"),
+                                              ("03_facilitator_confidence", "facilitators")])
+def test_forest_captions_name_the_colours_drawn(sample_data, notebook, section):
+    import evalkit.notebook as ek
+
+    caption = _caption(notebook, f'ek.forest_figure(data, "{section}")')
+    (ax,) = ek.forest_figure(sample_data, section).figure.axes
+    points = next(line for line in ax.lines if line.get_gid() == "effect")
+    ci = next(c for c in ax.collections if c.get_gid() == "ci")
+    zero = next(line for line in ax.lines if line.get_gid() == "zero")
+    assert _named_points(caption) == {_colour_word(points.get_markerfacecolor())}
+    assert f"{_colour_word(ci.get_color()[0])} line for its 95% confidence interval" in caption
+    assert f"the {_colour_word(zero.get_color())} vertical line is zero" in caption
+
+
+def test_group_and_reliable_change_captions_name_the_colours_drawn(sample_data):
+    import evalkit.notebook as ek
+
+    caption = _caption("02_child_outcomes", 'ek.interaction_figures(data, "children")')
+    overview, pairs = ek.interaction_figures(sample_data, "children")
+    ax = overview.figure.axes[0]
+    zero = next(line for line in ax.lines if list(line.get_xdata()) == [0, 0])
+    assert f"the {_colour_word(zero.get_color())} vertical line is zero" in caption
+    colours = {tuple(to_rgba(line.get_color())) for line in ax.lines if line.get_gid() == "change"}
+    assert len(colours) == len(ax.get_legend().get_texts()) == 2  # "each group has its own colour"
+    assert "each group has its own colour, named with its size in the key below each panel" in caption
+    assert all(a.get_legend() is not None for a in pairs.figure.axes if a.get_visible())
+    assert "one coloured line per group" in caption
+
+    caption = _caption("02_child_outcomes", 'ek.reliable_change_figure(data, "children")')
+    (ax,) = ek.reliable_change_figure(sample_data, "children").figure.axes
+    for container, words in zip(ax.containers, ["reliably deteriorated", "no reliable change", "reliably improved"]):
+        assert f"{_colour_word(container[0].get_facecolor())} for {words}" in caption
+
+
+def test_item_caption_names_the_colours_drawn(sample_data):
+    import evalkit.notebook as ek
+
+    caption = _caption("03_facilitator_confidence", 'ek.item_figure(data, "facilitators")')
+    (ax,) = ek.item_figure(sample_data, "facilitators").figure.axes
+    words = [_colour_word(c[0].get_facecolor()) for c in ax.containers]
+    assert words == ["brown", "light brown", "light grey", "light teal", "teal"]
+    assert "disagreement in shades of brown to the left of zero" in caption
+    assert "agreement in shades of teal to the right" in caption
+    assert f"the neutral answer in {words[2]} split across zero" in caption
+    assert "Each question as it was asked" in caption and "A reverse-scored question is shown with the answers as given" in caption
