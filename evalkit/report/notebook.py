@@ -1330,7 +1330,7 @@ def interaction_figures(data, section="children"):
     cols = min(2, len(sec.factors))
     rows = int(np.ceil(len(sec.factors) / cols))
     fig, axes = plt.subplots(rows, cols, figsize=(6.2 * cols, (0.5 * len(sec.measures) + 2.6) * rows),
-                             squeeze=False, sharey=True, layout="constrained")  # height set below
+                             squeeze=False, sharey=True)  # height set below
     for ax, factor in zip(axes.flat, sec.factors):
         change_by_group_plot(sec.scores, measures=sec.measures, factor=factor, labels=sec.labels,
                              min_group_n=data.min_group_n, ax=ax, min_cell=data.min_cell)
@@ -1339,6 +1339,7 @@ def interaction_figures(data, section="children"):
     # each row of panels is as tall as its measures, its labels and the tallest key below it
     fig.set_figheight(sum(0.5 * len(sec.measures) + 1.9 + max(legend_inches(ax) for ax in row) for row in axes))
     fig.suptitle("Mean change by group (post − pre, 95% CI)", fontsize=12)
+    fig.tight_layout()
     factors = [f.replace("_", " ") for f in sec.factors]
     by = factors[0] if len(factors) == 1 else ", ".join(factors[:-1]) + " and " + factors[-1]
     shown.append(_figure(fig, alt=f"Mean change (post − pre) with its 95% confidence interval for each of "
@@ -1355,7 +1356,7 @@ def interaction_figures(data, section="children"):
         return shown
     cols = min(3, len(pairs))
     rows = int(np.ceil(len(pairs) / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 4.1 * rows), squeeze=False, layout="constrained")
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 4.1 * rows), squeeze=False)
     for k, (ax, (measure, factor)) in enumerate(zip(axes.flat, pairs)):
         interaction_plot(sec.scores, measure=measure, factor=factor, min_group_n=data.min_group_n,
                          label=sec.labels.get(measure, measure), ax=ax, min_cell=data.min_cell)
@@ -1367,6 +1368,7 @@ def interaction_figures(data, section="children"):
         ax.set_visible(False)
     fig.set_figheight(sum(3.3 + max(legend_inches(ax) for ax in row) for row in axes))
     fig.suptitle(f"Pre and post means by group where the interaction reached p < {alpha:g}", fontsize=12)
+    fig.tight_layout()
     named = "; ".join(f"{sec.labels.get(m, m)} by {f.replace('_', ' ')}" for m, f in pairs)
     shown.append(_figure(fig, alt=f"Pre and post means with 95% confidence intervals, one coloured line per "
                                   f"group, for the {len(pairs)} measure and factor pairs whose time × group "
@@ -1455,9 +1457,10 @@ def reliable_change_figure(data, section="children"):
         return Markdown("_Reliable change could not be computed._")
     labels = _section(data, section).labels
     shown = _reliable_change_shown(data, rc.assign(measure=rc["measure"].map(lambda m: labels.get(m, m))))
-    fig, ax = plt.subplots(figsize=(8, 0.55 * len(shown) + 2.0), layout="constrained")
+    fig, ax = plt.subplots(figsize=(8, 0.55 * len(shown) + 2.0))
     unit = "children" if section == "children" else "facilitators"
     reliable_change_plot(shown, ax=ax, unit=unit)
+    fig.tight_layout()
     hidden = sum(t.get_gid() == "not_drawn" for t in ax.texts)
     alt = (f"Percentage of {unit} who reliably deteriorated (orange-red), showed no reliable change (grey) or "
            f"reliably improved (green), as one bar for each of {len(shown)} measures"
@@ -1565,10 +1568,10 @@ def item_figure(data, section="facilitators"):
     sec = _section(data, section)
     texts = sec.instrument.item_texts
     # the height follows the wrapped question texts; the x label and the key take about 1.7 in
-    fig, ax = plt.subplots(figsize=(11, ITEM_ROW_INCHES * diverging_rows(dist, item_labels=texts) + 1.9),
-                           layout="constrained")
+    fig, ax = plt.subplots(figsize=(10, ITEM_ROW_INCHES * diverging_rows(dist, item_labels=texts) + 1.9))
     diverging_bar_plot(dist, ax=ax, item_labels=texts, scale=(sec.instrument.min, sec.instrument.max),
                        min_cell=data.min_cell)
+    fig.tight_layout()
     answers = [c.get_label() for c in ax.containers]
     alt = (f"Answers to each of the {dist['item'].nunique()} questions before and after, as bars from "
            f"“{answers[0]}” in brown on the left to “{answers[-1]}” in teal on the right of a line at zero, "

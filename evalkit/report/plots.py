@@ -97,6 +97,8 @@ def _get_ax(ax):
         import matplotlib.pyplot as plt
 
         ax = plt.gca()
+    if not ax.title.get_parse_math():  # made after mathtext was switched off: so were all its texts
+        return ax
     # texts the axes made before mathtext was switched off (titles, axis labels, ticks)
     for text in (ax.title, getattr(ax, "_left_title", None), getattr(ax, "_right_title", None),
                  ax.xaxis.label, ax.yaxis.label, *ax.get_xticklabels(), *ax.get_yticklabels()):
