@@ -973,3 +973,25 @@ def test_item_caption_names_the_colours_drawn(sample_data):
     assert "agreement in shades of teal to the right" in caption
     assert f"the neutral answer in {words[2]} split across zero" in caption
     assert "Each question as it was asked" in caption and "A reverse-scored question is shown with the answers as given" in caption
+
+
+def test_every_report_figure_has_a_specific_alt_text(sample_data):
+    import evalkit.notebook as ek
+
+    alts = {name: image.alt for name, image in _notebook_figures(sample_data).items()}
+    labels = sample_data.cohort.sections["children"].labels
+    assert alts["paired_children"].startswith("The spread of each child's change (post − pre) as a grey box")
+    assert alts["paired_children"].endswith("for each of 6 subscales: " + ", ".join(labels.values()) + ".")
+    assert alts["paired_facilitators"].endswith("for each of 4 measures: Knowledge, Understanding, Confidence, "
+                                                "Total (all items).")
+    assert alts["forest"].startswith("Cohen's d_z (mean change / SD of change) as a blue point")
+    assert alts["interaction_overview"].startswith("Mean change (post − pre) with its 95% confidence interval for "
+                                                   "each of 6 measures by delivery, age band, referral reason and site")
+    assert "the 7 measure and factor pairs whose time × group interaction reached p < 0.05" in alts["interaction_pairs"]
+    assert "Differentiating Emotions by delivery" in alts["interaction_pairs"]
+    assert alts["reliable_change"] == (
+        "Percentage of children who reliably deteriorated (orange-red), showed no reliable change (light grey) or "
+        "reliably improved (green), as one bar for each of 6 measures; 2 of them not drawn, to keep small counts "
+        "hidden.")
+    assert alts["items"].startswith("Answers to each of the 12 questions before and after")
+    assert all(alt.count(". ") == 0 and alt.endswith(".") for alt in alts.values())  # one sentence each

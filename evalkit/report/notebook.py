@@ -1462,7 +1462,7 @@ def reliable_change_figure(data, section="children"):
     reliable_change_plot(shown, ax=ax, unit=unit)
     fig.tight_layout()
     hidden = sum(t.get_gid() == "not_drawn" for t in ax.texts)
-    alt = (f"Percentage of {unit} who reliably deteriorated (orange-red), showed no reliable change (grey) or "
+    alt = (f"Percentage of {unit} who reliably deteriorated (orange-red), showed no reliable change (light grey) or "
            f"reliably improved (green), as one bar for each of {len(shown)} measures"
            + (f"; {hidden} of them not drawn, to keep small counts hidden." if hidden else "."))
     return _figure(fig, alt=alt)
