@@ -829,9 +829,12 @@ def test_item_chart_rows_are_the_questions_as_asked():
     assert labels[0] == "I know how domestic abuse can affect\na child's development."
     assert all(max(len(line) for line in label.splitlines()) <= plots.ITEM_WRAP for label in labels)
     assert all(t.get_fontsize() >= 10 for t in ax.get_yticklabels())  # readable at 1280 px
-    # the figure is as tall as its rows: 2 per item (3 text lines fit), 4 lines of 0.21 in for c4, 11 gaps
-    assert [label.count("\n") + 1 for label in labels] == [2] * 6 + [3] + [2] * 4 + [4]
-    rows = 11 * 2 + 4 * 0.21 / plots.ITEM_ROW_INCHES + 11 * 0.6
+    # the figure is as tall as its rows: 2 per item (2 text lines fit), a line of 0.21 in more for u3, 2 for c4,
+    # and 11 gaps
+    lines = [label.count("\n") + 1 for label in labels]
+    assert lines == [2] * 6 + [3] + [2] * 4 + [4]
+    rows = sum(max(2, n * 0.21 / plots.ITEM_ROW_INCHES) for n in lines) + 11 * 0.6
+    assert rows > 12 * 2 + 11 * 0.6
     assert image.figure.get_figheight() == pytest.approx(plots.ITEM_ROW_INCHES * rows + 1.9)
     assert "12 questions" in image.alt and "“strongly disagree” in brown" in image.alt
 
@@ -995,3 +998,28 @@ def test_every_report_figure_has_a_specific_alt_text(sample_data):
         "hidden.")
     assert alts["items"].startswith("Answers to each of the 12 questions before and after")
     assert all(alt.count(". ") == 0 and alt.endswith(".") for alt in alts.values())  # one sentence each
+
+
+def test_paired_frames_equal_a_pivot_of_each_measure():
+    """The one-pass reshaping behind every figure gives what a pandas pivot per measure gives."""
+    import evalkit.notebook as ek
+
+    scores = ek.load(str(SAMPLE / "cohort.yml")).cohort.sections["children"].scores.copy()
+    scores.loc[scores.index[::7], "delivery"] = None  # levels missing at pre (taken from post) or at both
+    measures = ["differentiating", "verbal_sharing", "not_hiding"]
+    for factor in (None, "delivery", "site"):
+        frames = plots._paired_frames(scores, measures, factor)
+        for measure in measures:
+            cols = ["id", "timepoint", measure] + ([factor] if factor else [])
+            sub = scores.loc[scores["timepoint"].isin(["pre", "post"]), cols]
+            expected = sub.pivot(index="id", columns="timepoint", values=measure)[["pre", "post"]].astype(float)
+            if factor:
+                level = sub.pivot(index="id", columns="timepoint", values=factor)
+                expected["level"] = level["pre"].where(level["pre"].notna(), level["post"])
+            expected = expected.dropna(subset=["pre", "post"]).sort_index()
+            expected.columns.name = None
+            assert len(expected) > 250
+            pd.testing.assert_frame_equal(frames[measure], expected, check_dtype=False)
+    ordered = scores.assign(site=pd.Categorical(scores["site"], categories=["Site C", "Site B", "Site A"]))
+    level = plots._paired_frames(ordered, measures, "site")["not_hiding"]["level"]
+    assert plots._level_order(level) == ["Site C", "Site B", "Site A"]

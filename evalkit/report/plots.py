@@ -53,9 +53,9 @@ MAX_LINES = 50
 _CHANGE_QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9)
 
 #: Item charts: texts wrapped at this many characters; one bar row is this many inches tall, so that a
-#: text line (about 0.21 in at the theme's tick font) takes two thirds of a row.
+#: text line (about 0.21 in at the theme's tick font) takes three quarters of a row.
 ITEM_WRAP = 36
-ITEM_ROW_INCHES = 0.32
+ITEM_ROW_INCHES = 0.28
 _ROWS_PER_TEXT_LINE = 0.21 / ITEM_ROW_INCHES
 _ITEM_GAP = 0.6
 _MEAN_COLOUR = "#0072B2"  # Okabe-Ito blue
@@ -107,10 +107,11 @@ def _get_ax(ax):
     return ax
 
 
-def _legend_below(ax, handles=None, labels=None, *, ncol=1, **kws):
+def _legend_below(ax, handles=None, labels=None, *, ncol=1, tick_lines=1, **kws):
     """A legend under the axes, clear of the x tick labels and x label, so it never covers data.
 
-    Its distance is counted in points from the font sizes and line counts of the tick labels and the
+    Its distance is counted in points from the font sizes and line counts of the tick labels
+    (``tick_lines`` lines; reading them back would make matplotlib work the ticks out early) and the
     x label (no draw needed), so it holds for any axes size; the figure's layout (constrained layout,
     tight_layout) then makes room for it because it belongs to the axes. It is centred under the axes,
     or under the whole figure when the axes are its only ones (long y labels push the axes right), and
@@ -119,16 +120,16 @@ def _legend_below(ax, handles=None, labels=None, *, ncol=1, **kws):
     import matplotlib as mpl
     import matplotlib.transforms as mtransforms
 
-    def size(text):
-        return text.get_fontsize() * 1.2 * (text.get_text().count("\n") + 1)
+    from matplotlib.font_manager import FontProperties
 
     if handles is None:
         handles, labels = _key_order(*ax.get_legend_handles_labels())
     fig = ax.figure
-    ticks = [t for t in ax.get_xticklabels() if t.get_text()]
-    drop = mpl.rcParams["xtick.major.pad"] + max((size(t) for t in ticks), default=0.0)
+    tick_size = FontProperties(size=mpl.rcParams["xtick.labelsize"]).get_size_in_points()
+    drop = mpl.rcParams["xtick.major.pad"] + tick_size * 1.2 * tick_lines
     if ax.get_xlabel():
-        drop += ax.xaxis.labelpad + size(ax.xaxis.label)
+        label = ax.xaxis.label
+        drop += ax.xaxis.labelpad + label.get_fontsize() * 1.2 * (label.get_text().count("\n") + 1)
     alone = [a for a in fig.axes if a.get_visible()] == [ax]
     across = mtransforms.blended_transform_factory(fig.transFigure if alone else ax.transAxes, ax.transAxes)
     anchor = across + mtransforms.ScaledTranslation(0, -(drop + 4) / 72, fig.dpi_scale_trans)
@@ -260,20 +261,32 @@ def _paired_frames(scores, measures, factor=None):
             column="id",
             expected="one row per person and timepoint (clean the data first)",
         )
-    pre = sub[sub["timepoint"] == TIMEPOINTS[0]].set_index("id")
-    post = sub[sub["timepoint"] == TIMEPOINTS[1]].set_index("id")
-    ids = pre.index.union(post.index)
-    pre, post = pre.reindex(ids), post.reindex(ids)
+    # one slot per person (ids sorted), filled from the pre and the post rows
+    codes, ids = pd.factorize(sub["id"], sort=True)
+    at = {tp: (sub["timepoint"] == tp).to_numpy() for tp in TIMEPOINTS}
+    slots = {tp: codes[at[tp]] for tp in TIMEPOINTS}
     level = None
     if factor is not None:
-        level = pre[factor].where(pre[factor].notna(), post[factor])
+        column = sub[factor]
+        by_time = {}
+        for tp in TIMEPOINTS:  # the level at each timepoint, NaN where the person has no row then
+            rows = np.full(len(ids), -1)
+            rows[slots[tp]] = np.flatnonzero(at[tp])
+            values = column.iloc[np.maximum(rows, 0)].reset_index(drop=True)
+            by_time[tp] = values.where(pd.Series(rows >= 0))
+        level = by_time[TIMEPOINTS[0]].where(by_time[TIMEPOINTS[0]].notna(), by_time[TIMEPOINTS[1]])
+        level.index = pd.Index(ids, name="id")
     out = {}
     for measure in measures:
-        wide = pd.DataFrame({TIMEPOINTS[0]: pre[measure].astype(float), TIMEPOINTS[1]: post[measure].astype(float)})
+        values = pd.to_numeric(sub[measure], errors="coerce").to_numpy(dtype=float)
+        both = {}
+        for tp in TIMEPOINTS:
+            both[tp] = np.full(len(ids), np.nan)
+            both[tp][slots[tp]] = values[at[tp]]
+        keep = ~(np.isnan(both[TIMEPOINTS[0]]) | np.isnan(both[TIMEPOINTS[1]]))
+        wide = pd.DataFrame({tp: both[tp][keep] for tp in TIMEPOINTS}, index=pd.Index(ids[keep], name="id"))
         if level is not None:
-            wide["level"] = level
-        wide = wide.dropna(subset=list(TIMEPOINTS)).sort_index()
-        wide.index.name = "id"
+            wide["level"] = level[keep]  # same ids, same order; keeps a categorical factor's order
         out[measure] = wide
     return out
 
@@ -669,7 +682,7 @@ def paired_plot(
             ax.set_xlabel(note, fontsize="small")
             ax.set_gid("distribution")
             if legend:
-                _legend_below(ax, ncol=2)
+                _legend_below(ax, ncol=2, tick_lines=2)
             return ax
 
     values = wide[list(TIMEPOINTS)].to_numpy(dtype=float)
@@ -980,20 +993,14 @@ def _group_changes(frames, measures, min_group_n, confidence=0.95):
     return pd.DataFrame(rows, columns=["measure", "level", "n", "mean_change", "ci_low", "ci_high"])
 
 
-def _hidden_group_sizes(scores, measures, factor, kept, min_cell):
+def _hidden_group_sizes(frames, measures, factor, kept, min_cell):
     """True when the shown group sizes and the matched n (shown in the tables) would give away the size of
-    the groups left out: 1 to ``min_cell - 1`` people, for some measure."""
+    the groups left out: 1 to ``min_cell - 1`` people, for some measure. ``frames`` holds each measure's
+    matched pairs with the factor level (:func:`_paired_frames`)."""
     if min_cell is None:
         return False
-    sub = scores.loc[scores["timepoint"].isin(TIMEPOINTS), ["id", "timepoint", factor, *measures]]
-    pre = sub[sub["timepoint"] == TIMEPOINTS[0]].set_index("id")
-    post = sub[sub["timepoint"] == TIMEPOINTS[1]].set_index("id")
-    both = pre.index.intersection(post.index)
-    pre, post = pre.loc[both], post.loc[both]
-    # a person's level is the baseline one, else the follow-up one (as _paired_wide)
-    has_level = (pre[factor].notna() | post[factor].notna()).to_numpy()
     for measure in measures:
-        matched = int((pre[measure].notna().to_numpy() & post[measure].notna().to_numpy() & has_level).sum())
+        matched = int(frames[measure]["level"].notna().sum())  # matched people with a level
         shown = kept.loc[kept["measure"] == measure, "n"] if "measure" in kept else kept.drop_duplicates(factor)["n"]
         if 0 < matched - int(shown.sum()) < min_cell:
             return True
@@ -1044,7 +1051,7 @@ def change_by_group_plot(scores, *, measures, factor, labels=None, min_group_n=1
     frames = _paired_frames(scores, measures, factor)
     table = _group_changes(frames, measures, min_group_n)
     levels = list(pd.unique(table["level"])) if len(table) else []
-    sizes = not _hidden_group_sizes(scores, measures, factor, table, min_cell)
+    sizes = not _hidden_group_sizes(frames, measures, factor, table, min_cell)
     colours = colorblind_palette(max(len(levels), 1))
     width = 0.7 / max(len(levels), 1)
     positions = {m: len(measures) - 1 - i for i, m in enumerate(measures)}
@@ -1138,7 +1145,7 @@ def interaction_plot(scores, *, measure, factor, min_group_n=10, label=None, ax=
     all_levels = _level_order(wide["level"].dropna())
     kept = list(pd.unique(table[factor]))
     omitted = len(all_levels) - len(kept)
-    sizes = not _hidden_group_sizes(scores, [measure], factor, table, min_cell)
+    sizes = not _hidden_group_sizes({measure: wide}, [measure], factor, table, min_cell)
 
     colours = colorblind_palette(max(len(all_levels), 1))
     width = 0.05
@@ -1361,7 +1368,7 @@ def diverging_rows(distributions, *, timepoints=TIMEPOINTS, item_labels=None, wr
     """Height of :func:`diverging_bar_plot`'s bars and labels in bar rows: size its figure with it.
 
     An item takes one row per timepoint drawn, or more when its wrapped text
-    needs them (a text line is about two thirds of a row at
+    needs them (a text line is three quarters of a row at
     :data:`ITEM_ROW_INCHES` per row), plus a gap between items.
 
     Examples
@@ -1372,8 +1379,8 @@ def diverging_rows(distributions, *, timepoints=TIMEPOINTS, item_labels=None, wr
     >>> diverging_rows(dist)  # two items of two rows, one gap between them
     4.6
     >>> text = "I understand how the Healing Together sessions build on each other."
-    >>> diverging_rows(dist, item_labels={"q1": text}, wrap=20)  # 4 lines of 0.65625 rows, 2 rows, the gap
-    5.225
+    >>> diverging_rows(dist, item_labels={"q1": text}, wrap=20)  # 4 lines of 0.75 rows, 2 rows, the gap
+    5.6
     """
     item_labels = {} if item_labels is None else dict(item_labels)
     timepoints = list(timepoints)
