@@ -619,10 +619,14 @@ def _legends(fig):
 
 
 def _legend_clashes(fig):
-    """Every legend that covers a data artist of any axes, or reaches outside the figure (would be cut off)."""
+    """Every legend that covers a data artist of any axes or another legend, or reaches outside the figure
+    (would be cut off)."""
     renderer = _drawn(fig)
     data = _data_extents(fig, renderer)
     clashes = []
+    boxes = [legend.get_window_extent(renderer) for legend in _legends(fig)]
+    clashes += [f"legends {i} and {j} overlap" for i, a in enumerate(boxes) for j, b in enumerate(boxes)
+                if i < j and a.overlaps(b)]
     for legend in _legends(fig):
         box = legend.get_window_extent(renderer)
         name = legend.get_texts()[0].get_text() if legend.get_texts() else "legend"

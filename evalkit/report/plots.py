@@ -115,7 +115,8 @@ def _legend_below(ax, handles=None, labels=None, *, ncol=1, tick_lines=1, **kws)
     x label (no draw needed), so it holds for any axes size; the figure's layout (constrained layout,
     tight_layout) then makes room for it because it belongs to the axes. It is centred under the axes,
     or under the whole figure when the axes are its only ones (long y labels push the axes right), and
-    has at most ``ncol`` columns, fewer when they would be wider than the figure.
+    has at most ``ncol`` columns, fewer when they would be wider than the figure (than about the panel,
+    when there are several).
     """
     import matplotlib as mpl
     import matplotlib.transforms as mtransforms
@@ -133,7 +134,9 @@ def _legend_below(ax, handles=None, labels=None, *, ncol=1, tick_lines=1, **kws)
     alone = [a for a in fig.axes if a.get_visible()] == [ax]
     across = mtransforms.blended_transform_factory(fig.transFigure if alone else ax.transAxes, ax.transAxes)
     anchor = across + mtransforms.ScaledTranslation(0, -(drop + 4) / 72, fig.dpi_scale_trans)
-    ncol = _fit_columns(labels, ncol, 0.95 * fig.get_figwidth())
+    # as wide as the figure when alone; else about as wide as its panel, clear of its neighbours' keys
+    room = fig.get_figwidth() * (0.95 if alone else 1.1 * ax.get_position().width)
+    ncol = _fit_columns(labels, ncol, room)
     return ax.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0), bbox_transform=anchor,
                      ncol=ncol, fontsize="small", **kws)
 
