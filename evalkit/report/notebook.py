@@ -843,7 +843,8 @@ class FigureImage:
 
         buffer = io.BytesIO()
         # every report figure lays itself out (tight_layout, constrained layout or fixed margins),
-        # so it is drawn once, without the second pass that bbox_inches="tight" costs
+        # (bbox_inches=None falls back to rcParams["savefig.bbox"], "tight" in the theme: that crop is kept,
+        # because a suptitle or axis label wider than the figure would otherwise be cut)
         fig.savefig(buffer, format="png", dpi=fig.dpi, bbox_inches=None, facecolor="white")
         self.png = buffer.getvalue()
         self.figure = fig

@@ -859,6 +859,7 @@ COUNT_HEADERS = frozenset({
     "n", "rows in", "kept", "excluded", "rows_in", "rows_kept", "rows_excluded", "rows", "people",
     "pre only", "post only", "matched", "improved", "no_change", "deteriorated", "reliably improved",
     "no reliable change", "reliably deteriorated", "completers_n", "dropouts_n", "n_pre", "n_post",
+    "completers (n)", "left before follow-up (n)",
 })
 #: Exclusion reasons of the cleaning summary (columns after ``excluded`` in an accounting table).
 _ROW_RELATIONS = (

@@ -635,8 +635,8 @@ def instrument_warning_html(warnings):
 
     Examples
     --------
-    >>> instrument_warning_html(["EAQ-30 uses a placeholder <key>."])[:60]
-    '<div class="instrument-warning" role="note"><h2>Check the q'
+    >>> instrument_warning_html(["EAQ-30 uses a placeholder <key>."])[:44]
+    '<div class="instrument-warning" role="note">'
     >>> instrument_warning_html([])
     ''
     """

@@ -334,6 +334,11 @@ def _tests(data):
     return out
 
 
+def _apa(alpha):
+    """A significance level as APA writes it: ``.05``."""
+    return f"{alpha:g}".lstrip("0") if alpha < 1 else f"{alpha:g}"
+
+
 def _tests_text(t, alpha):
     """The sentence on how many tests the report runs, which are the main questions and which exploratory."""
     total = sum(t.values())
@@ -347,7 +352,7 @@ def _tests_text(t, alpha):
     if exploratory:
         text += (f" {exploratory} further tests are exploratory ({t['moderators']} of whether change differed "
                  f"between groups, {t['ancova']} ANCOVA): even if nothing differed, about {alpha * exploratory:.1f} "
-                 f"of them would reach p < {alpha:g} by chance.")
+                 f"of them would reach p < {_apa(alpha)} by chance.")
     if t["attrition"]:
         text += f" {t['attrition']} more compare those who left with those who stayed."
     return text
@@ -397,7 +402,7 @@ def trust(data):
             tested = attrition["p"].notna()
             differ = int((attrition.loc[tested, "p"] < alpha).sum())
             text += (f" Comparing those who left with those who stayed, {differ} of {int(tested.sum())} "
-                     f"start-of-programme comparisons differed at p < {alpha:g} (see the attrition table)."
+                     f"start-of-programme comparisons differed at p < {_apa(alpha)} (see the attrition table)."
                      if tested.any() else "")
         rows.append((f"Who is counted ({plural})", text))
     children = data.cohort.sections.get("children")
