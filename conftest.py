@@ -16,3 +16,15 @@ def _doctest_cwd(request, monkeypatch):
     if isinstance(request.node, pytest.DoctestItem):
         monkeypatch.chdir(ROOT)
     yield
+
+
+@pytest.fixture(autouse=True)
+def _fresh_matplotlib_style():
+    """Every test starts from, and leaves behind, the same matplotlib settings.
+
+    ``evalkit.report.plots.set_theme`` changes global rcParams (titles on the left, for one); without
+    this, a test that reads ``ax.get_title()`` passes or fails by which test ran before it on the
+    same xdist worker.
+    """
+    with matplotlib.rc_context():
+        yield

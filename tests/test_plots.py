@@ -452,6 +452,7 @@ def test_stored_theme_equals_seaborn_set_theme():
 
     with mpl.rc_context():
         plots._seaborn_theme()
+        plots.literal_text()  # set_theme switches mathtext off after either path
         reference = dict(mpl.rcParams)
     with mpl.rc_context():
         plots.set_theme()
