@@ -1081,7 +1081,10 @@ def findings(data, section="children"):
 
 
 def _outcomes(data, section):
-    return data.results["child_outcomes" if section == "children" else "facilitator_outcomes"]
+    """The section's before-and-after rows (``contrast == "post-pre"``; follow-up rows have their own section)."""
+    from .summary import post_pre
+
+    return post_pre(data.results["child_outcomes" if section == "children" else "facilitator_outcomes"])
 
 
 def outcomes_table(data, section="children"):

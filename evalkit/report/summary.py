@@ -18,7 +18,7 @@ import pandas as pd
 
 from .findings import SIZE_CONVENTION, format_number, format_p, size_words
 
-__all__ = ["main_points", "about", "trust", "matching_counts", "instrument_warnings", "SIZE_CONVENTION"]
+__all__ = ["main_points", "about", "trust", "matching_counts", "instrument_warnings", "post_pre", "SIZE_CONVENTION"]
 
 #: The people of each section, as the sentences name them.
 POPULATION = {"children": ("children", "child", "Children's"),
@@ -32,6 +32,25 @@ MAX_PRIMARY_BULLETS = 3
 
 
 # --------------------------------------------------------------------------- counts
+
+def post_pre(table):
+    """The rows of an outcomes table that compare the end with the start (``contrast == "post-pre"``).
+
+    With a follow-up wave ``child_outcomes`` and ``facilitator_outcomes`` also hold ``follow_up-pre`` and
+    ``follow_up-post`` rows; every table, figure and sentence about change over the programme reads
+    only the ``post-pre`` rows. A table without a ``contrast`` column (written before follow-up
+    existed) is all ``post-pre``.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"measure": ["a", "a"], "contrast": ["post-pre", "follow_up-pre"]})
+    >>> post_pre(t)["contrast"].tolist(), len(post_pre(t.drop(columns="contrast")))
+    (['post-pre'], 2)
+    """
+    if table is None or "contrast" not in getattr(table, "columns", ()):
+        return table
+    return table[table["contrast"].fillna("post-pre") == "post-pre"].reset_index(drop=True)
+
 
 def matching_counts(data):
     """People with a start (pre) questionnaire only, an end (post) one only, and both, per section.
@@ -131,7 +150,7 @@ def _measure_text(row, section, label, higher_is, alpha, min_cell, *, lead=True)
 
 def _section_rows(data, section):
     key = "child_outcomes" if section == "children" else "facilitator_outcomes"
-    table = data.results.get(key)
+    table = post_pre(data.results.get(key))
     if table is None or getattr(table, "empty", True):
         return []
     return [row for _, row in table.iterrows()]
@@ -313,7 +332,7 @@ def _tests(data):
     primary = set(data.config.analysis.get("primary") or [])
     out = {"primary": 0, "secondary": 0, "facilitators": 0, "moderators": 0, "ancova": 0, "attrition": 0}
     for name, key in (("children", "child_outcomes"), ("facilitators", "facilitator_outcomes")):
-        table = data.results.get(key)
+        table = post_pre(data.results.get(key))
         if table is None or table.empty:
             continue
         tested = table[table["primary_test"].isin(["paired t", "Wilcoxon"])]
