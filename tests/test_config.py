@@ -19,7 +19,8 @@ def test_defaults_are_applied(tmp_path):
     path.write_text("children: {file: kids.csv}\n")
     cfg = load_config(path)
     assert cfg.name == "c"
-    assert cfg.analysis == {"alpha": 0.05, "age_bands": [5, 11, 17], "min_group_n": 10, "primary": []}
+    assert cfg.analysis == {"alpha": 0.05, "age_bands": [5, 11, 17], "min_group_n": 10, "primary": [],
+                            "comparison": None, "full_dose": 5}  # issue 12 defaults
     assert cfg.disclosure == {"min_cell": 5}
     kids = cfg.children
     assert kids.instrument == "eaq30" and kids.columns == {"id": "child_id", "timepoint": "timepoint"}

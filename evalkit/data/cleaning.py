@@ -20,8 +20,19 @@ from .validation import (BLANK, BOOLEAN, COMMA, FRACTION, JUNK, LABEL, NONFINITE
 LOG_COLUMNS = ["section", "file", "row", "id", "column", "action", "reason", "detail"]
 #: Exclusion reasons, in the order the rules are applied.
 EXCLUSION_REASONS = ("blank row", "missing id", "missing timepoint", "unknown timepoint",
-                     "timepoint differs from its file", "no answers", "exact duplicate", "conflicting duplicate")
+                     "timepoint differs from its file", "no answers", "arm not a listed level", "no arm",
+                     "exact duplicate", "conflicting duplicate")
 OPTIONAL_ROLES = ("age", "delivery", "referral_reason", "site")
+#: Person-level roles of issue 12: cluster identifiers (replaced by opaque codes), sessions attended, arm.
+PERSON_ROLES = ("group", "facilitator", "sessions", "arm")
+#: The waves a section may have, coded 0, 1, 2 in the cleaning.
+WAVES = ("pre", "post", "follow_up")
+#: The two arms (``analysis.comparison``), as the ``arm`` column holds them.
+ARMS = ("intervention", "comparison")
+#: Prefix of the opaque code that replaces each group and facilitator name (``G001``, ``F001``, ...).
+CODE_PREFIX = {"group": "G", "facilitator": "F"}
+#: Why a sessions value is set missing (the value itself is never quoted: it may be anything typed in a cell).
+SESSIONS_INVALID = "sessions not a whole number of 0 or more"
 #: What Excel writes in a cell whose formula failed; such an id is no id.
 EXCEL_ERRORS = frozenset({"#n/a", "#ref!", "#value!", "#div/0!", "#name?", "#num!", "#null!", "#spill!", "#calc!"})
 _DATE_ID = re.compile(r"\d{4}-\d{2}-\d{2}(t[\d:.]+)?")
@@ -508,12 +519,14 @@ def _leading_zero_twins(names):
 
 
 def _timepoints(series, timepoints):
-    """Per row: 0 pre, 1 post, -1 missing, -2 a label the config does not list; and whether a label was mapped."""
+    """Per row: 0 pre, 1 post, 2 follow-up, -1 missing, -2 a label the config does not list; and whether a label
+    was mapped."""
     mapping = {timepoint_key(lbl): tp for tp, labels in timepoints.items() for lbl in labels}
     codes, uniques = text_codes(series)
     label = [clean_text(v) for v in uniques] + [None]
     key = [None if t is None else timepoint_key(t) for t in label]
-    code = np.array([-1 if k is None else {"pre": 0, "post": 1}.get(mapping.get(k), -2) for k in key])
+    wave = {w: k for k, w in enumerate(WAVES)}
+    code = np.array([-1 if k is None else wave.get(mapping.get(k), -2) for k in key])
     mapped = np.array([k is not None and k in mapping and t.casefold() != mapping[k] for t, k in zip(label, key)])
     return code[codes], mapped[codes], mapping
 
@@ -595,7 +608,7 @@ def clean_section(frames, *, section_cfg, instrument, analysis, section=None):
     logs = [_nul_log(section, f) for f in frames] + [_unmatched_log(section, f) for f in frames]
     data = _concat_text(frames)
     items = [i for i in instrument.items if i in data.columns]
-    roles = [r for r in OPTIONAL_ROLES if r in data.columns]
+    roles = [r for r in OPTIONAL_ROLES + PERSON_ROLES if r in data.columns]
     is_kept = np.ones(len(data), dtype=bool)
     reason = np.full(len(data), "", dtype=object)
 
@@ -620,7 +633,7 @@ def clean_section(frames, *, section_cfg, instrument, analysis, section=None):
     given = np.full(len(data), -1)
     if FILE_TIMEPOINT in data.columns:  # a file given for one timepoint, or a block of a wide row
         codes, uniques = text_codes(data[FILE_TIMEPOINT])
-        given = np.array([{"pre": 0, "post": 1}[u] for u in uniques] + [-1], dtype=np.int64)[codes]
+        given = np.array([WAVES.index(u) for u in uniques] + [-1], dtype=np.int64)[codes]
         tp_code = np.where((given >= 0) & (tp_code == -1), given, tp_code)
     has_error = ids["has_error"]
     exclude((ids["person"] < 0) & ~has_error, "missing id", column="id")
@@ -644,14 +657,14 @@ def clean_section(frames, *, section_cfg, instrument, analysis, section=None):
                                                            "check the export"))
 
     # timepoints
-    tp_text = np.array([np.nan, np.nan, "pre", "post"], dtype=object)[tp_code + 2]
+    tp_text = np.array([np.nan, np.nan, *WAVES], dtype=object)[tp_code + 2]
     exclude(tp_code == -1, "missing timepoint", column="timepoint")
     known = ", ".join(sorted(mapping))
     exclude(tp_code == -2, "unknown timepoint", column="timepoint",
             detail=lambda m: [f"label '{clean_text(v)}' is not one of {known}" for v in data["timepoint"][m]])
     differs = (given >= 0) & (tp_code >= 0) & (tp_code != given)
     if differs.any():
-        names = np.array(["pre", "post"], dtype=object)
+        names = np.array(WAVES, dtype=object)
         exclude(differs, "timepoint differs from its file", column="timepoint",
                 detail=lambda m: [f"label '{clean_text(v)}' says {t}, but the file is given for {f}" for v, t, f in
                                   zip(data["timepoint"][m], tp_text[m], names[given[m]])])
@@ -663,6 +676,19 @@ def clean_section(frames, *, section_cfg, instrument, analysis, section=None):
     # answers
     logs.extend(answer_logs)
     exclude(usable == 0, "no answers", detail="every item answer is missing or unusable")
+
+    # arm: a level the config does not list excludes its row; a person no kept row gives an arm is excluded
+    arm = None
+    if "arm" in roles:
+        arm = _arms(*role_text["arm"], (analysis or {}).get("comparison"))
+        exclude(arm == -2, "arm not a listed level", column="arm",
+                detail="the arm cell holds a level not listed under analysis.comparison (not copied here; open "
+                       "the file to see it, then list it or correct it)")
+        arm = np.where(arm >= 0, arm, -1)
+        has_arm = np.zeros(len(ids["names"]) + 1, dtype=bool)
+        has_arm[ids["person"][is_kept & (arm >= 0)]] = True
+        exclude(~has_arm[ids["person"]], "no arm", column="arm",
+                detail="no questionnaire of this person says which arm they are in (the arm cell is blank)")
 
     # factors: age as numbers, the other factors as codes into their tidied levels (-1: missing)
     facts = {}
@@ -684,15 +710,27 @@ def clean_section(frames, *, section_cfg, instrument, analysis, section=None):
     for role in ("delivery", "referral_reason", "site"):
         if role in roles:
             facts[role] = _tidy_levels(*role_text[role])
+    for role in ("group", "facilitator"):  # names become opaque codes here: no name goes further
+        if role in roles:
+            facts[role] = _opaque_codes(*_tidy_levels(*role_text[role]), is_kept, CODE_PREFIX[role])
+    if "sessions" in roles:
+        codes, shown = role_text["sessions"]
+        numbers = np.array([as_number(v) for v in shown])
+        bad = np.array([v is not None and not (n >= 0 and float(n).is_integer()) for v, n in zip(shown, numbers)])
+        logs.append(_log(section, where, bad[codes] & is_kept, column="sessions", action="set missing",
+                         reason=SESSIONS_INVALID, detail="the value is not copied here; open the file to see it"))
+        facts["sessions"] = (np.where(bad, np.nan, numbers)[codes], None)
+    if arm is not None:
+        facts["arm"] = (arm, np.asarray([*ARMS, np.nan], dtype=object))
 
     # people and timepoints as integer codes (ids in sorted order): the rest is array arithmetic
     id_code, id_names = ids["person"], ids["names"]
-    person_tp = id_code * 2 + tp_code
+    person_tp = id_code * len(WAVES) + tp_code
 
     def questionnaires(kept):
         """How many kept questionnaires each kept row's person has at its timepoint (0 for other rows)."""
         size = np.zeros(len(kept), dtype=np.int64)
-        size[kept] = np.bincount(person_tp[kept], minlength=2 * len(id_names))[person_tp[kept]]
+        size[kept] = np.bincount(person_tp[kept], minlength=len(WAVES) * len(id_names))[person_tp[kept]]
         return size
 
     # duplicates: compared on cleaned values, so 'C1 ' and 'c1' with the same answers are one row twice;
@@ -721,7 +759,7 @@ def clean_section(frames, *, section_cfg, instrument, analysis, section=None):
     taken = kept_rows[order]
     person, when = id_code[taken], tp_code[taken]
     kept_where = where.iloc[taken]
-    out = {"id": id_names[person], "timepoint": np.array(["pre", "post"], dtype=object)[when]}
+    out = {"id": id_names[person], "timepoint": np.array(WAVES, dtype=object)[when]}
 
     # person-level factors from the baseline row (the first value given, pre rows first: ``taken`` is in
     # that order already, and stable within a person and timepoint)
@@ -769,7 +807,7 @@ def clean_section(frames, *, section_cfg, instrument, analysis, section=None):
                                          dtype=object)))
 
     # matching
-    has = np.zeros((2, len(id_names)), dtype=bool)
+    has = np.zeros((len(WAVES), len(id_names)), dtype=bool)
     has[when, person] = True
     matched = has[0, person] & has[1, person]
     out["matched"] = matched
@@ -777,6 +815,9 @@ def clean_section(frames, *, section_cfg, instrument, analysis, section=None):
         logs.append(_log(section, kept_where, ~matched & (when == code), column="timepoint", action="noted",
                          reason=f"no {lacks} questionnaire",
                          detail="kept: counts in the attrition analysis, not in pre/post tests"))
+    logs.append(_log(section, kept_where, ~has[0, person] & (when == 2), column="timepoint", action="noted",
+                     reason="no pre questionnaire",
+                     detail="kept: a follow-up questionnaire without a baseline; in no change from baseline"))
 
     # scoring, on the kept rows in output order
     keyed = _answer_columns(answers, taken, items=items, instrument=instrument)
@@ -800,6 +841,15 @@ def clean_section(frames, *, section_cfg, instrument, analysis, section=None):
     out = pd.DataFrame(out, copy=False)  # the arrays are new: no copy, no consolidation
     item_out = pd.DataFrame({"id": out["id"].to_numpy(), "timepoint": out["timepoint"].to_numpy(),
                              **dict(zip(items, keyed))}, copy=False)
+    # ``scores``/``items``: pre and post of the intervention arm (everyone when no arm); ``waves``: every kept row
+    waves, waves_items = out, item_out
+    analysed = when < 2
+    if "arm" in out.columns:
+        analysed &= out["arm"].to_numpy() == ARMS[0]
+    if not analysed.all():
+        keep = np.flatnonzero(analysed)
+        out = waves.iloc[keep].reset_index(drop=True)
+        item_out = waves_items.iloc[keep].reset_index(drop=True)
 
     parts = [x for x in logs if x is not None and len(x)]
     log = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=LOG_COLUMNS)
@@ -808,8 +858,43 @@ def clean_section(frames, *, section_cfg, instrument, analysis, section=None):
     log = (log.sort_values(["file", "row", "column", "action"], kind="stable", na_position="first")
            .reset_index(drop=True))
     factors = [f for f in ("delivery", "age_band", "referral_reason", "site") if f in out.columns]
-    return dict(rows=rows, scores=out, items=item_out, log=log, measures=measures,
-                not_collected=not_collected, factors=factors, answer_counts=answer_counts)
+    return dict(rows=rows, scores=out, items=item_out, waves=waves, waves_items=waves_items, log=log,
+                measures=measures, not_collected=not_collected, factors=factors, answer_counts=answer_counts)
+
+
+def _arms(codes, shown, comparison):
+    """Per row: 0 intervention, 1 comparison, -1 blank, -2 a level ``analysis.comparison`` does not list.
+
+    Levels are compared as timepoint labels are (:func:`timepoint_key`: case, spaces and numbers folded).
+    """
+    mapping = {timepoint_key(label): k for k, arm in enumerate(ARMS) for label in (comparison or {}).get(arm, [])}
+    code = np.array([-1 if v is None else mapping.get(timepoint_key(v), -2) for v in shown], dtype=np.intp)
+    return code[codes]
+
+
+def _opaque_codes(codes, levels, kept, prefix):
+    """:func:`_tidy_levels`' output with each level replaced by an opaque code (``G001``, ...).
+
+    Codes are numbered in order of first appearance among the ``kept`` rows (in file order), so a group's name
+    never reaches a table, a figure or the cleaning log; levels seen only on excluded rows get later numbers.
+
+    Examples
+    --------
+    >>> codes, levels = _opaque_codes(np.array([1, -1, 0, 1]), np.array(["b", "a", np.nan], dtype=object),
+    ...                               np.array([True, True, True, True]), "G")
+    >>> levels[codes].tolist()
+    ['G001', nan, 'G002', 'G001']
+    """
+    n = len(levels) - 1
+    first = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
+    rows = np.arange(len(codes), dtype=np.int64) + np.where(kept, 0, len(codes))  # excluded rows count last
+    given = codes >= 0
+    np.minimum.at(first, codes[given], rows[given])
+    rank = np.empty(n, dtype=np.intp)
+    rank[np.argsort(first, kind="stable")] = np.arange(n)
+    width = max(3, len(str(n)))
+    coded = np.asarray([f"{prefix}{k + 1:0{width}d}" for k in range(n)] + [np.nan], dtype=object)
+    return np.where(given, rank[np.where(given, codes, 0)], -1), coded
 
 
 def _nul_log(section, frame):

@@ -50,6 +50,10 @@ class Instrument:
     item_texts: dict = field(default_factory=dict)
     #: ``response.step`` as written: a positive number, ``"any"``, or None when not given (see :attr:`answer_step`).
     step: float | str | None = None
+    #: ``ages: [8, 16]``: the age range (years) the instrument was validated for, as two floats; None if not given.
+    ages: tuple | None = None
+    #: ``norms``: measure id -> ``{"mean": float, "sd": float, "source": str}`` (published norms); empty if none.
+    norms: dict = field(default_factory=dict)
 
     @property
     def answer_step(self):
@@ -174,15 +178,28 @@ class SectionData:
         ``"children"`` or ``"facilitators"``.
     instrument : Instrument
     scores : pandas.DataFrame
-        One row per person and timepoint kept. Columns: ``id`` (cleaned text id),
+        One row per person and timepoint kept, ``pre`` and ``post`` only, and
+        only the people of the intervention arm when the section names an
+        ``arm`` column (everyone otherwise). Columns: ``id`` (cleaned text id),
         ``timepoint`` (``"pre"`` or ``"post"``), the factor columns present
         (``age`` as float, ``age_band``, ``delivery``, ``referral_reason``, ``site``
-        as text), then one float column per measure id in ``measures`` (NaN when
-        too few items were answered to score it).
+        as text), the person-level columns present (``group`` and
+        ``facilitator`` as opaque codes ``G001``/``F001``... or missing,
+        ``sessions`` as float, ``arm`` as ``"intervention"``/``"comparison"``),
+        ``matched`` (the person has both pre and post), then one float column per
+        measure id in ``measures`` (NaN when too few items were answered to
+        score it).
     items : pandas.DataFrame
         Same rows as ``scores``: ``id``, ``timepoint``, then one float column per
         item id present in the data, reverse items already reversed
         (``min + max - value``), missing answers NaN.
+    waves : pandas.DataFrame
+        Same columns as ``scores``, for every kept person of every arm at every
+        wave (``timepoint`` ``"pre"``, ``"post"`` or ``"follow_up"``), ordered by
+        id then wave. When not given it is ``scores``.
+    waves_items : pandas.DataFrame
+        Same rows as ``waves``, the keyed items as in ``items``. When not given it
+        is ``items``.
     measures : list of str
         Measures actually collected (a subscale none of whose items is in the
         data is left out and listed in ``not_collected``).
@@ -201,6 +218,14 @@ class SectionData:
     not_collected: list = field(default_factory=list)
     log: pd.DataFrame | None = None
     files: list = field(default_factory=list)
+    waves: pd.DataFrame | None = None
+    waves_items: pd.DataFrame | None = None
+
+    def __post_init__(self):
+        if self.waves is None:
+            self.waves = self.scores
+        if self.waves_items is None:
+            self.waves_items = self.items
 
     @property
     def labels(self):

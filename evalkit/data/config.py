@@ -14,7 +14,8 @@ from .io import column_key
 
 #: Defaults applied to every cohort config; documented in README.md ("Cohort config").
 DEFAULTS = {
-    "analysis": {"alpha": 0.05, "age_bands": [5, 11, 17], "min_group_n": 10, "primary": []},
+    "analysis": {"alpha": 0.05, "age_bands": [5, 11, 17], "min_group_n": 10, "primary": [], "comparison": None,
+                 "full_dose": 5},
     "disclosure": {"min_cell": 5},
 }
 SECTION_DEFAULTS = {
@@ -44,15 +45,21 @@ DEFAULT_PROGRAMME = (
     "their training.")
 SECTION_KEYS = {"file", "instrument", "columns", "items", "timepoints", "reliability", "layout", "wide_columns",
                 "response"}
-COLUMN_ROLES = {"id", "timepoint", "age", "delivery", "referral_reason", "site", "date_of_birth", "date"}
+COLUMN_ROLES = {"id", "timepoint", "age", "delivery", "referral_reason", "site", "date_of_birth", "date",
+                "group", "facilitator", "sessions", "arm"}
 #: Layouts of a section's files: one questionnaire per row (long), or one person per row (wide).
 LAYOUTS = ("long", "wide")
 #: How a wide file names its answer columns, unless the section's ``wide_columns`` says otherwise.
 DEFAULT_WIDE_COLUMNS = "{item}_{timepoint}"
 RESPONSE_KEYS = ("min", "max", "step")
-ANALYSIS_KEYS = {"alpha", "age_bands", "min_group_n", "primary"}
+ANALYSIS_KEYS = {"alpha", "age_bands", "min_group_n", "primary", "comparison", "full_dose"}
 DISCLOSURE_KEYS = {"min_cell"}
+#: The two timepoints every section has; ``scores`` holds these.
 TIMEPOINTS = ("pre", "post")
+#: Every wave a section may have, in time order: ``follow_up`` is optional (``timepoints: {follow_up: [...]}``).
+WAVES = ("pre", "post", "follow_up")
+#: The two arms of ``analysis.comparison``, as the ``arm`` column of ``SectionData.scores`` and ``waves`` holds them.
+ARMS = ("intervention", "comparison")
 
 
 @dataclass
@@ -70,11 +77,16 @@ class SectionConfig:
     layout: str = "long"
     #: How a wide file's answer columns are named: ``{item}`` and ``{timepoint}`` (any label of a timepoint).
     wide_columns: str = DEFAULT_WIDE_COLUMNS
-    #: The timepoint (``"pre"``/``"post"``) of each file of ``files`` when ``file`` gives one per timepoint,
-    #: else empty.
+    #: The timepoint (``"pre"``/``"post"``/``"follow_up"``) of each file of ``files`` when ``file`` gives one
+    #: per timepoint, else empty.
     file_timepoints: list = field(default_factory=list)
     #: ``response: {min, max, step}`` of the section: overrides the instrument's (None when not given).
     response: dict | None = None
+
+    @property
+    def waves(self):
+        """The section's timepoints in time order: ``("pre", "post")``, then ``"follow_up"`` when configured."""
+        return tuple(tp for tp in WAVES if tp in self.timepoints)
 
     def timepoint_of(self, path):
         """The timepoint a file was given for (``file: {pre: ..., post: ...}``), or None."""
@@ -216,20 +228,23 @@ def _section(name, raw, path):
     timepoints = merged["timepoints"]
     if not isinstance(timepoints, dict):
         raise ConfigError("'timepoints' must map pre/post to lists of labels", file=path, column=f"{name}.timepoints")
-    _unknown(timepoints, TIMEPOINTS, f"{name}.timepoints", path)
+    _unknown(timepoints, WAVES, f"{name}.timepoints", path)
     owner = {}
-    for tp in TIMEPOINTS:
+    waves = [tp for tp in WAVES if tp in TIMEPOINTS or tp in timepoints]
+    for tp in waves:
         if tp not in timepoints or not _as_list(timepoints[tp]):
             raise ConfigError(f"'{name}.timepoints' has no '{tp}' labels", file=path,
-                              column=f"{name}.timepoints.{tp}", expected="e.g. {pre: [pre], post: [post]}")
+                              column=f"{name}.timepoints.{tp}",
+                              expected="e.g. {pre: [pre], post: [post]}" if tp != "follow_up" else
+                              "e.g. follow_up: [follow-up, 6 months], or remove 'follow_up'")
         for label in _as_list(timepoints[tp]):
             if not _scalar(label):
                 raise ConfigError(f"'{name}.timepoints.{tp}' must be a list of labels (text or numbers)", file=path,
                                   column=f"{name}.timepoints.{tp}", expected="e.g. [pre, baseline]")
             key = timepoint_key(label)
             if owner.get(key, tp) != tp:
-                raise ConfigError(f"the label '{label}' is listed under both pre and post; a label must say one "
-                                  f"timepoint (numbers compare as numbers: 1, 1.0 and 01 are one label)",
+                raise ConfigError(f"the label '{label}' is listed under both {owner[key]} and {tp}; a label must "
+                                  f"say one timepoint (numbers compare as numbers: 1, 1.0 and 01 are one label)",
                                   file=path, column=f"{name}.timepoints.{tp}")
             owner[key] = tp
     files, file_timepoints = _files(name, raw["file"], owner, path)
@@ -261,7 +276,7 @@ def _section(name, raw, path):
         instrument=str(merged["instrument"]),
         columns={k: str(v) for k, v in columns.items()},
         items={str(k): str(v) for k, v in items.items()},
-        timepoints={tp: [str(x) for x in _as_list(timepoints[tp])] for tp in TIMEPOINTS},
+        timepoints={tp: [str(x) for x in _as_list(timepoints[tp])] for tp in waves},
         reliability={str(k): float(v) for k, v in reliability.items()},
         layout=layout,
         wide_columns=wide_columns,
@@ -286,11 +301,13 @@ def _files(name, value, owner, path):
     if not isinstance(value, dict):
         return [one(entry) for entry in _as_list(value)], []
     files, timepoints = [], []
+    waves = set(owner.values())
     for key, entries in value.items():
-        tp = key if key in TIMEPOINTS else owner.get(timepoint_key(key)) if _scalar(key) else None
+        tp = key if key in waves else owner.get(timepoint_key(key)) if _scalar(key) else None
         if tp is None:
-            raise ConfigError(f"'{name}.file' names the timepoint '{key}', which is neither pre, post nor a label "
-                              f"under '{name}.timepoints'", file=path, column=f"{name}.file.{key}",
+            raise ConfigError(f"'{name}.file' names the timepoint '{key}', which is neither "
+                              f"{', '.join(w for w in WAVES if w in waves)} nor a label under "
+                              f"'{name}.timepoints'", file=path, column=f"{name}.file.{key}",
                               expected="e.g. file: {pre: baseline.xlsx, post: [end_site_a.csv, end_site_b.csv]}")
         listed = _as_list(entries)
         if not listed:
@@ -443,6 +460,7 @@ def load_config(path):
                                            "e.g. min_cell: 5 (counts below it are shown as '<5')")
     about = _about(raw.get("about"), path)
     _check_primary(analysis, sections, path)
+    _check_comparison(analysis, sections, path)
     return CohortConfig(path=path.resolve(), name=str(raw.get("name") or path.stem), sections=sections,
                         analysis=analysis, disclosure=disclosure, raw=raw, about=about)
 
@@ -524,3 +542,53 @@ def _check_analysis(analysis, path):
                           file=path, column="analysis.age_bands", expected="e.g. [5, 11, 17]")
     analysis["min_group_n"] = _whole_number(analysis["min_group_n"], 2, path, "analysis.min_group_n",
                                             "e.g. min_group_n: 10")
+    analysis["full_dose"] = _whole_number(analysis["full_dose"], 1, path, "analysis.full_dose",
+                                          "e.g. full_dose: 5 (the sessions attended that count as a full dose)")
+
+
+def _check_comparison(analysis, sections, path):
+    """``analysis.comparison``: which levels of the ``arm`` column are the intervention and which the comparison.
+
+    Stored as ``{"intervention": [...], "comparison": [...]}`` (lists of text), or None when not given. Labels
+    are compared as timepoint labels are (case, spaces and numbers folded), so they must differ under that
+    folding. A section that names an ``arm`` column needs it, and it needs an ``arm`` column in the children.
+    """
+    value = analysis.get("comparison")
+    example = "e.g. comparison: {intervention: [healing together], comparison: [waiting list]}"
+    armed = [name for name, s in sections.items() if "arm" in s.columns]
+    if value is None:
+        analysis["comparison"] = None
+        if armed:
+            raise ConfigError(f"'{armed[0]}.columns.arm' names an arm column, but 'analysis.comparison' does not say "
+                              f"which of its levels are the intervention and which the comparison; add "
+                              f"'analysis.comparison', or remove 'columns.arm'", file=path,
+                              column="analysis.comparison", expected=example)
+        return
+    if not isinstance(value, dict):
+        raise ConfigError("'analysis.comparison' must map intervention and comparison to lists of labels of the "
+                          "arm column", file=path, column="analysis.comparison", expected=example)
+    _unknown(value, ARMS, "analysis.comparison", path)
+    out, owner = {}, {}
+    for arm in ARMS:
+        labels = _as_list(value.get(arm))
+        if not labels:
+            raise ConfigError(f"'analysis.comparison' has no '{arm}' labels; list the levels of the arm column "
+                              f"that mean the {arm} arm", file=path, column=f"analysis.comparison.{arm}",
+                              expected=example)
+        for label in labels:
+            if not _scalar(label):
+                raise ConfigError(f"'analysis.comparison.{arm}' must be a list of labels (text or numbers)",
+                                  file=path, column=f"analysis.comparison.{arm}", expected=example)
+            key = timepoint_key(label)
+            if owner.get(key, arm) != arm:
+                raise ConfigError(f"the label '{label}' is listed under both intervention and comparison; a level "
+                                  f"of the arm column must say one arm (case and spaces do not count)", file=path,
+                                  column=f"analysis.comparison.{arm}", expected=example)
+            owner[key] = arm
+        out[arm] = [str(label) for label in labels]
+    if "children" not in sections or "arm" not in sections["children"].columns:
+        raise ConfigError("'analysis.comparison' names the levels of the children's arm column, but "
+                          "'children.columns.arm' is not given; add it (e.g. columns: {arm: arm}) or remove "
+                          "'analysis.comparison'", file=path, column="children.columns.arm",
+                          expected="e.g. children: {columns: {arm: arm}}")
+    analysis["comparison"] = out

@@ -118,7 +118,7 @@ class ColumnMatch:
     wide : dict
         ``(item, "pre"/"post")`` -> source column (wide layout), pre first, items in form order.
     wide_roles : dict
-        ``(role, "pre"/"post")`` -> source column: a role found once per timepoint in a wide file.
+        ``(role, "pre"/"post"/"follow_up")`` -> source column: a role found once per timepoint in a wide file.
     by_text : list of (str, str)
         Headers (as written) matched to an item by its question text, and the item.
     unmatched : list of str
@@ -160,7 +160,7 @@ def _wide_matcher(pattern, names, timepoints):
     """A function header key -> list of ``(name, timepoint)`` it reads as under a ``wide_columns`` pattern.
 
     ``names`` maps each name an ``{item}`` part may have (column keys) to what it stands for; ``timepoints``
-    maps :func:`timepoint_key` of each configured label (column keys) to ``"pre"``/``"post"``.
+    maps :func:`timepoint_key` of each configured label (column keys) to ``"pre"``/``"post"``/``"follow_up"``.
     """
     key = column_key(pattern)
     parts = re.split(r"(\{item\}|\{timepoint\})", key)
@@ -349,6 +349,8 @@ def _match_wide(match, by_key, twice, used, *, section_cfg, instrument, path):
             names.setdefault(column_key(section_cfg.columns[role]), ("role", role))
     timepoints = {timepoint_key(column_key(label)): tp for tp, labels in section_cfg.timepoints.items()
                   for label in labels}
+    if "follow_up" in section_cfg.timepoints:  # q1_follow_up reads as follow-up whatever its labels
+        timepoints.setdefault(timepoint_key(column_key("follow_up")), "follow_up")
     read = _wide_matcher(section_cfg.wide_columns, names, timepoints)
     sources = {}
     for key, col in by_key.items():

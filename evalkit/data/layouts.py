@@ -21,7 +21,10 @@ AGE_RANGE = (0, 25)
 AGE_NOT_A_DATE = "age not computed: the date of birth is not a date"
 AGE_NO_DATE = "age not computed: no questionnaire date"
 AGE_IMPLAUSIBLE = "age from the date of birth implausible (negative or over 25)"
-_OPTIONAL = ("age", "delivery", "referral_reason", "site", "date_of_birth", "date")
+_OPTIONAL = ("age", "delivery", "referral_reason", "site", "date_of_birth", "date", "group", "facilitator", "sessions",
+             "arm")
+#: The waves a wide row may hold a block of answers for, in time order.
+_WAVES = ("pre", "post", "follow_up")
 
 
 def _constant(value, n):
@@ -75,7 +78,7 @@ def long_frame(frame, match, *, instrument, file_timepoint=None, id_values=None)
 
 
 def wide_frame(frame, match, *, instrument, id_values=None):
-    """A wide export split into one questionnaire per person and timepoint (pre rows, then post rows).
+    """A wide export split into one questionnaire per person and timepoint (pre rows, then post, then follow-up).
 
     Every row of the file gives a questionnaire at each timepoint that has answer
     columns; both keep the file's row number. Roles found once per row go to both;
@@ -85,11 +88,11 @@ def wide_frame(frame, match, *, instrument, id_values=None):
     questionnaire with no answers (its person is pre-only).
     """
     n = len(frame)
-    items = [i for i in instrument.items if any((i, tp) in match.wide for tp in ("pre", "post"))]
-    roles = [r for r in _OPTIONAL if r in match.roles or any((r, tp) in match.wide_roles for tp in ("pre", "post"))]
+    items = [i for i in instrument.items if any((i, tp) in match.wide for tp in _WAVES)]
+    roles = [r for r in _OPTIONAL if r in match.roles or any((r, tp) in match.wide_roles for tp in _WAVES)]
     ids = id_values if id_values is not None else _text_column(frame, match.roles["id"])
     blocks = []
-    for tp in ("pre", "post"):
+    for tp in _WAVES:
         if not any((i, tp) in match.wide for i in items):
             continue
         block = {FILE: frame[FILE].array, ROW: frame[ROW].to_numpy(), "id": ids, "timepoint": _constant(None, n),

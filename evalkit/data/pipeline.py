@@ -164,7 +164,8 @@ def prepare_cohort(config):
         sections[name] = SectionData(
             section=name, instrument=instrument, scores=result["scores"], items=result["items"],
             measures=result["measures"], factors=result["factors"], not_collected=result["not_collected"],
-            log=result["log"], files=[Path(p) for p in scfg.files])
+            log=result["log"], files=[Path(p) for p in scfg.files], waves=result["waves"],
+            waves_items=result["waves_items"])
     summary = pd.concat(summaries, ignore_index=True)
     summary = summary[["section"] + [c for c in summary.columns if c != "section"]]
     log = pd.concat(logs, ignore_index=True)[LOG_COLUMNS]

@@ -13,7 +13,9 @@ from ...errors import ConfigError
 HERE = Path(__file__).parent
 _SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 INSTRUMENT_KEYS = {"id", "name", "reference", "key_status", "response", "scoring", "min_answered",
-                   "subscales", "total", "reliability", "higher_is", "items"}
+                   "subscales", "total", "reliability", "higher_is", "items", "ages", "norms"}
+#: Keys of one measure's entry under ``norms``.
+NORM_KEYS = {"mean", "sd", "source"}
 SUBSCALE_KEYS = {"id", "label", "items", "reverse", "higher_is"}
 ITEM_KEYS = {"id", "text"}
 RESPONSE_KEYS = {"min", "max", "step", "labels"}
@@ -236,6 +238,50 @@ def _finite(value):
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
+def _ages(value, fail):
+    """``ages: [lowest, highest]``, the age range the instrument was validated for, as two floats (None if absent)."""
+    if value is None:
+        return None
+    if (not isinstance(value, (list, tuple)) or len(value) != 2 or not all(_finite(v) for v in value)
+            or not 0 <= value[0] <= value[1]):
+        fail("ages must be the validated age range as two ages in years, lowest first (not true/false, NaN or a "
+             "negative age)", column="ages", expected="e.g. ages: [8, 16]")
+    return float(value[0]), float(value[1])
+
+
+def _norms(value, measures, fail):
+    """``norms: {measure: {mean, sd, source}}`` checked: measure -> ``{"mean": float, "sd": float, "source": str}``."""
+    if value is None:
+        return {}
+    example = 'e.g. norms: {total: {mean: 2.1, sd: 0.4, source: "Author (year), sample of 500 children aged 8-16"}}'
+    if not isinstance(value, dict):
+        fail("norms must map measure ids to {mean, sd, source}", column="norms", expected=example)
+    out = {}
+    for measure, entry in value.items():
+        where = f"norms.{measure}"
+        if str(measure) not in measures:
+            fail(f"norms names '{measure}', which is not a measure of this instrument", column=where,
+                 expected=f"one of {', '.join(measures)}")
+        if not isinstance(entry, dict):
+            fail(f"{where} must give mean, sd and source", column=where, expected=example)
+        extra = sorted(set(entry) - NORM_KEYS)
+        if extra:
+            fail(f"unknown key '{extra[0]}' in {where}; allowed: mean, sd, source", column=f"{where}.{extra[0]}")
+        for key in sorted(NORM_KEYS):
+            if key not in entry:
+                fail(f"{where} has no '{key}'", column=f"{where}.{key}", expected=example)
+        if not _finite(entry["mean"]):
+            fail(f"{where}.mean must be a finite number", column=f"{where}.mean", expected=example)
+        if not _finite(entry["sd"]) or entry["sd"] <= 0:
+            fail(f"{where}.sd must be a number above 0", column=f"{where}.sd", expected=example)
+        if not isinstance(entry["source"], str) or not entry["source"].strip():
+            fail(f"{where}.source must say where the norms were published", column=f"{where}.source",
+                 expected=example)
+        out[str(measure)] = {"mean": float(entry["mean"]), "sd": float(entry["sd"]),
+                             "source": " ".join(entry["source"].split())}
+    return out
+
+
 def parse_instrument(raw, *, source="<instrument>"):
     """Check an instrument mapping (as read from YAML) and build an :class:`Instrument`.
 
@@ -353,8 +399,11 @@ def parse_instrument(raw, *, source="<instrument>"):
     for key in ("key_status", "reference"):
         if raw.get(key) is not None and not isinstance(raw[key], (str, int, float)):
             fail(f"{key} must be a short text", column=key)
+    ages = _ages(raw.get("ages"), fail)
+    measures = [s.id for s in subs] + ([total.id] if total is not None else [])
+    norms = _norms(raw.get("norms"), measures, fail)
     return Instrument(id=str(raw["id"]), name=str(raw.get("name", raw["id"])), min=lo, max=hi, labels=labels,
                       scoring=scoring, min_answered=float(min_answered), subscales=tuple(subs), total=total,
                       reliability=reliability, source=source,
                       key_status=str(raw.get("key_status") or ""), reference=str(raw.get("reference") or ""),
-                      item_texts={i: texts[i] for i in owner if i in texts}, step=step)
+                      item_texts={i: texts[i] for i in owner if i in texts}, step=step, ages=ages, norms=norms)
