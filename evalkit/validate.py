@@ -43,6 +43,38 @@ def _print_reading(p, name, reading, notes):
             p(f"      {file}: \"{_short(header)}\"")
 
 
+#: What each person-level role of issue 12 is used for, as ``validate`` says it.
+_ROLE_USE = {"group": "delivery groups (clusters; names replaced by codes)",
+             "facilitator": "facilitators (clusters; names replaced by codes)",
+             "sessions": "sessions attended (dose)", "arm": "arm (intervention or comparison)"}
+
+
+def _print_waves(p, section_cfg, sec):
+    """The waves present (people per wave, every arm) and the person-level roles found, with how many have one."""
+    waves = sec.waves
+    people = waves.groupby("timepoint")["id"].nunique()
+    shown = ", ".join(f"{wave} {int(people.get(wave, 0))}" for wave in section_cfg.waves)
+    p(f"  waves present (people, every arm): {shown}"
+      + ("" if "follow_up" in section_cfg.waves else "; no follow-up wave configured (timepoints: follow_up)"))
+    for role, use in _ROLE_USE.items():
+        if role not in section_cfg.columns:
+            continue
+        if role not in waves.columns:
+            p(f"  {role}: column '{section_cfg.columns[role]}' not found, so {use.split(' (')[0]} are not analysed")
+            continue
+        person = waves.drop_duplicates("id")[role]
+        given = int(person.notna().sum())
+        if role == "arm":
+            counts = person.value_counts()
+            detail = ", ".join(f"{arm} {int(counts.get(arm, 0))}" for arm in ("intervention", "comparison"))
+        elif role == "sessions":
+            detail = (f"{given} people with a value" + (f", {person.min():g} to {person.max():g} sessions"
+                                                        if given else ""))
+        else:
+            detail = f"{person.nunique()} {role}s, {given} of {len(person)} people in one"
+        p(f"  {role}: {use}: {detail}")
+
+
 def validate(config, *, out=None):
     """Clean a cohort without analysing it and print how it was read, the accounting, the problems and the actions.
 
@@ -96,6 +128,7 @@ def validate(config, *, out=None):
         if not matched:
             p(f"  note: nobody in {name} has both a pre and a post questionnaire, so pre/post comparisons "
               f"cannot be made; people are counted and described")
+        _print_waves(p, cohort.config.sections[name], sec)
     p("\nThe data is usable." + (" Read the warning(s) at the top first: the answers set missing may change the "
                                   "results." if cohort.warnings else ""))
     return 0
