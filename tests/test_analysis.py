@@ -65,7 +65,9 @@ def facilitators():
 def test_children_tables(children):
     assert list(children) == list(RESULT_KEYS["children"])
     out = children["child_outcomes"]
-    assert list(out.columns) == PAIRED_COLUMNS
+    # issue 12: every row says its contrast (post-pre without a follow-up) and its Holm family
+    assert list(out.columns) == [*PAIRED_COLUMNS[:2], "contrast", *PAIRED_COLUMNS[2:], "holm_family"]
+    assert out["contrast"].eq("post-pre").all()
     assert out["measure"].tolist() == ["differentiating", "verbal_sharing", "not_hiding",
                                        "bodily_awareness", "attending_others", "analyses"]
     assert out["label"].iloc[0] == "Differentiating Emotions"
@@ -132,7 +134,7 @@ def test_write_results_is_byte_identical(tmp_path, children, facilitators):
     text = (tmp_path / "a" / "child_outcomes.csv").read_bytes()
     assert b"\r\n" not in text
     header = text.split(b"\n")[0].decode()
-    assert header == ",".join(PAIRED_COLUMNS)
+    assert header == ",".join([*PAIRED_COLUMNS[:2], "contrast", *PAIRED_COLUMNS[2:], "holm_family"])
 
 
 def test_moderators_csv_carries_the_family_holm_column(tmp_path, children):

@@ -7,33 +7,50 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError
-from .findings import findings
+from .findings import findings, sustained
 from ..stats.moderators import ancova, moderators
 from ..stats.reliability import _Answers, item_statistics, reliability
-from ..stats import attrition, item_distributions, paired_outcomes, reliable_change
+from ..stats import (CLUSTERING_COLUMNS, attrition, clustering, compare_arms, dose_response, holm,
+                     intention_to_treat, item_distributions, paired_outcomes, reliable_change)
 from ..stats.paired import _PrePost
 
 #: Result file stems each section produces, in the order they are computed.
 RESULT_KEYS = {
     "children": ("child_outcomes", "moderators", "ancova", "reliable_change", "reliability",
-                 "item_statistics", "attrition", "findings"),
+                 "item_statistics", "attrition", "findings", "intention_to_treat", "clustering"),
     "facilitators": ("facilitator_outcomes", "facilitator_items", "facilitator_reliable_change",
-                     "reliability", "item_statistics", "facilitator_findings"),
+                     "reliability", "item_statistics", "facilitator_findings", "intention_to_treat", "clustering"),
 }
-#: Keys both sections produce: stacked into one file, told apart by ``instrument``.
-SHARED_KEYS = ("reliability", "item_statistics")
+#: Result file stems a section adds only when its data allow: ``comparison`` (children, with an arm column and
+#: ``analysis.comparison``) and ``dose`` (a ``sessions`` column).
+OPTIONAL_KEYS = ("comparison", "dose")
+#: Result file stems made once for the cohort by :func:`analyse_cohort` (not per section).
+COHORT_KEYS = ("evidence",)
+#: Keys both sections produce: stacked into one file, told apart by ``instrument`` (reliability, item
+#: statistics) or by their first column ``section``.
+SHARED_KEYS = ("reliability", "item_statistics", "intention_to_treat", "clustering", "dose")
+#: Levels at which outcomes may cluster, in the order the clustering table reports them (``columns`` roles).
+CLUSTER_LEVELS = ("group", "facilitator", "site")
+#: Follow-up contrasts of the outcomes tables: (contrast, earlier wave, later wave).
+FOLLOW_UP_CONTRASTS = (("follow_up-pre", "pre", "follow_up"), ("follow_up-post", "post", "follow_up"))
+#: ``holm_family`` of the outcomes rows: which p values each Holm adjustment runs across.
+HOLM_FAMILIES = {"post-pre": "post-pre: every measure of the section",
+                 "follow_up": "follow-up: both follow-up contrasts, every measure of the section"}
 #: ``float_format`` of :func:`write_results`: 10 significant digits.
 FLOAT_FORMAT = "%.10g"
 
 
 def analyse_section(section, *, alpha=0.05, min_group_n=10, reliability_coefficients=None,
-                    confidence=0.95, min_cell=5):
+                    confidence=0.95, min_cell=5, comparison=None, full_dose=5, columns=None):
     """Every results table of one section (children or facilitators).
 
     Parameters
     ----------
     section : evalkit.data.cohort.SectionData
-        Cleaned, scored data of the section.
+        Cleaned, scored data of the section. ``section.scores`` (pre and post, the intervention arm
+        only when there is an arm) feeds every table that existed before issue 12; ``section.waves``
+        (every person of every arm at every wave; ``scores`` when absent) feeds the intention-to-treat
+        model, the comparison of arms and the follow-up contrasts.
     alpha : float
         Significance level (primary-test rule and findings).
     min_group_n : int
@@ -44,6 +61,18 @@ def analyse_section(section, *, alpha=0.05, min_group_n=10, reliability_coeffici
         instrument file's ``reliability``, then to the cohort's baseline alpha.
     confidence : float
         Level of every interval.
+    min_cell : int
+        Smallest count printed in a sentence (``disclosure.min_cell``).
+    comparison : dict, optional
+        The config's ``analysis.comparison`` (``{"intervention": [...], "comparison": [...]}``): with an
+        ``arm`` column the children get the ``comparison`` table, and every other table keeps to the
+        intervention arm.
+    full_dose : int
+        Sessions attended that count as a full dose (``analysis.full_dose``).
+    columns : dict, optional
+        The section's configured column roles (``config.sections[name].columns``): ``group``,
+        ``facilitator`` and ``site`` are the clustering levels, ``sessions`` gives the dose table, ``arm``
+        the arms. When not given, the roles are read from the columns present in the data.
 
     Returns
     -------
@@ -55,11 +84,23 @@ def analyse_section(section, *, alpha=0.05, min_group_n=10, reliability_coeffici
         ``attrition``, ``findings``. Facilitators: ``facilitator_outcomes``,
         ``facilitator_items`` (:func:`~evalkit.stats.item_distributions`),
         ``facilitator_reliable_change``, ``reliability``, ``item_statistics``,
-        ``facilitator_findings``. The reliable change and findings tables start
-        with a ``section`` column (``"children"`` / ``"facilitators"``). The keys
-        both sections share (``SHARED_KEYS``: ``reliability``, ``item_statistics``,
-        which carry ``instrument``) are stacked into one file by
-        :func:`merge_results`.
+        ``facilitator_findings``. Both sections then add ``intention_to_treat``
+        (:func:`~evalkit.stats.intention_to_treat`) and ``clustering``
+        (:func:`~evalkit.stats.clustering`; no rows without a clustering level), and, when the
+        data allow, ``comparison`` (children with arms, :func:`~evalkit.stats.compare_arms`) and
+        ``dose`` (a ``sessions`` column, :func:`~evalkit.stats.dose_response`). The reliable change,
+        findings and issue-12 tables start with a ``section`` column (``"children"`` /
+        ``"facilitators"``). The keys both sections share (``SHARED_KEYS``) are stacked into one file
+        by :func:`merge_results`.
+
+        The outcomes table carries ``contrast``: ``post-pre`` for the rows of the programme's change,
+        and, with a follow-up wave, ``follow_up-pre`` and ``follow_up-post`` rows with the same columns
+        (``mean_pre``/``mean_post`` are then the earlier and the later wave of the contrast). The
+        post-pre rows are one Holm family (as before); the follow-up rows are a second family, every
+        measure and both contrasts, so that adding a follow-up never changes a post-pre p value;
+        ``holm_family`` says which. Findings and reliable change are computed from the post-pre rows
+        only; with a follow-up the findings gain one ``contrast == "follow_up"`` row per measure saying
+        whether the change lasted (:func:`~evalkit.report.findings.sustained`).
 
     Raises
     ------
@@ -80,9 +121,9 @@ def analyse_section(section, *, alpha=0.05, min_group_n=10, reliability_coeffici
     >>> res = analyse_section(sec)
     >>> list(res)[:3]
     ['facilitator_outcomes', 'facilitator_items', 'facilitator_reliable_change']
-    >>> res["facilitator_findings"][["section", "measure", "primary_test"]]
-            section measure primary_test
-    0  facilitators       k     Wilcoxon
+    >>> res["facilitator_findings"][["section", "measure", "primary_test", "contrast"]]
+            section measure primary_test  contrast
+    0  facilitators       k     Wilcoxon  post-pre
     """
     kind = section.section
     if kind not in RESULT_KEYS:
@@ -102,6 +143,7 @@ def analyse_section(section, *, alpha=0.05, min_group_n=10, reliability_coeffici
     outcomes = paired_outcomes(scores, measures=measures, labels=section.labels, alpha=alpha,
                                confidence=confidence)
     rel = reliability(answers, instrument=inst, measures=measures, confidence=confidence)
+    # reliable change and findings read the post-pre rows only (the follow-up rows are added after)
     rc = reliable_change(scores, measures=measures, reliability=coefficients, items=answers,
                          instrument=inst, confidence=confidence)
     subscales = [m for m in measures if m in {s.id for s in inst.subscales}]
@@ -109,9 +151,20 @@ def analyse_section(section, *, alpha=0.05, min_group_n=10, reliability_coeffici
                                   timepoints=("pre",))
     population = "children" if kind == "children" else "facilitators"
     said = findings(outcomes, instrument=inst, population=population, alpha=alpha,
-                    reliable_change=rc, min_cell=min_cell)
-    rc, said = rc.assign(section=kind), said.assign(section=kind)
-    rc, said = rc[["section", *rc.columns[:-1]]], said[["section", *said.columns[:-1]]]
+                    reliable_change=rc, min_cell=min_cell).assign(contrast="post-pre")
+    roles = _roles(section, columns)
+    waves = _waves(section, comparison if "arm" in roles else None)
+    treated = waves[(waves["arm"] == "intervention").fillna(False).to_numpy(bool)] if "arm" in waves else waves
+    outcomes = _with_contrast(outcomes, "post-pre")
+    follow = follow_up_outcomes(treated, measures=measures, labels=section.labels, alpha=alpha,
+                                confidence=confidence)
+    if follow is not None:
+        outcomes = pd.concat([outcomes, follow], ignore_index=True)
+        said = pd.concat([said, sustained(outcomes, instrument=inst, population=population, alpha=alpha,
+                                          min_cell=min_cell).assign(contrast="follow_up")], ignore_index=True)
+    rc, said = _first(rc, "section", kind), _first(said, "section", kind)
+    extra = _issue12_tables(treated, waves, kind=kind, measures=measures, roles=roles, comparison=comparison,
+                            full_dose=full_dose, confidence=confidence)
     if kind == "children":
         return {
             "child_outcomes": outcomes,
@@ -123,6 +176,7 @@ def analyse_section(section, *, alpha=0.05, min_group_n=10, reliability_coeffici
             "item_statistics": stats_items,
             "attrition": attrition(scores, measures=measures, factors=factors),
             "findings": said,
+            **extra,
         }
     return {
         "facilitator_outcomes": outcomes,
@@ -131,7 +185,208 @@ def analyse_section(section, *, alpha=0.05, min_group_n=10, reliability_coeffici
         "reliability": rel,
         "item_statistics": stats_items,
         "facilitator_findings": said,
+        **extra,
     }
+
+
+def _first(table, column, value):
+    """``table`` with ``column`` = ``value`` put first."""
+    return table.assign(**{column: value})[[column, *[c for c in table.columns if c != column]]]
+
+
+def _with_contrast(outcomes, contrast):
+    """The outcomes table with ``contrast`` after ``label`` and ``holm_family`` last."""
+    family = HOLM_FAMILIES["post-pre" if contrast == "post-pre" else "follow_up"]
+    out = outcomes.assign(contrast=contrast, holm_family=family)
+    cols = [c for c in outcomes.columns]
+    cols.insert(cols.index("label") + 1, "contrast")
+    return out[cols + ["holm_family"]]
+
+
+def _roles(section, columns):
+    """The section's configured column roles; read from the data's columns when the config is not given."""
+    if columns is not None:
+        return set(columns)
+    data = _raw_waves(section)
+    return {c for c in (*CLUSTER_LEVELS, "sessions", "arm") if c in data.columns}
+
+
+def _raw_waves(section):
+    waves = getattr(section, "waves", None)
+    return section.scores if waves is None else waves
+
+
+def _blank_to_missing(values):
+    """Text codes with blank cells as missing (a blank group: the person was seen alone)."""
+    text = values.astype("string").str.strip()
+    return text.mask(text == "")
+
+
+def _arms(values, comparison):
+    """``"intervention"`` / ``"comparison"`` (missing otherwise) for each value of the arm column.
+
+    The cleaning writes the arm column as ``"intervention"`` / ``"comparison"`` already; labels still as
+    written are matched to ``analysis.comparison`` as the config compares them (case, spaces, numbers).
+    """
+    from ..data.instruments import timepoint_key
+
+    known = {timepoint_key(label): arm for arm in ("intervention", "comparison")
+             for label in (comparison or {}).get(arm, [])}
+    known.update(intervention="intervention", comparison="comparison")
+    uniques = pd.unique(values.dropna())
+    mapping = {v: known.get(timepoint_key(v)) for v in uniques}
+    return values.map(mapping).astype("string")
+
+
+def _waves(section, comparison):
+    """Every wave of every kept person: ``timepoint``, measures, person-level codes cleaned, ``arm`` as words.
+
+    ``arm`` is kept only when the section has an arm (``comparison`` given and an arm column).
+    """
+    waves = _raw_waves(section)
+    fix = {c: _blank_to_missing(waves[c]) for c in ("group", "facilitator", "site") if c in waves}
+    if "arm" in waves:
+        if comparison is not None:
+            fix["arm"] = _arms(waves["arm"], comparison)
+        else:
+            waves = waves.drop(columns="arm")
+    return waves.assign(**fix) if fix else waves
+
+
+def follow_up_outcomes(waves, *, measures, labels=None, alpha=0.05, confidence=0.95):
+    """The follow-up rows of an outcomes table: ``follow_up-pre`` and ``follow_up-post`` for each measure.
+
+    Parameters
+    ----------
+    waves : pandas.DataFrame
+        Long scores of the analysed people (the intervention arm when there is one) at every wave:
+        ``id``, ``timepoint`` (``pre``, ``post``, ``follow_up``) and the measures.
+    measures : list of str
+    labels : dict, optional
+    alpha, confidence : float
+        As :func:`evalkit.stats.paired_outcomes`.
+
+    Returns
+    -------
+    pandas.DataFrame or None
+        None without a follow-up questionnaire; otherwise the columns of
+        :func:`evalkit.stats.paired_outcomes` with ``contrast`` and ``holm_family``, the earlier wave as
+        ``pre`` and the later as ``post``. ``p_holm``, ``wilcoxon_p_holm`` and ``p_primary_holm`` are
+        Holm-adjusted across every row of this table (both contrasts, every measure): a family of its own,
+        so the post-pre p values do not change when a follow-up is added.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> w = pd.DataFrame({"id": [1, 1, 1, 2, 2, 2, 3, 3, 3, 4, 4, 4],
+    ...                   "timepoint": ["pre", "post", "follow_up"] * 4,
+    ...                   "m": [1, 2, 2.5, 2, 3, 3.1, 1, 2.5, 2, 2, 2.6, 3.4]})
+    >>> out = follow_up_outcomes(w, measures=["m"])
+    >>> out[["contrast", "n", "mean_diff"]].round(3)
+             contrast  n  mean_diff
+    0   follow_up-pre  4      1.250
+    1  follow_up-post  4      0.225
+    """
+    if "timepoint" not in waves or not (waves["timepoint"] == "follow_up").any():
+        return None
+    parts = []
+    for contrast, first, second in FOLLOW_UP_CONTRASTS:
+        pair = waves.loc[waves["timepoint"].isin((first, second)), ["id", "timepoint", *measures]]
+        pair = pair.assign(timepoint=pair["timepoint"].map({first: "pre", second: "post"}))
+        res = paired_outcomes(pair, measures=measures, labels=labels, alpha=alpha, confidence=confidence)
+        parts.append(_with_contrast(res, contrast))
+    out = pd.concat(parts, ignore_index=True)
+    for p in ("p", "wilcoxon_p", "p_primary"):
+        out[f"{p}_holm"] = holm(out[p])
+    return out
+
+
+def _person_changes(waves, measures, person_columns):
+    """One row per person with a pre and a post questionnaire: post - pre of each measure, person columns."""
+    split = _PrePost(waves.loc[waves["timepoint"].isin(("pre", "post"))])
+    changes = {}
+    for m in measures:
+        x, y = split.measure(m)
+        changes[m] = y - x
+    frame = pd.DataFrame(changes, index=split.ids)
+    frame = frame[(split.has_pre & split.has_post) & frame.notna().any(axis=1).to_numpy()]
+    cols = [c for c in person_columns if c in waves]
+    if cols:  # a person-level value may be written at one wave only: the first one given
+        frame = frame.join(waves.groupby("id", sort=False)[cols].first())
+    return frame.rename_axis("id").reset_index()
+
+
+def _issue12_tables(treated, waves, *, kind, measures, roles, comparison, full_dose, confidence):
+    """``intention_to_treat``, ``clustering``, and when the data allow ``comparison`` and ``dose``."""
+    grouped = "group" in roles and "group" in treated and treated["group"].notna().any()
+    itt = intention_to_treat(treated, measures=measures, group="group" if grouped else None, confidence=confidence)
+    itt["p_holm"] = np.nan
+    for contrast in itt["contrast"].unique():  # Holm across the measures of each contrast
+        rows = itt["contrast"] == contrast
+        itt.loc[rows, "p_holm"] = holm(itt.loc[rows, "p"])
+    levels = [c for c in CLUSTER_LEVELS if c in roles]
+    changes = _person_changes(treated, measures, [*levels, "sessions"])
+    if levels:
+        clusters = clustering(changes, measures=measures, levels=levels, confidence=confidence)
+    else:
+        clusters = pd.DataFrame(columns=CLUSTERING_COLUMNS)
+    out = {"intention_to_treat": _first(itt, "section", kind), "clustering": _first(clusters, "section", kind)}
+    if kind == "children" and comparison is not None and "arm" in roles and "arm" in waves:
+        with_group = "group" in roles and "group" in waves and waves["group"].notna().any()
+        table = compare_arms(waves.loc[waves["timepoint"].isin(("pre", "post"))], measures=measures, arm="arm",
+                             intervention=["intervention"], comparison=["comparison"],
+                             group="group" if with_group else None, confidence=confidence)
+        table["p_holm"] = holm(table["p"])
+        out["comparison"] = _first(table, "section", kind)
+    if "sessions" in roles:
+        if "sessions" not in changes:
+            changes["sessions"] = np.nan
+        table = dose_response(changes, measures=measures, sessions="sessions", full_dose=full_dose,
+                              confidence=confidence)
+        table["slope_p_holm"] = holm(table["slope_p"])
+        out["dose"] = _first(table, "section", kind)
+    return out
+
+
+def analyse_cohort(cohort):
+    """Every results table of a cleaned cohort, keyed by file stem, and the evidence appraisal.
+
+    Each section is analysed by :func:`analyse_section` with the config's ``analysis`` settings
+    (``alpha``, ``min_group_n``, ``comparison``, ``full_dose``), its ``reliability`` and its configured
+    column roles; tables of the same key are stacked in section order. ``evidence``
+    (:func:`evalkit.report.evidence.appraise`) appraises the children (the facilitators when the cohort
+    has no children) against ``analysis.primary``.
+
+    Parameters
+    ----------
+    cohort : evalkit.data.pipeline.Cohort
+
+    Returns
+    -------
+    dict of str -> pandas.DataFrame
+    """
+    from .evidence import appraise
+
+    config = cohort.config
+    settings = config.analysis
+    min_cell = config.disclosure["min_cell"]
+    results = {}
+    for name, section in cohort.sections.items():
+        part = analyse_section(section, alpha=settings["alpha"], min_group_n=settings["min_group_n"],
+                               reliability_coefficients=config.sections[name].reliability or None,
+                               min_cell=min_cell, comparison=settings.get("comparison"),
+                               full_dose=settings.get("full_dose", 5), columns=config.sections[name].columns)
+        for key, table in part.items():
+            results[key] = _stack([results[key], table]) if key in results else table
+    if cohort.sections:
+        name = "children" if "children" in cohort.sections else next(iter(cohort.sections))
+        columns = config.sections[name].columns
+        results["evidence"] = appraise(
+            results, section=cohort.sections[name], primary=settings.get("primary") or [],
+            levels=[c for c in CLUSTER_LEVELS if c in columns],
+            arm="arm" in columns and settings.get("comparison") is not None, alpha=settings["alpha"],
+            min_cell=min_cell)
+    return results
 
 
 def merge_results(*results):
@@ -160,8 +415,17 @@ def merge_results(*results):
     for res in results:
         for key, frame in res.items():
             merged.setdefault(key, []).append(frame)
-    return {k: (v[0] if len(v) == 1 else pd.concat(v, ignore_index=True))
-            for k, v in merged.items()}
+    return {k: _stack(v) for k, v in merged.items()}
+
+
+def _stack(frames):
+    """Tables of one key stacked in order; a table without rows adds none (it keeps only its header)."""
+    if not all(isinstance(f, pd.DataFrame) for f in frames):
+        return frames[-1]
+    full = [f for f in frames if len(f)]
+    if not full:
+        return frames[0]
+    return full[0].reset_index(drop=True) if len(full) == 1 else pd.concat(full, ignore_index=True)
 
 
 def write_results(results, out_dir):

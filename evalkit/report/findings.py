@@ -239,3 +239,128 @@ def findings(outcomes, *, instrument=None, population="children", alpha=0.05,
                      "p_reported": format_p(row["p_primary_holm"]), "sentence": text})
     return pd.DataFrame(rows, columns=FINDINGS_COLUMNS)
 
+
+
+#: ``direction`` of a follow-up finding (:func:`sustained`).
+SUSTAINED_DIRECTIONS = ("sustained", "partly sustained", "not sustained", "later change",
+                        "no significant change", "not tested")
+
+
+def _tested(row):
+    return isinstance(row, pd.Series) and row["primary_test"] in ("paired t", "Wilcoxon")
+
+
+def _significant(row, alpha):
+    """+1 / -1 for a significant rise / fall of the primary test (Holm-adjusted), 0 otherwise."""
+    if not _tested(row) or not row["p_primary_holm"] < alpha:
+        return 0
+    effect = row["rank_biserial"] if row["primary_test"] == "Wilcoxon" else row["mean_diff"]
+    effect = effect if np.isfinite(effect) and effect != 0 else row["mean_diff"]
+    return 1 if effect > 0 else -1
+
+
+def _follow_up_stats(row, since):
+    """'mean change from before +0.30, 95% CI ..., p = .004' for a follow-up contrast row."""
+    level = f"{row['confidence'] * 100:g}% CI"
+    return (f"mean change since {since} {format_number(row['mean_diff'], sign=True)}, {level} "
+            f"{format_number(row['ci_low'])} to {format_number(row['ci_high'])}; "
+            f"{format_p(row['p_primary_holm'])} ({row['primary_test']})")
+
+
+def _sustained_row(label, main, from_pre, from_post, *, population, alpha, min_cell):
+    """(direction, sentence) of one measure at follow-up."""
+    if not _tested(from_pre):
+        why = from_pre["note"] if isinstance(from_pre, pd.Series) and from_pre["note"] else "no follow-up scores"
+        n = int(from_pre["n"]) if isinstance(from_pre, pd.Series) else 0
+        return "not tested", (f"{label} was not compared at follow-up: {why} "
+                              f"({_people(n, population, min_cell)} at the start and at follow-up).")
+    before, after = _significant(main, alpha), _significant(from_pre, alpha)
+    people = _people(int(from_pre["n"]), population, min_cell)
+    since_start = _follow_up_stats(from_pre, "the start")
+    since_end = _follow_up_stats(from_post, "the end") if _tested(from_post) else ""
+    family = "p values Holm-adjusted across the follow-up tests"
+    if before == 0:
+        if after == 0:
+            return "no significant change", (
+                f"At follow-up, {label} scores were still not significantly different from the start "
+                f"({since_start}; {family}), {people}.")
+        higher = "higher" if after > 0 else "lower"
+        return "later change", (
+            f"{label} scores did not change significantly by the end of the programme, but at follow-up they "
+            f"were significantly {higher} than at the start ({since_start}; {family}), {people}.")
+    higher = "higher" if before > 0 else "lower"
+    if after != before:
+        return "not sustained", (
+            f"The change in {label} did not clearly last: at follow-up, scores were no longer significantly "
+            f"{higher} than at the start ({since_start}; {family}), {people}.")
+    back, since = ("fell", "fallen") if before > 0 else ("rose", "risen")
+    if _significant(from_post, alpha) == -before:
+        return "partly sustained", (
+            f"The change in {label} partly lasted: at follow-up, scores were still {higher} than at the start, "
+            f"but they {back} significantly after the end of the programme ({since_start}; {since_end}; "
+            f"{family}), {people}.")
+    tail = f"; {since_end}" if since_end else ""
+    return "sustained", (
+        f"The change in {label} lasted: at follow-up, scores were still significantly {higher} than at the "
+        f"start, and they had not {since} significantly since the end of the programme ({since_start}{tail}; "
+        f"{family}), {people}.")
+
+
+def sustained(outcomes, *, instrument=None, population="children", alpha=0.05, min_cell=5):
+    """One plain-English sentence per measure on whether the change lasted to the follow-up.
+
+    Parameters
+    ----------
+    outcomes : pandas.DataFrame
+        An outcomes table with ``contrast``: the ``post-pre`` rows and the ``follow_up-pre`` and
+        ``follow_up-post`` rows of :func:`evalkit.report.analysis.follow_up_outcomes`.
+    instrument : evalkit.data.cohort.Instrument, optional
+        Unused for now (the follow-up sentences give no scale); kept for the same call as :func:`findings`.
+    population : str
+    alpha : float
+        Applied to ``p_primary_holm``: the post-pre family for the change over the programme, the
+        follow-up family for the follow-up contrasts.
+    min_cell : int
+        Counts below it are written "fewer than {min_cell}".
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``FINDINGS_COLUMNS``, one row per measure with follow-up rows; ``primary_test`` and
+        ``p_reported`` are those of the ``follow_up-pre`` contrast. ``direction``:
+
+        * ``sustained``: the change over the programme was significant, scores at follow-up were still
+          significantly different from the start in the same direction, and they had not moved
+          significantly back since the end;
+        * ``partly sustained``: still different from the start, but significantly back since the end;
+        * ``not sustained``: no longer significantly different from the start (in that direction);
+        * ``later change``: no significant change by the end, a significant one by the follow-up;
+        * ``no significant change``: neither;
+        * ``not tested``: too few people at the start and at follow-up.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> base = {"measure": "m", "label": "Calm", "primary_test": "paired t", "confidence": 0.95, "note": "",
+    ...         "rank_biserial": 0.5, "ci_low": 0.1, "ci_high": 0.5}
+    >>> rows = [dict(base, contrast="post-pre", n=40, mean_diff=0.3, p_primary_holm=0.001),
+    ...         dict(base, contrast="follow_up-pre", n=30, mean_diff=0.25, p_primary_holm=0.01),
+    ...         dict(base, contrast="follow_up-post", n=30, mean_diff=-0.05, p_primary_holm=0.6,
+    ...              ci_low=-0.2, ci_high=0.1)]
+    >>> sustained(pd.DataFrame(rows)).loc[0, "direction"]
+    'sustained'
+    """
+    if "contrast" not in outcomes:
+        return pd.DataFrame(columns=FINDINGS_COLUMNS)
+    by = {c: outcomes[outcomes["contrast"] == c].set_index("measure")
+          for c in ("post-pre", "follow_up-pre", "follow_up-post")}
+    rows = []
+    for measure in by["follow_up-pre"].index:
+        pick = {c: (t.loc[measure] if measure in t.index else None) for c, t in by.items()}
+        label = pick["follow_up-pre"]["label"]
+        direction, text = _sustained_row(label, pick["post-pre"], pick["follow_up-pre"], pick["follow_up-post"],
+                                         population=population, alpha=alpha, min_cell=min_cell)
+        row = pick["follow_up-pre"]
+        rows.append({"measure": measure, "label": label, "direction": direction, "primary_test": row["primary_test"],
+                     "p_reported": format_p(row["p_primary_holm"]), "sentence": text})
+    return pd.DataFrame(rows, columns=FINDINGS_COLUMNS)

@@ -107,21 +107,12 @@ def analyse(cohort):
     Returns
     -------
     dict of str -> pandas.DataFrame
+        :func:`evalkit.report.analysis.analyse_cohort`: every section's tables, stacked by key, and the
+        cohort's ``evidence`` appraisal.
     """
-    from .analysis import analyse_section
+    from .analysis import analyse_cohort
 
-    results = {}
-    for name, section in cohort.sections.items():
-        part = analyse_section(section, alpha=cohort.config.analysis["alpha"],
-                               min_group_n=cohort.config.analysis["min_group_n"],
-                               reliability_coefficients=cohort.config.sections[name].reliability or None,
-                               min_cell=cohort.config.disclosure["min_cell"])
-        for key, table in part.items():
-            if key in results and isinstance(table, pd.DataFrame):
-                results[key] = pd.concat([results[key], table], ignore_index=True)
-            else:
-                results[key] = table
-    return results
+    return analyse_cohort(cohort)
 
 
 def salt_path(config):
