@@ -1669,3 +1669,990 @@ def setup(figures=True):
     if figures:
         _theme()
     pd.set_option("display.max_columns", 50)
+
+
+# ---------------------------------------------------------------------------- issue 12: evidence that survives scrutiny
+#
+# Each section below shows a results table of the analysis (intention_to_treat, clustering, comparison,
+# the follow-up rows of the outcomes tables, dose) when the data allow it, and otherwise one sentence
+# saying why it is absent and what to configure. Figures are computed here and drawn in plots.py.
+
+#: The clusters a cohort can record, as a reader names them.
+_LEVEL_WORDS = {"group": "delivery group", "facilitator": "facilitator", "site": "site"}
+#: The contrasts of the outcomes tables, as the report names them.
+_CONTRAST_WORDS = {"post-pre": "End − start", "follow_up-pre": "Follow-up − start",
+                   "follow_up-post": "Follow-up − end"}
+#: The follow-up contrasts: the rows "Did the change last?" shows.
+FOLLOW_UP_CONTRASTS = ("follow_up-pre", "follow_up-post")
+
+
+def _unit(section):
+    return "children" if section == "children" else "facilitators"
+
+
+def _possessive(unit):
+    """"children" -> "children's", "facilitators" -> "facilitators'"."""
+    return unit + ("'" if unit.endswith("s") else "'s")
+
+
+def _rows(data, key, section):
+    """The section's rows of results table ``key``, or None when the analysis wrote no such table."""
+    table = data.results.get(key)
+    if not isinstance(table, pd.DataFrame):
+        return None
+    if "section" in table.columns:
+        table = table[table["section"] == section]
+    return table.reset_index(drop=True)
+
+
+def _roles(data, section):
+    """The section's configured column roles (``id``, ``group``, ``facilitator``, ``sessions``, ``arm``, ...)."""
+    sec = data.config.sections.get(section)
+    return dict(getattr(sec, "columns", {}) or {})
+
+
+def _absent(text):
+    """What a section shows when the data do not allow it: one sentence on why, and what to configure."""
+    return Markdown(f"_{text}_", data=pd.DataFrame())
+
+
+def _no_figure():
+    """A figure the data do not allow: nothing (the table above it has said why)."""
+    return Markdown("", data=pd.DataFrame())
+
+
+def _waves(data, section):
+    """Every questionnaire of the section's programme people (not the comparison arm): start, end and
+    follow-up. ``SectionData.waves`` where the cleaning wrote it, else the start and end scores."""
+    sec = _section(data, section)
+    waves = getattr(sec, "waves", None)
+    waves = sec.scores if waves is None else waves
+    if "arm" in waves.columns:
+        waves = waves[waves["arm"].astype("string").fillna("intervention") != "comparison"]
+    return waves
+
+
+def _interval(value, low, high, *, sign=True):
+    """``+0.21 [0.13, 0.29]``, or blank when the value is missing."""
+    from .findings import format_number
+
+    if value is None or not np.isfinite(value):
+        return ""
+    text = format_number(value, sign=sign)
+    if np.isfinite(low) and np.isfinite(high):
+        text += f" [{format_number(low)}, {format_number(high)}]"
+    return text
+
+
+def _floats(frame, column):
+    """A column as floats (NaN where missing or absent)."""
+    if column not in frame.columns:
+        return np.full(len(frame), np.nan)
+    return pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float)
+
+
+def _count_text(n, min_cell):
+    """A count as a table shows it: the number, or ``"<min_cell"`` from 1 to ``min_cell - 1``."""
+    if n is None or not np.isfinite(n):
+        return ""
+    n = int(n)
+    return f"<{min_cell}" if 0 < n < min_cell else n
+
+
+def _small_difference(a, b, min_cell):
+    """True when two shown counts would give away a count of 1 to ``min_cell - 1`` (their difference)."""
+    if a is None or b is None or not (np.isfinite(a) and np.isfinite(b)):
+        return False
+    return 0 < abs(int(a) - int(b)) < min_cell
+
+
+def _matched_n(data, section, contrast="post-pre"):
+    """Measure -> n of the outcomes table's rows of one contrast (what the other tables already show)."""
+    table = data.results.get("child_outcomes" if section == "children" else "facilitator_outcomes")
+    if not isinstance(table, pd.DataFrame) or table.empty:
+        return {}
+    if "contrast" in table.columns:
+        table = table[table["contrast"].fillna("post-pre") == contrast]
+    elif contrast != "post-pre":
+        return {}
+    return dict(zip(table["measure"], pd.to_numeric(table["n"], errors="coerce")))
+
+
+def _list_words(names):
+    names = [str(n) for n in names]
+    if len(names) <= 1:
+        return "".join(names)
+    return ", ".join(names[:-1]) + " and " + names[-1]
+
+
+# --- everyone who started
+
+def intention_to_treat_table(data, section="children"):
+    """Everyone who started: the change from the start estimated on every questionnaire of every person
+    with a start questionnaire (a linear mixed model), beside the completers-only change.
+
+    The summary gives, per measure and later wave, the people who started, both estimates and their
+    difference, under one plain sentence on how far counting everyone moves the estimates. The model's
+    estimate, standard error, Wald interval and p, the questionnaires and groups it used and the model in
+    words are in ``.technical``, shown collapsed.
+
+    Returns
+    -------
+    Table or Markdown
+        Markdown (one sentence on why) when the analysis has no intention-to-treat rows.
+    """
+    from .findings import format_number, size_words
+
+    unit = _unit(section)
+    rows = _rows(data, "intention_to_treat", section)
+    if rows is None:
+        return _absent(f"The change counting every one of the {unit} who started was not estimated for this "
+                       f"report (it has no intention-to-treat results); run evalkit report again to add it.")
+    estimated = rows[np.isfinite(_floats(rows, "estimate"))] if not rows.empty else rows
+    if estimated.empty:
+        notes = sorted({str(n) for n in rows.get("note", pd.Series(dtype=object)).dropna() if str(n).strip()})
+        return _absent(f"The change counting every one of the {unit} who started could not be estimated"
+                       + (f" ({'; '.join(notes)})." if notes else "."))
+    sec = _section(data, section)
+    rows, role = _primary_first(rows, data)
+    label = rows["measure"].map(lambda m: sec.labels.get(m, m)).to_numpy()
+    compared = rows["contrast"].map(lambda c: _CONTRAST_WORDS.get(c, c)).to_numpy()
+    estimate, cc, diff = (_floats(rows, c) for c in ("estimate", "complete_case_estimate", "difference"))
+    started, used = _floats(rows, "n_people"), _floats(rows, "n_observations")
+    matched = _matched_n(data, section)
+    followed = _matched_n(data, section, "follow_up-pre")
+    hide = np.array([_small_difference(s, matched.get(m), data.min_cell)
+                     or _small_difference(u - s - matched.get(m, np.nan), 0, data.min_cell)
+                     or (np.isfinite(followed.get(m, np.nan)) and _small_difference(
+                         u - s - matched.get(m, np.nan), followed.get(m), data.min_cell))
+                     for m, s, u in zip(rows["measure"], started, used)], dtype=bool)
+
+    def counts(values, hidden):
+        return pd.Series([HIDDEN_MARK if h and np.isfinite(v) and v >= data.min_cell else _count_text(v, data.min_cell)
+                          for v, h in zip(values, hidden)], dtype=object).to_numpy()
+
+    summary = pd.DataFrame({
+        "Measure": label, "Compared": compared, "Started (n)": counts(started, hide),
+        f"Everyone who started: change [95% CI]": [_interval(e, lo, hi) for e, lo, hi in
+                                                  zip(estimate, _floats(rows, "ci_low"), _floats(rows, "ci_high"))],
+        "Completers only: change": [format_number(v, sign=True) if np.isfinite(v) else "" for v in cc],
+        "Difference": [format_number(v, sign=True) if np.isfinite(v) else "" for v in diff],
+    })
+    if role is not None:
+        summary.insert(1, "Outcome", role)
+    groups = _floats(rows, "n_groups")
+    technical = pd.DataFrame({
+        "Measure": label, "Compared": compared,
+        "Estimate (SE)": [f"{_fmt(e)} ({_fmt(s)})" if np.isfinite(e) else "" for e, s in
+                          zip(estimate, _floats(rows, "se"))],
+        "95% CI (Wald z)": [f"[{_fmt(lo)}, {_fmt(hi)}]" if np.isfinite(lo) else "" for lo, hi in
+                            zip(_floats(rows, "ci_low"), _floats(rows, "ci_high"))],
+        "p (Wald z)": [_p(v) for v in _floats(rows, "p")],
+        "Started (n)": counts(started, hide), "Questionnaires used": counts(used, hide),
+        "Groups (groups of one included)": [int(g) if np.isfinite(g) else "" for g in groups],
+        "Completers only: change": [format_number(v) if np.isfinite(v) else "" for v in cc],
+        "Difference": [format_number(v) if np.isfinite(v) else "" for v in diff],
+        "Model": rows["method"].fillna("").astype(str).to_numpy() if "method" in rows else "",
+        "note": rows["note"].fillna("").to_numpy() if "note" in rows else "",
+    })
+    technical = _noted(technical)
+    methods = sorted({m for m in technical["Model"] if m.strip()})
+    if len(methods) <= 1:  # one model for every row: said once, under the table
+        technical = technical.drop(columns="Model")
+    if not np.isfinite(groups).any():
+        technical = technical.drop(columns="Groups (groups of one included)")
+    # the plain sentence: how far counting everyone moves the end-of-programme estimates
+    end = (rows["contrast"] == "post-pre").to_numpy() & np.isfinite(diff)
+    lead = ""
+    if end.any():
+        k = int(np.flatnonzero(end)[np.argmax(np.abs(diff[end]))])
+        spread = {r["measure"]: r.get("sd_diff", np.nan) for _, r in _outcomes(data, section).iterrows()}
+        sd = float(spread.get(rows["measure"].iloc[k], np.nan))
+        size = (f", {size_words(diff[k] / sd)} by Cohen's convention ({format_number(abs(diff[k]) / sd)} standard "
+                f"deviations of the changes)") if np.isfinite(sd) and sd > 0 else ""
+        same = bool(np.all(np.sign(estimate[end]) == np.sign(cc[end])))
+        lead = (f"Counting every one of the {unit} who answered the first questionnaire, including those with no "
+                f"questionnaire at the end, moves the estimated change by at most "
+                f"{format_number(abs(diff[k]))} points ({label[k]}){size}; "
+                + ("every estimate points the same way as the completers-only one." if same else
+                   "on some measures the two estimates point different ways, so the completers-only results "
+                   "should be read with care."))
+    return Table(summary, caption=f"Everyone who started: change counting every one of the {unit} with a first "
+                                  f"questionnaire, beside the completers-only change",
+                 lead=lead,
+                 notes=_with_small_note([
+                     "Everyone who started: a linear mixed model of every questionnaire of every person with a "
+                     "first one (score ~ timepoint, a random intercept for each person"
+                     + (", nested in their delivery group" if np.isfinite(groups).any() else "")
+                     + "), fitted by REML. People with no later questionnaire still count through their first "
+                     "one, assuming their missing scores are missing at random given their answered ones.",
+                     "Completers only: the mean change of the people with both questionnaires (the change per "
+                     "measure table above). Difference: everyone who started minus completers only.",
+                     *([_PRIMARY_NOTE] if role is not None else [])], summary, data),
+                 technical=Table(technical, caption="the mixed model's estimate, standard error, Wald interval "
+                                                    "and p",
+                                 notes=_with_small_note([
+                                     *([f"Model: {methods[0]}."] if len(methods) == 1 else []),
+                                     "score ~ timepoint + (1 | group/person) as R's lme4::lmer(REML = TRUE) "
+                                     "(without groups: (1 | person)); a person without a group is a group of "
+                                     "one. SE from the model; the 95% CI and p are Wald z, as statsmodels gives "
+                                     "them. A count is hidden ('*') where it and the completers' n would give "
+                                     "away how many fewer than "
+                                     f"{data.min_cell} people left."], technical, data)))
+
+
+#: Shown instead of a count hidden so that a small one cannot be worked out.
+HIDDEN_MARK = "*"
+
+
+# --- children in groups
+
+def _clustering_rows(data, section):
+    """(rows with an estimate, reason when there are none)."""
+    unit = _unit(section)
+    roles = _roles(data, section)
+    rows = _rows(data, "clustering", section)
+    configured = [r for r in ("group", "facilitator") if r in roles]
+    how = (f"add `columns: {{group: ..., facilitator: ...}}` to the {section} section of the cohort config "
+           f"(the columns naming each one's delivery group and facilitator)")
+    if rows is None or rows.empty:
+        if not configured:
+            return None, (f"No delivery groups or facilitators were recorded for the {unit}, so whether their "
+                          f"outcomes cluster could not be checked; {how}.")
+        return None, (f"Whether the {_possessive(unit)} outcomes cluster by {_list_words(_LEVEL_WORDS[r] for r in configured)} "
+                      f"could not be checked for this report (it has no clustering results).")
+    usable = rows[np.isfinite(_floats(rows, "robust_ci_low"))]
+    if usable.empty:
+        notes = sorted({str(n) for n in rows.get("note", pd.Series(dtype=object)).dropna() if str(n).strip()})
+        return None, (f"Whether the {_possessive(unit)} outcomes cluster could not be estimated"
+                      + (f" ({'; '.join(notes)})" if notes else "")
+                      + ("" if configured else f"; {how}") + ".")
+    return usable.reset_index(drop=True), ""
+
+
+def clustering_table(data, section="children"):
+    """Children in groups: how alike the change of people in one delivery group (or with one facilitator,
+    or at one site) is, and how much wider the change's confidence interval is once that is allowed for.
+
+    The summary shows, per measure and level, the clusters, the intraclass correlation (ICC(1)), the design
+    effect and the two intervals (treating everyone as independent; cluster-robust CR1 with t on clusters
+    − 1 df), under a sentence saying whether the usual interval was too narrow, and by how much. n,
+    cluster sizes, effective n and notes are in ``.technical``.
+    """
+    from .findings import format_number
+
+    unit = _unit(section)
+    rows, reason = _clustering_rows(data, section)
+    if rows is None:
+        return _absent(reason)
+    sec = _section(data, section)
+    rows, role = _primary_first(rows, data)
+    label = rows["measure"].map(lambda m: sec.labels.get(m, m)).to_numpy()
+    level = rows["level"].map(lambda v: _LEVEL_WORDS.get(v, str(v)).capitalize()).to_numpy()
+    mean = _floats(rows, "mean_change")
+    naive_lo, naive_hi = _floats(rows, "naive_ci_low"), _floats(rows, "naive_ci_high")
+    mean = np.where(np.isfinite(mean), mean, (naive_lo + naive_hi) / 2)
+    robust_lo, robust_hi = _floats(rows, "robust_ci_low"), _floats(rows, "robust_ci_high")
+    ratio = _floats(rows, "width_ratio")
+    ratio = np.where(np.isfinite(ratio), ratio, (robust_hi - robust_lo) / (naive_hi - naive_lo))
+    icc, deff = _floats(rows, "icc"), _floats(rows, "design_effect")
+    clusters = _floats(rows, "n_clusters")
+
+    def narrow(r):
+        if not np.isfinite(r):
+            return ""
+        return f"yes: {format_number(r)} times as wide" if r > 1 else f"no ({format_number(r)} times as wide)"
+
+    summary = pd.DataFrame({
+        "Measure": label, "Clustered by": level,
+        "Clusters": [int(k) if np.isfinite(k) else "" for k in clusters],
+        "ICC": [_fmt(v) for v in icc], "Design effect": [_fmt(v) for v in deff],
+        "Change, each one independent [95% CI]": [_interval(m, lo, hi) for m, lo, hi in zip(mean, naive_lo, naive_hi)],
+        "Change, allowing for clusters [95% CI]": [_interval(m, lo, hi) for m, lo, hi in
+                                                    zip(mean, robust_lo, robust_hi)],
+        "Usual interval too narrow?": [narrow(r) for r in ratio],
+    })
+    if role is not None:
+        summary.insert(1, "Outcome", role)
+    n = _floats(rows, "n")
+    technical = pd.DataFrame({
+        "Measure": label, "Clustered by": level,
+        "n": [_count_text(v, data.min_cell) for v in n],
+        "Clusters": summary["Clusters"].to_numpy(),
+        "Mean cluster size": [_fmt(v, 1) for v in _floats(rows, "mean_cluster_size")],
+        "ICC(1)": summary["ICC"].to_numpy(), "Design effect": summary["Design effect"].to_numpy(),
+        "Effective n": [_fmt(v, 0) for v in _floats(rows, "effective_n")],
+        "Paired t interval": [f"[{_fmt(lo)}, {_fmt(hi)}]" for lo, hi in zip(naive_lo, naive_hi)],
+        "CR1 interval, t(clusters − 1)": [f"[{_fmt(lo)}, {_fmt(hi)}]" for lo, hi in zip(robust_lo, robust_hi)],
+        "Width ratio (CR1 / paired t)": [_fmt(v) for v in ratio],
+        "note": rows["note"].fillna("").to_numpy() if "note" in rows else "",
+    })
+    technical = _noted(technical)
+    return Table(summary, caption=f"{unit.capitalize()} in groups: how alike the change is within a cluster, "
+                                  f"and the interval that allows for it",
+                 lead=_clustering_sentence(rows, label, icc, deff, ratio, n, unit, data.min_cell),
+                 notes=_with_small_note([
+                     "ICC: the intraclass correlation of the change (post − pre), ICC(1) from a one-way analysis "
+                     "of variance on the clusters; 0 means people in one cluster change no more alike than "
+                     "anyone else (a negative estimate is shown and used as 0). Design effect = 1 + (average "
+                     "cluster size − 1) × ICC: how much the clustering inflates the variance of the mean change.",
+                     "Change, each one independent: the paired t interval of the change per measure table. "
+                     "Allowing for clusters: the mean change ± t(clusters − 1) × its CR1 cluster-robust standard "
+                     "error, people without a cluster counted as clusters of one. Usual interval too narrow: "
+                     "the width of the second interval over the first.",
+                     *([f"With as few as {int(np.nanmin(clusters))} clusters the interval allowing for them rests "
+                        f"on very few independent units and is itself uncertain; read it as a sign of how much "
+                        f"clustering could matter rather than as a precise interval."]
+                       if np.isfinite(clusters).any() and np.nanmin(clusters) < 10 else []),
+                     *([_PRIMARY_NOTE] if role is not None else [])], summary, data),
+                 technical=Table(technical, caption="n, cluster sizes and effective n",
+                                 notes=_with_small_note([
+                                     "Effective n = n / design effect: the number of independent people the "
+                                     "clustered ones carry as much information as. CR1: sqrt(k / (k − 1) · "
+                                     "Σ_j (Σ_i∈j (d_i − mean d))²) / N, the cluster-robust (CR1) error of a "
+                                     "mean, as statsmodels' cov_type=\"cluster\"."], technical, data)))
+
+
+def _clustering_sentence(rows, label, icc, deff, ratio, n, unit, min_cell):
+    """One sentence per level: how alike, the design effect, and whether the usual interval was too narrow."""
+    from .findings import format_number
+
+    sentences = []
+    for level in dict.fromkeys(rows["level"]):
+        at = (rows["level"] == level).to_numpy() & np.isfinite(ratio)
+        if not at.any():
+            continue
+        words = _LEVEL_WORDS.get(level, str(level))
+        lo, hi = np.nanmin(icc[at]), np.nanmax(icc[at])
+        k = int(np.flatnonzero(at)[int(np.nanargmax(ratio[at]))])
+        big = int(np.flatnonzero(at)[int(np.nanargmax(deff[at]))])
+        too_narrow = int((ratio[at] > 1).sum())
+        same = "the same" if level == "site" else "one"
+        icc_text = (f"between {format_number(lo)} and {format_number(hi)}" if round(lo, 2) != round(hi, 2)
+                    else f"{format_number(lo)}")
+        effective = ""
+        if np.isfinite(n[big]) and n[big] >= min_cell and np.isfinite(deff[big]) and deff[big] > 1:
+            effective = (f" (so {int(n[big]):,} {unit} carry about as much information as "
+                         f"{int(round(n[big] / deff[big])):,} independent ones)")
+        text = (f"By {words}: the intraclass correlation of the change was {icc_text} across the measures, a "
+                f"design effect of up to {format_number(deff[big])}{effective}. ")
+        if too_narrow:
+            text += (f"The usual interval, which treats every one of the {unit} as independent, was too narrow on "
+                     f"{too_narrow} of {int(at.sum())} measures: allowing for {words}s makes it up to "
+                     f"{format_number(ratio[k])} times as wide ({label[k]}).")
+        else:
+            text += (f"The usual interval, which treats every one of the {unit} as independent, was not too "
+                     f"narrow: allowing for {words}s leaves it at most {format_number(ratio[k])} times as wide.")
+        sentences.append(text)
+    return " ".join(sentences)
+
+
+def _clustering_figure_table(data, section):
+    """What :func:`clustering_figure` draws: per level and measure, the mean change and both intervals."""
+    rows, _ = _clustering_rows(data, section)
+    if rows is None:
+        return None
+    sec = _section(data, section)
+    mean = _floats(rows, "mean_change")
+    naive_lo, naive_hi = _floats(rows, "naive_ci_low"), _floats(rows, "naive_ci_high")
+    return pd.DataFrame({
+        "level": rows["level"].to_numpy(), "measure": rows["measure"].to_numpy(),
+        "label": rows["measure"].map(lambda m: sec.labels.get(m, m)).to_numpy(),
+        "mean_change": np.where(np.isfinite(mean), mean, (naive_lo + naive_hi) / 2),
+        "naive_ci_low": naive_lo, "naive_ci_high": naive_hi,
+        "robust_ci_low": _floats(rows, "robust_ci_low"), "robust_ci_high": _floats(rows, "robust_ci_high"),
+    })
+
+
+def clustering_figure(data, section="children"):
+    """The naive and the cluster-robust 95% interval of each measure's mean change, one panel per level.
+
+    ``.data`` of the returned image is the table drawn (:func:`_clustering_figure_table`).
+    """
+    _theme()
+    import matplotlib.pyplot as plt
+
+    from .plots import interval_comparison_plot, legend_inches
+
+    table = _clustering_figure_table(data, section)
+    if table is None:
+        return _no_figure()
+    unit = _unit(section)
+    levels = list(dict.fromkeys(table["level"]))
+    measures = table["measure"].nunique()
+    fig, axes = plt.subplots(1, len(levels), figsize=(5.2 * len(levels) + 2.4, 0.62 * measures + 2.2),
+                             squeeze=False, sharey=True)
+    for ax, level in zip(axes.flat, levels):
+        interval_comparison_plot(table[table["level"] == level], ax=ax, unit=unit,
+                                 cluster=_LEVEL_WORDS.get(level, str(level)))
+        ax.set_title(f"Clustered by {_LEVEL_WORDS.get(level, str(level))}", fontsize=11)
+        if ax is not axes.flat[0]:
+            ax.set_ylabel("")
+    fig.set_figheight(0.62 * measures + 1.6 + max(legend_inches(ax) for ax in axes.flat))
+    fig.tight_layout()
+    words = _list_words(_LEVEL_WORDS.get(v, str(v)) + "s" for v in levels)
+    image = _figure(fig, alt=(f"For each of {measures} measures, the mean change (post − pre) as a black point "
+                              f"with two 95% confidence intervals: a grey line treating the {unit} as independent "
+                              f"and a blue line allowing for {words}, one panel per kind of cluster."))
+    image.data = table
+    return image
+
+
+# --- compared with children who did not take part
+
+_EQUIVALENCE_WORDS = {"satisfied": "alike (|g| ≤ 0.05)", "requires adjustment": "close; adjusted for (|g| ≤ 0.25)",
+                      "not satisfied": "not alike (|g| > 0.25)"}
+
+
+def _comparison_rows(data, section):
+    rows = _rows(data, "comparison", section)
+    unit = _unit(section)
+    if rows is None:
+        return None, (f"There is no comparison group, so this report shows how the {_possessive(unit)} scores changed, not "
+                      f"what would have happened without the programme; to compare with {unit} who did not take "
+                      f"part (a waiting list, for example), add `columns: {{arm: ...}}` to the {section} section "
+                      f"and `analysis: {{comparison: {{intervention: [...], comparison: [...]}}}}` to the cohort "
+                      f"config.")
+    if rows.empty or not np.isfinite(_floats(rows, "adjusted_difference")).any():
+        notes = sorted({str(n) for n in rows.get("note", pd.Series(dtype=object)).dropna() if str(n).strip()})
+        return None, (f"The {unit} who took part could not be compared with those who did not"
+                      + (f" ({'; '.join(notes)})." if notes else "."))
+    return rows, ""
+
+
+def _arm_starts(data, section):
+    """Measure -> (people with a start score in the programme arm, in the comparison arm), from the data."""
+    sec = _section(data, section)
+    waves = getattr(sec, "waves", None)
+    if waves is None or "arm" not in waves.columns:
+        return {}
+    pre = waves[waves["timepoint"] == "pre"]
+    arm = pre["arm"].astype("string")
+    return {m: (int(pre.loc[(arm != "comparison") & pre[m].notna(), "id"].nunique()),
+                int(pre.loc[(arm == "comparison") & pre[m].notna(), "id"].nunique())) for m in sec.measures}
+
+
+def comparison_table(data, section="children"):
+    """Compared with children who did not take part: balance at the start, the adjusted difference at the end
+    (ANCOVA, post ~ pre + arm), its effect size, and attrition against the What Works Clearinghouse boundary.
+
+    Shares of people who left are hidden (``*``) wherever they and the analysed counts would give away that
+    fewer than ``min_cell`` people left one arm; the attrition verdict is then given without its numbers.
+    """
+    from .findings import format_number, format_p
+
+    unit = _unit(section)
+    rows, reason = _comparison_rows(data, section)
+    if rows is None:
+        return _absent(reason)
+    sec = _section(data, section)
+    rows, role = _primary_first(rows, data)
+    label = rows["measure"].map(lambda m: sec.labels.get(m, m)).to_numpy()
+    n_i, n_c = _floats(rows, "n_intervention"), _floats(rows, "n_comparison")
+    g0, diff = _floats(rows, "baseline_g"), _floats(rows, "adjusted_difference")
+    lo, hi, p, g = (_floats(rows, c) for c in ("ci_low", "ci_high", "p", "effect_g"))
+    overall, differential = _floats(rows, "overall_attrition"), _floats(rows, "differential_attrition")
+    starts = _arm_starts(data, section)
+    hidden = []
+    for m, a, b in zip(rows["measure"], n_i, n_c):
+        s = starts.get(m)
+        left = (s[0] - a, s[1] - b) if s and np.isfinite(a) and np.isfinite(b) else (np.nan, np.nan)
+        hidden.append(any(0 < v < data.min_cell for v in left if np.isfinite(v)))
+    hidden = np.array(hidden, dtype=bool)
+    standard = rows["attrition_standard"].fillna("").astype(str).to_numpy() if "attrition_standard" in rows \
+        else np.array([""] * len(rows))
+    verdict = [s.split(" (")[0] + (" (WWC cautious boundary)" if "cautious" in s else
+                                   " (WWC optimistic boundary)" if "optimistic" in s else "") if h else s
+               for s, h in zip(standard, hidden)]
+
+    def share(v, h):
+        return HIDDEN_MARK if h else (f"{100 * v:.0f}%" if np.isfinite(v) else "")
+
+    summary = pd.DataFrame({
+        "Measure": label,
+        "Took part (n)": [_count_text(v, data.min_cell) for v in n_i],
+        "Comparison (n)": [_count_text(v, data.min_cell) for v in n_c],
+        "Difference at the start (g)": [f"{format_number(v, sign=True)}: "
+                                        f"{_EQUIVALENCE_WORDS.get(e, e)}" if np.isfinite(v) else ""
+                                        for v, e in zip(g0, rows["baseline_equivalence"].fillna(""))],
+        "Difference at the end, adjusted [95% CI]": [_interval(d, a, b) for d, a, b in zip(diff, lo, hi)],
+        "p": [_p(v) for v in p],
+        "Effect size (g)": [_fmt(v) for v in g],
+        "Left before the end": [share(v, h) for v, h in zip(overall, hidden)],
+    })
+    if role is not None:
+        summary.insert(1, "Outcome", role)
+    technical = pd.DataFrame({
+        "Measure": label,
+        "Took part (n)": summary["Took part (n)"].to_numpy(), "Comparison (n)": summary["Comparison (n)"].to_numpy(),
+        "Baseline g": [_fmt(v, 3) for v in g0],
+        "Baseline equivalence (WWC)": rows["baseline_equivalence"].fillna("").to_numpy(),
+        "Adjusted difference (SE)": [f"{_fmt(d)} ({_fmt(s)})" if np.isfinite(d) else "" for d, s in
+                                     zip(diff, _floats(rows, "se"))],
+        "95% CI": [f"[{_fmt(a)}, {_fmt(b)}]" if np.isfinite(a) else "" for a, b in zip(lo, hi)],
+        "p": [_p(v) for v in p], "Standard errors": rows["se_type"].fillna("").to_numpy() if "se_type" in rows else "",
+        "Effect size g": [_fmt(v, 3) for v in g],
+        "Attrition overall": [share(v, h) for v, h in zip(overall, hidden)],
+        "Attrition differential": [HIDDEN_MARK if h else (f"{100 * v:.1f} points" if np.isfinite(v) else "")
+                                   for v, h in zip(differential, hidden)],
+        "Attrition standard": verdict,
+        "note": rows["note"].fillna("").to_numpy() if "note" in rows else "",
+    })
+    technical = _noted(technical)
+    # the plain sentences: what the comparison shows, how alike the groups started, how many left
+    alpha = float(data.config.analysis.get("alpha", 0.05))
+    tested = np.isfinite(p)
+    better = [lab for lab, m, d, q in zip(label, rows["measure"], diff, p) if np.isfinite(q) and q < alpha
+              and _better(sec, m, d) == "better"]
+    worse = [lab for lab, m, d, q in zip(label, rows["measure"], diff, p) if np.isfinite(q) and q < alpha
+             and _better(sec, m, d) == "worse"]
+    other = [lab for lab, m, d, q in zip(label, rows["measure"], diff, p) if np.isfinite(q) and q < alpha
+             and _better(sec, m, d) not in ("better", "worse")]
+    count = int(tested.sum())
+
+    def on(names):
+        return (f"all {count} measures" if len(names) == count and count > 1 else
+                f"{len(names)} of the {count} measures ({_list_words(names)})")
+
+    parts = ([("better", better)] if better else []) + ([("worse", worse)] if worse else []) + \
+            ([("different", other)] if other else [])
+    said = [f"{word} scores" + (f" than the comparison {unit}" if k == 0 else "") + f" on {on(names)}"
+            for k, (word, names) in enumerate(parts)]
+    lead = (f"Once their starting scores are taken into account, the {unit} who took part ended with "
+            + (" and ".join(said) if said else f"scores no different from those of the comparison {unit} on any "
+               f"of the {count} measures")
+            + f" (p < {_apa_alpha(alpha)} each, not adjusted for the number of measures)"
+            + ("; on the others the difference could be chance. " if parts and sum(map(len, (better, worse, other)))
+               < count else ". "))
+    alike = rows["baseline_equivalence"].fillna("")
+    counts = {k: int((alike == k).sum()) for k in _EQUIVALENCE_WORDS}
+    lead += (f"At the start the two groups were alike on {counts['satisfied']} measures, close enough to adjust for "
+             f"on {counts['requires adjustment']} and not alike on {counts['not satisfied']} (What Works "
+             f"Clearinghouse baseline equivalence). ")
+    if len(set(standard)) == 1 and standard[0]:
+        if hidden.any():
+            lead += f"Attrition: {verdict[0]}."
+        else:
+            lead += (f"{100 * overall[0]:.0f}% of the {unit} left before the end, and the two groups' shares "
+                     f"differed by {100 * differential[0]:.1f} percentage points: {standard[0]}.")
+    se_types = sorted({str(s) for s in rows.get("se_type", pd.Series(dtype=object)).dropna() if str(s).strip()})
+    return Table(summary, caption=f"Compared with {unit} who did not take part: the difference at the end, "
+                                  f"adjusted for the start",
+                 lead=lead.strip(),
+                 notes=_with_small_note([
+                     "Difference at the start: Hedges' g of the start scores, took part minus comparison, among "
+                     "the people analysed; What Works Clearinghouse: |g| ≤ 0.05 alike, ≤ 0.25 acceptable when "
+                     "adjusted for (as here), above 0.25 not alike.",
+                     "Difference at the end, adjusted: the difference in end scores between the groups once start "
+                     "scores are taken into account (ANCOVA by ordinary least squares, end ~ start + group), in "
+                     "points of the answer scale, with its 95% CI and p. Effect size: that difference over the "
+                     "pooled standard deviation of the end scores, with Hedges' small-sample correction.",
+                     "Left before the end: the share of the people with a start questionnaire who have no end "
+                     "one, both groups together; judged with the difference between the groups' shares against "
+                     "the What Works Clearinghouse cautious boundary (technical table).",
+                     *([_PRIMARY_NOTE] if role is not None else [])], summary, data),
+                 technical=Table(technical, caption="baseline equivalence, standard errors and attrition",
+                                 notes=_with_small_note([
+                                     "OLS post ~ pre + arm (took part = 1). Standard errors: "
+                                     + ("; ".join(se_types) if se_types else "as the analysis states")
+                                     + ". With delivery groups the errors are cluster-robust (CR1, statsmodels "
+                                     "cov_type=\"cluster\", factor G/(G − 1) · (N − 1)/(N − K)) with t on "
+                                     "clusters − 1 df; anyone without a group is a cluster of their own. "
+                                     "Hedges' g uses the pooled SD and J = 1 − 3 / (4 (n_I + n_C) − 9). A share "
+                                     f"is hidden ('*') where it would give away that fewer than {data.min_cell} "
+                                     "people left one group."], technical, data)))
+
+
+def _better(sec, measure, difference):
+    """'better' or 'worse' when the instrument says what a higher score means, else 'higher'/'lower'."""
+    if not np.isfinite(difference) or difference == 0:
+        return ""
+    higher = sec.instrument.higher_is(measure) if hasattr(sec.instrument, "higher_is") else None
+    up = difference > 0
+    if higher == "better":
+        return "better" if up else "worse"
+    if higher == "worse":
+        return "worse" if up else "better"
+    return "higher" if up else "lower"
+
+
+def comparison_figure(data, section="children"):
+    """The adjusted difference at the end (took part minus comparison) per measure, with its 95% CI.
+
+    ``.data`` of the returned image is the table drawn.
+    """
+    _theme()
+    import matplotlib.pyplot as plt
+
+    from .plots import forest_plot
+
+    rows, _ = _comparison_rows(data, section)
+    if rows is None:
+        return _no_figure()
+    sec = _section(data, section)
+    rows, _ = _primary_first(rows, data)
+    table = pd.DataFrame({"measure": rows["measure"].to_numpy(),
+                          "label": rows["measure"].map(lambda m: sec.labels.get(m, m)).to_numpy(),
+                          "adjusted_difference": _floats(rows, "adjusted_difference"),
+                          "ci_low": _floats(rows, "ci_low"), "ci_high": _floats(rows, "ci_high"),
+                          "note": rows["note"].fillna("").to_numpy() if "note" in rows else ""})
+    fig, ax = plt.subplots(figsize=(8, 0.5 * len(table) + 1.6))
+    forest_plot(table, effect="adjusted_difference", ax=ax)
+    fig.tight_layout()
+    unit = _unit(section)
+    image = _figure(fig, alt=(f"The difference in end scores between the {unit} who took part and the comparison "
+                              f"{unit}, adjusted for their start scores, as a blue point with its 95% confidence "
+                              f"interval for each of {len(table)} measures, beside a vertical line at zero, no "
+                              f"difference."))
+    image.data = table
+    return image
+
+
+# --- did the change last?
+
+def _follow_up_rows(data, section):
+    unit = _unit(section)
+    table = data.results.get("child_outcomes" if section == "children" else "facilitator_outcomes")
+    rows = None
+    if isinstance(table, pd.DataFrame) and "contrast" in table.columns:
+        rows = table[table["contrast"].isin(FOLLOW_UP_CONTRASTS)].reset_index(drop=True)
+    if rows is None or rows.empty:
+        timepoints = getattr(data.config.sections.get(section), "timepoints", {}) or {}
+        if "follow_up" in timepoints:
+            return None, (f"No follow-up questionnaires of the {unit} could be matched to their first or last "
+                          f"ones, so whether the change lasted cannot be shown yet.")
+        return None, (f"No follow-up questionnaire was recorded for the {unit}, so whether the change lasted "
+                      f"cannot be shown; add a follow-up wave to the {section} timepoints in the cohort config "
+                      f"(`timepoints: {{follow_up: [...]}}`), for example at 6 months.")
+    return rows, ""
+
+
+def follow_up_table(data, section="children"):
+    """Did the change last? Follow-up against the start and against the end of the programme, per measure.
+
+    The summary shows n, both means, the mean change with its 95% CI, its size in words and the primary
+    test's p, Holm-adjusted within the follow-up tests (their own family), under a sentence saying on which
+    measures the change by the end was still there at follow-up. Every statistic is in ``.technical``.
+    """
+    from .findings import SIZE_CONVENTION, format_number, size_words
+
+    rows, reason = _follow_up_rows(data, section)
+    if rows is None:
+        return _absent(reason)
+    unit = _unit(section)
+    sec = _section(data, section)
+    order = {c: i for i, c in enumerate(FOLLOW_UP_CONTRASTS)}
+    rows, role = _primary_first(rows, data)
+    # each measure's rows together, follow-up − start before follow-up − end
+    rows = rows.assign(_m=pd.Categorical(rows["measure"], categories=list(dict.fromkeys(rows["measure"]))),
+                       _c=rows["contrast"].map(order)).sort_values(["_m", "_c"], kind="stable")
+    if role is not None:
+        role = np.where(rows["measure"].isin(data.config.analysis.get("primary") or []), "Primary", "Secondary")
+    label = rows["label"] if "label" in rows else rows["measure"].map(lambda m: sec.labels.get(m, m))
+    wilcoxon = (rows["primary_test"] == "Wilcoxon").to_numpy()
+    effect = np.where(wilcoxon, _floats(rows, "rank_biserial"), _floats(rows, "d_z"))
+    earlier = np.where(rows["contrast"] == "follow_up-post", "End", "Start")
+    summary = pd.DataFrame({
+        "Measure": label.to_numpy(), "Compared": rows["contrast"].map(_CONTRAST_WORDS).to_numpy(),
+        "n": rows["n"].to_numpy(),
+        "Earlier (mean)": [f"{_fmt(v)} ({e.lower()})" for v, e in zip(_floats(rows, "mean_pre"), earlier)],
+        "Follow-up (mean)": [_fmt(v) for v in _floats(rows, "mean_post")],
+        "Change [95% CI]": [_interval(d, lo, hi) for d, lo, hi in
+                            zip(_floats(rows, "mean_diff"), _floats(rows, "ci_low"), _floats(rows, "ci_high"))],
+        "Size in words": [f"{size_words(v)} ({'rank-biserial r' if w else 'd_z'} {format_number(v)})"
+                          if np.isfinite(v) else "" for v, w in zip(effect, wilcoxon)],
+        "p (Holm)": [_p(v) for v in _floats(rows, "p_primary_holm")],
+        "note": rows["note"].fillna("").to_numpy() if "note" in rows else "",
+    })
+    if role is not None:
+        summary.insert(1, "Outcome", role)
+    summary = _noted(disclose(summary, data, counts=["n"], group_n="n"))
+    technical = pd.DataFrame({
+        "Measure": label.to_numpy(), "Compared": summary["Compared"].to_numpy(), "n": rows["n"].to_numpy(),
+        "Earlier mean (SD)": [f"{_fmt(m)} ({_fmt(s)})" for m, s in zip(_floats(rows, "mean_pre"),
+                                                                        _floats(rows, "sd_pre"))],
+        "Follow-up mean (SD)": [f"{_fmt(m)} ({_fmt(s)})" for m, s in zip(_floats(rows, "mean_post"),
+                                                                          _floats(rows, "sd_post"))],
+        "t (df)": [f"{_fmt(t)} ({_fmt(df, 0)})" if np.isfinite(t) else "" for t, df in
+                   zip(_floats(rows, "t"), _floats(rows, "df"))],
+        "p": [_p(v) for v in _floats(rows, "p")], "p (Holm)": [_p(v) for v in _floats(rows, "p_holm")],
+        "d_z [95% CI]": [f"{_fmt(d)} [{_fmt(lo)}, {_fmt(hi)}]" if np.isfinite(d) else "" for d, lo, hi in
+                         zip(_floats(rows, "d_z"), _floats(rows, "d_z_ci_low"), _floats(rows, "d_z_ci_high"))],
+        "Wilcoxon p": [_p(v) for v in _floats(rows, "wilcoxon_p")],
+        "Primary test": rows["primary_test"].fillna("").to_numpy(),
+        "note": rows["note"].fillna("").to_numpy() if "note" in rows else "",
+    })
+    technical = _noted(disclose(technical, data, counts=["n"], group_n="n"))
+    return Table(summary, caption=f"Did the change last? {_possessive(unit).capitalize()} scores at follow-up, against the "
+                                  f"start and the end",
+                 lead=_follow_up_sentence(data, section, rows),
+                 notes=_with_small_note([
+                     "Each comparison counts the people with both questionnaires it compares. Change: the later "
+                     "minus the earlier score, the mean of each person's change, with its 95% confidence "
+                     "interval.",
+                     "Size in words: of d_z (the mean change over the SD of the changes), or of the rank-biserial "
+                     f"r where the Wilcoxon test is primary. {SIZE_CONVENTION}",
+                     "p (Holm): the primary test (paired t, or Wilcoxon signed-rank for a small sample whose "
+                     "changes are not normal), Holm (1979) adjusted across the follow-up tests of this "
+                     "questionnaire: their own family, apart from the before-and-after tests.",
+                     *([_PRIMARY_NOTE] if role is not None else [])], summary, data),
+                 technical=Table(technical, caption="every statistic of the follow-up tests",
+                                 notes=["Paired t-test (as R's t.test(paired = TRUE)) and Wilcoxon signed-rank "
+                                        "test of later minus earlier scores; d_z with its noncentral t interval. "
+                                        "p (Holm): across the follow-up tests of this questionnaire."]))
+
+
+def _follow_up_sentence(data, section, rows):
+    """Which changes by the end were still there at follow-up, and which moved back after the end."""
+    unit = _unit(section)
+    sec = _section(data, section)
+    alpha = float(data.config.analysis.get("alpha", 0.05))
+    end = {r["measure"]: r for _, r in _outcomes(data, section).iterrows()}
+
+    def significant(row):
+        p = row.get("p_primary_holm", np.nan) if row is not None else np.nan
+        return isinstance(p, (int, float)) and np.isfinite(p) and p < alpha
+
+    def sign(row):
+        value = row.get("mean_diff", np.nan)
+        return np.sign(value) if np.isfinite(value) else 0
+
+    label = {m: sec.labels.get(m, m) for m in rows["measure"]}
+    by = {(r["measure"], r["contrast"]): r for _, r in rows.iterrows()}
+    changed = [m for m in label if m in end and significant(end[m])]
+    lasted = [m for m in changed if significant(by.get((m, "follow_up-pre")))
+              and sign(by[(m, "follow_up-pre")]) == sign(end[m])]
+    gone = [m for m in changed if m not in lasted]
+    back = [m for m in changed if significant(by.get((m, "follow_up-post")))
+            and sign(by[(m, "follow_up-post")]) == -sign(end[m])]
+    followed = pd.to_numeric(rows.loc[rows["contrast"] == "follow_up-pre", "n"], errors="coerce").max()
+    from .summary import _people
+
+    who = _people(followed if np.isfinite(followed) else None, section, data.min_cell)
+    if not changed:
+        return (f"{who.capitalize()} answered the follow-up questionnaire as well as the first. Their scores had "
+                f"not changed significantly by the end of the programme on any measure, so there was no change "
+                f"to last; the table compares the follow-up with the start and the end all the same.")
+    def named(ms, total):
+        return f"all {total}" if len(ms) == total and total > 1 else \
+            f"{len(ms)} ({_list_words(label[m] for m in ms)})"
+
+    text = (f"{who[0].upper()}{who[1:]} answered the follow-up questionnaire as well as the first. Of the "
+            f"{len(changed)} measure{'s' if len(changed) != 1 else ''} on which the {_possessive(unit)} scores had "
+            f"changed by the end, {named(lasted, len(changed)) if lasted else 'none'} still differed from the start "
+            f"in the same direction at follow-up"
+            + (f", and {named(gone, len(changed))} no longer did" if gone else "") + ".")
+    if back:
+        text += (f" On {named(back, len(changed))}, scores had moved back towards the start between the end and "
+                 f"the follow-up.")
+    return text + " The follow-up group may differ from everyone who finished: see the n of each row."
+
+
+def _wave_shown_n(data, section, means):
+    """Measure -> whether the number of people with all three questionnaires may be printed: not where it and
+    the follow-up table's n would give away a count of 1 to ``min_cell - 1``."""
+    out = {}
+    known = [_matched_n(data, section, c) for c in ("post-pre", *FOLLOW_UP_CONTRASTS)]
+    for m, n in means.dropna(subset=["n"]).drop_duplicates("measure")[["measure", "n"]].itertuples(index=False):
+        out[m] = not any(_small_difference(n, k.get(m, np.nan), data.min_cell) for k in known)
+    return out
+
+
+def follow_up_figure(data, section="children"):
+    """Means at the start, end and follow-up, with 95% CIs, of the people with all three questionnaires.
+
+    One panel per measure; a measure with fewer than ``min_cell`` such people is not drawn. ``.data`` of the
+    returned image is the table drawn (:func:`evalkit.report.plots.wave_means`).
+    """
+    _theme()
+    import matplotlib.pyplot as plt
+
+    from .plots import wave_means, wave_means_plot
+
+    rows, _ = _follow_up_rows(data, section)
+    if rows is None:
+        return _no_figure()
+    sec = _section(data, section)
+    waves = _waves(data, section)
+    means = wave_means(waves, measures=list(sec.measures), min_cell=data.min_cell)
+    shown_n = _wave_shown_n(data, section, means)
+    cols = min(3, len(sec.measures))
+    nrows = int(np.ceil(len(sec.measures) / cols))
+    fig, axes = plt.subplots(nrows, cols, figsize=(4.0 * cols, 3.3 * nrows), squeeze=False, sharey=True)
+    for ax, m in zip(axes.flat, sec.measures):
+        wave_means_plot(means[means["measure"] == m], ax=ax, label=sec.labels.get(m, m), show_n=shown_n.get(m, False))
+    for ax in list(axes.flat)[len(sec.measures):]:
+        ax.set_visible(False)
+    for ax in axes[:, 0]:
+        ax.set_ylabel("Mean score (95% CI)")
+    fig.tight_layout()
+    unit = _unit(section)
+    drawn = [ax for ax in axes.flat if ax.get_gid() == "drawn"]
+    skipped = len(sec.measures) - len(drawn)
+    image = _figure(fig, alt=(f"Mean scores at the start, the end and the follow-up of the {unit} with all three "
+                              f"questionnaires, as blue points joined by a blue line with their 95% confidence "
+                              f"intervals, one panel for each of {len(sec.measures)} measures"
+                              + (f"; {skipped} not drawn, too few {unit} with all three." if skipped else ".")))
+    image.data = means
+    return image
+
+
+# --- did more sessions mean more change?
+
+def _dose_rows(data, section):
+    unit = _unit(section)
+    rows = _rows(data, "dose", section)
+    if rows is None:
+        return None, (f"Sessions attended were not recorded for the {unit}, so whether more sessions went with "
+                      f"more change cannot be shown; add `columns: {{sessions: ...}}` (the column of sessions "
+                      f"attended) to the {section} section of the cohort config.")
+    if rows.empty or not (pd.to_numeric(rows.get("n"), errors="coerce") > 0).any():
+        notes = sorted({str(n) for n in rows.get("note", pd.Series(dtype=object)).dropna() if str(n).strip()})
+        return None, (f"Whether more sessions went with more change could not be estimated"
+                      + (f" ({'; '.join(notes)})." if notes else "."))
+    return rows, ""
+
+
+def dose_table(data, section="children"):
+    """Did more sessions mean more change? The slope of change on sessions attended, and the mean change of
+    the people with a full and with a partial dose (``analysis.full_dose`` sessions, default 5).
+
+    The three counts (n = full + partial) carry complementary suppression, and the mean change of fewer than
+    ``min_cell`` people is not shown.
+    """
+    from .findings import format_number
+    from .privacy import complementary_suppression
+
+    rows, reason = _dose_rows(data, section)
+    if rows is None:
+        return _absent(reason)
+    unit = _unit(section)
+    sec = _section(data, section)
+    full_dose = int(data.config.analysis.get("full_dose", 5))
+    rows, role = _primary_first(rows, data)
+    counts = ["n", "full_dose_n", "partial_dose_n"]
+    whole = rows[counts].apply(lambda c: pd.to_numeric(c, errors="coerce").astype(float))
+    shown = complementary_suppression(whole.reset_index(drop=True),
+                                      relations=[("n", ["full_dose_n", "partial_dose_n"])], keep=["n"],
+                                      min_cell=data.min_cell)
+    for c in counts:
+        shown[c] = pd.Series([int(v) if isinstance(v, float) and v == v else v for v in shown[c]], dtype=object)
+
+    def mean(values, n):
+        return ["" if not np.isfinite(k) or k < data.min_cell else format_number(v, sign=True) if np.isfinite(v)
+                else "" for v, k in zip(values, n)]
+
+    label = rows["measure"].map(lambda m: sec.labels.get(m, m)).to_numpy()
+    slope = _floats(rows, "slope")
+    full = f"{full_dose} or more sessions"
+    partial = f"Fewer than {full_dose} sessions"
+    summary = pd.DataFrame({
+        "Measure": label, "n": shown["n"].to_numpy(),
+        "Change per extra session [95% CI]": [_interval(s, lo, hi) for s, lo, hi in
+                                              zip(slope, _floats(rows, "slope_ci_low"), _floats(rows, "slope_ci_high"))],
+        "p": [_p(v) for v in _floats(rows, "slope_p")],
+        f"{full}: n": shown["full_dose_n"].to_numpy(),
+        f"{full}: mean change": mean(_floats(rows, "full_dose_mean_change"), whole["full_dose_n"].to_numpy()),
+        f"{partial}: n": shown["partial_dose_n"].to_numpy(),
+        f"{partial}: mean change": mean(_floats(rows, "partial_dose_mean_change"),
+                                        whole["partial_dose_n"].to_numpy()),
+        "note": rows["note"].fillna("").to_numpy() if "note" in rows else "",
+    })
+    if role is not None:
+        summary.insert(1, "Outcome", role)
+    summary = _noted(summary)
+    alpha = float(data.config.analysis.get("alpha", 0.05))
+    p = _floats(rows, "slope_p")
+    more = [(lab, s) for lab, s, q in zip(label, slope, p) if np.isfinite(q) and q < alpha and s > 0]
+    less = [(lab, s) for lab, s, q in zip(label, slope, p) if np.isfinite(q) and q < alpha and s < 0]
+    tested = int(np.isfinite(p).sum())
+    def by(found, word):
+        names = [lab for lab, _ in found]
+        values = sorted(abs(v) for _, v in found)
+        size = (f"{format_number(values[0])} points" if len(values) == 1 or round(values[0], 2) == round(values[-1], 2)
+                else f"{format_number(values[0])} to {format_number(values[-1])} points")
+        where = f"all {tested} measures" if len(names) == tested and tested > 1 else \
+            f"{len(names)} of the {tested} measures ({_list_words(names)})"
+        return f"changed {word} on {where}, by {size} on the answer scale for each extra session"
+
+    if more or less:
+        lead = (f"{unit.capitalize()} who attended more sessions "
+                + " and ".join(([by(more, "more")] if more else []) + ([by(less, "less")] if less else []))
+                + f" (p < {_apa_alpha(alpha)} each, not adjusted for the number of measures)"
+                + ("; on the others the slope could be chance." if len(more) + len(less) < tested else "."))
+    else:
+        lead = (f"On none of the {tested} measures did the change rise or fall with the sessions attended by more "
+                f"than chance would explain (p < {_apa_alpha(alpha)}).")
+    lead += (f" Attendance was not assigned, so {unit} who came to more sessions may differ in other ways: this "
+             f"shows an association, not the effect of a session.")
+    return Table(summary, caption="Did more sessions mean more change? Change against sessions attended",
+                 lead=lead,
+                 notes=_with_small_note([
+                     f"Change per extra session: the slope of each person's change (post − pre) on the sessions "
+                     f"they attended, by ordinary least squares with classical standard errors (t on n − 2 df), "
+                     f"among the {unit} who took part with both questionnaires and a sessions count.",
+                     f"Full dose: {full_dose} or more sessions (analysis.full_dose); a partial dose is fewer, none "
+                     f"included. Mean change: of the people with that dose; not shown for fewer than "
+                     f"{data.min_cell}.",
+                     *([_PRIMARY_NOTE] if role is not None else [])], summary, data))
+
+
+def _apa_alpha(alpha):
+    return f"{alpha:g}".lstrip("0") if alpha < 1 else f"{alpha:g}"
+
+
+def _dose_changes(data, section):
+    """One row per programme person with a start and an end questionnaire: each measure's change and the
+    sessions attended."""
+    sec = _section(data, section)
+    waves = _waves(data, section)
+    if "sessions" not in waves.columns:
+        return None
+    wide = waves[waves["timepoint"].isin(["pre", "post"])].pivot_table(
+        index="id", columns="timepoint", values=list(sec.measures), aggfunc="first")
+    changes = pd.DataFrame({m: wide[(m, "post")] - wide[(m, "pre")] if (m, "post") in wide and (m, "pre") in wide
+                            else np.nan for m in sec.measures}, index=wide.index)
+    sessions = waves.dropna(subset=["sessions"]).drop_duplicates("id").set_index("id")["sessions"]
+    return changes.assign(sessions=pd.to_numeric(sessions.reindex(changes.index), errors="coerce"))
+
+
+def dose_figure(data, section="children"):
+    """Mean change by sessions attended, with 95% CIs, one panel per measure: sessions pooled with their
+    neighbours until each bin holds at least ``min_cell`` people (:func:`evalkit.report.plots.dose_bins`).
+
+    ``.data`` of the returned image is the table drawn.
+    """
+    _theme()
+    import matplotlib.pyplot as plt
+
+    from .plots import dose_bins, dose_plot
+
+    rows, _ = _dose_rows(data, section)
+    changes = _dose_changes(data, section) if rows is not None else None
+    if changes is None:
+        return _no_figure()
+    sec = _section(data, section)
+    full_dose = int(data.config.analysis.get("full_dose", 5))
+    bins = dose_bins(changes, measures=list(sec.measures), full_dose=full_dose, min_cell=data.min_cell)
+    if bins["mean_change"].isna().all():
+        return _no_figure()
+    # a side left out would let its size be worked out from the other side's bins and the table's n
+    show_n = not bins["mean_change"].isna().any()
+    cols = min(2, len(sec.measures))
+    nrows = int(np.ceil(len(sec.measures) / cols))
+    width = max(4.5, 0.7 * bins.groupby("measure")["bin"].count().max() + 1.2)
+    fig, axes = plt.subplots(nrows, cols, figsize=(width * cols, 3.5 * nrows), squeeze=False, sharey=True)
+    for ax, m in zip(axes.flat, sec.measures):
+        dose_plot(bins[bins["measure"] == m], ax=ax, label=sec.labels.get(m, m), full_dose=full_dose, show_n=show_n)
+    for ax in list(axes.flat)[len(sec.measures):]:
+        ax.set_visible(False)
+    for ax in axes[:, 0]:
+        ax.set_ylabel("Mean change (95% CI)")
+    fig.tight_layout()
+    unit = _unit(section)
+    image = _figure(fig, alt=(f"Mean change (post − pre) of the {unit} by sessions attended, as blue points with "
+                              f"their 95% confidence intervals beside a dashed line at zero, one panel for each of "
+                              f"{len(sec.measures)} measures, with a dotted line where a full dose of {full_dose} "
+                              f"sessions begins."))
+    image.data = bins
+    return image

@@ -45,6 +45,12 @@ EFFECTS = {
         "Hedges' g_av (mean change / average of pre and post SD, bias-corrected), 95% CI",
     ),
     "mean_diff": ("mean_diff", "ci_low", "ci_high", "Mean change (post - pre), 95% CI"),
+    "adjusted_difference": (
+        "adjusted_difference",
+        "ci_low",
+        "ci_high",
+        "End score, took part minus comparison, adjusted for the start score (95% CI)",
+    ),
 }
 
 #: Above this many people, :func:`paired_plot` draws no line per person (see its ``thin``).
@@ -1739,3 +1745,273 @@ def interaction_grid(scores, *, measure, factors, label=None, col_wrap=2, height
     for factor, ax in zip(factors, axes):
         interaction_plot(scores, measure=measure, factor=factor, label=label, ax=ax, **kws)
     return fig
+
+
+# --------------------------------------------------------------------------- issue 12: clustering, follow-up, dose
+
+#: The waves of a follow-up figure, in the order drawn, with their axis labels.
+WAVES = (("pre", "Start"), ("post", "End"), ("follow_up", "Follow-up"))
+_NAIVE_COLOUR = "0.55"
+
+
+def interval_comparison_plot(table, *, ax=None, unit="children", cluster="delivery group"):
+    """Each measure's mean change with two 95% intervals: treating people as independent, and allowing for
+    clusters.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        One row per measure: ``label`` (or ``measure``), ``mean_change``, ``naive_ci_low``,
+        ``naive_ci_high``, ``robust_ci_low``, ``robust_ci_high``.
+    ax : matplotlib.axes.Axes, optional
+    unit : str
+        The people, as the key names them.
+    cluster : str
+        The kind of cluster, as the key names it ("delivery group").
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        Measures top to bottom (y = 0, 1, ...; inverted). The naive intervals are a ``LineCollection`` with gid
+        ``"naive"`` (grey, just above each row), the cluster-robust ones gid ``"robust"`` (blue, just below),
+        the mean change black points (gid ``"means"``) on both, and a dark grey line at zero (gid ``"zero"``);
+        the key is below the axes.
+
+    Examples
+    --------
+    >>> import pandas as pd, matplotlib.pyplot as plt
+    >>> t = pd.DataFrame({"label": ["Knowledge"], "mean_change": [0.3], "naive_ci_low": [0.2],
+    ...                   "naive_ci_high": [0.4], "robust_ci_low": [0.1], "robust_ci_high": [0.5]})
+    >>> ax = interval_comparison_plot(t)
+    >>> [c.get_gid() for c in ax.collections], ax.collections[1].get_segments()[0][:, 0].tolist()
+    (['naive', 'robust'], [0.1, 0.5])
+    >>> plt.close(ax.figure)
+    """
+    from matplotlib.lines import Line2D
+
+    _require_columns(table, ["mean_change", "naive_ci_low", "naive_ci_high", "robust_ci_low", "robust_ci_high"],
+                     "clustering table")
+    ax = _get_ax(ax)
+    table = table.reset_index(drop=True)
+    y = np.arange(len(table), dtype=float)
+    mean = table["mean_change"].to_numpy(dtype=float)
+    ax.axvline(0, color="0.3", linewidth=1, zorder=1, gid="zero")
+    naive = ax.hlines(y - 0.16, table["naive_ci_low"], table["naive_ci_high"], color=_NAIVE_COLOUR, linewidth=2.2,
+                      zorder=2)
+    naive.set_gid("naive")
+    robust = ax.hlines(y + 0.16, table["robust_ci_low"], table["robust_ci_high"], color=_MEAN_COLOUR,
+                       linewidth=2.2, zorder=2)
+    robust.set_gid("robust")
+    (points,) = ax.plot(np.concatenate([mean, mean]), np.concatenate([y - 0.16, y + 0.16]), "o", color="black",
+                        markersize=5, zorder=3, linestyle="None")
+    points.set_gid("means")
+    labels = [_label_of(row, row.get("measure", "")) for _, row in table.iterrows()]
+    ax.set_yticks(y, labels=labels)
+    ax.set_ylim(len(table) - 0.5, -0.5)
+    ax.set_xlabel("Mean change (post − pre), 95% CI")
+    ax.grid(axis="y", visible=False)
+    handles = [Line2D([], [], color=_NAIVE_COLOUR, linewidth=2.2),
+               Line2D([], [], color=_MEAN_COLOUR, linewidth=2.2),
+               Line2D([], [], color="black", marker="o", linestyle="None", markersize=5),
+               Line2D([], [], color="0.3", linewidth=1)]
+    names = [f"Treating {unit} as independent (paired t)", f"Allowing for {cluster}s (CR1, t on clusters − 1 df)",
+             "Mean change", "No change (0)"]
+    _legend_below(ax, handles, names, ncol=1)
+    return ax
+
+
+def wave_means(waves, *, measures, min_cell=5, confidence=0.95):
+    """Mean score at the start, end and follow-up of the people with all three, per measure.
+
+    Parameters
+    ----------
+    waves : pandas.DataFrame
+        Long scores: ``id``, ``timepoint`` (``pre``, ``post``, ``follow_up``) and the measures.
+    measures : list of str
+    min_cell : int, default 5
+        A measure with fewer people with all three scores gets no means (``n`` is then NaN and
+        ``note`` says why): nothing about so few is drawn.
+    confidence : float, default 0.95
+
+    Returns
+    -------
+    pandas.DataFrame
+        Three rows per measure, waves in order: ``measure``, ``timepoint``, ``n`` (people with all three
+        scores on the measure), ``mean``, ``ci_low``, ``ci_high`` (t interval of each mean:
+        mean ± t_{(1+c)/2, n-1} sd / sqrt(n)) and ``note``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> w = pd.DataFrame({"id": list("aaabbbccc"), "timepoint": ["pre", "post", "follow_up"] * 3,
+    ...                   "m": [1.0, 2, 2, 2, 3, 2, 1, 3, 3]})
+    >>> wave_means(w, measures=["m"], min_cell=3)[["timepoint", "n", "mean"]].round(2).values.tolist()
+    [['pre', 3, 1.33], ['post', 3, 2.67], ['follow_up', 3, 2.33]]
+    """
+    order = [tp for tp, _ in WAVES]
+    rows = []
+    for m in measures:
+        wide = waves[waves["timepoint"].isin(order)].pivot_table(index="id", columns="timepoint", values=m,
+                                                                  aggfunc="first")
+        wide = wide.reindex(columns=order).dropna()
+        n = len(wide)
+        for tp in order:
+            if n < min_cell:
+                rows.append((m, tp, np.nan, np.nan, np.nan, np.nan,
+                             f"fewer than {min_cell} people with all three questionnaires"))
+                continue
+            mean = float(wide[tp].mean())
+            half = float(_t_halfwidth(wide[tp].std(ddof=1), n, confidence))
+            rows.append((m, tp, n, mean, mean - half, mean + half, ""))
+    return pd.DataFrame(rows, columns=["measure", "timepoint", "n", "mean", "ci_low", "ci_high", "note"])
+
+
+def wave_means_plot(table, *, ax=None, label=None, show_n=True):
+    """One measure's means at the start, end and follow-up, with their 95% CIs, joined by a line.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        The measure's rows of :func:`wave_means`.
+    ax : matplotlib.axes.Axes, optional
+    label : str, optional
+        Panel title (default: the measure id).
+    show_n : bool
+        Put the number of people in the title (False where it would give a small count away).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        Means are a blue ``Line2D`` with gid ``"means"`` at x = 0, 1, 2; the intervals a ``LineCollection``
+        with gid ``"ci"``. Without means (too few people) the axes get gid ``"not_drawn"`` and say why.
+    """
+    ax = _get_ax(ax)
+    table = table.set_index("timepoint").reindex([tp for tp, _ in WAVES])
+    title = str(label if label is not None else table["measure"].dropna().iloc[0])
+    x = np.arange(len(WAVES), dtype=float)
+    ax.set_xticks(x, labels=[name for _, name in WAVES])
+    ax.set_xlim(-0.4, len(WAVES) - 0.6)
+    if table["mean"].isna().all():
+        note = table["note"].dropna().iloc[0] if table["note"].notna().any() else "not estimable"
+        ax.text(0.5, 0.5, f"Not drawn: {note}", transform=ax.transAxes, ha="center", va="center", wrap=True,
+                **_NOTE_STYLE)
+        ax.set_gid("not_drawn")
+        ax.set_yticks([])
+        ax.set_title(title, fontsize=10)
+        return ax
+    ci = ax.vlines(x, table["ci_low"], table["ci_high"], color=_MEAN_COLOUR, linewidth=2, zorder=2)
+    ci.set_gid("ci")
+    (means,) = ax.plot(x, table["mean"].to_numpy(dtype=float), "-o", color=_MEAN_COLOUR, markersize=7, zorder=3)
+    means.set_gid("means")
+    n = table["n"].dropna()
+    ax.set_title(title + (f" (n = {int(n.iloc[0])})" if show_n and len(n) else ""), fontsize=10)
+    ax.set_gid("drawn")
+    return ax
+
+
+def dose_bins(changes, *, measures, sessions="sessions", full_dose=5, min_cell=5, confidence=0.95):
+    """Mean change by sessions attended, in bins of at least ``min_cell`` people.
+
+    Sessions attended are pooled with their neighbours, on each side of ``full_dose`` separately (so that
+    every bin is wholly a partial or a full dose), until each bin holds at least ``min_cell`` people; a
+    remainder too small for a bin of its own joins the bin before it. A side with fewer than ``min_cell``
+    people in all is left out (``note`` says so), so no bin describes fewer than ``min_cell`` people.
+
+    Parameters
+    ----------
+    changes : pandas.DataFrame
+        One row per person: the change (post − pre) of each measure and the ``sessions`` column.
+    measures : list of str
+    sessions : str
+    full_dose : int
+    min_cell : int
+    confidence : float
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``measure``, ``dose`` (``"partial"``/``"full"``), ``low``, ``high`` (sessions in the bin), ``bin``
+        (its label, "0–2" or "5"), ``n``, ``mean_change``, ``ci_low``, ``ci_high`` and ``note``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> c = pd.DataFrame({"m": [0.1, 0.2, 0.3, 0.1, 0.4, 0.6, 0.5, 0.7], "sessions": [1, 2, 2, 3, 5, 5, 6, 6]})
+    >>> dose_bins(c, measures=["m"], min_cell=2)[["dose", "bin", "n"]].values.tolist()
+    [['partial', '1–2', 3], ['partial', '3', 1], ['full', '5', 2], ['full', '6', 2]]
+    """
+    rows = []
+    for m in measures:
+        frame = changes[[m, sessions]].apply(pd.to_numeric, errors="coerce").dropna()
+        for dose, side in (("partial", frame[frame[sessions] < full_dose]), ("full", frame[frame[sessions] >= full_dose])):
+            counts = side[sessions].value_counts().sort_index()
+            if counts.sum() < min_cell:
+                if counts.sum():
+                    rows.append((m, dose, np.nan, np.nan, "", np.nan, np.nan, np.nan, np.nan,
+                                 f"fewer than {min_cell} people with a {dose} dose: not drawn"))
+                continue
+            bins, current = [], []
+            for value, count in counts.items():
+                current.append((value, count))
+                if sum(c for _, c in current) >= min_cell:
+                    bins.append(current)
+                    current = []
+            if current:
+                bins[-1] = bins[-1] + current
+            for members in bins:
+                low, high = members[0][0], members[-1][0]
+                y = side.loc[side[sessions].between(low, high), m].to_numpy(dtype=float)
+                half = float(_t_halfwidth(y.std(ddof=1), y.size, confidence)) if y.size > 1 else np.nan
+                name = f"{low:g}" if low == high else f"{low:g}–{high:g}"
+                rows.append((m, dose, low, high, name, y.size, float(y.mean()), y.mean() - half, y.mean() + half, ""))
+    out = pd.DataFrame(rows, columns=["measure", "dose", "low", "high", "bin", "n", "mean_change", "ci_low",
+                                      "ci_high", "note"])
+    out["n"] = out["n"].astype("Int64")
+    return out
+
+
+def dose_plot(table, *, ax=None, label=None, full_dose=5, show_n=True):
+    """One measure's mean change per bin of sessions attended, with 95% CIs.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        The measure's rows of :func:`dose_bins`.
+    ax : matplotlib.axes.Axes, optional
+    label : str, optional
+        Panel title.
+    full_dose : int
+        Sessions from which a dose is full: a dotted line separates the partial from the full bins.
+    show_n : bool
+        Put each bin's number of people under its label.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        Mean changes are a blue ``Line2D`` (gid ``"means"``, no joining line), their intervals a
+        ``LineCollection`` (gid ``"ci"``), zero a dark grey dashed line (gid ``"zero"``).
+    """
+    ax = _get_ax(ax)
+    drawn = table.dropna(subset=["mean_change"]).reset_index(drop=True)
+    x = np.arange(len(drawn), dtype=float)
+    ax.axhline(0, color="0.3", linewidth=1, linestyle="--", zorder=1, gid="zero")
+    ci = ax.vlines(x, drawn["ci_low"].astype(float), drawn["ci_high"].astype(float), color=_MEAN_COLOUR,
+                   linewidth=2, zorder=2)
+    ci.set_gid("ci")
+    (means,) = ax.plot(x, drawn["mean_change"].to_numpy(dtype=float), "o", color=_MEAN_COLOUR, markersize=7,
+                       zorder=3)
+    means.set_gid("means")
+    ticks = [f"{b}\nn={int(n)}" if show_n else str(b) for b, n in zip(drawn["bin"], drawn["n"])]
+    ax.set_xticks(x, labels=ticks)
+    ax.set_xlim(-0.6, max(len(drawn), 1) - 0.4)
+    full = (drawn["dose"] == "full").to_numpy()
+    if full.any() and (~full).any():
+        edge = np.flatnonzero(full)[0] - 0.5
+        ax.axvline(edge, color="0.3", linewidth=1, linestyle=":", zorder=1, gid="full_dose")
+        ax.text(edge + 0.05, 1.0, f"full dose ({full_dose}+)", transform=ax.get_xaxis_transform(), ha="left",
+                va="bottom", fontsize="small", color="0.3")
+    ax.set_xlabel("Sessions attended")
+    ax.set_title(str(label if label is not None else drawn["measure"].iloc[0] if len(drawn) else ""), fontsize=10,
+                 pad=14)
+    ax.grid(axis="x", visible=False)
+    return ax
