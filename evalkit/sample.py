@@ -34,12 +34,21 @@ SITES = ("Site A", "Site B", "Site C")
 DELIVERY = ("group", "one-to-one")
 REFERRAL_REASONS = ("witnessed abuse", "parental conflict", "post-separation", "social care referral")
 CHILD_COLUMNS = ("child_id", "timepoint", "age", "delivery", "referral_reason", "site")
+#: Columns the full design (issue 12) adds after ``site``: delivery group, facilitator, sessions attended, arm.
+DESIGN_COLUMNS = ("group_id", "facilitator_id", "sessions_attended", "arm")
 FACILITATOR_COLUMNS = ("facilitator_id", "timepoint")
+#: ``"full"``: groups, facilitators, sessions, a waiting-list arm at one site and a 6-month follow-up (the
+#: sample); ``"pre-post"``: one group measured before and after, as evaluations were before issue 12.
+DESIGNS = ("full", "pre-post")
+#: The arm column's levels, as written in the files (``analysis.comparison`` of the sample's config lists them).
+ARM_LABELS = {"intervention": "healing together", "comparison": "waiting list"}
+#: How each site labels the follow-up questionnaire (the config's ``timepoints.follow_up`` lists both).
+FOLLOW_UP_LABELS = {"Site A": "6 months", "Site B": "Follow-up", "Site C": "follow-up"}
 
 #: Exact strings planted by ``messy=True`` (a cleaning module must cope with each).
 TIMEPOINT_VARIANTS = {"pre": (" PRE", "Pre", "pre "), "post": ("POST ", "Post", " post")}
 SITE_B_TIMEPOINTS = {"pre": "Baseline", "post": "End"}
-UNKNOWN_TIMEPOINTS = ("mid", "follow-up")
+UNKNOWN_TIMEPOINTS = ("mid", "week 3")
 OUT_OF_RANGE = {"eaq30": (4, 0, 9), "facilitator_tip": (6, 0, 55)}
 UNPARSEABLE = ("n/a", "?", "-")
 ID_VARIANTS = ("{lower} ", " {id}", "{lower}", "{id} ")
@@ -76,10 +85,29 @@ _FAC_EFFECT = {"knowledge": 1.0, "understanding": 0.85, "confidence": 0.75}
 _FAC_CUTS = (-1.9, -1.0, 0.1, 1.3)
 _FAC_TRAIT_R = 0.5
 
+# The full design (issue 12). The waiting list: half of Site C, whose gain is 15% of the programme's. Sessions
+# attended 0-6, mostly 5 or 6; each session fewer than the full dose of 5 takes 8% off the programme's gain (and
+# the sixth adds 8%). A group effect (SD 0.5 latent units) on the gain of the improving subscales gives a modest
+# ICC of change. 55% of intervention children with a post questionnaire answer again 6 months later, keeping
+# 85% of their gain. Facilitators: 70% with a post questionnaire answer at follow-up; knowledge and
+# understanding mostly hold, confidence fades to 35% of its gain ("training that does not last").
+_WAITING_SITE = "Site C"
+_WAITING_P = 0.5
+_WAITING_GAIN = 0.15
+_SESSIONS_P = (0.03, 0.04, 0.05, 0.08, 0.12, 0.25, 0.43)
+_FULL_DOSE = 5
+_DOSE_STEP = 0.08
+_GROUP_SD = 0.5
+_FOLLOW_UP_P = 0.55
+_SUSTAINED = 0.85
+_FOLLOW_UP_SD = 0.3
+_FAC_FOLLOW_UP_P = 0.7
+_FAC_SUSTAINED = {"knowledge": 0.85, "understanding": 0.75, "confidence": 0.35}
+
 
 # ----------------------------------------------------------------------------- public API
 
-def make_children(n_children=300, *, seed=2026, messy=True):
+def make_children(n_children=300, *, seed=2026, messy=True, design="pre-post"):
     """Generate the children's EAQ-30 questionnaires of a sample cohort.
 
     Parameters
@@ -125,10 +153,10 @@ def make_children(n_children=300, *, seed=2026, messy=True):
     >>> sorted(kids["timepoint"].unique())
     ['post', 'pre']
     """
-    return _children(n_children, seed, messy)[0]
+    return _children(n_children, seed, messy, design=design)[0]
 
 
-def make_facilitators(n_facilitators=60, *, seed=2026, messy=True):
+def make_facilitators(n_facilitators=60, *, seed=2026, messy=True, design="pre-post"):
     """Generate the facilitators' before/after training questionnaires.
 
     Parameters
@@ -157,10 +185,11 @@ def make_facilitators(n_facilitators=60, *, seed=2026, messy=True):
     >>> fac.shape
     (40, 14)
     """
-    return _facilitators(n_facilitators, seed, messy)[0]
+    return _facilitators(n_facilitators, seed, messy, design=design)[0]
 
 
-def write_sample(out_dir, *, n_children=300, n_facilitators=60, seed=2026, messy=True, xlsx_site=True):
+def write_sample(out_dir, *, n_children=300, n_facilitators=60, seed=2026, messy=True, xlsx_site=True,
+                 design="full"):
     """Write a sample cohort (data files, ``cohort.yml``, record of planted problems).
 
     Parameters
@@ -203,8 +232,8 @@ def write_sample(out_dir, *, n_children=300, n_facilitators=60, seed=2026, messy
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     site_files = _site_files(xlsx_site)
-    kids, kid_record = _children(n_children, seed, messy, site_files=site_files)
-    fac, fac_record = _facilitators(n_facilitators, seed, messy)
+    kids, kid_record = _children(n_children, seed, messy, site_files=site_files, design=design)
+    fac, fac_record = _facilitators(n_facilitators, seed, messy, design=design)
 
     files = {}
     for site, name in site_files.items():
@@ -219,9 +248,9 @@ def write_sample(out_dir, *, n_children=300, n_facilitators=60, seed=2026, messy
         files[name] = encoding + (" (CRLF line endings)" if newline == "\r\n" else "")
     fac.to_csv(out / "facilitators.csv", index=False, encoding="utf-8", lineterminator="\n")
     files["facilitators.csv"] = "utf-8"
-    (out / "cohort.yml").write_text(_cohort_yml(list(site_files.values())), encoding="utf-8")
+    (out / "cohort.yml").write_text(_cohort_yml(list(site_files.values()), design), encoding="utf-8")
 
-    record = {"seed": seed, "messy": messy, "files": files,
+    record = {"seed": seed, "messy": messy, **({"design": design} if design != "full" else {}), "files": files,
               "children": kid_record, "facilitators": fac_record}
     (out / "planted.json").write_text(json.dumps(record, indent=1, ensure_ascii=False) + "\n",
                                       encoding="utf-8")
@@ -307,7 +336,68 @@ def _site_files(xlsx_site=True):
             "Site C": "children_site_c.xlsx" if xlsx_site else "children_site_c.csv"}
 
 
-def _children(n, seed, messy, site_files=None):
+def _design(drng, n, site, one_to_one, age, effect, gain):
+    """Issue 12's evaluation design of the children: arms, delivery groups, facilitators, sessions attended.
+
+    Site C puts about half its children on a waiting list (the comparison arm: they improve much less); the
+    intervention children delivered in groups are cut, per site, into groups of 4 to 8 with one facilitator
+    each, and a group effect on the gain makes the change of group members alike (a modest ICC); one-to-one
+    children have a facilitator and no group; sessions attended (0-6) scale the gain a little.
+
+    Returns
+    -------
+    dict
+        Per child: ``waiting`` (bool), ``group`` (int, -1 none), ``facilitator`` (int, -1 none), ``sessions``
+        (int, -1 none), and ``gain`` (the changed gains) and ``group_sizes`` (list of int).
+    """
+    waiting = (site == SITES.index(_WAITING_SITE)) & (drng.random(n) < _WAITING_P)
+    sessions = np.where(waiting, -1, drng.choice(7, size=n, p=_SESSIONS_P))
+    group = np.full(n, -1)
+    facilitator = np.full(n, -1)
+    group_site, sizes = [], []
+    next_facilitator = 0
+    for s in range(len(SITES)):
+        in_site = np.flatnonzero(site == s)
+        pool = np.arange(next_facilitator, next_facilitator + max(2, round(len(in_site) / 10)))
+        next_facilitator = pool[-1] + 1
+        members = drng.permutation(in_site[(one_to_one[in_site] == 0) & ~waiting[in_site]])
+        start = 0
+        for size in _group_sizes(drng, len(members)):
+            group[members[start:start + size]] = len(sizes)
+            sizes.append(size)
+            group_site.append(s)
+            start += size
+        site_groups = [g for g, gs in enumerate(group_site) if gs == s]
+        runs = drng.choice(pool, size=len(site_groups))
+        for g, f in zip(site_groups, runs):
+            facilitator[group == g] = f
+        alone = in_site[(one_to_one[in_site] == 1) & ~waiting[in_site]]
+        facilitator[alone] = drng.choice(pool, size=len(alone))
+    group_effect = _GROUP_SD * drng.standard_normal(len(sizes))
+    dose = np.where(waiting, _WAITING_GAIN, 1 + _DOSE_STEP * (sessions - _FULL_DOSE))
+    extra = (dose[:, None] - 1) * _moderation(age, one_to_one)[:, None] * effect[None, :]
+    extra += np.where(group >= 0, group_effect[np.maximum(group, 0)], 0.0)[:, None] * (effect[None, :] > 0)
+    return {"waiting": waiting, "group": group, "facilitator": facilitator, "sessions": sessions,
+            "gain": gain + extra, "group_sizes": sizes}
+
+
+def _group_sizes(drng, m):
+    """Sizes of groups (4 to 8 children each, fewer only when fewer than 4 children are left) that sum to ``m``."""
+    sizes = []
+    while m >= 12:
+        size = int(drng.integers(4, 9))
+        sizes.append(size)
+        m -= size
+    if m > 8:
+        sizes += [m // 2, m - m // 2]
+    elif m > 0:
+        sizes.append(m)
+    return sizes
+
+
+def _children(n, seed, messy, site_files=None, design="full"):
+    if design not in DESIGNS:
+        raise EvalkitError(f"design must be one of {', '.join(DESIGNS)}, got {design!r}")
     if int(n) != n or n < 1:
         raise EvalkitError(f"n_children must be a positive whole number, got {n!r}")
     if messy and n < 40:
@@ -317,7 +407,8 @@ def _children(n, seed, messy, site_files=None):
     site_files = site_files or _site_files()
     inst = _instrument("eaq30")
     columns = _child_columns()
-    data_ss, mess_ss = np.random.SeedSequence([seed, 1]).spawn(2)
+    # the design's draws come from a third stream, so that the pre-post design is what it always was
+    data_ss, mess_ss, design_ss = np.random.SeedSequence([seed, 1]).spawn(3)
     rng = np.random.default_rng(data_ss)
 
     site = rng.choice(3, size=n, p=_SITE_P)
@@ -329,6 +420,11 @@ def _children(n, seed, messy, site_files=None):
     theta_pre = _latent(rng, n, n_sub, _CHILD_TRAIT_R)
     effect = np.array([_CHILD_EFFECT[s[0]] for s in inst["subscales"]])
     gain = _moderation(age, one_to_one)[:, None] * effect + _CHANGE_SD * rng.standard_normal((n, n_sub))
+    full = design == "full"
+    if full:
+        drng = np.random.default_rng(design_ss)
+        plan = _design(drng, n, site, one_to_one, age, effect, gain)
+        gain = plan["gain"]
     shifts = rng.uniform(-0.3, 0.3, size=len(columns))
     answers = _answers(rng, np.vstack([theta_pre, theta_pre + gain]), inst, columns,
                        _CHILD_LOADING, _CHILD_CUTS, shifts)
@@ -345,13 +441,25 @@ def _children(n, seed, messy, site_files=None):
         "age": np.concatenate([age, age + birthday]),
         "notes": np.where(has_note, np.array(_NOTES, dtype=object)[note_pick], None),
     }
+    if full:  # the follow-up questionnaires: rows 2n.. of ``base`` and ``answers``
+        later = np.flatnonzero(~plan["waiting"] & (drng.random(n) < _FOLLOW_UP_P))
+        theta_later = (theta_pre[later] + _SUSTAINED * gain[later]
+                       + _FOLLOW_UP_SD * drng.standard_normal((len(later), n_sub)))
+        answers = np.vstack([answers, _answers(drng, theta_later, inst, columns, _CHILD_LOADING, _CHILD_CUTS,
+                                               shifts)])
+        older = age[later] + birthday[later]
+        older = older + ((drng.random(len(later)) < 0.5) & (older < 16))  # six months on
+        notes = np.where(drng.random(len(later)) < _NOTE_P,
+                         np.array(_NOTES, dtype=object)[drng.choice(len(_NOTES), size=len(later))], None)
+        base = {"child": np.concatenate([child, later]), "tp_code": np.concatenate([tp_code, np.full(len(later), 2)]),
+                "age": np.concatenate([base["age"], older]), "notes": np.concatenate([base["notes"], notes])}
     if messy:
         rows, answers, record = _mess_children(np.random.default_rng(mess_ss), base, answers, ids, site,
                                                theta_pre, gain, inst, columns, shifts, site_files)
     else:
-        order = np.lexsort((child, tp_code, site[child]))
+        order = np.lexsort((base["child"], base["tp_code"], site[base["child"]]))
         rows = {k: v[order] for k, v in base.items()}
-        rows["tp_text"] = np.array(["pre", "post"], dtype=object)[rows["tp_code"]]
+        rows["tp_text"] = _timepoint_texts(rows["tp_code"], site[rows["child"]])
         rows["id_text"] = ids[rows["child"]]
         answers = answers[order]
         record = _section_record(n, rows["child"], rows["tp_code"], {})
@@ -364,11 +472,57 @@ def _children(n, seed, messy, site_files=None):
         "referral_reason": np.array(REFERRAL_REASONS, dtype=object)[referral[c]],
         "site": np.array(SITES, dtype=object)[site[c]],
     })
+    if full:
+        letters = np.array([s_[-1] for s_ in SITES], dtype=object)
+        group_site = np.zeros(len(plan["group_sizes"]), dtype=np.int64)
+        for g in range(len(group_site)):
+            group_site[g] = site[plan["group"] == g][0]
+        number_in_site = np.zeros(len(group_site), dtype=np.int64)
+        for s_ in range(len(SITES)):
+            number_in_site[group_site == s_] = np.arange((group_site == s_).sum()) + 1
+        names = np.array([f"Group {letters[group_site[g]]}{number_in_site[g]}" for g in range(len(group_site))]
+                         + [None], dtype=object)
+        fac_ids = np.array([f"F{f + 1:03d}" for f in range(plan["facilitator"].max() + 1)] + [None], dtype=object)
+        frame["group_id"] = names[plan["group"][c]]
+        frame["facilitator_id"] = fac_ids[plan["facilitator"][c]]
+        frame["sessions_attended"] = pd.array(np.where(plan["sessions"][c] >= 0, plan["sessions"][c], 0),
+                                              dtype="Int64")
+        frame.loc[plan["sessions"][c] < 0, "sessions_attended"] = pd.NA
+        frame["arm"] = np.where(plan["waiting"][c], ARM_LABELS["comparison"], ARM_LABELS["intervention"])
     items = pd.DataFrame(answers, columns=columns)
     frame = pd.concat([frame, items], axis=1)
     frame["notes"] = rows["notes"]
     record["birthday_between_pre_and_post"] = int(birthday.sum())
+    if full:
+        record["design"] = _design_record(plan, site, record, rows)
     return frame, record
+
+
+def _timepoint_texts(tp_code, row_site):
+    """The timepoint each row is written with: pre, post, or its site's follow-up label."""
+    text = np.array(["pre", "post", None], dtype=object)[np.minimum(tp_code, 2)]
+    later = tp_code == 2
+    text[later] = np.array([FOLLOW_UP_LABELS[s] for s in SITES], dtype=object)[row_site[later]]
+    return text
+
+
+def _design_record(plan, site, record, rows):
+    """What the full design plants, for ``planted.json`` and ``PLANTED.md``."""
+    group, waiting, sessions = plan["group"], plan["waiting"], plan["sessions"]
+    intervention = ~waiting
+    return {
+        "arms": {"intervention": int(intervention.sum()), "comparison": int(waiting.sum()),
+                 "comparison_site": _WAITING_SITE, "labels": dict(ARM_LABELS),
+                 "comparison_gain_share": _WAITING_GAIN},
+        "groups": {"n": len(plan["group_sizes"]), "sizes": [int(s) for s in plan["group_sizes"]],
+                   "children_in_groups": int((group >= 0).sum()),
+                   "one_to_one": int((intervention & (group < 0)).sum()), "group_effect_sd": _GROUP_SD},
+        "facilitators": {"n": int(len(set(plan["facilitator"][plan["facilitator"] >= 0])))},
+        "sessions": {"counts": {str(k): int((sessions == k).sum()) for k in range(7)}, "full_dose": _FULL_DOSE,
+                     "gain_change_per_session": _DOSE_STEP},
+        "follow_up": {"n_rows": int((rows["tp_code"] == 2).sum()), "labels": dict(FOLLOW_UP_LABELS),
+                      "sustained_share": _SUSTAINED},
+    }
 
 
 def _take(n, pool, rng):
@@ -391,10 +545,12 @@ def _mess_children(rng, base, answers, ids, site, theta_pre, gain, inst, columns
     conflict, pool = _take(max(2, round(0.005 * n)), pool, rng)
     unknown, pool = _take(max(2, round(0.005 * n)), pool, rng)
 
-    # Source rows: 0..n-1 are pre, n..2n-1 post (as in ``base``).
-    keep = np.ones(2 * n, dtype=bool)
+    # Source rows: 0..n-1 are pre, n..2n-1 post, then the follow-up questionnaires (as in ``base``).
+    keep = np.ones(len(base["child"]), dtype=bool)
     keep[pre_only + n] = False
     keep[post_only] = False
+    later = np.arange(2 * n, len(keep))
+    keep[later[np.isin(base["child"][later], pre_only)]] = False  # who left before post answers no follow-up
     dup_tp = rng.integers(0, 2, size=len(exact_dup))
     conflict_tp = rng.integers(0, 2, size=len(conflict))
     src = np.concatenate([np.flatnonzero(keep), exact_dup + dup_tp * n, conflict + conflict_tp * n,
@@ -403,7 +559,7 @@ def _mess_children(rng, base, answers, ids, site, theta_pre, gain, inst, columns
                            np.full(len(conflict), 2), np.full(len(unknown), 3)])
     rows = {k: v[src] for k, v in base.items()}
     rows["kind"] = kind
-    rows["tp_code"] = np.where(kind == 3, 2, rows["tp_code"])
+    rows["tp_code"] = np.where(kind == 3, 3, rows["tp_code"])
     ans = answers[src]
 
     # Conflicting copies: three answers changed by one step.
@@ -434,10 +590,10 @@ def _mess_children(rng, base, answers, ids, site, theta_pre, gain, inst, columns
     for s in range(3):
         m = row_site == s
         file_row[m] = np.arange(m.sum()) + 2
-    tp_names = np.array(["pre", "post", None], dtype=object)
+    tp_names = np.array(["pre", "post", "follow_up", None], dtype=object)
 
     # Texts for timepoint and id.
-    tp_text = tp_names[tp].copy()
+    tp_text = _timepoint_texts(tp, row_site)
     site_b = (row_site == 1) & (tp < 2)
     tp_text[site_b] = np.where(tp[site_b] == 0, SITE_B_TIMEPOINTS["pre"], SITE_B_TIMEPOINTS["post"])
     unk_at = np.flatnonzero(kind == 3)
@@ -452,7 +608,7 @@ def _mess_children(rng, base, answers, ids, site, theta_pre, gain, inst, columns
     plain = np.flatnonzero((kind == 0) & ~np.isin(child, dup_children))
 
     # Timepoint spellings: all of Site B says Baseline/End; elsewhere a few odd spellings.
-    ac_plain = plain[row_site[plain] != 1]
+    ac_plain = plain[(row_site[plain] != 1) & (tp[plain] < 2)]
     variant_rows, _ = _take(max(4, round(0.04 * len(ac_plain))), ac_plain, rng)
     for r in variant_rows:
         choices = TIMEPOINT_VARIANTS[tp_names[tp[r]]]
@@ -572,24 +728,29 @@ def _unscorable(invalid, inst, columns, where, tp_text, exclude):
 
 
 def _section_record(n, person, tp_code, lists):
-    present = np.zeros((n, 2), dtype=bool)
-    m = tp_code < 2
+    present = np.zeros((n, 3), dtype=bool)
+    m = tp_code < 3
     present[person[m], tp_code[m]] = True
     record = {
         "n": int(n),
         "n_rows": int(len(person)),
         "n_with_pre": int(present[:, 0].sum()),
         "n_with_post": int(present[:, 1].sum()),
-        "n_with_both": int(present.all(axis=1).sum()),
-        "counts": {k: len(v) for k, v in lists.items()},
+        "n_with_both": int(present[:, :2].all(axis=1).sum()),
     }
+    if present[:, 2].any():  # a follow-up wave (the full design)
+        record["n_with_follow_up"] = int(present[:, 2].sum())
+        record["n_with_pre_and_follow_up"] = int((present[:, 0] & present[:, 2]).sum())
+    record["counts"] = {k: len(v) for k, v in lists.items()}
     record.update(lists)
     return record
 
 
 # ----------------------------------------------------------------------------- facilitators
 
-def _facilitators(n, seed, messy):
+def _facilitators(n, seed, messy, design="full"):
+    if design not in DESIGNS:
+        raise EvalkitError(f"design must be one of {', '.join(DESIGNS)}, got {design!r}")
     if int(n) != n or n < 1:
         raise EvalkitError(f"n_facilitators must be a positive whole number, got {n!r}")
     if messy and n < 20:
@@ -598,7 +759,7 @@ def _facilitators(n, seed, messy):
     n = int(n)
     inst = _instrument("facilitator_tip")
     columns = [i for _, items, _ in inst["subscales"] for i in items]
-    data_ss, mess_ss = np.random.SeedSequence([seed, 2]).spawn(2)
+    data_ss, mess_ss, design_ss = np.random.SeedSequence([seed, 2]).spawn(3)
     rng = np.random.default_rng(data_ss)
     n_sub = len(inst["subscales"])
     theta = _latent(rng, n, n_sub, _FAC_TRAIT_R)
@@ -609,23 +770,32 @@ def _facilitators(n, seed, messy):
     ids = _ids("F", n, 3)
     person = np.concatenate([np.arange(n), np.arange(n)])
     tp = np.repeat([0, 1], n)
+    if design == "full":  # a follow-up after training: knowledge holds, confidence fades
+        drng = np.random.default_rng(design_ss)
+        later = np.flatnonzero(drng.random(n) < _FAC_FOLLOW_UP_P)
+        kept = np.array([_FAC_SUSTAINED[sid] for sid, _, _ in inst["subscales"]])
+        theta_later = theta[later] + kept * gain[later] + _FOLLOW_UP_SD * drng.standard_normal((len(later), n_sub))
+        answers = np.vstack([answers, _answers(drng, theta_later, inst, columns, _FAC_LOADING, _FAC_CUTS, shifts)])
+        person = np.concatenate([person, later])
+        tp = np.concatenate([tp, np.full(len(later), 2)])
     lists = {}
     if messy:
         mrng = np.random.default_rng(mess_ss)
         pool = np.arange(n)
         pre_only, pool = _take(max(2, round(0.03 * n)), pool, mrng)
         dup, pool = _take(max(1, round(0.01 * n)), pool, mrng)
-        keep = np.ones(2 * n, dtype=bool)
+        keep = np.ones(len(person), dtype=bool)
         keep[pre_only + n] = False
+        keep[2 * n:][np.isin(person[2 * n:], pre_only)] = False
         src = np.concatenate([np.flatnonzero(keep), dup + n * mrng.integers(0, 2, size=len(dup))])
         kind = np.concatenate([np.zeros(keep.sum(), int), np.ones(len(dup), int)])
         order = np.lexsort((kind, person[src], tp[src]))
         src, kind = src[order], kind[order]
         person, tp, answers = person[src], tp[src], answers[src]
         frame = pd.DataFrame({"facilitator_id": ids[person],
-                              "timepoint": np.array(["pre", "post"], dtype=object)[tp]})
+                              "timepoint": np.array(["pre", "post", "follow-up"], dtype=object)[tp]})
         items = pd.DataFrame(answers, columns=columns).astype("Int64")
-        tp_names = np.array(["pre", "post"], dtype=object)
+        tp_names = np.array(["pre", "post", "follow_up"], dtype=object)
 
         def where(r):
             return {"id": str(ids[person[r]]), "file": "facilitators.csv", "row": int(r) + 2}
@@ -661,7 +831,7 @@ def _facilitators(n, seed, messy):
         order = np.lexsort((person, tp))
         person, tp, answers = person[order], tp[order], answers[order]
         frame = pd.DataFrame({"facilitator_id": ids[person],
-                              "timepoint": np.array(["pre", "post"], dtype=object)[tp]})
+                              "timepoint": np.array(["pre", "post", "follow-up"], dtype=object)[tp]})
         items = pd.DataFrame(answers, columns=columns)
     frame = pd.concat([frame, items], axis=1)
     return frame, _section_record(n, person, tp, lists)
@@ -686,8 +856,10 @@ def _write_xlsx(frame, path):
             dst.writestr(zipfile.ZipInfo(info.filename, date_time=stamp), data, compress_type=zipfile.ZIP_DEFLATED)
 
 
-def _cohort_yml(child_files):
+def _cohort_yml(child_files, design="full"):
     files = ", ".join(child_files)
+    if design == "full":
+        return _FULL_YML.format(files=files)
     return f"""\
 name: Sample cohort 2026
 about:               # optional; shown on the index and in the Word summary (programme: defaults to a description of Healing Together)
@@ -710,6 +882,35 @@ analysis:
   age_bands: [5, 11, 17]
   min_group_n: 10
   primary: [differentiating, verbal_sharing, not_hiding]   # pre-declared primary measures; the others are secondary
+disclosure: {{min_cell: 5}}
+"""
+
+
+_FULL_YML = """\
+name: Sample cohort 2026
+about:               # optional; shown on the index and in the Word summary (programme: defaults to a description of Healing Together)
+  description: "Children referred to Healing Together at three sample sites (synthetic data made by evalkit.sample), and the facilitators trained to deliver it."
+  period: "September 2025 to July 2026"
+children:
+  file: [{files}]   # a path or a list, relative to this config
+  instrument: eaq30
+  columns: {{id: child_id, timepoint: timepoint, age: age, delivery: delivery,
+            referral_reason: referral_reason, site: site,
+            group: group_id, facilitator: facilitator_id, sessions: sessions_attended, arm: arm}}
+  items: {{}}            # optional source-column -> item-id renames
+  timepoints: {{pre: [pre, baseline], post: [post, end], follow_up: [follow-up, 6 months]}}   # matched case- and space-insensitively; follow_up optional
+facilitators:
+  file: facilitators.csv
+  instrument: facilitator_tip
+  columns: {{id: facilitator_id, timepoint: timepoint}}
+  timepoints: {{pre: [pre], post: [post], follow_up: [follow-up]}}
+analysis:
+  alpha: 0.05
+  age_bands: [5, 11, 17]
+  min_group_n: 10
+  primary: [differentiating, verbal_sharing, not_hiding]   # pre-declared primary measures; the others are secondary
+  comparison: {{intervention: [healing together], comparison: [waiting list]}}   # levels of the arm column
+  full_dose: 5          # sessions attended that count as a full dose
 disclosure: {{min_cell: 5}}
 """
 
@@ -754,7 +955,9 @@ def _planted_markdown(record):
             f"## {section.capitalize()}",
             "",
             f"{sec['n']} people, {sec['n_rows']} rows; {sec['n_with_pre']} with pre, "
-            f"{sec['n_with_post']} with post, {sec['n_with_both']} with both.",
+            f"{sec['n_with_post']} with post, {sec['n_with_both']} with both"
+            + (f"; {sec['n_with_follow_up']} with a follow-up ({sec['n_with_pre_and_follow_up']} of them with pre)."
+               if "n_with_follow_up" in sec else "."),
             "",
             "| problem | count | what | values used |",
             "| --- | --- | --- | --- |",
@@ -772,7 +975,37 @@ def _planted_markdown(record):
     if "birthday_between_pre_and_post" in record["children"]:
         lines += ["", f"{record['children']['birthday_between_pre_and_post']} children are one year older "
                   "at post than at pre (a birthday during the programme); this is not a problem."]
+    if "design" in kids:
+        lines += _design_markdown(kids["design"], record["facilitators"])
     return "\n".join(lines) + "\n"
+
+
+def _design_markdown(design, facilitators):
+    """The evaluation design the sample plants (issue 12), as sentences with its numbers."""
+    arms, groups, sessions, later = design["arms"], design["groups"], design["sessions"], design["follow_up"]
+    sizes = groups["sizes"]
+    counts = ", ".join(f"{k}: {v}" for k, v in sessions["counts"].items())
+    return [
+        "", "## Evaluation design (planted effects)", "",
+        f"- **Comparison arm.** {arms['comparison']} children at {arms['comparison_site']} are on a waiting list "
+        f"(`arm` = '{arms['labels']['comparison']}'; the other {arms['intervention']} children: "
+        f"'{arms['labels']['intervention']}'). Their gain is {arms['comparison_gain_share']:.0%} of the "
+        f"programme's, so they improve much less. They have no group, facilitator or sessions.",
+        f"- **Delivery groups.** {groups['children_in_groups']} intervention children are in {groups['n']} groups "
+        f"of {min(sizes)} to {max(sizes)} (`group_id`), each run by one facilitator (`facilitator_id`, "
+        f"{design['facilitators']['n']} facilitators); {groups['one_to_one']} are seen one-to-one (no group). A "
+        f"group effect (SD {groups['group_effect_sd']} latent units) on the gain of the three improving "
+        f"subscales makes the change of children in one group alike: the ICC of change is modestly positive.",
+        f"- **Sessions attended** (`sessions_attended`, 0 to 6; {counts}). Each session below the full dose of "
+        f"{sessions['full_dose']} takes {sessions['gain_change_per_session']:.0%} off the programme's gain (the "
+        f"sixth adds as much): more sessions, a bit more improvement.",
+        f"- **Follow-up.** {later['n_rows']} follow-up questionnaires of intervention children about 6 months "
+        f"after the programme (labelled {', '.join(repr(v) for v in later['labels'].values())} by site); they keep "
+        f"{later['sustained_share']:.0%} of their gain: the change is mostly sustained.",
+        f"- **Facilitators' follow-up.** {facilitators.get('n_with_follow_up', 0)} facilitators answer again "
+        f"after training (`follow-up`): knowledge and understanding mostly hold, confidence keeps only about a "
+        f"third of its gain (training that does not last).",
+    ]
 
 
 # ----------------------------------------------------------------------------- command line
@@ -786,10 +1019,13 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=2026, help="random seed (default 2026)")
     parser.add_argument("--clean", action="store_true", help="plant no data problems")
     parser.add_argument("--csv-only", action="store_true", help="write Site C as CSV instead of XLSX")
+    parser.add_argument("--pre-post", action="store_true",
+                        help="the old single-group shape: no groups, sessions, comparison arm or follow-up")
     args = parser.parse_args(argv)
     try:
         record = write_sample(args.out_dir, n_children=args.children, n_facilitators=args.facilitators,
-                              seed=args.seed, messy=not args.clean, xlsx_site=not args.csv_only)
+                              seed=args.seed, messy=not args.clean, xlsx_site=not args.csv_only,
+                              design="pre-post" if args.pre_post else "full")
     except EvalkitError as error:
         parser.exit(error.exit_code, f"error: {error}\n")
     kids = record["children"]

@@ -123,7 +123,8 @@ def validate(config, *, out=None):
     for name, sec in cohort.sections.items():
         matched = sec.scores.loc[sec.scores["matched"], "id"].nunique()
         people = sec.scores["id"].nunique()
-        p(f"\n{name}: {people} people, {matched} with both pre and post; measures: {', '.join(sec.measures)}"
+        arm = " in the intervention arm" if "arm" in sec.scores.columns else ""
+        p(f"\n{name}: {people} people{arm}, {matched} with both pre and post; measures: {', '.join(sec.measures)}"
           + (f"; not collected: {', '.join(sec.not_collected)}" if sec.not_collected else ""))
         if not matched:
             p(f"  note: nobody in {name} has both a pre and a post questionnaire, so pre/post comparisons "

@@ -209,18 +209,24 @@ def test_cohort_config_follows_the_contract(sample):
             "file": CHILD_FILES,
             "instrument": "eaq30",
             "columns": {"id": "child_id", "timepoint": "timepoint", "age": "age", "delivery": "delivery",
-                        "referral_reason": "referral_reason", "site": "site"},
+                        "referral_reason": "referral_reason", "site": "site",
+                        # issue 12: the sample's groups, facilitators, sessions and waiting-list arm
+                        "group": "group_id", "facilitator": "facilitator_id", "sessions": "sessions_attended",
+                        "arm": "arm"},
             "items": {},
-            "timepoints": {"pre": ["pre", "baseline"], "post": ["post", "end"]},
+            "timepoints": {"pre": ["pre", "baseline"], "post": ["post", "end"],
+                           "follow_up": ["follow-up", "6 months"]},
         },
         "facilitators": {
             "file": "facilitators.csv",
             "instrument": "facilitator_tip",
             "columns": {"id": "facilitator_id", "timepoint": "timepoint"},
-            "timepoints": {"pre": ["pre"], "post": ["post"]},
+            "timepoints": {"pre": ["pre"], "post": ["post"], "follow_up": ["follow-up"]},
         },
         "analysis": {"alpha": 0.05, "age_bands": [5, 11, 17], "min_group_n": 10,
-                     "primary": ["differentiating", "verbal_sharing", "not_hiding"]},
+                     "primary": ["differentiating", "verbal_sharing", "not_hiding"],
+                     "comparison": {"intervention": ["healing together"], "comparison": ["waiting list"]},
+                     "full_dose": 5},
         "disclosure": {"min_cell": 5},
         "about": {"description": "Children referred to Healing Together at three sample sites (synthetic data "
                                  "made by evalkit.sample), and the facilitators trained to deliver it.",
@@ -287,7 +293,10 @@ def test_timepoints_and_ids(sample):
         assert _cell(files, e, "timepoint") == e["value"] == {"pre": "Baseline", "post": "End"}[e["timepoint"]]
     assert " PRE" in {e["value"] for e in kids["timepoint_variants"]}
     site_b = files["children_site_b.csv"]["timepoint"]
-    assert len(kids["timepoint_synonyms"]) == site_b.isin(["Baseline", "End"]).sum() == len(site_b) - 1
+    # every Site B row says Baseline or End but one unknown label and the follow-ups (issue 12's sample)
+    later = (site_b == "Follow-up").sum()
+    assert later > 0
+    assert len(kids["timepoint_synonyms"]) == site_b.isin(["Baseline", "End"]).sum() == len(site_b) - 1 - later
     assert {e["value"] for e in kids["unknown_timepoints"]} == set(UNKNOWN_TIMEPOINTS)
     for e in kids["unknown_timepoints"]:
         assert _cell(files, e, "timepoint") == e["value"]
@@ -341,6 +350,6 @@ def test_command_line_writes_a_clean_sample(tmp_path, capsys):
     record = json.loads((tmp_path / "planted.json").read_text())
     assert record["messy"] is False and record["children"]["counts"] == {}
     site_c = pd.read_csv(tmp_path / "children_site_c.csv")
-    assert set(site_c["timepoint"]) == {"pre", "post"}
+    assert set(site_c["timepoint"]) == {"pre", "post", "follow-up"}  # issue 12: the sample has a follow-up
     config = yaml.safe_load((tmp_path / "cohort.yml").read_text())
     assert config["children"]["file"][-1] == "children_site_c.csv"

@@ -237,3 +237,125 @@ def test_the_sample_has_every_new_role_and_wave():
     assert set(cohort.facilitators.waves["timepoint"]) == {"pre", "post", "follow_up"}
     total = cohort.summary.groupby("section").last()
     assert (total["rows_in"] == total["rows_kept"] + total["rows_excluded"]).all()
+
+
+# ----------------------------------------------------------------------------- the sample's planted design
+
+def _keyed_mean(frame, inst, sid):
+    sub = inst.measure(sid)
+    values = frame[list(sub.items)].astype(float)
+    for item in sub.reverse:
+        values[item] = inst.min + inst.max - values[item]
+    return values.mean(axis=1)
+
+
+@pytest.fixture(scope="module")
+def full_design():
+    from evalkit.sample import make_children
+    return make_children(4000, seed=3, messy=False, design="full")
+
+
+def _change(kids, sid):
+    """Change post - pre and follow-up - pre per child, with the child's pre row (independent of evalkit's cleaning)."""
+    from evalkit.data.instruments import load_instrument
+    from evalkit.sample import FOLLOW_UP_LABELS
+    tp = kids["timepoint"].replace({label: "follow_up" for label in FOLLOW_UP_LABELS.values()})
+    wide = pd.DataFrame({"id": kids["child_id"], "tp": tp, "s": _keyed_mean(kids, load_instrument("eaq30"), sid)}
+                        ).pivot(index="id", columns="tp", values="s")
+    person = kids[kids["timepoint"] == "pre"].set_index("child_id").loc[wide.index]
+    return wide["post"] - wide["pre"], wide["follow_up"] - wide["pre"], person
+
+
+def _icc1(d, cluster):
+    """ICC(1) from a one-way ANOVA of ``d`` on ``cluster`` (issue 12's formula, computed here with pandas)."""
+    grp = d.groupby(cluster)
+    n, k, sizes = len(d), grp.ngroups, grp.size()
+    msb = (sizes * (grp.mean() - d.mean()) ** 2).sum() / (k - 1)
+    msw = ((d - grp.transform("mean")) ** 2).sum() / (n - k)
+    n0 = (n - (sizes ** 2).sum() / n) / (k - 1)
+    return (msb - msw) / (msb + (n0 - 1) * msw)
+
+
+def test_full_design_columns_and_group_sizes(full_design):
+    from evalkit.sample import DESIGN_COLUMNS
+    kids = full_design
+    assert list(kids.columns[6:10]) == list(DESIGN_COLUMNS)
+    person = kids[kids["timepoint"] == "pre"]
+    in_group = person.dropna(subset=["group_id"])
+    assert in_group.groupby("group_id").size().between(4, 8).all()
+    assert (in_group.groupby("group_id")["facilitator_id"].nunique() == 1).all()
+    assert (in_group.groupby("group_id")["site"].nunique() == 1).all()
+    assert person.loc[person["delivery"] == "one-to-one", "group_id"].isna().all()
+    waiting = person["arm"] == "waiting list"
+    assert set(person.loc[waiting, "site"]) == {"Site C"} and 0.3 < waiting[person["site"] == "Site C"].mean() < 0.7
+    assert person.loc[waiting, ["group_id", "facilitator_id", "sessions_attended"]].isna().all().all()
+    assert person.loc[~waiting, "sessions_attended"].between(0, 6).all()
+
+
+def test_planted_effects_are_there(full_design):
+    for sid in ("differentiating", "verbal_sharing", "not_hiding"):
+        post, later, person = _change(full_design, sid)
+        intervention = person["arm"] == "healing together"
+        assert post[~intervention].mean() < 0.4 * post[intervention].mean(), sid  # the waiting list improves less
+        kept = later.notna()
+        assert later[kept].mean() > 0.7 * post[kept].mean() > 0, sid  # change mostly sustained
+        assert later[kept & ~intervention].empty  # no waiting-list follow-up
+        d = post[intervention].dropna()
+        sessions = person.loc[d.index, "sessions_attended"].astype(float)
+        assert np.polyfit(sessions, d, 1)[0] > 0.005, sid  # more sessions, a bit more change
+        cluster = person.loc[d.index, "group_id"].fillna(pd.Series(d.index, index=d.index))
+        assert 0.02 < _icc1(d, cluster) < 0.3, sid  # a modest positive ICC of change
+
+
+def test_facilitator_confidence_fades_at_follow_up():
+    from evalkit.data.instruments import load_instrument
+    from evalkit.sample import make_facilitators
+    fac = make_facilitators(600, seed=3, messy=False, design="full")
+    tip = load_instrument("facilitator_tip")
+    kept = {}
+    for sid in ("knowledge", "confidence"):
+        wide = pd.DataFrame({"id": fac["facilitator_id"], "tp": fac["timepoint"],
+                             "s": _keyed_mean(fac, tip, sid)}).pivot(index="id", columns="tp", values="s")
+        both = wide.dropna()
+        kept[sid] = (both["follow-up"] - both["pre"]).mean() / (both["post"] - both["pre"]).mean()
+    assert kept["knowledge"] > 0.7 and kept["confidence"] < 0.5
+
+
+def test_pre_post_design_is_the_old_shape(tmp_path):
+    from evalkit.sample import CHILD_COLUMNS, make_children, write_sample
+    kids = make_children(60, seed=1, messy=False)
+    assert list(kids.columns[:6]) == list(CHILD_COLUMNS) and "arm" not in kids.columns
+    assert set(kids["timepoint"]) == {"pre", "post"}
+    record = write_sample(tmp_path, n_children=60, n_facilitators=20, xlsx_site=False, design="pre-post")
+    assert "design" not in record["children"] and "n_with_follow_up" not in record["children"]
+    config = yaml.safe_load((tmp_path / "cohort.yml").read_text())
+    assert "follow_up" not in config["children"]["timepoints"] and "comparison" not in config["analysis"]
+
+
+def test_old_shape_fixture_is_a_cohort_without_groups_arms_follow_up_or_sessions():
+    folder = SAMPLE.parents[1] / "tests" / "data" / "old_shape"
+    cohort = prepare_cohort(folder / "cohort.yml")
+    for sec in cohort.sections.values():
+        assert not {"group", "facilitator", "sessions", "arm"} & set(sec.waves.columns)
+        assert set(sec.waves["timepoint"]) == {"pre", "post"}
+        pd.testing.assert_frame_equal(sec.waves, sec.scores)
+    assert cohort.config.analysis["comparison"] is None
+
+
+def test_planted_design_record_matches_the_sample_files():
+    import json
+    record = json.loads((SAMPLE / "planted.json").read_text(encoding="utf-8"))
+    design = record["children"]["design"]
+    files = [pd.read_csv(SAMPLE / "children_site_a.csv", dtype=str, encoding="utf-8-sig"),
+             pd.read_csv(SAMPLE / "children_site_b.csv", dtype=str, encoding="cp1252"),
+             pd.read_excel(SAMPLE / "children_site_c.xlsx", dtype=str)]
+    rows = pd.concat(files, ignore_index=True)
+    person = rows.assign(child_id=rows["child_id"].str.strip().str.upper()).drop_duplicates("child_id")
+    assert (person["arm"] == "waiting list").sum() == design["arms"]["comparison"]
+    assert person["group_id"].nunique() == design["groups"]["n"] == len(design["groups"]["sizes"])
+    assert person.groupby("group_id").size().sort_values().tolist() == sorted(design["groups"]["sizes"])
+    assert rows["timepoint"].isin(design["follow_up"]["labels"].values()).sum() == design["follow_up"]["n_rows"]
+    counts = person["sessions_attended"].dropna().astype(float).astype(int).value_counts()
+    assert {str(k): int(counts.get(k, 0)) for k in range(7)} == design["sessions"]["counts"]
+    planted = (SAMPLE / "PLANTED.md").read_text(encoding="utf-8")
+    assert f"{design['groups']['n']} groups of 4 to 8" in planted and "training that does not last" in planted
