@@ -2151,6 +2151,9 @@ def comparison_table(data, section="children"):
     n_i, n_c = _floats(rows, "n_intervention"), _floats(rows, "n_comparison")
     g0, diff = _floats(rows, "baseline_g"), _floats(rows, "adjusted_difference")
     lo, hi, p, g = (_floats(rows, c) for c in ("ci_low", "ci_high", "p", "effect_g"))
+    # Holm-adjusted across the measures where the analysis gives it (the claim reads that one)
+    adjusted = "p_holm" in rows.columns and np.isfinite(_floats(rows, "p_holm")).any()
+    p_shown = _floats(rows, "p_holm") if adjusted else p
     overall, differential = _floats(rows, "overall_attrition"), _floats(rows, "differential_attrition")
     starts = _arm_starts(data, section)
     hidden = []
@@ -2176,7 +2179,7 @@ def comparison_table(data, section="children"):
                                         f"{_EQUIVALENCE_WORDS.get(e, e)}" if np.isfinite(v) else ""
                                         for v, e in zip(g0, rows["baseline_equivalence"].fillna(""))],
         "Difference at the end, adjusted [95% CI]": [_interval(d, a, b) for d, a, b in zip(diff, lo, hi)],
-        "p": [_p(v) for v in p],
+        "p (Holm)" if adjusted else "p": [_p(v) for v in p_shown],
         "Effect size (g)": [_fmt(v) for v in g],
         "Left before the end": [share(v, h) for v, h in zip(overall, hidden)],
     })
@@ -2190,7 +2193,8 @@ def comparison_table(data, section="children"):
         "Adjusted difference (SE)": [f"{_fmt(d)} ({_fmt(s)})" if np.isfinite(d) else "" for d, s in
                                      zip(diff, _floats(rows, "se"))],
         "95% CI": [f"[{_fmt(a)}, {_fmt(b)}]" if np.isfinite(a) else "" for a, b in zip(lo, hi)],
-        "p": [_p(v) for v in p], "Standard errors": rows["se_type"].fillna("").to_numpy() if "se_type" in rows else "",
+        "p": [_p(v) for v in p], **({"p (Holm)": [_p(v) for v in p_shown]} if adjusted else {}),
+        "Standard errors": rows["se_type"].fillna("").to_numpy() if "se_type" in rows else "",
         "Effect size g": [_fmt(v, 3) for v in g],
         "Attrition overall": [share(v, h) for v, h in zip(overall, hidden)],
         "Attrition differential": [HIDDEN_MARK if h else (f"{100 * v:.1f} points" if np.isfinite(v) else "")
@@ -2201,12 +2205,12 @@ def comparison_table(data, section="children"):
     technical = _noted(technical)
     # the plain sentences: what the comparison shows, how alike the groups started, how many left
     alpha = float(data.config.analysis.get("alpha", 0.05))
-    tested = np.isfinite(p)
-    better = [lab for lab, m, d, q in zip(label, rows["measure"], diff, p) if np.isfinite(q) and q < alpha
+    tested = np.isfinite(p_shown)
+    better = [lab for lab, m, d, q in zip(label, rows["measure"], diff, p_shown) if np.isfinite(q) and q < alpha
               and _better(sec, m, d) == "better"]
-    worse = [lab for lab, m, d, q in zip(label, rows["measure"], diff, p) if np.isfinite(q) and q < alpha
+    worse = [lab for lab, m, d, q in zip(label, rows["measure"], diff, p_shown) if np.isfinite(q) and q < alpha
              and _better(sec, m, d) == "worse"]
-    other = [lab for lab, m, d, q in zip(label, rows["measure"], diff, p) if np.isfinite(q) and q < alpha
+    other = [lab for lab, m, d, q in zip(label, rows["measure"], diff, p_shown) if np.isfinite(q) and q < alpha
              and _better(sec, m, d) not in ("better", "worse")]
     count = int(tested.sum())
 
@@ -2221,7 +2225,8 @@ def comparison_table(data, section="children"):
     lead = (f"Once their starting scores are taken into account, the {unit} who took part ended with "
             + (" and ".join(said) if said else f"scores no different from those of the comparison {unit} on any "
                f"of the {count} measures")
-            + f" (p < {_apa_alpha(alpha)} each, not adjusted for the number of measures)"
+            + (f" (p < {_apa_alpha(alpha)} each after Holm adjustment across the measures)" if adjusted else
+               f" (p < {_apa_alpha(alpha)} each, not adjusted for the number of measures)")
             + ("; on the others the difference could be chance. " if parts and sum(map(len, (better, worse, other)))
                < count else ". "))
     alike = rows["baseline_equivalence"].fillna("")
@@ -2245,7 +2250,8 @@ def comparison_table(data, section="children"):
                      "adjusted for (as here), above 0.25 not alike.",
                      "Difference at the end, adjusted: the difference in end scores between the groups once start "
                      "scores are taken into account (ANCOVA by ordinary least squares, end ~ start + group), in "
-                     "points of the answer scale, with its 95% CI and p. Effect size: that difference over the "
+                     "points of the answer scale, with its 95% CI and p"
+                     + (" (Holm-adjusted across the measures)" if adjusted else "") + ". Effect size: that difference over the "
                      "pooled standard deviation of the end scores, with Hedges' small-sample correction.",
                      "Left before the end: the share of the people with a start questionnaire who have no end "
                      "one, both groups together; judged with the difference between the groups' shares against "

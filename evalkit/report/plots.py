@@ -1938,7 +1938,7 @@ def dose_bins(changes, *, measures, sessions="sessions", full_dose=5, min_cell=5
     >>> import pandas as pd
     >>> c = pd.DataFrame({"m": [0.1, 0.2, 0.3, 0.1, 0.4, 0.6, 0.5, 0.7], "sessions": [1, 2, 2, 3, 5, 5, 6, 6]})
     >>> dose_bins(c, measures=["m"], min_cell=2)[["dose", "bin", "n"]].values.tolist()
-    [['partial', '1–2', 3], ['partial', '3', 1], ['full', '5', 2], ['full', '6', 2]]
+    [['partial', '1–3', 4], ['full', '5', 2], ['full', '6', 2]]
     """
     rows = []
     for m in measures:

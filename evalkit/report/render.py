@@ -630,6 +630,44 @@ def _topic_list(items):
         for topic, text in pairs) + "</dl>"
 
 
+#: Who each section's claim and evidence checks are about, as the index names them.
+_SECTION_WORDS = {"children": "Children", "facilitators": "Facilitators"}
+
+
+def _claims_html(claims):
+    """The claim sentences in one box, each after the people it is about.
+
+    Examples
+    --------
+    >>> _claims_html([("children", "Scores rose; this cannot show the programme caused it.")]).startswith(
+    ...     '<div class="claim" role="note"><h3>What these data can show</h3><p><strong>Children:</strong> Scores')
+    True
+    >>> _claims_html([])
+    ''
+    """
+    claims = [(str(who), str(text)) for who, text in claims or () if str(text).strip()]
+    if not claims:
+        return ""
+    items = "".join(f"<p><strong>{_html.escape(_SECTION_WORDS.get(who, who.capitalize()))}:</strong> "
+                    f"{_html.escape(text)}</p>" for who, text in claims)
+    return f'<div class="claim" role="note"><h3>What these data can show</h3>{items}</div>\n'
+
+
+def _evidence_html(evidence):
+    """The evidence checks, a table per section, with the note on what frames them."""
+    from .summary import EVIDENCE_NOTE
+
+    parts = []
+    for who, table in (evidence or {}).items():
+        records = _records(table)
+        if records:
+            parts.append(_table(records, caption=f"Evidence checks: {_SECTION_WORDS.get(who, str(who).capitalize())}",
+                                css_class="evidence"))
+    if not parts:
+        return ""
+    return "\n" + "\n".join(parts) + f'\n<p class="note">{_html.escape(EVIDENCE_NOTE)}</p>'
+
+
 def instrument_warning_html(warnings):
     """The banner a page opens with when an instrument has a placeholder key or is an example.
 
@@ -650,7 +688,7 @@ def instrument_warning_html(warnings):
 
 def index_html(title, rows=None, *, links=(), headline_sentences=(), provenance=None, warnings=(),
                main_points=None, main_points_note="", about=None, trust=None, instrument_warnings=(),
-               checksums=None):
+               checksums=None, claims=None, evidence=None):
     """Build the offline front page of one cohort's report.
 
     The page reads, in order: the instrument warning (a placeholder key or an
@@ -686,6 +724,12 @@ def index_html(title, rows=None, *, links=(), headline_sentences=(), provenance=
         Shown first, in a ``class="instrument-warning"`` banner.
     checksums : dict, optional
         File -> SHA-256, shown in a closed ``<details>`` after the provenance.
+    claims : sequence of (section, sentence), optional
+        What the data can and cannot show (:func:`evalkit.report.summary.claims`), shown first in
+        ``<section id="trust">``, in a ``class="claim"`` box. Default: ``trust.attrs["claims"]``.
+    evidence : mapping of section -> DataFrame, optional
+        The evidence checks (:func:`evalkit.report.summary.evidence`), shown as a table per section after
+        the trust statements. Default: ``trust.attrs["evidence"]``.
 
     Returns
     -------
@@ -723,9 +767,13 @@ def index_html(title, rows=None, *, links=(), headline_sentences=(), provenance=
         sections.append(f'<section id="main-points">\n<h2>Main points</h2>\n<ul>{items}</ul>{note}\n</section>')
     if about is not None and _topics(about):
         sections.append(f'<section id="about">\n<h2>About this evaluation</h2>\n{_topic_list(about)}\n</section>')
-    if trust is not None and _topics(trust):
-        sections.append(f'<section id="trust">\n<h2>How far to trust these results</h2>\n{_topic_list(trust)}'
-                        f'\n</section>')
+    attrs = getattr(trust, "attrs", {}) or {}
+    claims = list(attrs.get("claims", ()) if claims is None else claims)
+    evidence = dict(attrs.get("evidence", {}) if evidence is None else evidence)
+    if (trust is not None and _topics(trust)) or claims or evidence:
+        sections.append('<section id="trust">\n<h2>How far to trust these results</h2>\n'
+                        + _claims_html(claims) + (_topic_list(trust) if trust is not None else "")
+                        + _evidence_html(evidence) + "\n</section>")
     pairs = _link_pairs(links)
     if pairs:
         items = "".join(f'<li><a href="{_href(href, "links")}">{_html.escape(str(label))}</a></li>'

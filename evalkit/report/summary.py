@@ -18,7 +18,8 @@ import pandas as pd
 
 from .findings import SIZE_CONVENTION, format_number, format_p, size_words
 
-__all__ = ["main_points", "about", "trust", "matching_counts", "instrument_warnings", "post_pre", "SIZE_CONVENTION"]
+__all__ = ["main_points", "about", "trust", "evidence", "claims", "matching_counts", "instrument_warnings", "post_pre",
+           "SIZE_CONVENTION"]
 
 #: The people of each section, as the sentences name them.
 POPULATION = {"children": ("children", "child", "Children's"),
@@ -277,8 +278,22 @@ def _bottom_line(data, verdicts, primary):
     if not parts:
         return ""
     text = "; ".join(parts)
+    if _compared(data):
+        return (f"Bottom line: {text[0].upper()}{text[1:]}. These are changes over the programme; how the children "
+                f"who took part compare with children who did not is in the child outcomes report, and what that "
+                f"can show under how far to trust these results.")
     return (f"Bottom line: {text[0].upper()}{text[1:]}. Because there is no comparison group, this shows change "
             f"over the programme, not that the programme caused it.")
+
+
+def _compared(data, section="children"):
+    """True when the results compare the section's programme people with a comparison group."""
+    table = data.results.get("comparison")
+    if not isinstance(table, pd.DataFrame) or table.empty or "adjusted_difference" not in table.columns:
+        return False
+    if "section" in table.columns:
+        table = table[table["section"] == section]
+    return bool(np.isfinite(pd.to_numeric(table["adjusted_difference"], errors="coerce")).any())
 
 
 # --------------------------------------------------------------------------- about
@@ -387,16 +402,26 @@ def trust(data):
         counted``, ``Children seen together`` (when the data shows group
         delivery), ``The questionnaire``, ``How many tests``, ``Disclosure``.
         Every statement is computed from the config, the data and the results.
+        ``attrs["claims"]`` holds :func:`claims` and ``attrs["evidence"]`` the
+        :func:`evidence` table of each section that has one, which the index shows
+        in the same section (the claim first, the table after the statements).
     """
     alpha = float(data.config.analysis.get("alpha", 0.05))
     sections = list(data.cohort.sections)
     rows = []
     who = " and ".join(POPULATION[s][0] for s in sections if s in POPULATION)
-    rows.append(("Design", (
-        f"The same {who} answered the same questionnaire before and after, and there is no comparison group. "
-        "The results show whether scores changed, not that the programme caused the change: scores can also "
-        "change with time, with other support, or because unusually low (or high) starting scores tend to move "
-        "back towards the average (regression to the mean).")))
+    if _compared(data):
+        design = (f"The same {who} answered the same questionnaire before and after, and so did children who did "
+                  "not take part (a comparison group). The comparison shows how the two groups' scores differed "
+                  "once their starting scores are taken into account; unless children were allocated to the "
+                  "groups at random, the groups may also differ in ways the questionnaire does not measure, so it "
+                  "cannot prove that the programme caused the difference.")
+    else:
+        design = (f"The same {who} answered the same questionnaire before and after, and there is no comparison "
+                  "group. The results show whether scores changed, not that the programme caused the change: "
+                  "scores can also change with time, with other support, or because unusually low (or high) "
+                  "starting scores tend to move back towards the average (regression to the mean).")
+    rows.append(("Design", design))
     counts = matching_counts(data).set_index("section")
     attrition = data.results.get("attrition")
     for name in sections:
@@ -425,7 +450,10 @@ def trust(data):
                      if tested.any() else "")
         rows.append((f"Who is counted ({plural})", text))
     children = data.cohort.sections.get("children")
-    if children is not None and "delivery" in children.scores.columns:
+    together = _clustered_text(data)
+    if together:
+        rows.append(("Children seen together", together))
+    elif children is not None and "delivery" in children.scores.columns:
         levels = {str(v).lower() for v in children.scores["delivery"].dropna().unique()}
         if any("group" in v for v in levels):
             rows.append(("Children seen together", (
@@ -455,7 +483,112 @@ def trust(data):
         f"('*') wherever a total would let a small one be worked out; groups of fewer than "
         f"{int(data.config.analysis.get('min_group_n', 10))} people are not analysed on their own. No names, ids "
         f"or free-text answers appear in the report.")))
-    return pd.DataFrame(rows, columns=["topic", "text"])
+    frame = pd.DataFrame(rows, columns=["topic", "text"])
+    # the index shows these with the statements (evalkit.report.render.index_html reads them from here)
+    frame.attrs["claims"] = claims(data)
+    frame.attrs["evidence"] = {name: evidence(data, name) for name in ("children", "facilitators")
+                               if name in data.cohort.sections and not evidence(data, name).empty}
+    return frame
+
+
+def _clustered_text(data):
+    """What the clustering check found for the children's delivery groups (or facilitators), or ''."""
+    table = data.results.get("clustering")
+    if not isinstance(table, pd.DataFrame) or table.empty:
+        return ""
+    if "section" in table.columns:
+        table = table[table["section"] == "children"]
+    words = {"group": "delivery group", "facilitator": "facilitator"}
+    for level, noun in words.items():
+        rows = table[table["level"] == level] if "level" in table.columns else table.iloc[:0]
+        ratio = pd.to_numeric(rows.get("width_ratio"), errors="coerce")
+        deff = pd.to_numeric(rows.get("design_effect"), errors="coerce")
+        if rows.empty or not np.isfinite(ratio).any():
+            continue
+        widest = float(ratio.max())
+        return (f"Children were seen in groups. The before-and-after tests treat every child as independent; "
+                f"children with the same {noun} changed alike to a degree (design effect up to "
+                f"{format_number(float(deff.max()))}), and allowing for the {noun}s makes the confidence "
+                f"intervals up to {format_number(widest)} times as wide "
+                + ("(see Children in groups in the child outcomes report)." if widest > 1 else
+                   "(see Children in groups in the child outcomes report), so they were not too narrow."))
+    return ""
+
+
+# --------------------------------------------------------------------------- evidence and the claim
+
+#: The checks of ``results/evidence.csv`` in words a reader uses.
+CHECK_WORDS = {
+    "design": "Design", "comparison_group": "Comparison group",
+    "baseline_equivalence": "Groups alike at the start", "attrition": "People lost before the end",
+    "clustering": "Children in groups", "follow_up": "Follow-up", "precision": "Enough people to detect a change",
+    "measure_validity": "Questionnaire suited to these ages", "primary_declared": "Main measures declared",
+    "multiple_testing": "Many tests", "regression_to_the_mean": "Regression to the mean",
+}
+#: ``status`` of ``results/evidence.csv`` in words.
+STATUS_WORDS = {"met": "Met", "partly": "Partly met", "not met": "Not met", "not applicable": "Not applicable"}
+#: The note under the evidence table: its frame, and what it is not.
+EVIDENCE_NOTE = ("The checks follow the pitfalls the Early Intervention Foundation's evidence standards name (no "
+                 "robust comparison group, high drop-out, excluding participants, small samples, no long-term "
+                 "follow-up), with the What Works Clearinghouse's standards for baseline equivalence and attrition. "
+                 "The report does not award an evidence rating: each row says what an assessor would look for "
+                 "next.")
+
+
+def _evidence_rows(data, section):
+    table = data.results.get("evidence")
+    if not isinstance(table, pd.DataFrame) or table.empty or "check" not in table.columns:
+        return None
+    if "section" in table.columns:
+        table = table[table["section"].fillna(section) == section]
+    return table.reset_index(drop=True)
+
+
+def evidence(data, section="children"):
+    """The evidence checks of one section as a reader sees them (``results/evidence.csv`` without the claim).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``Check`` (:data:`CHECK_WORDS`), ``Status`` (:data:`STATUS_WORDS`), ``What the data show``
+        (``detail``) and ``To strengthen`` (``to_strengthen``), in the results' order; empty when the results
+        have no evidence table for the section.
+    """
+    columns = ["Check", "Status", "What the data show", "To strengthen"]
+    rows = _evidence_rows(data, section)
+    if rows is None:
+        return pd.DataFrame(columns=columns)
+    rows = rows[rows["check"] != "claim"]
+
+    def text(column):
+        return rows[column].fillna("").astype(str).to_numpy() if column in rows.columns else [""] * len(rows)
+
+    return pd.DataFrame({
+        "Check": rows["check"].map(lambda c: CHECK_WORDS.get(c, str(c).replace("_", " ").capitalize())).to_numpy(),
+        "Status": [STATUS_WORDS.get(v, v) for v in text("status")],
+        "What the data show": text("detail"), "To strengthen": text("to_strengthen"),
+    }, columns=columns)
+
+
+def claims(data):
+    """What these data can and cannot show: the ``claim`` sentence of each section's evidence checks.
+
+    Returns
+    -------
+    list of (str, str)
+        ``(section, sentence)``, children first; empty without an evidence table.
+    """
+    out = []
+    for name in ("children", "facilitators"):
+        if name not in data.cohort.sections:
+            continue
+        rows = _evidence_rows(data, name)
+        if rows is None:
+            continue
+        said = [str(v).strip() for v in rows.loc[rows["check"] == "claim", "detail"].dropna() if str(v).strip()]
+        if said:
+            out.append((name, said[0]))
+    return out
 
 
 # --------------------------------------------------------------------------- summary table
@@ -557,6 +690,10 @@ def word_summary(data, *, figures=()):
         facilitator_points=facilitators,
         about=[f"{t}: {x}" for t, x in zip(*about(data).T.values)],
         trust=[f"{t}: {x}" for t, x in zip(*trust(data).T.values)],
+        claims=[f"What these data can show ({POPULATION.get(who, (who,))[0]}): {text}" for who, text in claims(data)],
+        evidence=[(f"Evidence checks: {POPULATION.get(who, (who,))[0]}", evidence(data, who))
+                  for who in ("children", "facilitators") if who in data.cohort.sections
+                  and not evidence(data, who).empty],
         warnings=list(instrument_warnings(data)) + list(getattr(data.cohort, "warnings", ()) or ()),
         tables=tables,
         figures=list(figures),

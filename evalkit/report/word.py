@@ -32,6 +32,11 @@ class Summary:
         The programme, the people, the period, the sites and n.
     trust : list of str
         "How far to trust these results" statements.
+    claims : list of str
+        What the data can and cannot show, one sentence per section (shown first under "How far to trust
+        these results", in bold).
+    evidence : list of (str, pandas.DataFrame)
+        Caption and evidence-check table (shown after the trust statements).
     warnings : list of str
         Instrument and data warnings (placeholder key, example instrument, answers set missing).
     tables : list of (str, pandas.DataFrame)
@@ -48,6 +53,8 @@ class Summary:
     facilitator_points: list = field(default_factory=list)
     about: list = field(default_factory=list)
     trust: list = field(default_factory=list)
+    claims: list = field(default_factory=list)
+    evidence: list = field(default_factory=list)
     warnings: list = field(default_factory=list)
     tables: list = field(default_factory=list)
     figures: list = field(default_factory=list)
@@ -148,11 +155,18 @@ def write_summary(summary, path):
                 ("How far to trust these results", summary.trust),
                 ("Facilitators: main points", summary.facilitator_points))
     for heading, items in sections[:3]:
-        if items:
+        trusting = heading == "How far to trust these results"
+        if items or (trusting and (summary.claims or summary.evidence)):
             document.add_heading(heading, level=1)
+            if trusting:
+                for claim in summary.claims:
+                    document.add_paragraph().add_run(_text(claim)).bold = True
             _bullets(document, items)
             if heading == "Main points" and summary.main_points_note:
                 document.add_paragraph().add_run(_text(summary.main_points_note)).italic = True
+            if trusting:
+                for caption, frame in summary.evidence:
+                    _table(document, caption, frame)
     if summary.tables:
         document.add_heading("Summary tables", level=1)
         for caption, frame in summary.tables:
