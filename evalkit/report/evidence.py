@@ -432,14 +432,16 @@ def _regression_to_the_mean(ctx):
                 "Add published norms to the instrument file (norms: {measure: {mean, sd, source}}). " + fix)
     outcomes = ctx.outcomes.set_index("measure")
     reliable = ctx.reliable.set_index("measure") if not ctx.reliable.empty else pd.DataFrame()
-    parts, statuses = [], []
+    parts, statuses, no_r = [], [], []
     for m in normed:
-        if m not in outcomes.index or not _tested(outcomes.loc[m]) or m not in reliable.index:
+        if m not in outcomes.index or not _tested(outcomes.loc[m]):
             continue
-        row, r = outcomes.loc[m], float(reliable.loc[m, "r_used"])
-        source = str(reliable.loc[m, "r_source"])
+        row = outcomes.loc[m]
+        r = float(reliable.loc[m, "r_used"]) if m in reliable.index else np.nan
         if not np.isfinite(r):
+            no_r.append(ctx.label(m))
             continue
+        source = str(reliable.loc[m, "r_source"])
         norm = norms[m]
         start, mean = float(row["mean_pre"]), float(norm["mean"])
         drift = (1 - r) * (mean - start)
@@ -458,6 +460,11 @@ def _regression_to_the_mean(ctx):
                      f"would move it by {format_number(drift, sign=True)}, and the change beyond that is "
                      f"{format_number(beyond, sign=True)} (95% CI {format_number(low)} to {format_number(high)}).")
     if not statuses:
+        if no_r:
+            return ("not applicable", f"Published norms are given, but no reliability coefficient could be found "
+                    f"for {_and(no_r)}, so the expected drift could not be worked out.",
+                    "Give the measure's test-retest reliability in the instrument file or the config "
+                    "(reliability). " + fix)
         return ("not applicable", "No measure with published norms was tested for change.", fix)
     status = statuses[0] if len(set(statuses)) == 1 else "partly"
     head = ("Expected drift = (1 − r) × (norm mean − starting mean), with r the reliability used for reliable "
