@@ -1686,6 +1686,15 @@ _CONTRAST_WORDS = {"post-pre": "End − start", "follow_up-pre": "Follow-up − 
 FOLLOW_UP_CONTRASTS = ("follow_up-pre", "follow_up-post")
 
 
+def _primary_rows(rows, data):
+    """:func:`_primary_first`, with no role column where none of the rows' measures is declared primary (the
+    facilitators' measures when analysis.primary names the children's)."""
+    primary = set(data.config.analysis.get("primary") or [])
+    if not primary & set(rows["measure"]):
+        return rows, None
+    return _primary_first(rows, data)
+
+
 def _unit(section):
     return "children" if section == "children" else "facilitators"
 
@@ -1814,7 +1823,7 @@ def intention_to_treat_table(data, section="children"):
         return _absent(f"The change counting every one of the {unit} who started could not be estimated"
                        + (f" ({'; '.join(notes)})." if notes else "."))
     sec = _section(data, section)
-    rows, role = _primary_first(rows, data)
+    rows, role = _primary_rows(rows, data)
     label = rows["measure"].map(lambda m: sec.labels.get(m, m)).to_numpy()
     compared = rows["contrast"].map(lambda c: _CONTRAST_WORDS.get(c, c)).to_numpy()
     estimate, cc, diff = (_floats(rows, c) for c in ("estimate", "complete_case_estimate", "difference"))
@@ -1946,7 +1955,7 @@ def clustering_table(data, section="children"):
     if rows is None:
         return _absent(reason)
     sec = _section(data, section)
-    rows, role = _primary_first(rows, data)
+    rows, role = _primary_rows(rows, data)
     label = rows["measure"].map(lambda m: sec.labels.get(m, m)).to_numpy()
     level = rows["level"].map(lambda v: _LEVEL_WORDS.get(v, str(v)).capitalize()).to_numpy()
     mean = _floats(rows, "mean_change")
@@ -2146,7 +2155,7 @@ def comparison_table(data, section="children"):
     if rows is None:
         return _absent(reason)
     sec = _section(data, section)
-    rows, role = _primary_first(rows, data)
+    rows, role = _primary_rows(rows, data)
     label = rows["measure"].map(lambda m: sec.labels.get(m, m)).to_numpy()
     n_i, n_c = _floats(rows, "n_intervention"), _floats(rows, "n_comparison")
     g0, diff = _floats(rows, "baseline_g"), _floats(rows, "adjusted_difference")
@@ -2180,7 +2189,7 @@ def comparison_table(data, section="children"):
                                         for v, e in zip(g0, rows["baseline_equivalence"].fillna(""))],
         "Difference at the end, adjusted [95% CI]": [_interval(d, a, b) for d, a, b in zip(diff, lo, hi)],
         "p (Holm)" if adjusted else "p": [_p(v) for v in p_shown],
-        "Effect size (g)": [_fmt(v) for v in g],
+        "Effect size (g)": [format_number(v) if np.isfinite(v) else "" for v in g],
         "Left before the end": [share(v, h) for v, h in zip(overall, hidden)],
     })
     if role is not None:
@@ -2225,8 +2234,6 @@ def comparison_table(data, section="children"):
     lead = (f"Once their starting scores are taken into account, the {unit} who took part ended with "
             + (" and ".join(said) if said else f"scores no different from those of the comparison {unit} on any "
                f"of the {count} measures")
-            + (f" (p < {_apa_alpha(alpha)} each after Holm adjustment across the measures)" if adjusted else
-               f" (p < {_apa_alpha(alpha)} each, not adjusted for the number of measures)")
             + ("; on the others the difference could be chance. " if parts and sum(map(len, (better, worse, other)))
                < count else ". "))
     alike = rows["baseline_equivalence"].fillna("")
@@ -2234,12 +2241,17 @@ def comparison_table(data, section="children"):
     lead += (f"At the start the two groups were alike on {counts['satisfied']} measures, close enough to adjust for "
              f"on {counts['requires adjustment']} and not alike on {counts['not satisfied']} (What Works "
              f"Clearinghouse baseline equivalence). ")
-    if len(set(standard)) == 1 and standard[0]:
-        if hidden.any():
-            lead += f"Attrition: {verdict[0]}."
-        else:
-            lead += (f"{100 * overall[0]:.0f}% of the {unit} left before the end, and the two groups' shares "
-                     f"differed by {100 * differential[0]:.1f} percentage points: {standard[0]}.")
+    judged = {v.split(" (")[0] for v in verdict if v}
+    if len(set(standard)) == 1 and standard[0] and not hidden.any():
+        lead += (f"{100 * overall[0]:.0f}% of the {unit} left before the end, and the two groups' shares "
+                 f"differed by {100 * differential[0]:.1f} percentage points: {standard[0]}. ")
+    elif len(judged) == 1:
+        boundary = "optimistic" if any("optimistic" in v for v in verdict) else "cautious"
+        lead += (f"Attrition (the {unit} lost before the end) was {judged.pop().split()[0]} on every measure against "
+                 f"the What Works Clearinghouse {boundary} boundary. ")
+    lead += (f"A difference counts where p < {_apa_alpha(alpha)} after Holm adjustment across the measures."
+             if adjusted else f"A difference counts where p < {_apa_alpha(alpha)}, not adjusted for the number of "
+                              f"measures.")
     se_types = sorted({str(s) for s in rows.get("se_type", pd.Series(dtype=object)).dropna() if str(s).strip()})
     return Table(summary, caption=f"Compared with {unit} who did not take part: the difference at the end, "
                                   f"adjusted for the start",
@@ -2251,7 +2263,9 @@ def comparison_table(data, section="children"):
                      "Difference at the end, adjusted: the difference in end scores between the groups once start "
                      "scores are taken into account (ANCOVA by ordinary least squares, end ~ start + group), in "
                      "points of the answer scale, with its 95% CI and p"
-                     + (" (Holm-adjusted across the measures)" if adjusted else "") + ". Effect size: that difference over the "
+                     + (" (Holm-adjusted across the measures; the interval is not adjusted, so it can leave out "
+                        "zero while the adjusted p is above the significance level)" if adjusted else "")
+                     + ". Effect size: that difference over the "
                      "pooled standard deviation of the end scores, with Hedges' small-sample correction.",
                      "Left before the end: the share of the people with a start questionnaire who have no end "
                      "one, both groups together; judged with the difference between the groups' shares against "
@@ -2296,7 +2310,7 @@ def comparison_figure(data, section="children"):
     if rows is None:
         return _no_figure()
     sec = _section(data, section)
-    rows, _ = _primary_first(rows, data)
+    rows, _ = _primary_rows(rows, data)
     table = pd.DataFrame({"measure": rows["measure"].to_numpy(),
                           "label": rows["measure"].map(lambda m: sec.labels.get(m, m)).to_numpy(),
                           "adjusted_difference": _floats(rows, "adjusted_difference"),
@@ -2348,7 +2362,7 @@ def follow_up_table(data, section="children"):
     unit = _unit(section)
     sec = _section(data, section)
     order = {c: i for i, c in enumerate(FOLLOW_UP_CONTRASTS)}
-    rows, role = _primary_first(rows, data)
+    rows, role = _primary_rows(rows, data)
     # each measure's rows together, follow-up − start before follow-up − end
     rows = rows.assign(_m=pd.Categorical(rows["measure"], categories=list(dict.fromkeys(rows["measure"]))),
                        _c=rows["contrast"].map(order)).sort_values(["_m", "_c"], kind="stable")
@@ -2535,7 +2549,7 @@ def dose_table(data, section="children"):
     unit = _unit(section)
     sec = _section(data, section)
     full_dose = int(data.config.analysis.get("full_dose", 5))
-    rows, role = _primary_first(rows, data)
+    rows, role = _primary_rows(rows, data)
     counts = ["n", "full_dose_n", "partial_dose_n"]
     whole = rows[counts].apply(lambda c: pd.to_numeric(c, errors="coerce").astype(float))
     shown = complementary_suppression(whole.reset_index(drop=True),
@@ -2584,8 +2598,8 @@ def dose_table(data, section="children"):
     if more or less:
         lead = (f"{unit.capitalize()} who attended more sessions "
                 + " and ".join(([by(more, "more")] if more else []) + ([by(less, "less")] if less else []))
-                + f" (p < {_apa_alpha(alpha)} each, not adjusted for the number of measures)"
-                + ("; on the others the slope could be chance." if len(more) + len(less) < tested else "."))
+                + ("; on the others the slope could be chance." if len(more) + len(less) < tested else ".")
+                + f" A slope counts where p < {_apa_alpha(alpha)}, not adjusted for the number of measures.")
     else:
         lead = (f"On none of the {tested} measures did the change rise or fall with the sessions attended by more "
                 f"than chance would explain (p < {_apa_alpha(alpha)}).")

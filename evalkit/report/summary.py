@@ -345,9 +345,14 @@ def instrument_warnings(data):
 def _tests(data):
     """Counts of the hypothesis tests the report runs, by family."""
     primary = set(data.config.analysis.get("primary") or [])
-    out = {"primary": 0, "secondary": 0, "facilitators": 0, "moderators": 0, "ancova": 0, "attrition": 0}
+    out = {"primary": 0, "secondary": 0, "facilitators": 0, "moderators": 0, "ancova": 0, "attrition": 0,
+           "follow_up": 0, "comparison": 0, "dose": 0, "intention_to_treat": 0}
     for name, key in (("children", "child_outcomes"), ("facilitators", "facilitator_outcomes")):
-        table = post_pre(data.results.get(key))
+        table = data.results.get(key)
+        if isinstance(table, pd.DataFrame) and "contrast" in table.columns and "primary_test" in table.columns:
+            later = table[table["contrast"].fillna("post-pre") != "post-pre"]
+            out["follow_up"] += int(later["primary_test"].isin(["paired t", "Wilcoxon"]).sum())
+        table = post_pre(table)
         if table is None or table.empty:
             continue
         tested = table[table["primary_test"].isin(["paired t", "Wilcoxon"])]
@@ -365,6 +370,10 @@ def _tests(data):
     t = data.results.get("attrition")
     if t is not None and not t.empty and "p" in t.columns:
         out["attrition"] = int(t["p"].notna().sum())
+    for key, column in (("comparison", "p"), ("dose", "slope_p"), ("intention_to_treat", "p")):
+        t = data.results.get(key)
+        if isinstance(t, pd.DataFrame) and column in t.columns:
+            out[key] = int(pd.to_numeric(t[column], errors="coerce").notna().sum())
     return out
 
 
@@ -389,6 +398,14 @@ def _tests_text(t, alpha):
                  f"of them would reach p < {_apa(alpha)} by chance.")
     if t["attrition"]:
         text += f" {t['attrition']} more compare those who left with those who stayed."
+    further = [(t["follow_up"], "test whether change lasted to the follow-up (Holm-adjusted as a family of "
+                                "their own)"),
+               (t["intention_to_treat"], "estimate the change counting everyone who started"),
+               (t["comparison"], "compare the children who took part with the comparison group"),
+               (t["dose"], "test whether more sessions went with more change")]
+    further = [f"{k} {words}" for k, words in further if k]
+    if further:
+        text += " Also, " + "; ".join(further) + "."
     return text
 
 
@@ -415,7 +432,9 @@ def trust(data):
                   "not take part (a comparison group). The comparison shows how the two groups' scores differed "
                   "once their starting scores are taken into account; unless children were allocated to the "
                   "groups at random, the groups may also differ in ways the questionnaire does not measure, so it "
-                  "cannot prove that the programme caused the difference.")
+                  "cannot prove that the programme caused the difference. Unusually low (or high) starting scores "
+                  "tend to move back towards the average (regression to the mean) in both groups, so the "
+                  "comparison allows for it only as far as the groups started alike.")
     else:
         design = (f"The same {who} answered the same questionnaire before and after, and there is no comparison "
                   "group. The results show whether scores changed, not that the programme caused the change: "
