@@ -354,8 +354,9 @@ def analyse_cohort(cohort):
     Each section is analysed by :func:`analyse_section` with the config's ``analysis`` settings
     (``alpha``, ``min_group_n``, ``comparison``, ``full_dose``), its ``reliability`` and its configured
     column roles; tables of the same key are stacked in section order. ``evidence``
-    (:func:`evalkit.report.evidence.appraise`) appraises the children (the facilitators when the cohort
-    has no children) against ``analysis.primary``.
+    (:func:`evalkit.report.evidence.appraise`) appraises each section in turn (children first, as the
+    sections come), told apart by its first column ``section``; each section's block ends with its
+    ``claim`` row.
 
     Parameters
     ----------
@@ -378,14 +379,16 @@ def analyse_cohort(cohort):
                                full_dose=settings.get("full_dose", 5), columns=config.sections[name].columns)
         for key, table in part.items():
             results[key] = _stack([results[key], table]) if key in results else table
-    if cohort.sections:
-        name = "children" if "children" in cohort.sections else next(iter(cohort.sections))
+    appraisals = []
+    for name, section in cohort.sections.items():
         columns = config.sections[name].columns
-        results["evidence"] = appraise(
-            results, section=cohort.sections[name], primary=settings.get("primary") or [],
+        appraisals.append(appraise(
+            results, section=section, primary=settings.get("primary") or [],
             levels=[c for c in CLUSTER_LEVELS if c in columns],
             arm="arm" in columns and settings.get("comparison") is not None, alpha=settings["alpha"],
-            min_cell=min_cell)
+            min_cell=min_cell))
+    if appraisals:
+        results["evidence"] = _stack(appraisals)
     return results
 
 

@@ -32,6 +32,11 @@ POWER, ALPHA = 0.8, 0.05
 _KEYS = {"children": ("child_outcomes", "findings", "reliable_change"),
          "facilitators": ("facilitator_outcomes", "facilitator_findings", "facilitator_reliable_change")}
 _NOUNS = {"children": ("children", "child"), "facilitators": ("facilitators", "facilitator")}
+#: What else could change scores between the start and the end, by section.
+_ANYWAY = {"children": "children growing older, other help they received",
+           "facilitators": "experience gained at work, other training"}
+#: A clustering level as a reader names it, after "in the same".
+_LEVEL_WORDS = {"group": "delivery group", "facilitator": "facilitator's groups", "site": "site"}
 
 
 @dataclass
@@ -56,10 +61,17 @@ class _Context:
     alpha: float
     min_cell: int
     all_measures: list = field(default_factory=list)
+    #: Results keys with rows for this section (``intention_to_treat``, ``comparison``, ``dose``, ``moderators``).
+    tables: set = field(default_factory=set)
 
     @property
     def people(self):
         return _NOUNS.get(self.kind, ("people", "person"))[0]
+
+    @property
+    def programme(self):
+        """What the people took part in: the programme (children) or the training (facilitators)."""
+        return "training" if self.kind == "facilitators" else "programme"
 
     @property
     def person(self):
@@ -117,7 +129,8 @@ def _rows(table, measures):
 def _design(ctx):
     if ctx.compared.empty:
         return ("not met",
-                f"One group of {ctx.people} was measured before and after the programme, with no comparison group.",
+                f"One group of {ctx.people} was measured before and after the {ctx.programme}, with no comparison "
+                f"group.",
                 f"An assessor would look for a comparison group measured at the same times, ideally with "
                 f"{ctx.people} allocated to it at random (a randomised controlled trial), or else closely matched.")
     return ("partly",
@@ -132,8 +145,8 @@ def _comparison_group(ctx):
     if not ctx.arm:
         return ("not met",
                 f"There is no comparison group, so the change cannot be separated from what would have happened "
-                f"anyway: {ctx.people} growing older, other help they received, or scores drifting back towards "
-                f"the average.",
+                f"anyway: {_ANYWAY.get(ctx.kind, _ANYWAY['children'])}, or scores drifting back towards the "
+                f"average.",
                 f"Collect the same questionnaires at the same times from a comparison group (for example "
                 f"{ctx.people} on a waiting list) and name it in the config (columns.arm and analysis.comparison).")
     rows = ctx.compared
@@ -141,19 +154,20 @@ def _comparison_group(ctx):
         return ("partly",
                 f"A comparison group is recorded, but too few {ctx.people} in one of the groups answered at both "
                 f"the start and the end to compare them.",
-                "Follow up more of both groups at the end of the programme.")
+                f"Follow up more of both groups at the end of the {ctx.programme}.")
     n_c, n_i = int(rows["n_comparison"].max()), int(rows["n_intervention"].max())
     return ("met",
             f"A comparison group answered the same questionnaires at the same times: "
             f"{_count(n_c, ctx.people, ctx.min_cell)} in the comparison group and "
-            f"{_count(n_i, ctx.people, ctx.min_cell)} in the programme answered at both the start and the end.",
+            f"{_count(n_i, ctx.people, ctx.min_cell)} in the {ctx.programme} answered at both the start and the end.",
             f"An assessor would ask whether the comparison group came from the same population as the "
             f"{ctx.people} who took part, and how its members were chosen.")
 
 
 def _baseline_equivalence(ctx):
     if ctx.compared.empty:
-        why = ("There is no comparison group whose starting scores could be compared with the programme group's."
+        why = (f"There is no comparison group whose starting scores could be compared with the {ctx.programme} "
+               f"group's."
                if not ctx.arm else "The groups' starting scores could not be compared: too few people in a group.")
         return ("not applicable" if not ctx.arm else "not met", why,
                 "With a comparison group, an assessor would check that the groups' starting scores were close "
@@ -200,7 +214,7 @@ def _attrition(ctx):
             numbers = "(the percentages are not shown because some of the numbers are small)"
         else:
             numbers = (f"({_pct(worst['overall_attrition'])} of those who started had no end questionnaire: "
-                       f"{_pct(worst['attrition_intervention'])} in the programme and "
+                       f"{_pct(worst['attrition_intervention'])} in the {ctx.programme} and "
                        f"{_pct(worst['attrition_comparison'])} in the comparison group)")
         if high:
             return ("not met", f"Attrition was high by {standard} {numbers}.",
@@ -249,7 +263,8 @@ def _clustering(ctx):
                     f"(columns.facilitator). " + how)
         return ("not applicable",
                 f"No groups, facilitators or sites are recorded, so every {ctx.person} is treated as independent; "
-                f"that holds only if they were seen one to one by different practitioners.",
+                f"that holds only if they " + ("were seen one to one by different practitioners." if
+                                               ctx.kind == "children" else "were not trained together in groups."),
                 f"If {ctx.people} were seen in groups, record which (columns.group, columns.facilitator).")
     rows = _rows(ctx.clusters, ctx.measures)
     rows = rows[rows["design_effect"].notna()] if not rows.empty else rows
@@ -266,7 +281,8 @@ def _clustering(ctx):
         ratio = float(worst["width_ratio"])
         narrower = (f"; an interval that treats {ctx.people} as independent is {_pct(1 - 1 / ratio)} narrower than "
                     f"one that allows for this" if np.isfinite(ratio) and ratio > 1 else "")
-        text = (f"Changes were most alike within the same {level} ({ctx.label(worst['measure'])}: ICC "
+        text = (f"Changes were most alike among {ctx.people} in the same {_LEVEL_WORDS.get(level, level)} "
+                f"({ctx.label(worst['measure'])}: ICC "
                 f"{float(worst['icc']):.2f}, design effect {deff:.2f}){narrower}.")
     if "group" in ctx.levels:
         return ("met", text + f" The intention-to-treat model nests {ctx.people} in their groups, and the "
@@ -279,7 +295,7 @@ def _clustering(ctx):
 def _follow_up(ctx):
     if ctx.follow.empty:
         return ("not met",
-                f"{ctx.people.capitalize()} were not asked again after the end of the programme, so these data "
+                f"{ctx.people.capitalize()} were not asked again after the end of the {ctx.programme}, so these data "
                 f"cannot show whether the change lasted.",
                 "Repeat the questionnaire 3 to 12 months after the end (timepoints.follow_up).")
     rows = _rows(ctx.follow[ctx.follow["contrast"] == "follow_up-pre"], ctx.measures)
@@ -319,24 +335,27 @@ def _precision(ctx):
         worst = rows.loc[rows["design_effect"].idxmax()]
         icc, size, deff = float(worst["icc"]), float(worst["mean_cluster_size"]), float(worst["design_effect"])
         level = str(worst["level"])
-    with_deff = f" and a design effect of {deff:.2f} (by {level})" if deff > 1 + 1e-9 else ""
+    with_deff = f", and a design effect of {deff:.2f} (by {level})" if deff > 1 + 1e-9 else ""
     plan = (f"An assessor would look for a sample size planned in advance to detect the smallest change that "
             f"matters (evalkit's planner gives the numbers); more {ctx.people}, or more and smaller groups, make "
             f"the estimate more precise.")
     if not ctx.compared.empty:
         n_i, n_c = int(ctx.compared["n_intervention"].min()), int(ctx.compared["n_comparison"].min())
-        # unequal arms: the equal-arm size with the same precision (harmonic mean) in each arm
-        total = 4 / (1 / n_i + 1 / n_c)
-        mde = minimum_detectable_effect("comparison", total, icc=icc, group_size=size, power=POWER, alpha=ALPHA)
-        what, who = "standardised difference between the groups (d)", (f"{_count(n_i, ctx.people, ctx.min_cell)} in the programme "
-                                                          f"and {_count(n_c, ctx.people, ctx.min_cell)} in the "
-                                                          f"comparison group")
+        # the design effect shrinks the programme arm only (the clustering table is of the programme's people);
+        # unequal arms count as equal arms of their harmonic mean, which has the same standard error
+        total = 4 / (deff / n_i + 1 / n_c)
+        mde = minimum_detectable_effect("comparison", total, power=POWER, alpha=ALPHA)
+        with_deff = with_deff.replace(")", f", in the {ctx.programme} group)") if with_deff else ""
+        what = "standardised difference between the groups (d)"
+        who = (f"{_count(n_i, ctx.people, ctx.min_cell)} in the {ctx.programme} and "
+               f"{_count(n_c, ctx.people, ctx.min_cell)} in the comparison group")
     else:
         tested = _rows(ctx.outcomes, ctx.measures)
         tested = tested[tested["n"] > 0]
         n = int(tested["n"].min()) if not tested.empty else 0
         mde = minimum_detectable_effect("paired", n, icc=icc, group_size=size, power=POWER, alpha=ALPHA)
-        what, who = "standardised change (d_z)", f"{_count(n, ctx.people, ctx.min_cell)} answering at the start and the end"
+        what = "standardised change (d_z)"
+        who = f"{_count(n, ctx.people, ctx.min_cell)} answering at the start and the end"
     if not np.isfinite(mde):
         return ("not met", f"Too few {ctx.people} to work out the smallest change this evaluation could detect.",
                 plan)
@@ -352,7 +371,8 @@ def _precision(ctx):
 
 def _measure_validity(ctx):
     ages = getattr(ctx.instrument, "ages", None)
-    name = getattr(ctx.instrument, "name", "the questionnaire")
+    name = getattr(ctx.instrument, "name", "questionnaire")
+    the = name if name.lower().startswith("the ") else f"the {name}"
     if not ages:
         return ("not applicable",
                 f"The instrument file of {name} gives no validated age range, so this could not be checked.",
@@ -361,7 +381,7 @@ def _measure_validity(ctx):
     span = f"{float(ages[0]):g} to {float(ages[1]):g}"
     if "age" not in ctx.waves:
         return ("not applicable", f"The data hold no ages, so this could not be checked against the ages of "
-                f"{span} for which the questionnaire ({name}) was validated.",
+                f"{span} for which {the} was validated.",
                 "Record each age (columns.age, or columns.date_of_birth with columns.date).")
     start = ctx.waves[ctx.waves["timepoint"] == "pre"].drop_duplicates("id")
     age = pd.to_numeric(start["age"], errors="coerce").dropna()
@@ -373,17 +393,16 @@ def _measure_validity(ctx):
     n = int(age.size)
     who = f"of the {_count(n, ctx.people, ctx.min_cell)} with an age at the start"
     if outside == 0:
-        return ("met", f"Every {ctx.person} with an age at the start was within the ages of {span} for which the "
-                f"questionnaire ({name}) was validated.",
+        return ("met", f"Every {ctx.person} with an age at the start was within the ages of {span} for which "
+                f"{the} was validated.",
                 f"An assessor would also look for evidence that the measure suits these {ctx.people} (language, "
                 f"reasons for referral).")
     share = (f"Fewer than {ctx.min_cell}" if _small(ctx.min_cell, outside)
              else f"All but fewer than {ctx.min_cell}" if _small(ctx.min_cell, n - outside)
              else _pct(outside / n))
-    text = (f"{share} {who} were outside the ages of {span} for which the questionnaire "
-            f"({name}) was validated.")
-    fix = ("Use a measure validated for the ages of the children seen, or report the results of those within the "
-           "range separately.")
+    text = f"{share} {who} were outside the ages of {span} for which {the} was validated."
+    fix = (f"Use a measure validated for the ages of the {ctx.people} seen, or report the results of those within "
+           f"the range separately.")
     return ("not met" if outside / n >= 0.5 else "partly", text, fix)
 
 
@@ -395,8 +414,8 @@ def _primary_declared(ctx):
                 "An assessor would look for the primary outcome in a protocol or registration published before the "
                 "data were collected.")
     return ("not met",
-            f"No primary measure was named, so a reader cannot tell which of the {len(ctx.all_measures)} measures "
-            f"was the planned test.",
+            f"No primary measure was named for the {ctx.people}, so a reader cannot tell which of the "
+            f"{len(ctx.all_measures)} measures was the planned test.",
             "Name the primary measure in analysis.primary, ideally as set out in a protocol registered before the "
             "data were collected.")
 
@@ -408,12 +427,17 @@ def _multiple_testing(ctx):
         return ("not applicable", "At most one change was tested, so there was nothing to adjust for.",
                 "Declare the primary measure in advance.")
     follow = ctx.follow[ctx.follow["primary_test"].isin(("paired t", "Wilcoxon"))] if not ctx.follow.empty else []
-    text = (f"{k} measures were tested for change over the programme, and their p values are adjusted for this "
+    text = (f"{k} measures were tested for change over the {ctx.programme}, and their p values are adjusted for this "
             f"with Holm's method")
     if len(follow):
         text += f"; the {len(follow)} follow-up tests are adjusted as a family of their own"
-    text += ("; the intention-to-treat, comparison and dose tables adjust across measures, and the moderator tests "
-             "across all of theirs.")
+    others = [words for key, words in (("intention_to_treat", "intention-to-treat"), ("comparison", "comparison"),
+                                        ("dose", "dose")) if key in ctx.tables]
+    if others:
+        text += f"; the {_and(others)} {'tables adjust' if len(others) > 1 else 'table adjusts'} across measures"
+    if "moderators" in ctx.tables:
+        text += ", and the moderator tests across all of theirs"
+    text += "."
     weight = ("An assessor gives most weight to the pre-declared primary measure; the others are supporting evidence."
               if ctx.primary else "Declaring one primary measure in advance would make clear which result is the "
               "main one.")
@@ -493,20 +517,21 @@ def _claim(ctx):
                 moved.setdefault(_direction_words(ctx, row["measure"], np.sign(row["adjusted_difference"])),
                                  []).append(ctx.label(row["measure"]))
         if not moved:
-            return (f"{ctx.people.capitalize()} in the programme did not change clearly more than the comparison "
-                    f"group, so these data cannot show that the programme made a difference.")
+            return (f"{ctx.people.capitalize()} in the {ctx.programme} did not change clearly more than the comparison "
+                    f"group, so these data cannot show that the {ctx.programme} made a difference.")
         word, labels = max(moved.items(), key=lambda kv: len(kv[1]))
         some = "" if len(labels) == len(rows) else f" on {_and(labels)}"
         caveat = (f"as the data do not show that {ctx.people} were allocated to the groups at random, this "
-                  f"suggests but cannot prove that the programme caused it")
+                  f"suggests but cannot prove that the {ctx.programme} caused it")
         base = _rows(ctx.comparison, ctx.measures)
         problems = [words for flag, words in (
             ((base["baseline_equivalence"] == "not satisfied").any(), "the groups differed at the start"),
             (base["attrition_standard"].astype(str).str.startswith("high").any(), "too many were lost before the end"))
             if flag]
         if problems:
-            caveat = f"but {_and(problems)}, so this cannot show that the programme caused it"
-        return (f"{ctx.people.capitalize()} in the programme {word} more than the comparison group{some}; "
+            return (f"{ctx.people.capitalize()} in the {ctx.programme} {word} more than the comparison group{some}, "
+                    f"but {_and(problems)}, so this cannot show that the {ctx.programme} caused it.")
+        return (f"{ctx.people.capitalize()} in the {ctx.programme} {word} more than the comparison group{some}; "
                 f"{caveat}.")
     moved = {}
     for _, row in _rows(ctx.outcomes, ctx.measures).iterrows():
@@ -516,8 +541,8 @@ def _claim(ctx):
     without = ("with no comparison group" if not ctx.arm else
                 "with too few in the comparison group to compare")
     if not moved:
-        return (f"Scores did not change clearly between the start and end of the programme; {without} these data "
-                f"cannot show whether the programme had any effect.")
+        return (f"Scores did not change clearly between the start and end of the {ctx.programme}; {without} these data "
+                f"cannot show whether the {ctx.programme} had any effect.")
     word, labels = max(moved.items(), key=lambda kv: len(kv[1]))
     tested = _rows(ctx.outcomes, ctx.measures)
     some = "Scores" if len(labels) == len(tested) else f"Scores on {_and(labels)}"
@@ -525,8 +550,8 @@ def _claim(ctx):
     said = _rows(ctx.sustained, ctx.measures)
     if len(said) and (said["direction"] == "sustained").all():
         lasted = " and the change lasted to the follow-up"
-    return (f"{some} {word} between the start and end of the programme{lasted}; {without} this cannot show the "
-            f"programme caused it.")
+    return (f"{some} {word} between the start and end of the {ctx.programme}{lasted}; {without} this cannot show the "
+            f"{ctx.programme} caused it.")
 
 
 _CHECK_FUNCTIONS = {"design": _design, "comparison_group": _comparison_group,
@@ -587,10 +612,10 @@ def appraise(results, *, section, primary=None, levels=None, arm=None, alpha=0.0
     * ``clustering``: met when the intention-to-treat model nests people in delivery groups, partly when
       facilitators or sites are only summarised (robust intervals), not met when people were delivered in
       groups that are not recorded.
-    * ``precision``: the minimum detectable d_z (one group) or d (two groups, unequal arms as equal arms of
-      their harmonic mean) at 80% power and two-sided alpha .05 (:func:`evalkit.stats.power.minimum_detectable_effect`,
-      statsmodels), with the largest design effect of the clustering table; met up to 0.2, partly up to
-      0.5 (Cohen's small and moderate).
+    * ``precision``: the minimum detectable d_z (one group) or d (two groups) at 80% power and two-sided
+      alpha .05 (:func:`evalkit.stats.power.minimum_detectable_effect`, statsmodels), with the largest design
+      effect of the clustering table (applied to the programme arm only with two groups; unequal arms count
+      as equal arms of their harmonic mean); met up to 0.2, partly up to 0.5 (Cohen's small and moderate).
     * ``measure_validity``: the share of people, by their whole years of age at the start, outside the
       instrument's ``ages``; met with none, not met with half or more.
     * ``regression_to_the_mean``: with the instrument's ``norms``, expected drift = (1 - r)(norm mean -
@@ -636,7 +661,9 @@ def appraise(results, *, section, primary=None, levels=None, arm=None, alpha=0.0
         primary=chosen, levels=list(levels) if levels is not None else
         (list(dict.fromkeys(clusters["level"])) if "level" in clusters else []),
         arm=bool(arm) if arm is not None else not comparison.empty, alpha=alpha, min_cell=int(min_cell),
-        all_measures=measures_all)
+        all_measures=measures_all,
+        tables={key for key in ("intention_to_treat", "comparison", "dose", "moderators")
+                if len(_table(results, key, kind)) and (key != "moderators" or kind == "children")})
     rows = []
     for check in CHECKS:
         status, detail, strengthen = _CHECK_FUNCTIONS[check](ctx)
