@@ -367,10 +367,11 @@ def _design(drng, n, site, one_to_one, age, effect, gain):
             sizes.append(size)
             group_site.append(s)
             start += size
-        site_groups = [g for g, gs in enumerate(group_site) if gs == s]
+        site_groups = np.array([g for g, gs in enumerate(group_site) if gs == s], dtype=np.int64)
         runs = drng.choice(pool, size=len(site_groups))
-        for g, f in zip(site_groups, runs):
-            facilitator[group == g] = f
+        if len(site_groups):
+            grouped = members[:start]
+            facilitator[grouped] = runs[np.searchsorted(site_groups, group[grouped])]
         alone = in_site[(one_to_one[in_site] == 1) & ~waiting[in_site]]
         facilitator[alone] = drng.choice(pool, size=len(alone))
     group_effect = _GROUP_SD * drng.standard_normal(len(sizes))
@@ -475,8 +476,8 @@ def _children(n, seed, messy, site_files=None, design="full"):
     if full:
         letters = np.array([s_[-1] for s_ in SITES], dtype=object)
         group_site = np.zeros(len(plan["group_sizes"]), dtype=np.int64)
-        for g in range(len(group_site)):
-            group_site[g] = site[plan["group"] == g][0]
+        grouped = plan["group"] >= 0
+        group_site[plan["group"][grouped]] = site[grouped]
         number_in_site = np.zeros(len(group_site), dtype=np.int64)
         for s_ in range(len(SITES)):
             number_in_site[group_site == s_] = np.arange((group_site == s_).sum()) + 1

@@ -583,8 +583,10 @@ def clean_section(frames, *, section_cfg, instrument, analysis, section=None):
     -------
     dict
         ``rows`` (every input row with ``status`` kept/excluded and ``reason``),
-        ``scores``, ``items`` (keyed), ``log`` (cleaning log, ``LOG_COLUMNS``),
-        ``measures``, ``not_collected``, ``factors``.
+        ``scores`` and ``items`` (keyed): pre and post of the intervention arm
+        (everyone when there is no arm column); ``waves`` and ``waves_items``:
+        every kept row, every wave and arm; ``log`` (cleaning log,
+        ``LOG_COLUMNS``), ``measures``, ``not_collected``, ``factors``.
 
     Notes
     -----
@@ -599,7 +601,13 @@ def clean_section(frames, *, section_cfg, instrument, analysis, section=None):
     excluded; exact duplicates (same cleaned values) keep their first row;
     conflicting duplicates (same person and timepoint, different answers) are
     all excluded; factor values of a person are taken from the baseline row (a
-    disagreement is logged); ids that differ only by leading zeros ('007',
+    disagreement is logged); so are the person-level ``group``, ``facilitator``
+    (names replaced by opaque codes ``G001``/``F001``... in order of first
+    appearance), ``sessions`` (a whole number of 0 or more, else set missing and
+    logged) and ``arm`` (``intervention``/``comparison`` from
+    ``analysis.comparison``; a row whose arm is another level is excluded, and
+    so is every row of a person no kept row gives an arm; the value is never
+    quoted); ids that differ only by leading zeros ('007',
     '7') are kept apart and noted; unmatched persons are kept (and logged) for
     the attrition analysis; measures that cannot be scored under the
     prorating rule are logged per person.
@@ -1093,9 +1101,10 @@ def section_notes(frames, section_cfg):
                f"{rows} row{'s' if rows != 1 else ''} in {of_files} read as {questionnaires} questionnaires, one "
                f"per timepoint; rows in, kept and excluded count questionnaires, not rows"]
     elif section_cfg.file_timepoints:
-        per = {tp: sum(len(f) for f in frames if f.attrs.get("file_timepoint") == tp) for tp in ("pre", "post")}
+        per = {tp: sum(len(f) for f in frames if f.attrs.get("file_timepoint") == tp) for tp in WAVES}
         out = [f"long layout, a file per timepoint: {questionnaires} questionnaires from {rows} rows in "
-               f"{of_files} ({per['pre']} given for pre, {per['post']} for post)"]
+               f"{of_files} ({per['pre']} given for pre, {per['post']} for post"
+               + (f", {per['follow_up']} for follow-up)" if "follow_up" in section_cfg.file_timepoints else ")")]
     else:
         out = [f"long layout (one questionnaire per row): {questionnaires} questionnaires from {rows} rows in "
                f"{of_files}"]

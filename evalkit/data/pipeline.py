@@ -145,7 +145,7 @@ def prepare_cohort(config):
         problems.append(found)
         result = clean_section(frames, section_cfg=scfg, instrument=instrument, analysis=config.analysis)
         del frames
-        if result["scores"].empty:
+        if result["waves"].empty:
             raise _nothing_usable(name, scfg, result)
         warnings.extend(missing_warnings(result["answer_counts"], instrument=instrument, section=name,
                                          min_cell=config.disclosure["min_cell"]))
@@ -232,6 +232,10 @@ def _nothing_usable(name, scfg, result):
         "conflicting duplicate": "every person has two different questionnaires at the same timepoint",
         "timepoint differs from its file": f"the timepoint column of the files contradicts the timepoint each "
                                            f"file is given for; check '{scfg.name}.file' (pre: ..., post: ...)",
+        "arm not a listed level": f"no row's arm is a level listed under 'analysis.comparison'; list the levels "
+                                  f"of the column '{scfg.columns.get('arm', 'arm')}' there (run evalkit validate)",
+        "no arm": f"no row says which arm its person is in; check that '{scfg.name}.columns.arm' names the arm "
+                  f"column",
     }.get(top, "")
     if top == "unknown timepoint":
         labels = log.loc[log["reason"] == "unknown timepoint", "detail"].str.extract(r"label '(.*)' is not one of")[0]
@@ -266,6 +270,11 @@ def _pairs_problem(name, scores):
     """A warning row when nobody in a section has both a pre and a post questionnaire (else None)."""
     if scores["matched"].any():
         return None
+    if scores.empty:  # every kept person is in the comparison arm, or answered only at follow-up
+        return pd.DataFrame([dict(
+            section=name, file="", column="timepoint", problem="nobody in the analysed arm has a pre or a post "
+            "questionnaire", rows=0, example_rows="", severity="warning",
+            handling="pre/post comparisons cannot be made")])
     have = sorted(set(scores["timepoint"]))
     only = {"pre": "only pre questionnaires", "post": "only post questionnaires"}.get(have[0]) if len(have) == 1 \
         else "pre and post questionnaires of different people"
