@@ -29,12 +29,18 @@ def _empty(measure, contrast, note, **counts):
                                                                "method": "", "note": note} | counts
 
 
-def _complete_case(frame, wave):
-    wide = frame.pivot_table(index="person", columns="timepoint", values="score", aggfunc="first", observed=True)
-    if wave not in wide or "pre" not in wide:
-        return np.nan
-    d = (wide[wave] - wide["pre"]).dropna()
-    return float(d.mean()) if len(d) else np.nan
+def _complete_case(person, timepoint, score, first, later):
+    """Mean change ``later - first`` over the people scored at both waves (codes; a repeated row: the first)."""
+    n = int(person.max(initial=-1)) + 1
+    values = []
+    for code in (first, later):
+        at = np.full(n, np.nan)
+        rows = np.flatnonzero(timepoint == code)[::-1]  # reversed: a person's first row is written last
+        at[person[rows]] = score[rows]
+        values.append(at)
+    d = values[1] - values[0]
+    d = d[~np.isnan(d)]
+    return float(d.mean()) if d.size else np.nan
 
 
 class _NestedREML:
@@ -49,20 +55,24 @@ class _NestedREML:
     ``s2 = (y' H^-1 y - b' X' H^-1 y) / (n - k)`` (Harville, 1977).
     """
 
-    def __init__(self, exog, endog, person, group):
+    def __init__(self, exog, endog, person, group=None):
         m_mat = np.column_stack([exog, endog]).astype(float)
         self.n, self.k = exog.shape
         n_people = int(person.max()) + 1
         m = np.bincount(person, minlength=n_people)
         sums = np.column_stack([np.bincount(person, weights=col, minlength=n_people) for col in m_mat.T])
-        person_group = np.zeros(n_people, dtype=np.int64)
-        person_group[person] = group
-        n_groups = int(group.max()) + 1
         self.sizes, which = np.unique(m, return_inverse=True)      # distinct questionnaires per person
         self.sizes = self.sizes.astype(float)
         n_sizes = self.sizes.size
         self.people_of_size = np.bincount(which, minlength=n_sizes).astype(float)
         self.outer = np.stack([sums[which == j].T @ sums[which == j] for j in range(n_sizes)])
+        self.mtm = m_mat.T @ m_mat
+        self.grouped = group is not None
+        if not self.grouped:  # people only: no group sums (the group term of every evaluation is zero)
+            return
+        person_group = np.zeros(n_people, dtype=np.int64)
+        person_group[person] = group
+        n_groups = int(group.max()) + 1
         cell = person_group * n_sizes + which                       # (group, size) of each person
         # (group, column) rows x size columns: t = group_sums @ keep is one matrix-vector product
         per_cell = np.stack([np.bincount(cell, weights=col, minlength=n_groups * n_sizes) for col in sums.T], axis=1)
@@ -70,18 +80,19 @@ class _NestedREML:
             per_cell.reshape(n_groups, n_sizes, self.k + 1).transpose(0, 2, 1).reshape(n_groups * (self.k + 1), n_sizes))
         self.n_groups = n_groups
         self.group_counts = np.bincount(cell, minlength=n_groups * n_sizes).reshape(n_groups, n_sizes).astype(float)
-        self.mtm = m_mat.T @ m_mat
 
     def parts(self, lp, lg):
         """(beta, s2, X' H^-1 X, log|H|) at variance ratios ``lp`` (people) and ``lg`` (groups)."""
         w = lp / (1 + self.sizes * lp)                              # A^-1 = I - w J per person of size m
         keep = 1 - w * self.sizes                                   # 1' A^-1 on a person's block
-        mam = self.mtm - np.tensordot(w, self.outer, axes=1)
-        t = (self.group_sums @ keep).reshape(self.n_groups, self.k + 1)
-        q = self.group_counts @ (self.sizes * keep)
-        c = lg / (1 + lg * q)
-        g = mam - (t * c[:, None]).T @ t
-        logdet = float(self.people_of_size @ np.log1p(self.sizes * lp) + np.sum(np.log1p(lg * q)))
+        g = self.mtm - np.tensordot(w, self.outer, axes=1)
+        logdet = float(self.people_of_size @ np.log1p(self.sizes * lp))
+        if self.grouped and lg > 0:  # with lg = 0 the group term adds nothing (c = 0, log1p(0) = 0)
+            t = (self.group_sums @ keep).reshape(self.n_groups, self.k + 1)
+            q = self.group_counts @ (self.sizes * keep)
+            c = lg / (1 + lg * q)
+            g = g - (t * c[:, None]).T @ t
+            logdet += float(np.sum(np.log1p(lg * q)))
         xhx, xhy, yhy = g[:self.k, :self.k], g[:self.k, self.k], g[self.k, self.k]
         beta = np.linalg.solve(xhx, xhy)
         s2 = (yhy - xhy @ beta) / (self.n - self.k)
@@ -99,7 +110,7 @@ def _fit(exog, endog, person, group, grouped):
     """REML fit: (beta, covariance of beta, residual, person and group variances, converged)."""
     from scipy import optimize
 
-    reml = _NestedREML(exog, endog, person, group if grouped else person)
+    reml = _NestedREML(exog, endog, person, group if grouped else None)
     best = None
     for start in ((1.0, 0.5), (0.3, 0.1)):  # two starts: the criterion can be flat near 0
         x0 = np.array(start if grouped else start[:1])
@@ -164,37 +175,39 @@ def intention_to_treat(scores, *, measures, group=None, confidence=0.95):
     0  post-pre         7              13                     1.0
     """
     grouped = group is not None
+    # codes once for every measure: people, waves and groups (a person without a group: a group of their own)
+    id_codes, id_values = pd.factorize(scores["id"], use_na_sentinel=False)
+    tp_codes, tp_values = pd.factorize(scores["timepoint"], use_na_sentinel=False)
+    wave_code = {str(v): i for i, v in enumerate(tp_values)}
+    pre = wave_code.get("pre", -1)
+    usable = np.isin(tp_codes, [wave_code[w] for w in ("pre",) + LATER_WAVES if w in wave_code])
+    if grouped:
+        group_of = pd.factorize(scores[group].astype(object), use_na_sentinel=True)[0].astype(np.int64)
+        alone = group_of < 0
+        group_of[alone] = group_of.max(initial=-1) + 1 + id_codes[alone]
     rows = []
     for m in measures:
-        base = scores.loc[(scores["timepoint"] == "pre") & scores[m].notna(), "id"]
-        starters = pd.Index(base.unique())
-        keep = scores["id"].isin(starters) & scores[m].notna() & scores["timepoint"].isin(("pre",) + LATER_WAVES)
-        frame = pd.DataFrame({"person": scores.loc[keep, "id"].astype(str).to_numpy(),
-                              "timepoint": scores.loc[keep, "timepoint"].astype(str).to_numpy(),
-                              "score": scores.loc[keep, m].astype(float).to_numpy()})
-        if grouped:
-            g = scores.loc[keep, group]
-            codes = pd.factorize(g.astype(object), use_na_sentinel=True)[0]
-            alone = codes < 0  # a person without a group is a group of one: codes after the real groups
-            codes[alone] = codes.max(initial=-1) + 1 + pd.factorize(frame.loc[alone, "person"])[0]
-            frame["group"] = codes
-        waves = [w for w in LATER_WAVES if (frame["timepoint"] == w).any()]
-        counts = {"n_people": len(starters), "n_observations": len(frame),
-                  "n_groups": frame["group"].nunique() if grouped else np.nan}
+        values = scores[m].to_numpy(dtype=float)
+        scored = ~np.isnan(values)
+        starter = np.zeros(len(id_values), dtype=bool)
+        starter[id_codes[scored & (tp_codes == pre)]] = True
+        keep = starter[id_codes] & scored & usable
+        person_codes = pd.factorize(id_codes[keep])[0]
+        tp_kept, score = tp_codes[keep], values[keep]
+        group_codes = pd.factorize(group_of[keep])[0] if grouped else person_codes
+        waves = [w for w in LATER_WAVES if w in wave_code and (tp_kept == wave_code[w]).any()]
+        counts = {"n_people": int(starter.sum()), "n_observations": int(keep.sum()),
+                  "n_groups": int(group_codes.max(initial=-1)) + 1 if grouped else np.nan}
         if not waves:
             rows.append(_empty(m, "post-pre", "nobody with a baseline has a later questionnaire", **counts))
             continue
-        if len(starters) < MIN_PEOPLE:
+        if counts["n_people"] < MIN_PEOPLE:
             rows.extend(_empty(m, f"{w}-pre", f"fewer than {MIN_PEOPLE} people with a baseline", **counts)
                         for w in waves)
             continue
-        design = pd.get_dummies(pd.Categorical(frame["timepoint"], categories=["pre", *waves]), drop_first=True)
-        exog = np.column_stack([np.ones(len(frame)), design.to_numpy(dtype=float)])
-        person_codes = pd.factorize(frame["person"])[0]
-        group_codes = pd.factorize(frame["group"])[0] if grouped else person_codes
+        exog = np.column_stack([np.ones(score.size)] + [(tp_kept == wave_code[w]).astype(float) for w in waves])
         try:
-            beta, cov, *_, converged = _fit(exog, frame["score"].to_numpy(dtype=float), person_codes,
-                                            group_codes, grouped)
+            beta, cov, *_, converged = _fit(exog, score, person_codes, group_codes, grouped)
         except np.linalg.LinAlgError as exc:
             rows.extend(_empty(m, f"{w}-pre", f"the mixed model could not be fitted ({exc})", **counts)
                         for w in waves)
@@ -202,7 +215,7 @@ def intention_to_treat(scores, *, measures, group=None, confidence=0.95):
         note = "" if converged else "the REML optimiser did not report convergence; treat the estimate with caution"
         z = stats.norm.ppf(0.5 + confidence / 2)
         for j, w in enumerate(waves, start=1):
-            cc = _complete_case(frame, w)
+            cc = _complete_case(person_codes, tp_kept, score, pre, wave_code[w])
             est, se = float(beta[j]), float(np.sqrt(cov[j, j]))
             rows.append({"measure": m, "contrast": f"{w}-pre", "estimate": est, "se": se,
                          "ci_low": est - z * se, "ci_high": est + z * se,
