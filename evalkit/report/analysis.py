@@ -217,9 +217,19 @@ def _raw_waves(section):
 
 
 def _blank_to_missing(values):
-    """Text codes with blank cells as missing (a blank group: the person was seen alone)."""
-    text = values.astype("string").str.strip()
-    return text.mask(text == "")
+    """Text codes with blank cells as missing (a blank group: the person was seen alone).
+
+    Examples
+    --------
+    >>> _blank_to_missing(pd.Series(["G1", " ", None, "G2 "])).tolist()
+    ['G1', None, None, 'G2']
+    """
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)  # strip each distinct value once
+    text = pd.Series(uniques, dtype=object).astype(str).str.strip()
+    text = text.where(text != "", None).to_numpy(dtype=object)
+    out = np.full(len(codes), None, dtype=object)
+    out[codes >= 0] = text[codes[codes >= 0]]
+    return pd.Series(out, index=values.index, dtype=object)
 
 
 def _arms(values, comparison):
