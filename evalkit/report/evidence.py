@@ -208,7 +208,7 @@ def _attrition(ctx):
         for arm, n in (("intervention", worst["n_intervention"]), ("comparison", worst["n_comparison"])):
             a = float(worst[f"attrition_{arm}"])
             base = float(n) / (1 - a) if a < 1 else np.nan
-            counts.append(base - float(n))
+            counts += [base - float(n), float(n)]  # lost and analysed: a share of either gives the other away
         standard = "the What Works Clearinghouse's cautious standard"
         if _small(ctx.min_cell, *counts):
             numbers = "(the percentages are not shown because some of the numbers are small)"
@@ -270,8 +270,8 @@ def _clustering(ctx):
     rows = rows[rows["design_effect"].notna()] if not rows.empty else rows
     if rows.empty:
         return ("partly",
-                f"Groups are recorded, but too few {ctx.people} had a change score to estimate how alike they were.",
-                how)
+                f"The {_and(ctx.levels)} of each {ctx.person} is recorded, but too few {ctx.people} had a change score "
+                f"to estimate how alike they were.", how)
     worst = rows.loc[rows["design_effect"].idxmax()]
     level, deff = str(worst["level"]), float(worst["design_effect"])
     if deff <= 1 + 1e-9:
@@ -366,7 +366,9 @@ def _precision(ctx):
         return ("met", text + ": small effects could be detected.", plan)
     if mde <= high:
         return ("partly", text + ": a small effect could be missed.", plan)
-    return ("not met", text + ": small and some moderate effects could be missed.", plan)
+    if mde <= 0.8:
+        return ("not met", text + ": small and some moderate effects could be missed.", plan)
+    return ("not met", text + ": only large effects could be detected.", plan)
 
 
 def _measure_validity(ctx):
@@ -461,6 +463,8 @@ def _regression_to_the_mean(ctx):
         if m not in outcomes.index or not _tested(outcomes.loc[m]):
             continue
         row = outcomes.loc[m]
+        if _small(ctx.min_cell, row["n"]):  # the mean of so few people is close to a person's own score
+            continue
         r = float(reliable.loc[m, "r_used"]) if m in reliable.index else np.nan
         if not np.isfinite(r):
             no_r.append(ctx.label(m))
