@@ -441,4 +441,6 @@ def test_word_summary_carries_the_claim_and_the_evidence(sample, tmp_path):
     claim = summary.claims(sample)[0][1]
     assert any(claim in t for t in text[trust:trust + 3])
     headers = [[c.text for c in t.rows[0].cells] for t in document.tables]
-    assert ["Check", "Status", "What the data show", "To strengthen"] in headers
+    assert headers[0][0] == "Measure"  # the summary tables first, the evidence after them
+    assert headers[-1] == ["Check", "Status", "What the data show", "To strengthen"]
+    assert text.index("Summary tables") < text.index("Evidence checks") < text.index("Disclosure control")

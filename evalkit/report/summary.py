@@ -713,6 +713,7 @@ def word_summary(data, *, figures=()):
         evidence=[(f"Evidence checks: {POPULATION.get(who, (who,))[0]}", evidence(data, who))
                   for who in ("children", "facilitators") if who in data.cohort.sections
                   and not evidence(data, who).empty],
+        evidence_note=EVIDENCE_NOTE,
         warnings=list(instrument_warnings(data)) + list(getattr(data.cohort, "warnings", ()) or ()),
         tables=tables,
         figures=list(figures),

@@ -36,7 +36,10 @@ class Summary:
         What the data can and cannot show, one sentence per section (shown first under "How far to trust
         these results", in bold).
     evidence : list of (str, pandas.DataFrame)
-        Caption and evidence-check table (shown after the trust statements).
+        Caption and evidence-check table (shown under "Evidence checks", after the summary tables and the
+        facilitators' main points).
+    evidence_note : str
+        Under the evidence tables: what frames the checks.
     warnings : list of str
         Instrument and data warnings (placeholder key, example instrument, answers set missing).
     tables : list of (str, pandas.DataFrame)
@@ -55,6 +58,7 @@ class Summary:
     trust: list = field(default_factory=list)
     claims: list = field(default_factory=list)
     evidence: list = field(default_factory=list)
+    evidence_note: str = ""
     warnings: list = field(default_factory=list)
     tables: list = field(default_factory=list)
     figures: list = field(default_factory=list)
@@ -164,9 +168,9 @@ def write_summary(summary, path):
             _bullets(document, items)
             if heading == "Main points" and summary.main_points_note:
                 document.add_paragraph().add_run(_text(summary.main_points_note)).italic = True
-            if trusting:
-                for caption, frame in summary.evidence:
-                    _table(document, caption, frame)
+            if trusting and summary.evidence:
+                document.add_paragraph(_text("The evidence checks behind this are in the table under Evidence "
+                                             "checks, after the summary tables."))
     if summary.tables:
         document.add_heading("Summary tables", level=1)
         for caption, frame in summary.tables:
@@ -178,6 +182,12 @@ def write_summary(summary, path):
     if items:
         document.add_heading(heading, level=1)
         _bullets(document, items)
+    if summary.evidence:  # the detail of "how far to trust", after the results it qualifies
+        document.add_heading("Evidence checks", level=1)
+        for caption, frame in summary.evidence:
+            _table(document, caption, frame)
+        if summary.evidence_note:
+            document.add_paragraph().add_run(_text(summary.evidence_note)).italic = True
     if summary.disclosure:
         document.add_heading("Disclosure control", level=1)
         document.add_paragraph(_text(summary.disclosure))
