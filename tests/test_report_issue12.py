@@ -444,3 +444,44 @@ def test_word_summary_carries_the_claim_and_the_evidence(sample, tmp_path):
     assert headers[0][0] == "Measure"  # the summary tables first, the evidence after them
     assert headers[-1] == ["Check", "Status", "What the data show", "To strengthen"]
     assert text.index("Summary tables") < text.index("Evidence checks") < text.index("Disclosure control")
+
+
+# --------------------------------------------------------------------------- captions name what is drawn
+
+def test_captions_of_the_new_figures_name_the_colours_drawn(sample):
+    """As issue 10's caption tests: each colour word in the caption is the nearest plain word to the colour drawn."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    from test_plots import _caption, _colour_word
+
+    caption = _caption("02_child_outcomes", 'ek.clustering_figure(data, "children")')
+    ax = ek.clustering_figure(sample, "children").figure.axes[0]
+    naive = next(c for c in ax.collections if c.get_gid() == "naive")
+    robust = next(c for c in ax.collections if c.get_gid() == "robust")
+    means = next(line for line in ax.lines if line.get_gid() == "means")
+    zero = next(line for line in ax.lines if line.get_gid() == "zero")
+    assert f"mean change ({_colour_word(means.get_markerfacecolor())} points)" in caption
+    assert f"a {_colour_word(naive.get_color()[0])} line treating the children as independent" in caption
+    assert f"a {_colour_word(robust.get_color()[0])} line allowing for the clusters" in caption
+    assert f"the {_colour_word(zero.get_color())} vertical line is zero" in caption
+
+    caption = _caption("02_child_outcomes", 'ek.comparison_figure(data, "children")')
+    (ax,) = ek.comparison_figure(sample, "children").figure.axes
+    points = next(line for line in ax.lines if line.get_gid() == "effect")
+    assert f"a {_colour_word(points.get_markerfacecolor())} point for each measure" in caption
+
+    for notebook, section in (("02_child_outcomes", "children"), ("03_facilitator_confidence", "facilitators")):
+        caption = _caption(notebook, f'ek.follow_up_figure(data, "{section}")')
+        ax = next(a for a in ek.follow_up_figure(sample, section).figure.axes if a.get_gid() == "drawn")
+        means = next(line for line in ax.lines if line.get_gid() == "means")
+        ci = next(c for c in ax.collections if c.get_gid() == "ci")
+        assert f"{_colour_word(means.get_color())} points joined by a {_colour_word(means.get_color())} line" in caption
+        assert f"a {_colour_word(ci.get_color()[0])} line for its 95% confidence interval" in caption
+
+    caption = _caption("02_child_outcomes", 'ek.dose_figure(data, "children")')
+    ax = ek.dose_figure(sample, "children").figure.axes[0]
+    means = next(line for line in ax.lines if line.get_gid() == "means")
+    zero = next(line for line in ax.lines if line.get_gid() == "zero")
+    assert f"a {_colour_word(means.get_markerfacecolor())} point for each number of sessions" in caption
+    assert zero.get_linestyle() == "--" and f"the dashed {_colour_word(zero.get_color())} line is zero" in caption
+    assert "each labelled with its number of children" in caption
+    assert all("n=" in t.get_text() for t in ax.get_xticklabels())
