@@ -344,3 +344,30 @@ def test_result_keys_list_every_file():
     assert OPTIONAL_KEYS == ("comparison", "dose") and CLUSTER_LEVELS == ("group", "facilitator", "site")
     for keys in RESULT_KEYS.values():
         assert {"intention_to_treat", "clustering"} <= set(keys)
+
+
+def test_a_cohort_with_every_design_feature_writes_every_file(tmp_path):
+    """The sample generator's full design (groups, facilitators, sessions, a waiting-list arm, follow-up)."""
+    from evalkit.report.notebook import compute
+    from evalkit.sample import write_sample
+
+    write_sample(tmp_path / "cohort", n_children=150, n_facilitators=30, messy=False, xlsx_site=False,
+                 design="full")
+    compute(tmp_path / "cohort" / "cohort.yml", results_dir=tmp_path / "results")
+    results = tmp_path / "results"
+    for name, columns in (("intention_to_treat", ITT_COLUMNS), ("clustering", CLUSTERING_COLUMNS),
+                          ("comparison", COMPARISON_COLUMNS), ("dose", DOSE_COLUMNS)):
+        table = pd.read_csv(results / f"{name}.csv", keep_default_na=False)
+        _issue_columns(table, columns)
+        assert len(table), name
+    assert set(pd.read_csv(results / "clustering.csv")["level"]) == {"group", "facilitator", "site"}
+    outcomes = pd.read_csv(results / "child_outcomes.csv")
+    assert set(outcomes["contrast"]) == {"post-pre", "follow_up-pre", "follow_up-post"}
+    assert set(pd.read_csv(results / "facilitator_outcomes.csv")["contrast"]) == set(outcomes["contrast"])
+    evidence = pd.read_csv(results / "evidence.csv", keep_default_na=False)
+    assert evidence["section"].unique().tolist() == ["children", "facilitators"]
+    children = evidence[evidence["section"] == "children"].set_index("check")
+    assert children.loc["comparison_group", "status"] == "met" and children.loc["follow_up", "status"] == "met"
+    assert children.loc["clustering", "status"] == "met"
+    for _, block in evidence.groupby("section"):
+        assert block["check"].iloc[-1] == "claim" and block["status"].iloc[-1] == ""
