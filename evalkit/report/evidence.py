@@ -26,6 +26,8 @@ STATUSES = ("met", "partly", "not met", "not applicable")
 #: Minimum detectable effects are judged by Cohen's (1988) words: up to 0.2 (a small effect) met, up to 0.5
 #: (a moderate one) partly, above it not met.
 PRECISION_BANDS = (0.2, 0.5)
+#: Fewer clusters than this make a cluster-robust interval itself uncertain (the sentence says so).
+FEW_CLUSTERS = 10
 #: Power and two-sided significance level of the minimum detectable effect.
 POWER, ALPHA = 0.8, 0.05
 
@@ -173,6 +175,9 @@ def _baseline_equivalence(ctx):
                 "With a comparison group, an assessor would check that the groups' starting scores were close "
                 "(within 0.25 standard deviations, the What Works Clearinghouse limit).")
     rows = ctx.compared[ctx.compared["baseline_g"].notna()]
+    if rows.empty:
+        return ("not met", "The groups' starting scores could not be compared (no spread in the scores).",
+                "An assessor would check that the groups' starting scores were close.")
     worst = rows.loc[rows["baseline_g"].abs().idxmax()]
     g = format_number(abs(float(worst["baseline_g"])))
     also = (f"An assessor would also compare the groups on who the {ctx.people} were (age, reasons for referral), "
@@ -275,15 +280,23 @@ def _clustering(ctx):
     worst = rows.loc[rows["design_effect"].idxmax()]
     level, deff = str(worst["level"]), float(worst["design_effect"])
     if deff <= 1 + 1e-9:
-        text = (f"{ctx.people.capitalize()}'s changes were no more alike within the same "
-                f"{_and(ctx.levels)} than between them (design effect 1.0).")
+        levels = [_LEVEL_WORDS.get(v, v) for v in ctx.levels]
+        either = levels[0] if len(levels) == 1 else ", ".join(levels[:-1]) + " or " + levels[-1]
+        owner = ctx.people.capitalize() + ("'" if ctx.people.endswith("s") else "'s")
+        text = (f"{owner} changes were no more alike in the same {either} than between them "
+                f"(design effect 1.0).")
     else:
         ratio = float(worst["width_ratio"])
         narrower = (f"; an interval that treats {ctx.people} as independent is {_pct(1 - 1 / ratio)} narrower than "
                     f"one that allows for this" if np.isfinite(ratio) and ratio > 1 else "")
+        icc = float(worst["icc"])
         text = (f"Changes were most alike among {ctx.people} in the same {_LEVEL_WORDS.get(level, level)} "
-                f"({ctx.label(worst['measure'])}: ICC "
-                f"{float(worst['icc']):.2f}, design effect {deff:.2f}){narrower}.")
+                f"({ctx.label(worst['measure'])}: ICC {icc:.{2 if icc >= 0.01 else 3}f}, design effect "
+                f"{deff:.2f}){narrower}.")
+        k = int(worst["n_clusters"]) if pd.notna(worst["n_clusters"]) else 0
+        if 0 < k < FEW_CLUSTERS:
+            text += (f" With only {k} {level}s this allowance is itself uncertain: intervals from so few clusters "
+                     f"are wide.")
     if "group" in ctx.levels:
         return ("met", text + f" The intention-to-treat model nests {ctx.people} in their groups, and the "
                 f"clustering table gives intervals that allow for each level.", how)
