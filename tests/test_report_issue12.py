@@ -448,40 +448,63 @@ def test_word_summary_carries_the_claim_and_the_evidence(sample, tmp_path):
 
 # --------------------------------------------------------------------------- captions name what is drawn
 
-def test_captions_of_the_new_figures_name_the_colours_drawn(sample):
-    """As issue 10's caption tests: each colour word in the caption is the nearest plain word to the colour drawn."""
+def test_captions_of_the_new_figures_name_the_colours_drawn(sample, old):
+    """As issue 10's caption tests: each colour word in a caption is the nearest plain word to the colour drawn.
+    The captions come with the figures, so a cohort without the figure shows no caption either."""
     sys.path.insert(0, str(Path(__file__).parent))
-    from test_plots import _caption, _colour_word
+    from test_plots import _colour_word
 
-    caption = _caption("02_child_outcomes", 'ek.clustering_figure(data, "children")')
-    ax = ek.clustering_figure(sample, "children").figure.axes[0]
+    image = ek.clustering_figure(sample, "children")
+    ax = image.figure.axes[0]
     naive = next(c for c in ax.collections if c.get_gid() == "naive")
     robust = next(c for c in ax.collections if c.get_gid() == "robust")
     means = next(line for line in ax.lines if line.get_gid() == "means")
     zero = next(line for line in ax.lines if line.get_gid() == "zero")
-    assert f"mean change ({_colour_word(means.get_markerfacecolor())} points)" in caption
-    assert f"a {_colour_word(naive.get_color()[0])} line treating the children as independent" in caption
-    assert f"a {_colour_word(robust.get_color()[0])} line allowing for the clusters" in caption
-    assert f"the {_colour_word(zero.get_color())} vertical line is zero" in caption
+    assert f"mean change ({_colour_word(means.get_markerfacecolor())} points)" in image.caption
+    assert f"a {_colour_word(naive.get_color()[0])} line treating the children as independent" in image.caption
+    assert f"a {_colour_word(robust.get_color()[0])} line allowing for the clusters" in image.caption
+    assert f"the {_colour_word(zero.get_color())} vertical line is zero" in image.caption
 
-    caption = _caption("02_child_outcomes", 'ek.comparison_figure(data, "children")')
-    (ax,) = ek.comparison_figure(sample, "children").figure.axes
+    image = ek.comparison_figure(sample, "children")
+    (ax,) = image.figure.axes
     points = next(line for line in ax.lines if line.get_gid() == "effect")
-    assert f"a {_colour_word(points.get_markerfacecolor())} point for each measure" in caption
+    assert f"a {_colour_word(points.get_markerfacecolor())} point for each measure" in image.caption
 
-    for notebook, section in (("02_child_outcomes", "children"), ("03_facilitator_confidence", "facilitators")):
-        caption = _caption(notebook, f'ek.follow_up_figure(data, "{section}")')
-        ax = next(a for a in ek.follow_up_figure(sample, section).figure.axes if a.get_gid() == "drawn")
+    for section in ("children", "facilitators"):
+        image = ek.follow_up_figure(sample, section)
+        ax = next(a for a in image.figure.axes if a.get_gid() == "drawn")
         means = next(line for line in ax.lines if line.get_gid() == "means")
         ci = next(c for c in ax.collections if c.get_gid() == "ci")
-        assert f"{_colour_word(means.get_color())} points joined by a {_colour_word(means.get_color())} line" in caption
-        assert f"a {_colour_word(ci.get_color()[0])} line for its 95% confidence interval" in caption
+        colour = _colour_word(means.get_color())
+        assert f"{colour} points joined by a {colour} line" in image.caption
+        assert f"a {_colour_word(ci.get_color()[0])} line for its 95% confidence interval" in image.caption
 
-    caption = _caption("02_child_outcomes", 'ek.dose_figure(data, "children")')
-    ax = ek.dose_figure(sample, "children").figure.axes[0]
+    image = ek.dose_figure(sample, "children")
+    ax = image.figure.axes[0]
     means = next(line for line in ax.lines if line.get_gid() == "means")
     zero = next(line for line in ax.lines if line.get_gid() == "zero")
-    assert f"a {_colour_word(means.get_markerfacecolor())} point for each number of sessions" in caption
-    assert zero.get_linestyle() == "--" and f"the dashed {_colour_word(zero.get_color())} line is zero" in caption
-    assert "each labelled with its number of children" in caption
+    assert f"a {_colour_word(means.get_markerfacecolor())} point for each number of sessions" in image.caption
+    assert zero.get_linestyle() == "--" and f"the dashed {_colour_word(zero.get_color())} line is zero" in image.caption
+    assert "each labelled with its number of children" in image.caption
     assert all("n=" in t.get_text() for t in ax.get_xticklabels())
+    # no figure, no caption: the notebooks carry none of their own for these figures
+    for name in FIGURES:
+        assert getattr(ek, name)(old, "facilitators").text == ""
+    for notebook in ("02_child_outcomes", "03_facilitator_confidence"):
+        cells = nbformat.read(str(ROOT / "notebooks" / f"{notebook}.ipynb"), as_version=4).cells
+        for k, cell in enumerate(cells):
+            if cell.cell_type == "code" and cell.source.strip().startswith(tuple(f"ek.{f}" for f in FIGURES)):
+                assert cells[k - 1].cell_type == "code", (notebook, cell.source)
+
+
+def test_a_captioned_figure_shows_its_caption_then_the_image(sample, monkeypatch):
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shell = InteractiveShell.instance()
+    shown = []
+    monkeypatch.setattr(shell.display_pub, "publish",
+                        lambda data, metadata=None, **kws: shown.append((data, metadata or {})))
+    image = ek.comparison_figure(sample, "children")
+    image._ipython_display_()
+    assert shown[0][0]["text/markdown"] == image.caption
+    assert "image/png" in shown[1][0] and shown[1][1]["image/png"]["alt"] == image.alt

@@ -1730,6 +1730,52 @@ def _no_figure():
     return Markdown("", data=pd.DataFrame())
 
 
+class CaptionedFigure(FigureImage):
+    """A figure shown under its caption, for a section that may have no figure at all: the caption comes
+    with the figure (not from a markdown cell of the notebook), so a cohort whose data do not allow the
+    figure shows neither.
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+    caption : str
+        What is drawn, colour by colour (Markdown; evalkit's own words, no data values).
+    alt : str
+        The image's text alternative.
+    data : pandas.DataFrame, optional
+        The table drawn (``.data``).
+    """
+
+    def __init__(self, fig, *, caption, alt, data=None):
+        super().__init__(fig, alt=alt)
+        self.caption = caption
+        self.data = data
+
+    def _ipython_display_(self):
+        from IPython.display import display
+
+        display(Markdown(self.caption))
+        display(_Png(self.png, self.alt))
+
+
+class _Png:
+    """A finished PNG with its alt text, as IPython shows it (the image half of :class:`CaptionedFigure`)."""
+
+    def __init__(self, png, alt):
+        self.png, self.alt = png, alt
+
+    def _repr_png_(self):
+        return self.png, {"alt": self.alt}
+
+
+def _captioned(fig, *, caption, alt, data=None):
+    """Close ``fig`` and wrap it with its caption (:class:`CaptionedFigure`)."""
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    return CaptionedFigure(fig, caption=caption, alt=alt, data=data)
+
+
 def _waves(data, section):
     """Every questionnaire of the section's programme people (not the comparison arm): start, end and
     follow-up. ``SectionData.waves`` where the cleaning wrote it, else the start and end scores."""
@@ -2104,11 +2150,15 @@ def clustering_figure(data, section="children"):
     fig.set_figheight(0.62 * measures + 1.6 + max(legend_inches(ax) for ax in axes.flat))
     fig.tight_layout()
     words = _list_words(_LEVEL_WORDS.get(v, str(v)) + "s" for v in levels)
-    image = _figure(fig, alt=(f"For each of {measures} measures, the mean change (post − pre) as a black point "
-                              f"with two 95% confidence intervals: a grey line treating the {unit} as independent "
-                              f"and a blue line allowing for {words}, one panel per kind of cluster."))
-    image.data = table
-    return image
+    caption = (f"Each measure's mean change (black points) with two 95% confidence intervals: a grey line treating "
+               f"the {unit} as independent, above a blue line allowing for the clusters named in the panel's title "
+               f"(cluster-robust CR1 errors, t on clusters − 1 degrees of freedom); the dark grey vertical line is "
+               f"zero, no change. Where the blue line is longer than the grey one, the usual interval was too "
+               f"narrow.")
+    return _captioned(fig, caption=caption, data=table,
+                      alt=(f"For each of {measures} measures, the mean change (post − pre) as a black point with two "
+                           f"95% confidence intervals: a grey line treating the {unit} as independent and a blue line "
+                           f"allowing for {words}, one panel per kind of cluster."))
 
 
 # --- compared with children who did not take part
@@ -2324,12 +2374,13 @@ def comparison_figure(data, section="children"):
     forest_plot(table, effect="adjusted_difference", ax=ax)
     fig.tight_layout()
     unit = _unit(section)
-    image = _figure(fig, alt=(f"The difference in end scores between the {unit} who took part and the comparison "
-                              f"{unit}, adjusted for their start scores, as a blue point with its 95% confidence "
-                              f"interval for each of {len(table)} measures, beside a vertical line at zero, no "
-                              f"difference."))
-    image.data = table
-    return image
+    caption = (f"The difference in end scores, {unit} who took part minus comparison {unit}, adjusted for their "
+               f"start scores: a blue point for each measure with a blue line for its 95% confidence interval, the "
+               f"values printed on the right; the dark grey vertical line is zero, no difference.")
+    return _captioned(fig, caption=caption, data=table,
+                      alt=(f"The difference in end scores between the {unit} who took part and the comparison {unit}, "
+                           f"adjusted for their start scores, as a blue point with its 95% confidence interval for "
+                           f"each of {len(table)} measures, beside a vertical line at zero, no difference."))
 
 
 # --- did the change last?
@@ -2513,12 +2564,17 @@ def follow_up_figure(data, section="children"):
     unit = _unit(section)
     drawn = [ax for ax in axes.flat if ax.get_gid() == "drawn"]
     skipped = len(sec.measures) - len(drawn)
-    image = _figure(fig, alt=(f"Mean scores at the start, the end and the follow-up of the {unit} with all three "
-                              f"questionnaires, as blue points joined by a blue line with their 95% confidence "
-                              f"intervals, one panel for each of {len(sec.measures)} measures"
-                              + (f"; {skipped} not drawn, too few {unit} with all three." if skipped else ".")))
-    image.data = means
-    return image
+    when = ("before training, straight after it and at follow-up" if section == "facilitators" else
+            "at the start, the end and the follow-up")
+    caption = (f"Mean scores {when} of the {unit} who answered all three questionnaires: blue points joined by a "
+               f"blue line, each with a blue line for its 95% confidence interval. A measure with fewer than "
+               f"{data.min_cell} such {unit} is not drawn, and a panel gives its number of {unit} only where that "
+               f"number and the table's could not give a small count away.")
+    return _captioned(fig, caption=caption, data=means,
+                      alt=(f"Mean scores at the start, the end and the follow-up of the {unit} with all three "
+                           f"questionnaires, as blue points joined by a blue line with their 95% confidence intervals, "
+                           f"one panel for each of {len(sec.measures)} measures"
+                           + (f"; {skipped} not drawn, too few {unit} with all three." if skipped else ".")))
 
 
 # --- did more sessions mean more change?
@@ -2674,9 +2730,14 @@ def dose_figure(data, section="children"):
         ax.set_ylabel("Mean change (95% CI)")
     fig.tight_layout()
     unit = _unit(section)
-    image = _figure(fig, alt=(f"Mean change (post − pre) of the {unit} by sessions attended, as blue points with "
-                              f"their 95% confidence intervals beside a dashed line at zero, one panel for each of "
-                              f"{len(sec.measures)} measures, with a dotted line where a full dose of {full_dose} "
-                              f"sessions begins."))
-    image.data = bins
-    return image
+    caption = (f"Mean change (post − pre) by sessions attended: a blue point for each number of sessions with a blue "
+               f"line for its 95% confidence interval"
+               + (f", each labelled with its number of {unit}" if show_n else "")
+               + f"; the dashed dark grey line is zero, no change, and the dotted line marks where a full dose of "
+               f"{full_dose} sessions begins. Sessions attended by fewer than {data.min_cell} {unit} are pooled with "
+               f"their neighbours.")
+    return _captioned(fig, caption=caption, data=bins,
+                      alt=(f"Mean change (post − pre) of the {unit} by sessions attended, as blue points with their 95% "
+                           f"confidence intervals beside a dashed line at zero, one panel for each of "
+                           f"{len(sec.measures)} measures, with a dotted line where a full dose of {full_dose} "
+                           f"sessions begins."))
