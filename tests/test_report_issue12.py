@@ -175,7 +175,7 @@ def test_sections_the_data_do_not_allow_say_why_and_what_to_configure(old, secti
         assert isinstance(clustering, ek.Markdown) and "`columns: {group: ..., facilitator: ...}`" in clustering.text
     else:
         assert set(clustering.data["Clustered by"]) == {"Site"}
-        assert "`columns: {group: ..., facilitator: ...}`" in clustering.lead
+        assert "add columns: {group: ..., facilitator: ...} to the children section" in clustering.lead
 
 
 def test_absent_sections_when_the_keys_are_missing_or_empty(sample):

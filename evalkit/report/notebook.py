@@ -2048,7 +2048,7 @@ def clustering_table(data, section="children"):
                  lead=_clustering_sentence(rows, label, icc, deff, ratio, n, unit, data.min_cell)
                  + ("" if {"group", "facilitator"} & set(rows["level"]) else
                     f" No delivery groups or facilitators were recorded, so only the clustering shown could be "
-                    f"checked; add `columns: {{group: ..., facilitator: ...}}` to the {section} section of the "
+                    f"checked; add columns: {{group: ..., facilitator: ...}} to the {section} section of the "
                     f"cohort config to check those."),
                  notes=_with_small_note([
                      "ICC: the intraclass correlation of the change (post − pre), ICC(1) from a one-way analysis "
