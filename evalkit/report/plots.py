@@ -865,6 +865,7 @@ def forest_plot(outcomes, *, effect="d_z", ax=None):
             value = f"{est[i]:.2f}"
             if has_ci[i]:
                 value += f" [{low[i]:.2f}, {high[i]:.2f}]"
+            value = value.replace("-", "\u2212")  # a true minus, as the tables write it
             ax.text(1.02, y[i], value, transform=row_text, va="center", ha="left",
                     fontsize="small", gid="effect_text")
         else:
