@@ -1888,7 +1888,7 @@ def intention_to_treat_table(data, section="children"):
 
     summary = pd.DataFrame({
         "Measure": label, "Compared": compared, "Started (n)": counts(started, hide),
-        f"Everyone who started: change [95% CI]": [_interval(e, lo, hi) for e, lo, hi in
+        "Everyone who started: change [95% CI]": [_interval(e, lo, hi) for e, lo, hi in
                                                   zip(estimate, _floats(rows, "ci_low"), _floats(rows, "ci_high"))],
         "Completers only: change": [format_number(v, sign=True) if np.isfinite(v) else "" for v in cc],
         "Difference": [format_number(v, sign=True) if np.isfinite(v) else "" for v in diff],
@@ -2086,7 +2086,6 @@ def _clustering_sentence(rows, label, icc, deff, ratio, n, unit, min_cell):
         k = int(np.flatnonzero(at)[int(np.nanargmax(ratio[at]))])
         big = int(np.flatnonzero(at)[int(np.nanargmax(deff[at]))])
         too_narrow = int((ratio[at] > 1).sum())
-        same = "the same" if level == "site" else "one"
         icc_text = (f"between {format_number(lo)} and {format_number(hi)}" if round(lo, 2) != round(hi, 2)
                     else f"{format_number(lo)}")
         effective = ""
@@ -2202,7 +2201,7 @@ def comparison_table(data, section="children"):
     Shares of people who left are hidden (``*``) wherever they and the analysed counts would give away that
     fewer than ``min_cell`` people left one arm; the attrition verdict is then given without its numbers.
     """
-    from .findings import format_number, format_p
+    from .findings import format_number
 
     unit = _unit(section)
     rows, reason = _comparison_rows(data, section)
@@ -2588,7 +2587,7 @@ def _dose_rows(data, section):
                       f"attended) to the {section} section of the cohort config.")
     if rows.empty or not (pd.to_numeric(rows.get("n"), errors="coerce") > 0).any():
         notes = sorted({str(n) for n in rows.get("note", pd.Series(dtype=object)).dropna() if str(n).strip()})
-        return None, (f"Whether more sessions went with more change could not be estimated"
+        return None, ("Whether more sessions went with more change could not be estimated"
                       + (f" ({'; '.join(notes)})." if notes else "."))
     return rows, ""
 
@@ -2730,8 +2729,8 @@ def dose_figure(data, section="children"):
         ax.set_ylabel("Mean change (95% CI)")
     fig.tight_layout()
     unit = _unit(section)
-    caption = (f"Mean change (post − pre) by sessions attended: a blue point for each number of sessions with a blue "
-               f"line for its 95% confidence interval"
+    caption = ("Mean change (post − pre) by sessions attended: a blue point for each number of sessions with a blue "
+               "line for its 95% confidence interval"
                + (f", each labelled with its number of {unit}" if show_n else "")
                + f"; the dashed dark grey line is zero, no change, and the dotted line marks where a full dose of "
                f"{full_dose} sessions begins. Sessions attended by fewer than {data.min_cell} {unit} are pooled with "
