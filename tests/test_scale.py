@@ -27,7 +27,8 @@ DROPOUT_EVERY = 20  # remove the post questionnaire of every 20th child: 500 dro
 @pytest.fixture(scope="module")
 def cohort(tmp_path_factory):
     folder = tmp_path_factory.mktemp("scale")
-    write_sample(folder, n_children=N_CHILDREN, seed=SEED, messy=False, xlsx_site=False)
+    # the pre-post design: the independent recounts below know no arms, groups or follow-up
+    write_sample(folder, n_children=N_CHILDREN, seed=SEED, messy=False, xlsx_site=False, design="pre-post")
     planted = json.loads((folder / "planted.json").read_text())
     raw, dropped = [], set()
     for path in sorted(folder.glob("children_site_*.csv")):
