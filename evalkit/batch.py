@@ -112,6 +112,8 @@ def _summary(folder, config=None):
         path = results / f"{stem}.csv"
         if path.is_file():
             table = pd.read_csv(path)
+            if "contrast" in table.columns:  # the headline is the programme's change, never a follow-up row
+                table = table[table["contrast"] == "post-pre"]
             if not table.empty and "measure" in table.columns:
                 tables.append((table, unit))
     if not tables:

@@ -90,3 +90,13 @@ def test_edge_cases_give_notes():
     assert "has a later questionnaire" in intention_to_treat(only_pre, measures=["m"]).loc[0, "note"]
     few = pd.DataFrame({"id": list("aabb"), "timepoint": ["pre", "post"] * 2, "m": [1.0, 2, 2, 3]})
     assert "fewer than 5" in intention_to_treat(few, measures=["m"]).loc[0, "note"]
+
+
+def test_an_exact_fit_gives_a_note_not_an_error():
+    """Every child scores 2 at both waves (tests/test_ages.py's cohort): the change is 0, as numpy's mean
+    change, and there is no error left to give an SE, interval or p (it used to divide by zero)."""
+    scores = pd.DataFrame({"id": np.repeat([f"c{i}" for i in range(8)], 2), "timepoint": ["pre", "post"] * 8,
+                           "m": 2.0})
+    res = intention_to_treat(scores, measures=["m"]).iloc[0]
+    assert res["estimate"] == pytest.approx(np.mean(np.diff(scores["m"].to_numpy())[::2]), abs=1e-12)
+    assert np.isnan(res["se"]) and np.isnan(res["p"]) and "no variation" in res["note"]

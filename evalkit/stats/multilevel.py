@@ -216,7 +216,13 @@ def intention_to_treat(scores, *, measures, group=None, confidence=0.95):
         z = stats.norm.ppf(0.5 + confidence / 2)
         for j, w in enumerate(waves, start=1):
             cc = _complete_case(person_codes, tp_kept, score, pre, wave_code[w])
-            est, se = float(beta[j]), float(np.sqrt(cov[j, j]))
+            est, se = float(beta[j]), float(np.sqrt(max(cov[j, j], 0.0)))
+            if not (np.isfinite(se) and se > 0):  # an exact fit (every change equal): no interval, no test
+                rows.append(_empty(m, f"{w}-pre", "no variation left to estimate an error from (every change "
+                                   "is equal), so no interval or test", **counts)
+                            | {"estimate": est, "complete_case_estimate": cc, "difference": est - cc,
+                               "method": _METHOD.format(random=_random_part(grouped))})
+                continue
             rows.append({"measure": m, "contrast": f"{w}-pre", "estimate": est, "se": se,
                          "ci_low": est - z * se, "ci_high": est + z * se,
                          "p": float(2 * stats.norm.sf(abs(est / se))), **counts, "complete_case_estimate": cc,
