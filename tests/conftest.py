@@ -41,3 +41,11 @@ def write_cohort(folder, children=None, facilitators=None, *, extra=None, childr
 @pytest.fixture
 def sample_config():
     return SAMPLE / "cohort.yml"
+
+
+def post_pre(frame):
+    """The before-and-after rows of an outcomes table (``contrast == "post-pre"``; all rows without the column).
+
+    Outcomes tables carry follow-up contrasts too when a cohort has a follow-up wave (issue 12).
+    """
+    return frame[frame["contrast"] == "post-pre"] if "contrast" in frame.columns else frame

@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from conftest import post_pre
 from evalkit.cli import main
 from evalkit.report import summary
 from evalkit.report.findings import size_words
@@ -55,18 +56,20 @@ def test_main_points_are_three_to_six_computed_bullets(sample_report):
     page = (sample_report / "index.html").read_text(encoding="utf-8")
     points = _items(_section(page, "main-points"))
     assert 3 <= len(points) <= 6
-    outcomes = pd.read_csv(sample_report / "results" / "child_outcomes.csv").set_index("measure")
+    outcomes = post_pre(pd.read_csv(sample_report / "results" / "child_outcomes.csv")).set_index("measure")
     # primary measures first, one bullet each, with direction, size in words, d_z and n from the results file
     for point, measure in zip(points[1:4], ["differentiating", "verbal_sharing", "not_hiding"]):
         row = outcomes.loc[measure]
         assert point.startswith(f"Children's {row['label']} scores improved: a {size_words(row['d_z'])} improvement")
         assert f"d_z {row['d_z']:.2f}" in point and f"{int(row['n'])} children" in point
     assert points[0].startswith("Bottom line: Children's scores improved on 3 of the 3 primary measures")
-    assert "no comparison group" in points[0]
+    # the sample has a waiting-list comparison arm: the bottom line points to the comparison instead of
+    # saying there is none (the old single-group shape is checked in tests/test_report_issue12.py)
+    assert "how the children who took part compare with children who did not" in points[0]
     assert points[4].startswith("Secondary measures")
     for measure in ("bodily_awareness", "attending_others", "analyses"):
         assert outcomes.loc[measure, "label"] in points[4]
-    facilitators = pd.read_csv(sample_report / "results" / "facilitator_outcomes.csv")
+    facilitators = post_pre(pd.read_csv(sample_report / "results" / "facilitator_outcomes.csv"))
     assert points[5].startswith("Facilitators' scores")
     for row in facilitators.itertuples():
         assert f"{row.label} improved ({size_words(row.d_z)}, d_z {row.d_z:.2f}" in points[5]
@@ -79,14 +82,15 @@ def test_about_names_the_programme_period_sites_and_n(sample_report):
     assert "Healing Together is a trauma-informed programme" in about
     assert "September 2025 to July 2026" in about
     assert "Site A, Site B and Site C (3 sites)." in about
-    matched = pd.read_csv(sample_report / "results" / "child_outcomes.csv")["n"].max()
+    matched = post_pre(pd.read_csv(sample_report / "results" / "child_outcomes.csv"))["n"].max()
     assert f"{matched} children answered the questionnaire both before and after" in about
 
 
 def test_trust_is_computed_from_the_data(sample_report):
     page = (sample_report / "index.html").read_text(encoding="utf-8")
     trust = html.unescape(_section(page, "trust"))
-    assert "there is no comparison group" in trust and "regression to the mean" in trust
+    assert "so did children who did not take part (a comparison group)" in trust and "regression to the mean" in trust
+    assert "cannot prove that the programme caused the difference" in trust
     assert "placeholder scoring key" in trust and "example instrument" in trust
     moderators = pd.read_csv(sample_report / "results" / "moderators.csv")
     n_mod = int(((moderators["source"] == "interaction") & moderators["p"].notna()).sum())
@@ -186,7 +190,7 @@ def test_summary_docx_opens_and_holds_the_committee_paper(sample_report):
         "How far to trust these results") < text.index("Summary tables") < text.index("Facilitators: main points")
     assert any(t.startswith("Emotion Awareness Questionnaire (EAQ-30) uses a placeholder") for t in text[:4])
     # the summary tables: the same numbers as the results file, n disclosure-controlled
-    outcomes = pd.read_csv(sample_report / "results" / "child_outcomes.csv").set_index("label")
+    outcomes = post_pre(pd.read_csv(sample_report / "results" / "child_outcomes.csv")).set_index("label")
     rows = [[c.text for c in row.cells] for row in document.tables[0].rows]
     assert rows[0] == ["Measure", "Role", "n", "Before", "After", "Change [95% CI]", "Size", "p (Holm)"]
     assert [r[1] for r in rows[1:]] == ["Primary"] * 3 + ["Secondary"] * 3

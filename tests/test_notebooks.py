@@ -65,7 +65,7 @@ def test_plain_papermill_cli_with_defaults_and_with_p(tmp_path):
                          capture_output=True, text=True)
     assert run.returncode == 0, run.stderr[-2000:]
     values = recorded(out)
-    assert values["accounting_identity"] is True and values["rows_in"] == 579 + 119
+    assert values["accounting_identity"] is True and values["rows_in"] == 718 + 158  # the sample files' data rows (children, facilitators)
     params = tmp_path / "params.yml"
     params.write_text(json.dumps({"config_path": str(ROOT / "data" / "sample" / "cohort.yml")}))
     run = subprocess.run([sys.executable, "-m", "papermill", str(ROOT / "notebooks" / "03_facilitator_confidence.ipynb"),
@@ -85,7 +85,8 @@ def test_papermill_from_the_repository_root_with_the_default_config(tmp_path):
                           "--no-progress-bar"], cwd=ROOT, capture_output=True, text=True)
     assert run.returncode == 0, run.stderr[-2000:]
     outcomes = recorded(out)["children_outcomes"]
-    assert [o["n"] for o in outcomes] == [269, 270, 270, 270, 269, 270]  # the sample's matched pairs
+    # the sample's matched pairs of programme children (the waiting-list arm is compared separately)
+    assert [o["n"] for o in outcomes] == [232, 231, 232, 232, 232, 232]
 
 
 def _notebook_calls():
@@ -129,8 +130,8 @@ def test_every_notebook_call_displays_and_gives_its_table_or_figure(sample, monk
     findings = ek.findings(sample, "children")
     assert findings.data["Finding"].tolist() == sample.results["findings"]["sentence"].tolist()
     table = ek.outcomes_table(sample, "children")
-    assert table.data["n"].tolist() == [269, 270, 270, 270, 269, 270]
-    assert table.technical.data["t (df)"].iloc[0] == "8.10 (268)"
+    assert table.data["n"].tolist() == [232, 231, 232, 232, 232, 232]
+    assert table.technical.data["t (df)"].iloc[0] == "7.57 (231)"
 
 
 def test_readme_example_for_researchers_runs(monkeypatch):

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from conftest import SAMPLE, write_cohort
+from conftest import SAMPLE, post_pre, write_cohort
 from evalkit.cli import main
 from evalkit.notebook import recorded
 from evalkit.report.privacy import find_identifiers
@@ -91,13 +91,13 @@ def test_findings_come_first_and_small_counts_are_suppressed(sample_report):
 
 def test_notebook_records_match_results_files(sample_report):
     values = recorded(sample_report / "notebooks" / "02_child_outcomes.ipynb")
-    table = pd.read_csv(sample_report / "results" / "child_outcomes.csv").set_index("measure")
+    table = post_pre(pd.read_csv(sample_report / "results" / "child_outcomes.csv")).set_index("measure")
     assert [o["measure"] for o in values["children_outcomes"]] == list(table.index)
     for row in values["children_outcomes"]:
         assert row["n"] == table.loc[row["measure"], "n"]
         assert row["d_z"] == pytest.approx(table.loc[row["measure"], "d_z"], rel=1e-9)
     quality = recorded(sample_report / "notebooks" / "01_data_quality.ipynb")
-    assert quality["accounting_identity"] is True and quality["rows_in"] == 698
+    assert quality["accounting_identity"] is True and quality["rows_in"] == 718 + 158  # the sample files' data rows
     assert quality["children_matched"] == int(table["n"].max())
 
 
@@ -108,7 +108,8 @@ def test_one_subscale_by_hand(sample_report):
     kids = kids.dropna()
     t, p = stats.ttest_rel(kids["post"], kids["pre"])
     diff = kids["post"] - kids["pre"]
-    row = pd.read_csv(sample_report / "results" / "child_outcomes.csv").set_index("measure").loc["differentiating"]
+    row = post_pre(pd.read_csv(sample_report / "results" / "child_outcomes.csv")).set_index("measure").loc[
+        "differentiating"]
     assert row["n"] == len(kids) and row["df"] == len(kids) - 1
     assert row["t"] == pytest.approx(t, rel=1e-6) and row["p"] == pytest.approx(p, rel=1e-6)
     assert row["mean_diff"] == pytest.approx(diff.mean(), rel=1e-9)
@@ -218,3 +219,13 @@ def test_shard_selection():
     assert sorted(sum(parts, [])) == sorted(configs) and parts[0] == ["c0.yml", "c3.yml", "c6.yml"]
     with pytest.raises(Exception, match="i/n"):
         shard(configs, "4/3")
+
+
+def test_executed_notebooks_hold_no_memory_address(sample_report):
+    """A repr with an object's address (``<... at 0x7f...>``) would make every run's notebooks differ, and a
+    batch's differ from separate reports (tests/test_batch.py)."""
+    import re
+
+    for path in sorted((sample_report / "notebooks").glob("*.ipynb")):
+        text = path.read_text(encoding="utf-8")
+        assert not re.search(r" at 0x[0-9a-f]{6,}", text), path.name

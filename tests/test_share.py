@@ -68,11 +68,11 @@ def test_min_cell_10_reaches_the_tables_the_records_and_the_index(reports):
     markers = {cell for table in quality for row in table[1:] for cell in row if cell.startswith("<")}
     assert markers == {"<10"}
     values = recorded(folder / "notebooks" / "01_data_quality.ipynb")
-    assert values["children_matched"] == 270
+    assert values["children_matched"] == 232
     rc = recorded(folder / "notebooks" / "02_child_outcomes.ipynb")["children_reliable_change"]
-    # not hiding: 23 improved, 238 unchanged, 9 deteriorated -> 9 is small at 10, 23 hidden beside it
+    # not hiding: 21 improved, 206 unchanged, 5 deteriorated -> 5 is small at 10, 21 hidden beside it
     row = next(r for r in rc if r["measure"] == "not_hiding")
-    assert (row["improved"], row["no_change"], row["deteriorated"]) == ("*", 238, "<10")
+    assert (row["improved"], row["no_change"], row["deteriorated"]) == ("*", 206, "<10")
     outcomes = (folder / "02_child_outcomes.html").read_text(encoding="utf-8")
     assert "fewer than 10 people deteriorated" in outcomes
 
@@ -80,9 +80,9 @@ def test_min_cell_10_reaches_the_tables_the_records_and_the_index(reports):
 def test_sample_records_hold_only_what_the_pages_show(reports):
     rc = recorded(reports[5] / "notebooks" / "02_child_outcomes.ipynb")["children_reliable_change"]
     row = next(r for r in rc if r["measure"] == "differentiating")
-    assert (row["n"], row["improved"], row["no_change"], row["deteriorated"]) == (269, "*", 242, "<5")
+    assert (row["n"], row["improved"], row["no_change"], row["deteriorated"]) == (232, "*", 203, "<5")
     matched = recorded(reports[5] / "notebooks" / "01_data_quality.ipynb")
-    assert matched["facilitators_matched"] == 58 and matched["rows_in"] == 698
+    assert matched["facilitators_matched"] == 58 and matched["rows_in"] == 718 + 158
 
 
 # --------------------------------------------------------------------------- share

@@ -1767,6 +1767,9 @@ class _Png:
     def _repr_png_(self):
         return self.png, {"alt": self.alt}
 
+    def __repr__(self):  # the notebook's text/plain: the same in every run (no memory address)
+        return "<figure>"
+
 
 def _captioned(fig, *, caption, alt, data=None):
     """Close ``fig`` and wrap it with its caption (:class:`CaptionedFigure`)."""
