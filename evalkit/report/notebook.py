@@ -2673,8 +2673,8 @@ def dose_table(data, section="children"):
                      f"Change per extra session: the slope of each person's change (post − pre) on the sessions "
                      f"they attended, by ordinary least squares with classical standard errors (t on n − 2 df), "
                      f"among the {unit} who took part with both questionnaires and a sessions count.",
-                     f"Full dose: {full_dose} or more sessions (analysis.full_dose); a partial dose is fewer, none "
-                     f"included. Mean change: of the people with that dose; not shown for fewer than "
+                     f"Full dose: {full_dose} or more sessions (analysis.full_dose); a partial dose is fewer, "
+                     f"attending none included. Mean change: of the people with that dose; not shown for fewer than "
                      f"{data.min_cell}.",
                      *([_PRIMARY_NOTE] if role is not None else [])], summary, data))
 

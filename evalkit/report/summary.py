@@ -518,12 +518,14 @@ def _clustered_text(data):
     if "section" in table.columns:
         table = table[table["section"] == "children"]
     words = {"group": "delivery group", "facilitator": "facilitator"}
+    found = []  # the level whose clustering weighs most, as the evidence check names it
     for level, noun in words.items():
         rows = table[table["level"] == level] if "level" in table.columns else table.iloc[:0]
         ratio = pd.to_numeric(rows.get("width_ratio"), errors="coerce")
         deff = pd.to_numeric(rows.get("design_effect"), errors="coerce")
-        if rows.empty or not np.isfinite(ratio).any():
-            continue
+        if not rows.empty and np.isfinite(ratio).any():
+            found.append((float(np.nanmax(deff)) if np.isfinite(deff).any() else 1.0, level, noun, ratio, deff))
+    for _, level, noun, ratio, deff in sorted(found, key=lambda f: -f[0])[:1]:
         widest = float(ratio.max())
         return (f"Children were seen in groups. The before-and-after tests treat every child as independent; "
                 f"children with the same {noun} changed alike to a degree (design effect up to "
