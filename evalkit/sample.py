@@ -858,10 +858,21 @@ def _write_xlsx(frame, path):
 
 
 def _cohort_yml(child_files, design="full"):
-    files = ", ".join(child_files)
-    if design == "full":
-        return _FULL_YML.format(files=files)
-    return f"""\
+    """The sample's ``cohort.yml``: one template, with the evaluation design's keys only in ``full``."""
+    full = design == "full"
+    return _COHORT_YML.format(
+        files=", ".join(child_files),
+        design_columns=(",\n            group: group_id, facilitator: facilitator_id, sessions: sessions_attended, "
+                        "arm: arm") if full else "",
+        child_follow_up=", follow_up: [follow-up, 6 months]" if full else "",
+        follow_up_note="; follow_up optional" if full else "",
+        facilitator_follow_up=", follow_up: [follow-up]" if full else "",
+        design_analysis=("  comparison: {intervention: [healing together], comparison: [waiting list]}   "
+                         "# levels of the arm column\n"
+                         "  full_dose: 5          # sessions attended that count as a full dose\n") if full else "")
+
+
+_COHORT_YML = """\
 name: Sample cohort 2026
 about:               # optional; shown on the index and in the Word summary (programme: defaults to a description of Healing Together)
   description: "Children referred to Healing Together at three sample sites (synthetic data made by evalkit.sample), and the facilitators trained to deliver it."
@@ -870,49 +881,20 @@ children:
   file: [{files}]   # a path or a list, relative to this config
   instrument: eaq30
   columns: {{id: child_id, timepoint: timepoint, age: age, delivery: delivery,
-            referral_reason: referral_reason, site: site}}
+            referral_reason: referral_reason, site: site{design_columns}}}
   items: {{}}            # optional source-column -> item-id renames
-  timepoints: {{pre: [pre, baseline], post: [post, end]}}   # matched case- and space-insensitively
+  timepoints: {{pre: [pre, baseline], post: [post, end]{child_follow_up}}}   # matched case- and space-insensitively{follow_up_note}
 facilitators:
   file: facilitators.csv
   instrument: facilitator_tip
   columns: {{id: facilitator_id, timepoint: timepoint}}
-  timepoints: {{pre: [pre], post: [post]}}
+  timepoints: {{pre: [pre], post: [post]{facilitator_follow_up}}}
 analysis:
   alpha: 0.05
   age_bands: [5, 11, 17]
   min_group_n: 10
   primary: [differentiating, verbal_sharing, not_hiding]   # pre-declared primary measures; the others are secondary
-disclosure: {{min_cell: 5}}
-"""
-
-
-_FULL_YML = """\
-name: Sample cohort 2026
-about:               # optional; shown on the index and in the Word summary (programme: defaults to a description of Healing Together)
-  description: "Children referred to Healing Together at three sample sites (synthetic data made by evalkit.sample), and the facilitators trained to deliver it."
-  period: "September 2025 to July 2026"
-children:
-  file: [{files}]   # a path or a list, relative to this config
-  instrument: eaq30
-  columns: {{id: child_id, timepoint: timepoint, age: age, delivery: delivery,
-            referral_reason: referral_reason, site: site,
-            group: group_id, facilitator: facilitator_id, sessions: sessions_attended, arm: arm}}
-  items: {{}}            # optional source-column -> item-id renames
-  timepoints: {{pre: [pre, baseline], post: [post, end], follow_up: [follow-up, 6 months]}}   # matched case- and space-insensitively; follow_up optional
-facilitators:
-  file: facilitators.csv
-  instrument: facilitator_tip
-  columns: {{id: facilitator_id, timepoint: timepoint}}
-  timepoints: {{pre: [pre], post: [post], follow_up: [follow-up]}}
-analysis:
-  alpha: 0.05
-  age_bands: [5, 11, 17]
-  min_group_n: 10
-  primary: [differentiating, verbal_sharing, not_hiding]   # pre-declared primary measures; the others are secondary
-  comparison: {{intervention: [healing together], comparison: [waiting list]}}   # levels of the arm column
-  full_dose: 5          # sessions attended that count as a full dose
-disclosure: {{min_cell: 5}}
+{design_analysis}disclosure: {{min_cell: 5}}
 """
 
 
