@@ -505,8 +505,8 @@ def trust(data):
     frame = pd.DataFrame(rows, columns=["topic", "text"])
     # the index shows these with the statements (evalkit.report.render.index_html reads them from here)
     frame.attrs["claims"] = claims(data)
-    frame.attrs["evidence"] = {name: evidence(data, name) for name in ("children", "facilitators")
-                               if name in data.cohort.sections and not evidence(data, name).empty}
+    tables = {name: evidence(data, name) for name in ("children", "facilitators") if name in data.cohort.sections}
+    frame.attrs["evidence"] = {name: table for name, table in tables.items() if not table.empty}
     return frame
 
 
@@ -704,17 +704,18 @@ def word_summary(data, *, figures=()):
             tables.append((caption, summary_table(data, section)))
     if not children and facilitators:
         children = facilitators
+    statements = trust(data)  # its attrs carry the claims and evidence tables the index shows too
     return Summary(
         title=f"Evaluation report: {' '.join(str(data.config.name).split())}",
         main_points=children,
         main_points_note=SIZE_CONVENTION,
         facilitator_points=facilitators,
         about=[f"{t}: {x}" for t, x in zip(*about(data).T.values)],
-        trust=[f"{t}: {x}" for t, x in zip(*trust(data).T.values)],
-        claims=[f"What these data can show ({POPULATION.get(who, (who,))[0]}): {text}" for who, text in claims(data)],
-        evidence=[(f"Evidence checks: {POPULATION.get(who, (who,))[0]}", evidence(data, who))
-                  for who in ("children", "facilitators") if who in data.cohort.sections
-                  and not evidence(data, who).empty],
+        trust=[f"{t}: {x}" for t, x in zip(*statements.T.values)],
+        claims=[f"What these data can show ({POPULATION.get(who, (who,))[0]}): {text}"
+                for who, text in statements.attrs["claims"]],
+        evidence=[(f"Evidence checks: {POPULATION.get(who, (who,))[0]}", table)
+                  for who, table in statements.attrs["evidence"].items()],
         evidence_note=EVIDENCE_NOTE,
         warnings=list(instrument_warnings(data)) + list(getattr(data.cohort, "warnings", ()) or ()),
         tables=tables,
