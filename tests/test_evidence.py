@@ -183,8 +183,9 @@ def test_precision_is_statsmodels_minimum_detectable_d_z(two_arms):
     n = int(results["child_outcomes"]["n"].min())
     clusters = results["clustering"]
     worst = clusters.loc[clusters["design_effect"].idxmax()]
-    mde = TTestPower().solve_power(effect_size=None, nobs=n / worst["design_effect"], alpha=0.05, power=0.8,
-                                   alternative="two-sided")
+    # solve_power returns a 1-element array when brentq falls back to fsolve (it did on CI), so squeeze it
+    mde = float(np.squeeze(TTestPower().solve_power(effect_size=None, nobs=n / worst["design_effect"], alpha=0.05,
+                                                    power=0.8, alternative="two-sided")))
     assert f"is {mde:.2f}" in row["detail"] and f"design effect of {worst['design_effect']:.2f}" in row["detail"]
     assert row["status"] == ("met" if mde <= 0.2 else "partly" if mde <= 0.5 else "not met")
     # two arms: d between groups, unequal arms as equal arms of their harmonic mean
@@ -194,7 +195,8 @@ def test_precision_is_statsmodels_minimum_detectable_d_z(two_arms):
     worst = clusters.loc[clusters["design_effect"].idxmax()]
     # the design effect shrinks the programme arm only; unequal arms as equal arms of their harmonic mean
     per_arm = 2 / (worst["design_effect"] / comp["n_intervention"] + 1 / comp["n_comparison"])
-    mde = TTestIndPower().solve_power(effect_size=None, nobs1=per_arm, ratio=1, alpha=0.05, power=0.8)
+    mde = float(np.squeeze(TTestIndPower().solve_power(effect_size=None, nobs1=per_arm, ratio=1, alpha=0.05,
+                                                       power=0.8)))
     assert f"is {mde:.2f}" in table.set_index("check").loc["precision", "detail"]
 
 
