@@ -49,3 +49,12 @@ def test_embedding_counts_windows_and_median():
     overall = res.loc[("overall", "")]
     assert overall["delivering_6m"] == 4 and (overall["delivering_6m_ci_low"], overall["delivering_6m_ci_high"]) == \
         pytest.approx(wilson_interval(4, 5))
+
+
+def test_columns_are_the_issue_13_contract():
+    # issue 13, results/implementation.csv and results/embedding.csv, spelled as the issue spells them
+    assert IMPLEMENTATION_COLUMNS == ["level", "site", "group", "sessions_delivered", "sessions_planned",
+                                      "fidelity_pct", "mean_attended", "children_reached", "note"]
+    assert EMBEDDING_COLUMNS == ["level", "site", "trained", "delivering_3m", "delivering_3m_ci_low",
+                                 "delivering_3m_ci_high", "delivering_6m", "delivering_6m_ci_low",
+                                 "delivering_6m_ci_high", "median_days_to_first_session", "note"]

@@ -81,3 +81,11 @@ def test_planted_level_drop_is_recovered():
         estimates.append(np.log(row["level_change_rr"]))
     assert covered >= 17
     assert np.exp(np.mean(estimates)) == pytest.approx(0.7, abs=0.03)
+
+
+def test_columns_are_the_issue_13_contract_with_extras_appended():
+    # issue 13, results/system_its.csv, spelled as the issue spells them; extras only after them
+    contract = ["locality", "measure", "months_before", "months_after", "rate_before", "rate_after",
+                "level_change_rr", "level_ci_low", "level_ci_high", "slope_change_rr", "slope_ci_low",
+                "slope_ci_high", "p_level", "p_slope", "model", "note"]
+    assert ITS_COLUMNS[:len(contract)] == contract and ITS_COLUMNS[len(contract):] == ["dispersion"]

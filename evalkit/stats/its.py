@@ -7,8 +7,10 @@ import pandas as pd
 ITS_COLUMNS = [
     "locality", "measure", "months_before", "months_after", "rate_before", "rate_after", "level_change_rr",
     "level_ci_low", "level_ci_high", "slope_change_rr", "slope_ci_low", "slope_ci_high", "p_level", "p_slope",
-    "dispersion", "model", "note",
+    "model", "note", "dispersion",
 ]
+#: The columns issue 13 spells for ``results/system_its.csv``; ``ITS_COLUMNS`` appends only extras after them.
+CONTRACT_COLUMNS = ITS_COLUMNS[:ITS_COLUMNS.index("note") + 1]
 #: Fewest months on each side of the embedding month for a model.
 MIN_MONTHS = 6
 #: Rates are per this many of the denominator.
@@ -73,7 +75,8 @@ def interrupted_time_series(system, *, embedded_from, measures=None, confidence=
     -------
     pandas.DataFrame
         One row per locality and measure, then a pooled row (``locality = "all"``) per measure, columns
-        ``ITS_COLUMNS``. ``rate_before``/``rate_after`` are the total count over the total denominator
+        ``ITS_COLUMNS`` (the issue's columns, then ``dispersion``, the estimated quasi-Poisson scale).
+        ``rate_before``/``rate_after`` are the total count over the total denominator
         on each side, per 1,000; ``level_change_rr`` = exp(b2) (the step at the embedding month),
         ``slope_change_rr`` = exp(b3) (the change in the monthly trend), with Wald z intervals and p.
         The pooled model gives each locality its own intercept and shares b1, b2 and b3; localities
