@@ -50,6 +50,15 @@ def _share(args):
     return 0
 
 
+def _plan(args):
+    from .report.plan import plan
+
+    for line in plan(args.design, effect=args.effect, n=args.n, icc=args.icc, group_size=args.group_size,
+                     attrition=args.attrition, power=args.power, alpha=args.alpha):
+        print(line)
+    return 0
+
+
 def build_parser():
     """The ``evalkit`` argument parser (``evalkit --help``)."""
     parser = argparse.ArgumentParser(
@@ -81,6 +90,19 @@ def build_parser():
     p.add_argument("dir", help="report folder (evalkit report --out)")
     p.add_argument("--to", default=None, help="zip to write (default: DIR-share.zip beside DIR)")
     p.set_defaults(func=_share)
+    p = sub.add_parser("plan", help="children to recruit before funding (or the smallest effect N children can detect)")
+    p.add_argument("--design", required=True,
+                   help="paired (one group measured before and after) or comparison (two equal groups)")
+    p.add_argument("--effect", type=float, default=None, help="standardised effect to detect, above 0 (e.g. 0.3)")
+    p.add_argument("--n", type=int, default=None,
+                   help="children recruited (both groups together): print the minimum detectable effect instead")
+    p.add_argument("--icc", type=float, default=0.0, help="intra-class correlation of children in groups (default 0)")
+    p.add_argument("--group-size", type=float, default=1, help="children per delivery group (default 1: no groups)")
+    p.add_argument("--attrition", type=float, default=0.0,
+                   help="share of recruited children lost before the end, 0 to <1 (default 0)")
+    p.add_argument("--power", type=float, default=0.8, help="chance of detecting the effect (default 0.8)")
+    p.add_argument("--alpha", type=float, default=0.05, help="two-sided significance level (default 0.05)")
+    p.set_defaults(func=_plan)
     return parser
 
 
