@@ -59,7 +59,8 @@ def test_children_to_recruit_equals_statsmodels_and_the_issue_formula(capsys, de
     code, lines, err = run(capsys, "--design", design, "--effect", effect, "--icc", icc, "--group-size",
                            group_size, "--attrition", attrition, "--power", power, "--alpha", alpha)
     assert code == 0 and err == ""
-    assert lines[0] == f"children to recruit: {reference_children(design, effect, icc, group_size, attrition, power, alpha)}"
+    expected = reference_children(design, effect, icc, group_size, attrition, power, alpha)
+    assert lines[0] == f"children to recruit: {expected}"
     assert len(lines) == 2  # the answer, then the calculation in one sentence
     sentence = lines[1]
     assert sentence.endswith("to recruit.") and sentence.count(". ") == 0
@@ -68,7 +69,8 @@ def test_children_to_recruit_equals_statsmodels_and_the_issue_formula(capsys, de
 
 
 def test_published_sizes_through_the_command(capsys):
-    # Cohen (1988), chapter 2 sample-size tables: d = 0.5, two-sided alpha .05, power .80 -> 64 per group, so 128 children
+    # Cohen (1988), chapter 2 sample-size tables: d = 0.5, two-sided alpha .05, power .80 -> 64 per group,
+    # so 128 children
     assert run(capsys, "--design", "comparison", "--effect", 0.5)[1][0] == "children to recruit: 128"
     # G*Power 3.1, matched pairs d_z = 0.5, alpha .05, power .80 -> 34 pairs
     assert run(capsys, "--design", "paired", "--effect", 0.5)[1][0] == "children to recruit: 34"

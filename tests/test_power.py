@@ -5,7 +5,8 @@ import pytest
 from statsmodels.stats.power import TTestIndPower, TTestPower
 
 from evalkit.errors import ConfigError
-from evalkit.stats.power import achieved_power, check_plan, children_to_recruit, design_effect, minimum_detectable_effect
+from evalkit.stats.power import (achieved_power, check_plan, children_to_recruit, design_effect,
+                                 minimum_detectable_effect)
 
 
 def test_published_sample_sizes():

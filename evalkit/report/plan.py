@@ -1,7 +1,8 @@
 """``evalkit plan`` in words: children to recruit, or the smallest effect a number of children can detect."""
 from __future__ import annotations
 
-from ..stats.power import achieved_power, analysed, check_plan, children_to_recruit, design_effect, minimum_detectable_effect
+from ..stats.power import (achieved_power, analysed, check_plan, children_to_recruit, design_effect,
+                           minimum_detectable_effect)
 
 #: How the command line spells each argument of :func:`plan`, so that errors name the flag to change.
 FLAGS = {"design": "--design", "effect": "--effect", "n": "--n", "icc": "--icc", "group_size": "--group-size",
@@ -83,7 +84,8 @@ def plan(design, *, effect=None, n=None, icc=0.0, group_size=1, attrition=0.0, p
     if mde != mde:
         from ..errors import ConfigError
 
-        raise ConfigError(f"{flags['n']} {n} leaves fewer than 2 {'pairs' if design == 'paired' else 'children per group'} "
+        unit = "pairs" if design == "paired" else "children per group"
+        raise ConfigError(f"{flags['n']} {n} leaves fewer than 2 {unit} "
                           f"to analyse after attrition and clustering: recruit more children (raise {flags['n']})")
     unit = "pairs" if design == "paired" else "children per group"
     sentence = (f"{n} children recruited{' over both groups' if design == 'comparison' else ''}, with "

@@ -72,10 +72,10 @@ def check_plan(design, *, effect=None, n=None, icc=0.0, group_size=1, attrition=
     Examples
     --------
     >>> check_plan("paired", effect=0.3, icc=0.05, group_size=8)
-    >>> check_plan("paired", effect=0, names={"effect": "--effect"})
+    >>> check_plan("paired", effect=0, names={"effect": "--effect"})  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    evalkit.errors.ConfigError: --effect 0 is not a standardised effect to detect: give a number above 0, e.g. --effect 0.3
+    evalkit.errors.ConfigError: --effect 0 is not a standardised effect to detect: give a number above 0, ...
     """
     names = {**{key: key for key in ("design", "effect", "n", "icc", "group_size", "attrition", "power", "alpha")},
              **(names or {})}
