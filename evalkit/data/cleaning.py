@@ -718,9 +718,12 @@ def clean_section(frames, *, section_cfg, instrument, analysis, section=None):
     for role in ("delivery", "referral_reason", "site"):
         if role in roles:
             facts[role] = _tidy_levels(*role_text[role])
+    code_maps = {}
     for role in ("group", "facilitator"):  # names become opaque codes here: no name goes further
         if role in roles:
-            facts[role] = _opaque_codes(*_tidy_levels(*role_text[role]), is_kept, CODE_PREFIX[role])
+            level_codes, levels = _tidy_levels(*role_text[role])
+            facts[role] = _opaque_codes(level_codes, levels, is_kept, CODE_PREFIX[role])
+            code_maps[role] = _code_map(level_codes, levels, *facts[role])
     if "sessions" in roles:
         codes, shown = role_text["sessions"]
         numbers = np.array([as_number(v) for v in shown])
@@ -867,7 +870,8 @@ def clean_section(frames, *, section_cfg, instrument, analysis, section=None):
            .reset_index(drop=True))
     factors = [f for f in ("delivery", "age_band", "referral_reason", "site") if f in out.columns]
     return dict(rows=rows, scores=out, items=item_out, waves=waves, waves_items=waves_items, log=log,
-                measures=measures, not_collected=not_collected, factors=factors, answer_counts=answer_counts)
+                measures=measures, not_collected=not_collected, factors=factors, answer_counts=answer_counts,
+                code_maps=code_maps)
 
 
 def _arms(codes, shown, comparison):
@@ -903,6 +907,37 @@ def _opaque_codes(codes, levels, kept, prefix):
     width = max(3, len(str(n)))
     coded = np.asarray([f"{prefix}{k + 1:0{width}d}" for k in range(n)] + [np.nan], dtype=object)
     return np.where(given, rank[np.where(given, codes, 0)], -1), coded
+
+
+def _code_map(level_codes, levels, row_codes, coded):
+    """Name key -> opaque code of :func:`_opaque_codes`' output, so that other files can share the codes.
+
+    The key is a name as :func:`name_key` folds it (the cleaned text, case-folded), as :func:`_tidy_levels`
+    compares levels. The map holds names: it stays in memory and is never written.
+
+    Examples
+    --------
+    >>> level_codes, levels = _tidy_levels(*_distinct(pd.Series(["Group B", "group a", "GROUP B", None])))
+    >>> _code_map(level_codes, levels, *_opaque_codes(level_codes, levels, np.ones(4, bool), "G"))
+    {'group b': 'G001', 'group a': 'G002'}
+    """
+    given = level_codes >= 0
+    found, first = np.unique(level_codes[given], return_index=True)
+    rows = np.flatnonzero(given)[first]
+    pairs = sorted(zip(rows, found))
+    return {name_key(levels[level]): coded[row_codes[row]] for row, level in pairs}
+
+
+def name_key(value):
+    """How a group or facilitator name is compared across files: cleaned text, case-folded (None when blank).
+
+    Examples
+    --------
+    >>> name_key("  Group\u00a0A1 "), name_key("F012"), name_key(" ")
+    ('group a1', 'f012', None)
+    """
+    text = clean_text(value)
+    return None if text is None else text.casefold()
 
 
 def _nul_log(section, frame):
@@ -1118,13 +1153,16 @@ def section_notes(frames, section_cfg):
     return out
 
 
-def accounting(rows):
+def accounting(rows, reason_columns=EXCLUSION_REASONS):
     """Rows in = rows kept + rows excluded, per file and per reason.
 
     Parameters
     ----------
     rows : pandas.DataFrame
         The ``rows`` table of :func:`clean_section` (``_file``, ``status``, ``reason``).
+    reason_columns : sequence of str
+        The exclusion reasons that get a column (default :data:`EXCLUSION_REASONS`; the delivery and system
+        sections of :mod:`evalkit.data.service` have their own).
 
     Returns
     -------
@@ -1150,7 +1188,7 @@ def accounting(rows):
     summary["rows_kept"] = np.bincount(file_code[~excluded], minlength=n_files)
     summary["rows_excluded"] = summary["rows_in"] - summary["rows_kept"]
     position = {why: i for i, why in enumerate(reasons)}
-    for why in EXCLUSION_REASONS:
+    for why in reason_columns:
         hit = excluded & (reason_code == position.get(why, -1))
         summary[why] = np.bincount(file_code[hit], minlength=n_files)
     total = summary.drop(columns="file").sum().to_frame().T

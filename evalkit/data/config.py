@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import copy
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pandas as pd
 import yaml
 
 from ..errors import ConfigError
@@ -34,7 +36,7 @@ SECTION_DEFAULTS = {
         "reliability": {},
     },
 }
-TOP_KEYS = {"name", "children", "facilitators", "analysis", "disclosure", "about"}
+TOP_KEYS = {"name", "children", "facilitators", "analysis", "disclosure", "about", "sessions", "system"}
 ABOUT_KEYS = {"programme", "description", "period"}
 #: Shown on the index and in Word when the config's ``about.programme`` is not given.
 DEFAULT_PROGRAMME = (
@@ -46,7 +48,19 @@ DEFAULT_PROGRAMME = (
 SECTION_KEYS = {"file", "instrument", "columns", "items", "timepoints", "reliability", "layout", "wide_columns",
                 "response"}
 COLUMN_ROLES = {"id", "timepoint", "age", "delivery", "referral_reason", "site", "date_of_birth", "date",
-                "group", "facilitator", "sessions", "arm"}
+                "group", "facilitator", "sessions", "arm", "trained_on"}
+#: Keys of the ``sessions`` section (issue 13: one row per delivered session).
+SESSIONS_KEYS = {"file", "columns", "fidelity", "planned_sessions"}
+#: Roles of ``sessions.columns``; ``group`` and ``date`` are required.
+SESSIONS_ROLES = ("group", "facilitator", "site", "date", "session", "attended")
+SESSIONS_REQUIRED = ("group", "date")
+#: Keys of the ``system`` section (issue 13: one row per locality, month and measure).
+SYSTEM_KEYS = {"file", "columns", "embedded_from", "measures"}
+#: Roles of ``system.columns``, all required.
+SYSTEM_ROLES = ("locality", "month", "measure", "count", "denominator")
+#: Keys of one entry of ``system.measures``, and the values ``lower_is`` takes.
+MEASURE_KEYS = {"label", "lower_is"}
+LOWER_IS = ("better", "worse")
 #: Layouts of a section's files: one questionnaire per row (long), or one person per row (wide).
 LAYOUTS = ("long", "wide")
 #: How a wide file names its answer columns, unless the section's ``wide_columns`` says otherwise.
@@ -96,6 +110,54 @@ class SectionConfig:
 
 
 @dataclass
+class SessionsConfig:
+    """The ``sessions`` section: one row per delivered session (issue 13).
+
+    Attributes
+    ----------
+    files : list of pathlib.Path
+        Absolute paths of the session files.
+    columns : dict
+        Role (``group``, ``date`` and optionally ``facilitator``, ``site``, ``session``, ``attended``) ->
+        source column name.
+    fidelity : list of str
+        The source columns holding yes/no (1/0): a core component delivered at the session. Empty when
+        not given.
+    planned_sessions : int or None
+        Sessions each group should deliver.
+    """
+
+    files: list
+    columns: dict
+    fidelity: list = field(default_factory=list)
+    planned_sessions: int | None = None
+
+
+@dataclass
+class SystemConfig:
+    """The ``system`` section: system outcomes, one row per locality, month and measure (issue 13).
+
+    Attributes
+    ----------
+    files : list of pathlib.Path
+        Absolute paths of the system files.
+    columns : dict
+        Role (``locality``, ``month``, ``measure``, ``count``, ``denominator``) -> source column name.
+    embedded_from : dict
+        Locality (as written in the config) -> :class:`pandas.Period` of monthly frequency
+        (``Period('2025-09', 'M')``): the month it embedded the programme, which counts as after.
+    measures : dict
+        Measure key (as the ``measure`` column holds it) -> ``{"label": str, "lower_is": "better" | "worse"}``,
+        in the config's order.
+    """
+
+    files: list
+    columns: dict
+    embedded_from: dict = field(default_factory=dict)
+    measures: dict = field(default_factory=dict)
+
+
+@dataclass
 class CohortConfig:
     """A checked cohort config with defaults applied and file paths made absolute."""
 
@@ -108,6 +170,10 @@ class CohortConfig:
     #: ``about``: ``programme`` (default :data:`DEFAULT_PROGRAMME`), ``description`` and ``period`` (empty if not
     #: given); free text shown escaped on the index and in Word.
     about: dict = field(default_factory=dict)
+    #: The ``sessions`` section (:class:`SessionsConfig`: one row per delivered session), or None.
+    sessions: SessionsConfig | None = None
+    #: The ``system`` section (:class:`SystemConfig`: monthly system outcomes per locality), or None.
+    system: SystemConfig | None = None
 
     @property
     def children(self):
@@ -121,7 +187,8 @@ class CohortConfig:
 
     def input_files(self):
         """Every data file the config points at (for checksums in the manifest), per-timepoint files included."""
-        return [f for s in self.sections.values() for f in s.files]
+        return ([f for s in self.sections.values() for f in s.files]
+                + [f for s in (self.sessions, self.system) if s is not None for f in s.files])
 
 
 def _unknown(keys, allowed, where, path):
@@ -215,6 +282,11 @@ def _section(name, raw, path):
     if not isinstance(columns, dict):
         raise ConfigError("'columns' must map roles to column names", file=path, column=f"{name}.columns")
     _unknown(columns, COLUMN_ROLES, f"{name}.columns", path)
+    if "trained_on" in columns and name != "facilitators":
+        raise ConfigError(f"'{name}.columns.trained_on' names a training date, which is read from the facilitators "
+                          f"section only; move it to 'facilitators.columns' or remove it", file=path,
+                          column=f"{name}.columns.trained_on", expected="facilitators: {columns: {trained_on: "
+                                                                        "training_date}}")
     named = {}
     for role, column in columns.items():
         if not _scalar(column):
@@ -349,8 +421,6 @@ def re_fields(pattern):
     >>> re_fields("{timepoint}{item}"), re_fields("{item}_{timepoint"), re_fields("{item}_{time}_{item}")
     (['timepoint', 'item'], None, ['item', 'time', 'item'])
     """
-    import re
-
     fields = re.findall(r"\{([^{}]*)\}", pattern)
     if re.sub(r"\{[^{}]*\}", "", pattern).count("{") or re.sub(r"\{[^{}]*\}", "", pattern).count("}"):
         return None
@@ -461,8 +531,180 @@ def load_config(path):
     about = _about(raw.get("about"), path)
     _check_primary(analysis, sections, path)
     _check_comparison(analysis, sections, path)
+    sessions = _sessions(raw["sessions"], path.resolve()) if raw.get("sessions") is not None else None
+    system = _system(raw["system"], path.resolve()) if raw.get("system") is not None else None
     return CohortConfig(path=path.resolve(), name=str(raw.get("name") or path.stem), sections=sections,
-                        analysis=analysis, disclosure=disclosure, raw=raw, about=about)
+                        analysis=analysis, disclosure=disclosure, raw=raw, about=about, sessions=sessions,
+                        system=system)
+
+
+# ----------------------------------------------------------------------------- issue 13: sessions and system
+
+_SESSIONS_EXAMPLE = ("e.g. sessions: {file: sessions.csv, columns: {group: group_id, date: session_date}, "
+                     "fidelity: [core_1, core_2], planned_sessions: 6}")
+_SYSTEM_EXAMPLE = ("e.g. system: {file: system.csv, columns: {locality: area, month: month, measure: measure, "
+                   "count: count, denominator: children_open}, measures: {referrals_on: {label: Referrals to "
+                   "specialist services, lower_is: better}}}")
+
+
+def _plain_files(name, value, path):
+    """``file`` of a section without timepoints: one path or a list of paths, made absolute."""
+    listed = _as_list(value) if not isinstance(value, dict) else None
+    if not listed:
+        raise ConfigError(f"section '{name}' has no 'file'" if not value else
+                          f"'{name}.file' must be a path or a list of paths (a file per timepoint is for "
+                          f"questionnaires only)", file=path, column=f"{name}.file",
+                          expected="a path relative to the config, or a list of paths")
+    out = []
+    for entry in listed:
+        if not isinstance(entry, str) or not entry.strip():
+            raise ConfigError(f"'{name}.file' entries must be paths", file=path, column=f"{name}.file",
+                              expected=f"e.g. file: {name}.csv or file: [{name}_a.csv, {name}_b.xlsx]")
+        p = Path(entry)
+        out.append(p if p.is_absolute() else path.parent / p)
+    return out
+
+
+def _role_columns(name, value, roles, required, path, example):
+    """``<name>.columns``: known roles mapped to distinct column names, the required ones present."""
+    if not isinstance(value, dict):
+        raise ConfigError(f"'{name}.columns' must map roles to column names", file=path, column=f"{name}.columns",
+                          expected=example)
+    _unknown(value, roles, f"{name}.columns", path)
+    missing = [r for r in required if r not in value]
+    if missing:
+        raise ConfigError(f"'{name}.columns' does not name the {' and '.join(missing)} column"
+                          f"{'s' if len(missing) > 1 else ''}; the {name} section needs "
+                          f"{', '.join(required)}: add {', '.join(f'{r}: <column name>' for r in missing)}",
+                          file=path, column=f"{name}.columns.{missing[0]}", expected=example)
+    named = {}
+    for role, column in value.items():
+        if not _scalar(column):
+            raise ConfigError(f"'{name}.columns.{role}' must be a column name", file=path,
+                              column=f"{name}.columns.{role}", expected=example)
+        key = column_key(column)
+        if key in named:
+            raise ConfigError(f"roles '{named[key]}' and '{role}' both name the column '{column}'; each role needs "
+                              f"its own column", file=path, column=f"{name}.columns.{role}")
+        named[key] = role
+    return {str(k): str(v) for k, v in value.items()}
+
+
+def _sessions(raw, path):
+    """The ``sessions`` section, checked (see :class:`SessionsConfig`)."""
+    if not isinstance(raw, dict):
+        raise ConfigError("section 'sessions' must be a mapping with at least 'file' and 'columns'", file=path,
+                          column="sessions", expected=_SESSIONS_EXAMPLE)
+    _unknown(raw, SESSIONS_KEYS, "sessions", path)
+    files = _plain_files("sessions", raw.get("file"), path)
+    columns = _role_columns("sessions", raw.get("columns"), SESSIONS_ROLES, SESSIONS_REQUIRED, path,
+                            "e.g. columns: {group: group_id, facilitator: facilitator_id, site: site, date: "
+                            "session_date, session: session_number, attended: children_present}")
+    fidelity = raw.get("fidelity")
+    if fidelity is None:
+        fidelity = []
+    if not isinstance(fidelity, list) or not all(isinstance(c, str) and c.strip() for c in fidelity):
+        raise ConfigError("'sessions.fidelity' must be a list of column names (text), one per core component "
+                          "holding yes/no or 1/0", file=path, column="sessions.fidelity",
+                          expected="e.g. fidelity: [core_1, core_2, core_3, core_4]")
+    keys = [column_key(c) for c in fidelity]
+    if len(set(keys)) != len(keys):
+        raise ConfigError("'sessions.fidelity' lists a column twice; list each core component's column once",
+                          file=path, column="sessions.fidelity", expected="e.g. fidelity: [core_1, core_2]")
+    roles = {column_key(v): r for r, v in columns.items()}
+    clash = [c for c in fidelity if column_key(c) in roles]
+    if clash:
+        raise ConfigError(f"'sessions.fidelity' lists the column '{clash[0]}', which "
+                          f"'sessions.columns.{roles[column_key(clash[0])]}' names too; a fidelity column holds "
+                          f"only yes/no", file=path, column="sessions.fidelity")
+    planned = raw.get("planned_sessions")
+    if planned is not None:
+        planned = _whole_number(planned, 1, path, "sessions.planned_sessions",
+                                "e.g. planned_sessions: 6 (the sessions each group should deliver)")
+    return SessionsConfig(files=files, columns=columns, fidelity=[str(c) for c in fidelity],
+                          planned_sessions=planned)
+
+
+def _month(value):
+    """``value`` as a monthly :class:`pandas.Period` when it is written ``YYYY-MM``, else None.
+
+    Examples
+    --------
+    >>> _month("2025-09"), _month("2025-9"), _month("2025-13")
+    (Period('2025-09', 'M'), None, None)
+    """
+    if isinstance(value, str) and re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", value.strip()):
+        return pd.Period(value.strip(), freq="M")
+    return None
+
+
+def _system(raw, path):
+    """The ``system`` section, checked (see :class:`SystemConfig`)."""
+    if not isinstance(raw, dict):
+        raise ConfigError("section 'system' must be a mapping with at least 'file', 'columns' and 'measures'",
+                          file=path, column="system", expected=_SYSTEM_EXAMPLE)
+    _unknown(raw, SYSTEM_KEYS, "system", path)
+    files = _plain_files("system", raw.get("file"), path)
+    columns = _role_columns("system", raw.get("columns"), SYSTEM_ROLES, SYSTEM_ROLES, path,
+                            "e.g. columns: {locality: area, month: month, measure: measure, count: count, "
+                            "denominator: children_open}")
+    embedded = raw.get("embedded_from")
+    if embedded is None:
+        embedded = {}
+    example = "e.g. embedded_from: {Kent North: 2025-09, Camden: 2025-11}"
+    if not isinstance(embedded, dict):
+        raise ConfigError("'system.embedded_from' must map each locality to the month it embedded the programme",
+                          file=path, column="system.embedded_from", expected=example)
+    months, seen = {}, {}
+    for locality, month in embedded.items():
+        if not _scalar(locality):
+            raise ConfigError("'system.embedded_from' must be keyed by locality names", file=path,
+                              column="system.embedded_from", expected=example)
+        period = _month(month)
+        if period is None:
+            found = "a full date" if hasattr(month, "year") else repr(month)
+            raise ConfigError(f"the month of '{locality}' must be written YYYY-MM (year and month, e.g. 2025-09), "
+                              f"not {found}; write the first month that counts as embedded", file=path,
+                              column=f"system.embedded_from.{locality}", expected=example)
+        key = " ".join(str(locality).split()).casefold()
+        if key in seen:
+            raise ConfigError(f"'system.embedded_from' names the locality '{locality}' twice ('{seen[key]}'); "
+                              f"localities are compared ignoring case and spaces; keep one", file=path,
+                              column=f"system.embedded_from.{locality}", expected=example)
+        seen[key] = locality
+        months[" ".join(str(locality).split())] = period
+    measures = raw.get("measures")
+    example = "e.g. measures: {referrals_on: {label: Referrals to specialist services, lower_is: better}}"
+    if not isinstance(measures, dict) or not measures:
+        raise ConfigError("'system.measures' must map each measure (as the measure column writes it) to its "
+                          "label and whether lower is better or worse", file=path, column="system.measures",
+                          expected=example)
+    out, seen = {}, {}
+    for key, entry in measures.items():
+        where = f"system.measures.{key}"
+        if not _scalar(key):
+            raise ConfigError("'system.measures' must be keyed by measure names", file=path,
+                              column="system.measures", expected=example)
+        if not isinstance(entry, dict):
+            raise ConfigError(f"'{where}' must be a mapping with a label and lower_is", file=path, column=where,
+                              expected=example)
+        _unknown(entry, MEASURE_KEYS, where, path)
+        if not _scalar(entry.get("label")):
+            raise ConfigError(f"'{where}' has no label; add the words a reader sees, e.g. label: Referrals to "
+                              f"specialist services", file=path, column=f"{where}.label", expected=example)
+        lower = entry.get("lower_is")
+        if not isinstance(lower, str) or lower.strip().lower() not in LOWER_IS:
+            raise ConfigError(f"'{where}.lower_is' must be better or worse, not {lower!r}: say whether a fall in "
+                              f"this measure is good news", file=path, column=f"{where}.lower_is",
+                              expected="lower_is: better (e.g. escalations) or lower_is: worse")
+        folded = " ".join(str(key).split()).casefold()
+        if folded in seen:
+            raise ConfigError(f"'system.measures' names '{key}' and '{seen[folded]}', which the measure column "
+                              f"cannot tell apart (case and spaces are ignored); keep one", file=path,
+                              column=where)
+        seen[folded] = key
+        out[str(key)] = {"label": " ".join(str(entry["label"]).split()), "lower_is": lower.strip().lower()}
+    return SystemConfig(files=files, columns=columns, embedded_from=months, measures=out)
 
 
 def _about(raw, path):

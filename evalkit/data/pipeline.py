@@ -13,6 +13,7 @@ from .config import load_config
 from ..errors import ConfigError, DataError
 from .instruments import load_instrument, with_response
 from .io import FILE
+from .service import prepare_service_data
 from .validation import PROBLEM_COLUMNS
 
 
@@ -27,7 +28,9 @@ class Cohort:
     log : pandas.DataFrame
         The cleaning log of every section (``cleaning.LOG_COLUMNS``).
     summary : pandas.DataFrame
-        Rows in / kept / excluded per file and reason (``section`` column first).
+        Rows in / kept / excluded per file and reason (``section`` column first); the sections
+        ``sessions``, ``training`` (whose rows are facilitators, one per id) and ``system`` follow the
+        questionnaire sections when configured.
     problems : pandas.DataFrame
         Validation findings (``validation.PROBLEM_COLUMNS``).
     rows : pandas.DataFrame
@@ -46,6 +49,23 @@ class Cohort:
         header, item) of the columns matched by question text, ``unmatched``
         (file, header) of the columns dropped. Headers may be anything (a name):
         not for shared pages.
+    sessions : pandas.DataFrame or None
+        The ``sessions`` section (issue 13), one row per delivered session; None when the config has no
+        ``sessions``. Columns: ``group`` and ``facilitator`` (opaque codes ``G001``/``F001``..., the same
+        codes as the children's ``group`` and ``facilitator``: the children's are assigned first, names met
+        only in the sessions get the next ones; NaN where not given), ``site`` (text, most common spelling),
+        ``date`` (datetime64), ``session`` and ``attended`` (Int64), then one float column (1.0 delivered,
+        0.0 not, NaN missing) per column of ``sessions.fidelity``, named as the config names it. Rows
+        without a group or a date are excluded and logged (:func:`evalkit.data.service.clean_sessions`).
+    training : pandas.DataFrame or None
+        One row per facilitator with a training date (None unless ``facilitators.columns`` names
+        ``trained_on``): ``facilitator`` (the same opaque codes, keyed by the facilitator's id in the
+        facilitators' files), ``site``, ``trained_on`` (datetime64) and ``first_session`` (datetime64, NaT
+        when they delivered no session: their earliest ``date`` in ``sessions``).
+    system : pandas.DataFrame or None
+        The ``system`` section, one row per locality, month and measure: ``locality`` (text, as
+        ``system.embedded_from`` writes it where it names it), ``month`` (``period[M]``), ``measure`` (the
+        key of ``system.measures``), ``count`` (Int64, 0 or more), ``denominator`` (float above 0).
     warnings : list of str
         What a reader of the results must know first, as plain sentences that
         quote no value from a data file (safe to show on shared pages, as
@@ -66,6 +86,9 @@ class Cohort:
     notes: dict = field(default_factory=dict)
     warnings: list = field(default_factory=list)
     reading: dict = field(default_factory=dict)
+    sessions: pd.DataFrame | None = None
+    training: pd.DataFrame | None = None
+    system: pd.DataFrame | None = None
 
     @property
     def instrument_warnings(self):
@@ -136,6 +159,7 @@ def prepare_cohort(config):
     if not hasattr(config, "sections"):
         config = load_config(config)
     sections, logs, summaries, problems, rows, notes, warnings, reading = {}, [], [], [], [], {}, [], {}
+    codes = {"group": {}, "facilitator": {}}
     for name, scfg in config.sections.items():
         instrument = section_instrument(scfg, config)
         check_item_map(scfg, instrument, config.path)
@@ -152,6 +176,8 @@ def prepare_cohort(config):
         pairs = _pairs_problem(name, result["scores"])
         if pairs is not None:
             problems.append(pairs)
+        if name == "children":  # the codes every other file shares
+            codes.update({role: dict(m) for role, m in result["code_maps"].items()})
         summary, _ = accounting(result["rows"])
         summaries.append(summary.assign(section=name))
         logs.append(result["log"])
@@ -166,13 +192,25 @@ def prepare_cohort(config):
             measures=result["measures"], factors=result["factors"], not_collected=result["not_collected"],
             log=result["log"], files=[Path(p) for p in scfg.files], waves=result["waves"],
             waves_items=result["waves_items"])
+    service = prepare_service_data(config, codes)
+    if len(service.summary):
+        summaries.append(service.summary)
+        if len(service.log):
+            logs.append(service.log)
+        rows.append(service.rows)
+        notes.update(service.notes)
+        reading.update(service.reading)
+    problems.append(service.problems)
     summary = pd.concat(summaries, ignore_index=True)
+    counts = [c for c in summary.columns if c not in ("section", "file")]
+    summary[counts] = summary[counts].fillna(0).astype(np.int64)
     summary = summary[["section"] + [c for c in summary.columns if c != "section"]]
     log = pd.concat(logs, ignore_index=True)[LOG_COLUMNS]
     probs = [p for p in problems if len(p)]
     problems = pd.concat(probs, ignore_index=True)[PROBLEM_COLUMNS] if probs else pd.DataFrame(columns=PROBLEM_COLUMNS)
     return Cohort(config=config, sections=sections, log=log, summary=summary, problems=problems,
-                  rows=pd.concat(rows, ignore_index=True), notes=notes, warnings=warnings, reading=reading)
+                  rows=pd.concat(rows, ignore_index=True), notes=notes, warnings=warnings, reading=reading,
+                  sessions=service.sessions, training=service.training, system=service.system)
 
 
 def section_instrument(section_cfg, config):
