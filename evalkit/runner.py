@@ -20,7 +20,8 @@ from .errors import ConfigError, EvalkitError, NotebookError
 NOTEBOOK_DIR = Path(__file__).resolve().parents[1] / "notebooks"
 #: Report notebooks and the section each needs (None: always run).
 NOTEBOOKS = (("01_data_quality", None), ("02_child_outcomes", "children"),
-             ("03_facilitator_confidence", "facilitators"))
+             ("03_facilitator_confidence", "facilitators"), ("04_implementation", "sessions"),
+             ("05_system_outcomes", "system"))
 #: The notebook that takes longest; it starts first and the others run at a lower CPU priority,
 #: so that on a small machine the report finishes when this one does.
 LONGEST = "02_child_outcomes"
@@ -45,7 +46,15 @@ def _skip_slow_optional_imports():
 
 def _notebooks_for(cohort):
     """Names of the report notebooks this cohort's sections call for, in report order."""
-    return [name for name, needs in NOTEBOOKS if needs is None or needs in cohort.sections]
+    return [name for name, needs in NOTEBOOKS
+            if needs is None or needs in cohort.sections or _has_service(cohort, needs)]
+
+
+def _has_service(cohort, needs):
+    """Pages 04 and 05 (issue 13): delivery when sessions or training dates were read, system when system outcomes."""
+    if needs == "sessions":
+        return getattr(cohort, "sessions", None) is not None or getattr(cohort, "training", None) is not None
+    return needs == "system" and getattr(cohort, "system", None) is not None
 
 
 def _now():
@@ -530,7 +539,9 @@ def _record_final_path(path, final):
 
 
 _TITLES = {"01_data_quality": "Data quality", "02_child_outcomes": "Child outcomes",
-           "03_facilitator_confidence": "Facilitator knowledge, understanding and confidence"}
+           "03_facilitator_confidence": "Facilitator knowledge, understanding and confidence",
+           "04_implementation": "Delivery, fidelity and training that becomes practice",
+           "05_system_outcomes": "System outcomes over time"}
 
 
 #: The effect-size figure of notebook 02, taken into the Word summary (drawn once, by the notebook).

@@ -16,8 +16,9 @@ ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 
 
-def test_the_three_report_notebooks_exist():
-    assert [p.stem for p in NOTEBOOKS] == ["01_data_quality", "02_child_outcomes", "03_facilitator_confidence"]
+def test_the_report_notebooks_exist():
+    assert [p.stem for p in NOTEBOOKS] == ["01_data_quality", "02_child_outcomes", "03_facilitator_confidence",
+                                           "04_implementation", "05_system_outcomes"]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
@@ -117,7 +118,7 @@ def test_every_notebook_call_displays_and_gives_its_table_or_figure(sample, monk
         where = f"{notebook}: {source}"
         assert any(hasattr(shown, m) for m in ("_repr_html_", "_repr_markdown_", "_repr_png_",
                                                "_ipython_display_")), where
-        if source.startswith(("ek.title", "ek.main_points")):
+        if source.startswith(("ek.title", "ek.main_points", "ek.service_points")):
             continue  # text: a heading and warnings, the main points (owned by the page's maker)
         if isinstance(shown, ek.Table):
             assert isinstance(shown.data, pd.DataFrame) and len(shown.data), where

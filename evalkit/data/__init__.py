@@ -13,12 +13,27 @@ This wing imports neither :mod:`evalkit.stats` nor :mod:`evalkit.report`.
 - :mod:`~evalkit.data.cleaning`: cleaning rules, log and accounting; scoring;
 - :mod:`~evalkit.data.pipeline`: config -> cleaned, scored sections.
 """
-from .cleaning import accounting, action_counts, clean_section, read_section, score
-from .config import load_config
-from .instruments import load_instrument, parse_instrument
-from .io import read_table
-from .pipeline import prepare_cohort, write_cleaning_results
+import importlib
 
-__all__ = ["accounting", "action_counts", "clean_section", "load_config", "load_instrument",
-           "parse_instrument", "prepare_cohort", "read_section", "read_table", "score",
-           "write_cleaning_results"]
+#: Public name -> the module that defines it. Imported on first use (PEP 562), so that a report
+#: kernel, which only reads a config, does not import pandera and pydantic with the cleaning code.
+_WHERE = {
+    "accounting": "cleaning", "action_counts": "cleaning", "clean_section": "cleaning", "read_section": "cleaning",
+    "score": "cleaning", "load_config": "config", "load_instrument": "instruments", "parse_instrument": "instruments",
+    "read_table": "io", "prepare_cohort": "pipeline", "write_cleaning_results": "pipeline",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name):
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_WHERE))

@@ -6,7 +6,6 @@ import re
 
 import numpy as np
 import pandas as pd
-import pandera.pandas as pa
 
 from .instruments import normalise_label, timepoint_key
 from .io import _with_missing, text_codes
@@ -259,6 +258,14 @@ def _timepoint_causes(values):
     return [f"timepoint label not in the config's timepoints ({value_kind(v) or 'text'})" for v in values]
 
 
+def _pandera():
+    """``pandera.pandas``, imported when a schema is built: a report kernel unpickling a cohort (which
+    imports this module) then does not pay for importing pandera and pydantic."""
+    import pandera.pandas as pa
+
+    return pa
+
+
 def _column(check, *, name, error, required=True, describe=None):
     """A pandera column whose check applies ``check`` (distinct values -> booleans) via :func:`by_value`.
 
@@ -268,6 +275,7 @@ def _column(check, *, name, error, required=True, describe=None):
     value) too.
     """
     metadata = {"by_value": check, "describe": describe or (lambda values: [error] * len(values))}
+    pa = _pandera()
     return pa.Column(None, nullable=True, required=required, metadata=metadata, checks=pa.Check(
         lambda s: by_value(s, check).astype(bool), name=name, error=error, ignore_na=False))
 
@@ -318,7 +326,7 @@ def answer_schema(instrument, *, items, timepoint_labels, age=False):
     if age:
         columns["age"] = _column(_age_ok, name="plausible age", error="age is not a number from 3 to 25",
                                  required=False, describe=_age_causes)
-    return pa.DataFrameSchema(columns, strict=False, coerce=False)
+    return _pandera().DataFrameSchema(columns, strict=False, coerce=False)
 
 
 def _passes(series, check):
@@ -388,7 +396,7 @@ def validate_frame(frame, *, schema, section, file, row_column="_row"):
     try:
         schema.select_columns(failing).validate(sub, lazy=True, inplace=True)
         return pd.DataFrame(columns=PROBLEM_COLUMNS)
-    except pa.errors.SchemaErrors as err:
+    except _pandera().errors.SchemaErrors as err:
         cases = err.failure_cases
     cases = cases[cases["column"].notna() & cases["index"].notna()]
     rows = []

@@ -399,6 +399,10 @@ def analyse_cohort(cohort):
             min_cell=min_cell))
     if appraisals:
         results["evidence"] = _stack(appraisals)
+    # issue 13: delivery and fidelity, training that becomes practice, system outcomes (each when present)
+    from .service import service_results
+
+    results.update(service_results(cohort))
     return results
 
 

@@ -1225,8 +1225,6 @@ def moderators_table(data):
     the moderator tests of the table (``p_holm_family``), and says how many tests that is; the full
     technical table (F, df, partial eta squared, groups) is ``.technical``, shown collapsed.
     """
-    from ..stats.moderators import interaction_holm
-
     m = data.results.get("moderators")
     if m is None or m.empty:
         return Markdown("_No moderator analysis was possible (no factor with two groups large enough)._",
@@ -1234,6 +1232,8 @@ def moderators_table(data):
     record("moderator_interactions", m[m["source"] == "interaction"][["measure", "factor", "F", "df1", "df2", "p"]]
            .to_dict(orient="records"))
     if "p_holm_family" not in m.columns:  # a results table written before the family correction
+        from ..stats.moderators import interaction_holm  # only here: evalkit.stats imports scipy.stats
+
         m = m.assign(p_holm_family=interaction_holm(m))
     labels = _section(data, "children").labels
     tests = int(((m["source"] == "interaction") & m["p"].notna()).sum())
@@ -2743,3 +2743,11 @@ def dose_figure(data, section="children"):
                            f"confidence intervals beside a dashed line at zero, one panel for each of "
                            f"{len(sec.measures)} measures, with a dotted line where a full dose of {full_dose} "
                            f"sessions begins."))
+
+
+# ---------------------------------------------------------------------------- issue 13: delivery and system outcomes
+# The calls of pages 04 (delivery, fidelity, training that becomes practice) and 05 (system outcomes over time)
+# live in evalkit.report.service; they are named here so that the notebooks reach them as ek.<name>.
+from .service import (delivery_table, embedding_figure, embedding_table, fidelity_figure,  # noqa: E402
+                      fidelity_outcomes_table, flagged_groups_table, practice_table, service_points, system_caveat,
+                      system_figure, system_table)

@@ -35,7 +35,11 @@ def wilson_interval(successes, n, confidence=0.95):
 
 
 def _implementation_row(level, site, group, frame, *, fidelity, planned, reached):
-    delivered = int(frame["session"].nunique()) if "session" in frame else len(frame)
+    if "session" in frame:  # a session number given twice is one session; a row without a number is one more
+        numbers = pd.to_numeric(frame["session"], errors="coerce")
+        delivered = int(numbers.nunique() + numbers.isna().sum())
+    else:
+        delivered = len(frame)
     marks = frame[fidelity].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float) if fidelity else None
     pct = float(100 * np.nansum(marks) / np.sum(~np.isnan(marks))) if marks is not None and np.any(~np.isnan(marks)) \
         else np.nan

@@ -179,3 +179,66 @@ def _pooled_row(measure, modelled, confidence):
     row["note"] = f"pooled over {len(modelled)} localit{'y' if len(modelled) == 1 else 'ies'}: " + \
         ", ".join(name for name, _, _ in modelled)
     return row
+
+
+def fitted_rates(system, *, embedded_from, measures=None, min_months=MIN_MONTHS):
+    """Each month's observed rate beside the model's fitted rate and the pre-embedding trend carried forward.
+
+    Parameters
+    ----------
+    system, embedded_from, measures, min_months
+        As :func:`interrupted_time_series`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per locality, measure and month: ``locality``, ``measure``, ``month`` (``YYYY-MM``),
+        ``count``, ``denominator``, ``rate`` (per 1,000), ``after`` (bool), ``fitted`` (the segmented
+        model's rate, per 1,000) and ``projected`` (``exp(b0 + b1 t)`` per 1,000: the trend before the
+        embedding month carried on as if nothing had changed). ``fitted`` and ``projected`` are blank
+        where the locality has no model of its own.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> months = pd.period_range("2024-01", periods=24, freq="M").astype(str)
+    >>> count = [40 + (i % 3) if i < 12 else 30 + (i % 3) for i in range(24)]
+    >>> system = pd.DataFrame({"locality": "Kent North", "month": months, "measure": "referrals_on",
+    ...                        "count": count, "denominator": 1000})
+    >>> lines = fitted_rates(system, embedded_from={"Kent North": "2025-01"})
+    >>> lines.loc[[0, 23], ["month", "rate", "after"]].values.tolist()
+    [['2024-01', 40.0, False], ['2025-12', 32.0, True]]
+    >>> bool((lines["projected"] > lines["fitted"])[lines["after"]].all())
+    True
+    """
+    data = system.copy()
+    data["month_index"] = _month_index(data["month"])
+    data["count"] = pd.to_numeric(data["count"], errors="coerce").astype(float)
+    data["denominator"] = pd.to_numeric(data["denominator"], errors="coerce").astype(float)
+    measures = list(measures) if measures is not None else list(dict.fromkeys(data["measure"]))
+    starts = {str(k): int(_month_index([v])[0]) for k, v in (embedded_from or {}).items()}
+    parts = []
+    for m in measures:
+        for locality, frame in data[data["measure"] == m].groupby("locality", sort=False):
+            frame = frame.dropna(subset=["count", "denominator"]).sort_values("month_index")
+            frame = frame[frame["denominator"] > 0]
+            start = starts.get(str(locality))
+            out = pd.DataFrame({
+                "locality": str(locality), "measure": m,
+                "month": [f"{i // 12:04d}-{i % 12 + 1:02d}" for i in frame["month_index"]],
+                "count": frame["count"].to_numpy(), "denominator": frame["denominator"].to_numpy(),
+                "rate": PER * (frame["count"] / frame["denominator"]).to_numpy(),
+                "after": (frame["month_index"] >= start).to_numpy() if start is not None
+                else np.zeros(len(frame), bool),
+                "fitted": np.nan, "projected": np.nan})
+            n_after = int(out["after"].sum())
+            if start is not None and len(out) - n_after >= min_months and n_after >= min_months:
+                t, aft, t_after = _design(frame, start)
+                exog = np.column_stack([np.ones(t.size), t, aft, t_after])
+                fit = _fit(frame["count"].to_numpy(dtype=float), exog, np.log(frame["denominator"].to_numpy(float)))
+                b = np.asarray(fit.params)
+                out["fitted"] = PER * np.exp(exog @ b)
+                out["projected"] = PER * np.exp(b[0] + b[1] * t)
+            parts.append(out)
+    columns = ["locality", "measure", "month", "count", "denominator", "rate", "after", "fitted", "projected"]
+    return pd.concat(parts, ignore_index=True)[columns] if parts else pd.DataFrame(columns=columns)
