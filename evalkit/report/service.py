@@ -332,18 +332,19 @@ def trust_rows(data):
     if isinstance(impl, pd.DataFrame) and len(impl):
         cfg = _config_part(data.cohort, "sessions")
         k = len(getattr(cfg, "fidelity", None) or [])
-        text = (f"Fidelity is the share of the {k} core components recorded as delivered in each session; "
-                "the records are kept by the people who delivered the sessions, so it is self-reported and "
-                "tends to run high. An observed check of a sample of sessions would show how far to trust it.")
+        text = (f"Fidelity is the share of the {k} core components recorded as delivered in each session. Where "
+                "the facilitators who ran a session recorded it themselves, fidelity is self-reported, and "
+                "self-report tends to run high; an observed check of a sample of sessions would show how far to "
+                "trust it.")
         if isinstance(results.get("fidelity_outcomes"), pd.DataFrame):
             text += (" Children's change by their group's fidelity is exploratory: groups were not assigned "
                      "their fidelity, and groups that kept to the programme may differ in other ways.")
         out.append(("Delivery records", text))
     if isinstance(results.get("embedding"), pd.DataFrame) and len(results["embedding"]):
         out.append(("Training that becomes practice", (
-            "A trained facilitator counts as delivering when the sessions record shows a first session within 91 "
-            "(3 months) or 182 days (6 months) of training; sessions not recorded are not counted, so the "
-            "shares are a floor.")))
+            "A trained facilitator counts as delivering when the session records show a first session within 91 "
+            "days (3 months) or 182 days (6 months) of training; a session that was not recorded is not "
+            "counted, so the shares are a floor.")))
     its = results.get("system_its")
     if isinstance(its, pd.DataFrame) and len(its):
         out.append(("System outcomes over time", (

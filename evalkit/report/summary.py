@@ -198,7 +198,9 @@ def main_points(data, section=None):
     pandas.DataFrame
         Columns ``section``, ``kind`` (``"bottom line"``, ``"primary"``,
         ``"secondary"``, ``"measures"``), ``measures`` (the measure ids the point
-        covers, comma-separated) and ``sentence``. At most :data:`MAX_POINTS` rows.
+        covers, comma-separated) and ``sentence``. At most :data:`MAX_POINTS` rows on the outcomes; the
+        whole report's points then add one on delivery and training (``section`` ``delivery``) and one on
+        system outcomes (``system``) where the cohort has them (:func:`evalkit.report.service.points`).
 
     Notes
     -----
@@ -253,8 +255,14 @@ def main_points(data, section=None):
                            f"{possessive} scores{declared_note}: {_joined(text(r, lead=False)[1] for r in rows)}."))
     bottom = _bottom_line(data, verdicts, primary) if not section else None
     frame = pd.DataFrame(([("all", "bottom line", "", bottom)] if bottom else []) + points,
-                         columns=MAIN_POINT_COLUMNS)
-    return frame.head(MAX_POINTS).reset_index(drop=True)
+                         columns=MAIN_POINT_COLUMNS).head(MAX_POINTS)
+    if not section:  # issue 13: one point on delivery and training, one on system outcomes, after the outcomes
+        from .service import points as service_points
+
+        extra = service_points(data)
+        if len(extra):
+            frame = pd.concat([frame, extra[MAIN_POINT_COLUMNS]], ignore_index=True)
+    return frame.reset_index(drop=True)
 
 
 def _bottom_line(data, verdicts, primary):
@@ -497,6 +505,9 @@ def trust(data):
         questionnaire = f"The scoring keys of {names} are not marked as placeholders or examples." + questionnaire
     rows.append(("The questionnaire", questionnaire.strip()))
     rows.append(("How many tests", _tests_text(_tests(data), alpha)))
+    from .service import trust_rows  # issue 13: delivery records, training that becomes practice, system outcomes
+
+    rows.extend(trust_rows(data))
     rows.append(("Disclosure", (
         f"Counts from 1 to {data.min_cell - 1} are shown as '<{data.min_cell}', and a further count is hidden "
         f"('*') wherever a total would let a small one be worked out; groups of fewer than "
