@@ -95,10 +95,10 @@ def attrition_standard(overall, differential, *, boundary="cautious"):
 
 def _ols_arm(post, pre, arm, clusters):
     """post ~ pre + arm by statsmodels OLS: (coefficient, se, df, se_type)."""
-    import statsmodels.api as sm
+    from statsmodels.regression.linear_model import OLS  # not statsmodels.api, which imports tsa and graphics
 
     exog = np.column_stack([np.ones(post.size), pre, arm])
-    model = sm.OLS(post, exog)
+    model = OLS(post, exog)
     if clusters is None:
         fit = model.fit()
         return float(fit.params[2]), float(fit.bse[2]), float(fit.df_resid), "classical OLS"

@@ -112,12 +112,16 @@ def _fit(exog, endog, person, group, grouped):
 
     reml = _NestedREML(exog, endog, person, group if grouped else None)
     best = None
-    for start in ((1.0, 0.5), (0.3, 0.1)):  # two starts: the criterion can be flat near 0
+    for start in ((1.0, 0.5), (0.3, 0.1)):
         x0 = np.array(start if grouped else start[:1])
         res = optimize.minimize(reml.criterion, x0, method="L-BFGS-B", bounds=[(0, None)] * x0.size,
                                 options={"ftol": 1e-15, "gtol": 1e-10, "maxiter": 500})
         if best is None or res.fun < best.fun:
             best = res
+        # the second start is a safeguard where the criterion is flat near a zero variance: needed only
+        # when the first ends at (or near) the boundary or runs out of iterations
+        if best.status != 1 and np.all(np.abs(best.x) > 1e-3):
+            break
     lp = best.x[0] ** 2
     lg = best.x[1] ** 2 if grouped else 0.0
     beta, s2, xhx, _ = reml.parts(lp, lg)
