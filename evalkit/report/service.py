@@ -252,28 +252,35 @@ def _delivery_sentence(data, table):
 
 
 def _embedding_sentence(data, table):
-    overall = table[table["level"] == "overall"].iloc[0]
-    trained, k6, k3 = int(overall["trained"]), int(overall["delivering_6m"]), int(overall["delivering_3m"])
+    """The overall row of the embedding table in words, printing only what the page's table shows."""
+    idx = table.index[table["level"] == "overall"][0]
+    overall = table.loc[idx]
+    shown = _embedding_shown(data, table).loc[idx]
+    trained = int(overall["trained"])
     if trained == 0:
         return ""
     m = data.min_cell
-    if 0 < trained < m:
+    if not _is_number(shown["trained"]):
         return f"Fewer than {m} facilitators were trained, too few to say how many went on to deliver."
+
+    def said(key):
+        return _is_number(shown[f"d{key}"]) and _is_number(shown[f"n{key}"])
+
     text = f"Of {trained} trained facilitators, "
-    if _small(k6, trained, m):
-        text += (f"the number who delivered a first session within 6 months is not shown, because it or the "
-                 f"number who did not is below {m}.")
-        return text
+    if not said("6m"):
+        return text + (f"the number who delivered a first session within 6 months is not shown, because it would "
+                       f"give away a number below {m}.")
+    k6 = int(overall["delivering_6m"])
     text += (f"{k6} ({100 * k6 / trained:.0f}%, 95% CI {100 * overall['delivering_6m_ci_low']:.0f}% to "
              f"{100 * overall['delivering_6m_ci_high']:.0f}%) delivered a first session within 6 months of training")
-    if not _small(k3, trained, m):
+    if said("3m"):
+        k3 = int(overall["delivering_3m"])
         text += f", {k3} ({100 * k3 / trained:.0f}%) within 3 months"
     return text + "."
 
 
-def _small(k, n, min_cell):
-    """True when ``k`` of ``n`` would show a count (``k`` or ``n - k``) of 1 to ``min_cell - 1``."""
-    return 0 < k < min_cell or 0 < n - k < min_cell
+def _is_number(value):
+    return isinstance(value, (int, float, np.integer, np.floating)) and np.isfinite(value)
 
 
 def points(data, page=None):
@@ -312,14 +319,26 @@ def points(data, page=None):
                 rows.append(("system", "system", ",".join(dict.fromkeys(r["measure"] for r in chosen)),
                              text + " Without a comparison locality this shows a change in time, not its cause."))
         else:
-            for _, r in modelled.iterrows():
-                rows.append(("system", "system", r["measure"], _its_sentence(data, r)))
+            for m in dict.fromkeys(modelled["measure"]):
+                part = modelled[modelled["measure"] == m]
+                pooled = part[part["locality"] == "all"]
+                text = _its_sentence(data, pooled.iloc[0]) if len(pooled) else ""
+                local = part[part["locality"] != "all"]
+                if len(local):
+                    text += " By locality: " + "; ".join(
+                        f"{r['locality']} {_rr_words(r['level_change_rr'], r['level_ci_low'], r['level_ci_high'])} "
+                        f"(rate ratio {format_number(r['level_change_rr'])}, 95% CI {format_number(r['level_ci_low'])} "
+                        f"to {format_number(r['level_ci_high'])}"
+                        + (", could be chance)" if r["level_ci_low"] <= 1 <= r["level_ci_high"] else ")")
+                        for _, r in local.iterrows()) + "."
+                rows.append(("system", "system", m, text.strip()))
             short = its[its["note"].astype(str).str.contains("fewer than")]
-            for _, r in short.iterrows():
-                label, _ = _measure_label(data, r["measure"])
-                rows.append(("system", "withheld", r["measure"],
-                             f"{label} in {r['locality']}: too few months on one side of the embedding month "
-                             f"({int(r['months_before'])} before, {int(r['months_after'])} after) to model."))
+            if len(short):
+                places = list(dict.fromkeys(short["locality"]))
+                rows.append(("system", "withheld", ",".join(dict.fromkeys(short["measure"])),
+                             f"{_and(places)} had too few months on one side of the embedding month to model "
+                             f"(at least 6 before and 6 after are needed), so {'it is' if len(places) == 1 else 'they are'}"
+                             f" left out of the pooled estimate."))
     return pd.DataFrame(rows, columns=["section", "kind", "measures", "sentence"])
 
 
@@ -706,15 +725,15 @@ def system_table(data):
     shown = pd.DataFrame({
         "Measure": table["measure"].map(labels).to_numpy(),
         "Locality": table["locality"].replace("all", POOLED_WORDS).to_numpy(),
-        "Months before": [_shown_int(v) if pd.notna(v) else "" for v in table["months_before"]],
-        "Months after": [_shown_int(v) if pd.notna(v) else "" for v in table["months_after"]],
+        "Months before / after": [f"{int(b)} / {int(a)}" if pd.notna(b) and pd.notna(a) else ""
+                                  for b, a in zip(table["months_before"], table["months_after"])],
         "Rate before (per 1,000)": [format_number(v, 1) if np.isfinite(v) else "" for v in table["rate_before"]],
         "Rate after (per 1,000)": [format_number(v, 1) if np.isfinite(v) else "" for v in table["rate_after"]],
         "Step at embedding": [words(r) for _, r in table.iterrows()],
         "Rate ratio [95% CI]": [nb._interval(v, lo, hi, sign=False) for v, lo, hi in
                                 zip(rr, table["level_ci_low"], table["level_ci_high"])],
         "p": [nb._p(v) for v in pd.to_numeric(table["p_level"], errors="coerce")],
-        "Note": [("" if str(n).startswith("pooled over") else str(n)) for n in table["note"].fillna("")],
+        "Note": [_short_note(n) for n in table["note"].fillna("")],
     })
     technical = pd.DataFrame({
         "Measure": shown["Measure"], "Locality": shown["Locality"],
@@ -778,6 +797,18 @@ def system_figure(data):
                          alt=(f"Line charts of the monthly rate per 1,000 for {len(localities)} localities and "
                               f"{len(measures)} measures, each with the embedding month marked and the earlier trend "
                               f"projected forward."))
+
+
+def _short_note(note):
+    """A ``system_its`` note as the page's table says it."""
+    note = str(note)
+    if note.startswith("pooled over"):
+        return ""
+    if "fewer than" in note:
+        return "Not modelled: fewer than 6 months on one side"
+    if note.startswith("no embedding month"):
+        return "Not modelled: no embedding month"
+    return note
 
 
 def _panel_note(table, locality, measure):
