@@ -179,7 +179,7 @@ def _run_one(config, out, force, kernels, on_notebook, notebook_dir=None):
 
 
 def batch(configs, *, out_dir, jobs=None, shard_spec=None, force=False, progress=True, note=None,
-          notebook_dir=None):
+          notebook_dir=None, hartung_knapp=False):
     """Report many cohorts on a pool of warm kernels and write an index of them.
 
     Each cohort is cleaned and analysed in this process (the next cohort while the current one's
@@ -205,6 +205,9 @@ def batch(configs, *, out_dir, jobs=None, shard_spec=None, force=False, progress
         Called with a sentence for the user (e.g. a stale lock taken over).
     notebook_dir : path, optional
         Run these copies of the report notebooks (as ``evalkit report --notebook-dir``).
+    hartung_knapp : bool
+        Pool across cohorts with the Hartung-Knapp interval instead of the Wald z interval (see
+        :func:`pooled`).
 
     Returns
     -------
@@ -212,6 +215,8 @@ def batch(configs, *, out_dir, jobs=None, shard_spec=None, force=False, progress
         One row per cohort: ``cohort`` (its folder), ``config``, ``status``, ``exit_code``, ``n`` and
         ``headline_effect`` (of the headline measure, see :func:`_summary`), ``link``, ``error`` (the
         complete shareable message) and ``name`` (the config's cohort name, shown on the index).
+        ``out_dir/batch.csv`` holds this table, ``out_dir/pooled.csv`` the measures pooled across the
+        cohorts that succeeded (see :func:`pooled`), and ``out_dir/index.html`` both.
 
     Raises
     ------
@@ -235,14 +240,16 @@ def batch(configs, *, out_dir, jobs=None, shard_spec=None, force=False, progress
         raise _write_error(out_dir, exc) from exc
     try:
         return _batch(chosen, names, out_dir, jobs=jobs, shard_spec=shard_spec, force=force, progress=progress,
-                      notebook_dir=Path(notebook_dir).resolve() if notebook_dir else None)
+                      notebook_dir=Path(notebook_dir).resolve() if notebook_dir else None, note=note,
+                      hartung_knapp=hartung_knapp)
     except OSError as exc:
         raise _write_error(out_dir, exc) from exc
     finally:
         lock.unlink(missing_ok=True)
 
 
-def _batch(chosen, names, out_dir, *, jobs, shard_spec, force, progress, notebook_dir=None):
+def _batch(chosen, names, out_dir, *, jobs, shard_spec, force, progress, notebook_dir=None, note=None,
+           hartung_knapp=False):
     """Report the cohorts in this process: ``jobs`` warm kernels run every cohort's notebooks one after
     another (see :mod:`evalkit.kernels`), while one more thread cleans and analyses the next cohort."""
     import threading
@@ -295,12 +302,115 @@ def _batch(chosen, names, out_dir, *, jobs, shard_spec, force, progress, noteboo
     table = pd.DataFrame(rows, columns=["cohort", "config", "status", "exit_code", "n", "headline_effect", "link",
                                         "error", "name"]).sort_values("cohort", ignore_index=True)
     title = "Evaluation reports by cohort" + (f" (shard {shard_spec})" if shard_spec else "")
-    _replace(out_dir / "index.html", batch_index_html(table, title=title))
     from .data.pipeline import neutralise_formulas
+    from .report.render import pooled_section_html
 
+    pooled_table, cohort_rows, notes = pooled(table, out_dir, hartung_knapp=hartung_knapp)
+    for text in notes:
+        if note is not None:
+            note(f"pooled across cohorts: left out {text}")
+    section = None
+    if (table["status"] == "ok").sum() >= 2:
+        section = pooled_section_html(pooled_table, cohort_rows, notes=notes)
+    _replace(out_dir / "index.html", batch_index_html(table, title=title, pooled=section))
     # cohort names and error lines are text a spreadsheet could run (OWASP CSV injection)
     _replace(out_dir / "batch.csv", neutralise_formulas(table).to_csv(index=False, lineterminator="\n"))
+    _replace(out_dir / "pooled.csv", neutralise_formulas(pooled_table.drop(columns=["label"])).to_csv(
+        index=False, lineterminator="\n"))
     return table
+
+
+#: The results tables pooled across cohorts, and the section each holds.
+POOLED_TABLES = (("child_outcomes", "children"), ("facilitator_outcomes", "facilitators"))
+_NEEDED = ["measure", "n", "d_z", "mean_diff", "sd_diff"]
+
+
+def _outcome_rows(folder, min_group_n):
+    """``(rows, notes)``: a finished cohort's ``post-pre`` outcome rows that may be pooled, and why others may not.
+
+    A row whose n (matched pairs) is missing, not a number, or below ``min_group_n`` is left out: its
+    cohort's own pages withhold that result, so the pooled page does not use it either (never a guessed n).
+    """
+    rows, notes = [], []
+    for stem, section in POOLED_TABLES:
+        path = Path(folder) / "results" / f"{stem}.csv"
+        if not path.is_file():
+            continue
+        frame = pd.read_csv(path)
+        if "contrast" in frame.columns:
+            frame = frame[frame["contrast"] == "post-pre"]
+        missing = [c for c in _NEEDED if c not in frame.columns]
+        if missing:
+            notes.append(f"its {section}'s outcomes (results/{stem}.csv has no column {missing[0]})")
+            continue
+        n = pd.to_numeric(frame["n"], errors="coerce")
+        labels = frame["label"] if "label" in frame.columns else frame["measure"]
+        for (_, row), count, label in zip(frame.iterrows(), n, labels):
+            label = label if isinstance(label, str) and label.strip() else row["measure"]
+            if count != count:
+                notes.append(f"its {section}'s {label} (the number of matched pairs is not in its results)")
+            elif count < min_group_n:
+                notes.append(f"its {section}'s {label} (fewer than {min_group_n} matched pairs: withheld on its "
+                             f"own pages)")
+            elif not pd.notna(pd.to_numeric(pd.Series([row["d_z"]]), errors="coerce").iloc[0]):
+                notes.append(f"its {section}'s {label} (not tested in that cohort)")
+            else:
+                rows.append({**row.to_dict(), "n": count, "section": section, "label": label})
+    return rows, notes
+
+
+def pooled(table, out_dir, *, hartung_knapp=False):
+    """Pool each measure over the batch's successful cohorts (issue 13): ``(pooled, cohorts, notes)``.
+
+    Reads the ``post-pre`` rows of each successful cohort's ``results/child_outcomes.csv`` and
+    ``results/facilitator_outcomes.csv`` (the data team's tables, which keep the real n) and pools every
+    measure that two or more cohorts report with :func:`evalkit.stats.meta.pool_cohorts`
+    (DerSimonian-Laird random effects; Hartung-Knapp interval with ``hartung_knapp``).
+
+    Facilitators' measures are pooled too, in their own rows (``section`` = ``facilitators``): the
+    facilitators' change is the programme's training outcome and the same questionnaire is used at every
+    site, so whether it holds across sites is as much a commissioner's question as the children's. Measures
+    are pooled within their section, never a children's measure with a facilitators' one of the same name.
+
+    A cohort's result is left out, with a note, where its own pages withhold it: n (matched pairs) below
+    its ``analysis.min_group_n``, n missing or not a number, or d_z not tested. Nothing is guessed.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        :func:`batch`'s table (``cohort`` folder, ``name``, ``config``, ``status``).
+    out_dir : pathlib.Path
+        The batch's output folder.
+    hartung_knapp : bool
+
+    Returns
+    -------
+    tuple
+        ``pooled``: :data:`evalkit.stats.meta.POOLED_COLUMNS` plus ``section`` and ``label`` (``pooled.csv``
+        is this without ``label``: no id, no count but k, the number of cohorts); ``cohorts``: the rows of
+        :func:`evalkit.stats.meta.cohort_effects` with each cohort's ``name``, for the forest plots;
+        ``notes``: one phrase per result left out, naming the cohort.
+    """
+    from .stats.meta import POOLED_COLUMNS, cohort_effects, pool_cohorts
+
+    rows, notes = [], []
+    for record in table[table["status"] == "ok"].itertuples():
+        cfg = _cohort_config(record.config)
+        min_group_n = int(cfg.analysis["min_group_n"]) if cfg is not None else 10
+        found, why = _outcome_rows(Path(out_dir) / record.cohort, min_group_n)
+        rows += [{**row, "cohort": record.cohort} for row in found]
+        notes += [f"{record.name}: {text}" for text in why]
+    columns = ["cohort", "section", "measure", "label", "contrast", *_NEEDED[1:]]
+    outcomes = pd.DataFrame(rows, columns=list(dict.fromkeys(columns + [k for r in rows for k in r])))
+    result = pool_cohorts(outcomes, hartung_knapp=hartung_knapp)
+    labels = {(r["section"], r["measure"]): r["label"] for r in reversed(rows)}
+    result["label"] = [labels.get(key) for key in zip(result["section"], result["measure"])]
+    cohorts = cohort_effects(outcomes)
+    names = dict(zip(table["cohort"], table["name"]))
+    repeated = {name for name in names.values() if list(names.values()).count(name) > 1}
+    # two cohorts of the same name are told apart by their folders on the forest plots
+    cohorts["name"] = [f"{names[c]} ({c})" if names[c] in repeated else names[c] for c in cohorts["cohort"]]
+    return result[POOLED_COLUMNS + ["section", "label"]], cohorts, notes
 
 
 def _replace(path, text):

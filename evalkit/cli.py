@@ -33,7 +33,8 @@ def _batch(args):
     from .batch import batch
 
     table = batch(args.configs, out_dir=args.out, jobs=args.jobs, shard_spec=args.shard, force=args.force,
-                  note=lambda text: print(f"evalkit: note: {text}", file=sys.stderr), notebook_dir=args.notebook_dir)
+                  note=lambda text: print(f"evalkit: note: {text}", file=sys.stderr), notebook_dir=args.notebook_dir,
+                  hartung_knapp=args.hartung_knapp)
     failed = table[table["status"] != "ok"]
     for _, row in failed.iterrows():
         print(f"evalkit: cohort {row['cohort']} failed (exit {row['exit_code']}): {row['error']}", file=sys.stderr)
@@ -85,6 +86,8 @@ def build_parser():
     p.add_argument("--shard", default=None, help="i/n: run only every n-th cohort from the i-th (CI matrix)")
     p.add_argument("--force", action="store_true", help="overwrite folders holding other cohorts' reports")
     p.add_argument("--notebook-dir", default=None, help="run your own copies of the report notebooks")
+    p.add_argument("--hartung-knapp", action="store_true",
+                   help="pool across cohorts with the Hartung-Knapp interval (wider, safer with few cohorts)")
     p.set_defaults(func=_batch)
     p = sub.add_parser("share", help="check a report folder and zip only its shareable pages (what goes to a commissioner)")
     p.add_argument("dir", help="report folder (evalkit report --out)")

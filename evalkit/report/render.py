@@ -857,7 +857,153 @@ def _batch_error(record, min_cell):
     return _suppressed_counts(text, min_cell)
 
 
-def batch_index_html(rows, *, title="Evaluation reports by cohort", min_cell=5):
+#: Under the pooled table: how the cohorts were combined and how to read the table.
+_POOLED_NOTE = ("Pooled by a random-effects meta-analysis (DerSimonian\u2013Laird between-cohort variance "
+                "\u03c4\u00b2) of each cohort's before-and-after change (post \u2212 pre): d_z with variance "
+                "1/n + d_z\u00b2/(2n), and the mean change in scale points with variance SD of the changes\u00b2/n, "
+                "n being the cohort's matched pairs. {interval} I\u00b2 is the share of the variation between "
+                "cohorts beyond chance (Higgins et al. 2003: 25% low, 50% moderate, 75% high); Q and p (Q) test "
+                "whether the cohorts differ. The 95% prediction interval (t on k \u2212 2 degrees of freedom, Higgins, "
+                "Thompson & Spiegelhalter 2009) is where a new cohort like these would be expected to fall; it needs "
+                "3 or more cohorts. Size words follow Cohen (1988). The same numbers are in pooled.csv.")
+_POOLED_SECTIONS = {"children": "Children", "facilitators": "Facilitators"}
+
+
+def _figure_png(fig):
+    """A finished figure as a ``data:`` URI (the pages' Content-Security-Policy allows ``img-src data:`` only)."""
+    import base64
+    import io
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=fig.dpi, facecolor="white")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def pooled_section_html(pooled, cohorts=None, *, notes=()):
+    """The batch index's "Pooled across cohorts" section: plain sentences, the table, a forest plot per measure.
+
+    Parameters
+    ----------
+    pooled : pandas.DataFrame
+        :func:`evalkit.stats.meta.pool_cohorts` rows (``pooled.csv``), with ``section`` and, optionally,
+        ``label`` (the measure's name as the reports show it).
+    cohorts : pandas.DataFrame, optional
+        :func:`evalkit.stats.meta.cohort_effects` rows, with an optional ``name`` per cohort: one forest
+        plot (d_z, one row per cohort and the pooled diamond) per pooled measure.
+    notes : sequence of str
+        Why cohorts or measures were left out (shown under the table).
+
+    Returns
+    -------
+    str
+        ``<section id="pooled">`` HTML; figures are inline PNG ``data:`` URIs with text alternatives.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> pooled = pd.DataFrame([{"measure": "m", "effect": "d_z", "k": 2, "estimate": 0.5, "ci_low": 0.3,
+    ...     "ci_high": 0.7, "tau2": 0.0, "i2": 0.0, "q": 0.4, "q_p": 0.53, "prediction_low": float("nan"),
+    ...     "prediction_high": float("nan"), "method": "random effects, DerSimonian-Laird tau2, Wald z interval",
+    ...     "section": "children", "label": "Knowledge"}])
+    >>> html = pooled_section_html(pooled, notes=["north: left out"])
+    >>> "Across 2 cohorts, children's Knowledge scores rose" in html, "north: left out" in html
+    (True, True)
+    """
+    import matplotlib as mpl
+    import pandas as pd
+    from matplotlib.figure import Figure
+
+    from ._theme import THEME_RC
+    from .findings import format_number
+    from .forest import pooled_forest_plot, pooled_sentence
+
+    table = pd.DataFrame(pooled).copy()
+    if "section" not in table:
+        table["section"] = "children"
+    if "label" not in table:
+        table["label"] = table["measure"]
+    table["label"] = table["label"].where(table["label"].notna() & (table["label"].astype(str) != ""),
+                                          table["measure"])
+    parts = ['<section id="pooled">', "<h2>Pooled across cohorts</h2>"]
+    if table.empty:
+        parts.append('<p>No measure was reported by two or more of these cohorts, so nothing is pooled.</p>')
+    else:
+        keys = list(dict.fromkeys(zip(table["section"], table["measure"])))
+        k_max = int(table["k"].max())
+        parts.append(f"<p>Where two or more cohorts measured the same thing, their changes are combined here "
+                     f"(up to {k_max} cohorts), so that a commissioner can see the programme's effect across "
+                     f"sites and how much it varies between them.</p>")
+        sentences = []
+        for section, measure in keys:
+            rows = table[(table["section"] == section) & (table["measure"] == measure)].set_index("effect")
+            if "d_z" in rows.index:
+                sentences.append(pooled_sentence(rows.loc["d_z"], rows.loc["mean_change"] if "mean_change" in
+                                                 rows.index else None, label=rows["label"].iloc[0], section=section))
+        parts.append('<ul class="main-points">' + "".join(f"<li>{_html.escape(t, quote=False)}</li>" for t in sentences)
+                     + "</ul>")
+        header = [("Who", True), ("Measure", True), ("Effect", True), ("Cohorts (k)", False), ("Estimate", False),
+                  ("95% CI", False), ("\u03c4\u00b2", False), ("I\u00b2 (%)", False), ("Q", False), ("p (Q)", False),
+                  ("95% prediction interval", False)]
+        text = ' class="text"'
+        body = ["<table>", "<thead><tr>" + "".join(f"<th{text if t else ''}>{_html.escape(h)}</th>"
+                                                   for h, t in header) + "</tr></thead><tbody>"]
+        for _, row in table.iterrows():
+            pred = (f"{format_number(row['prediction_low'])} to {format_number(row['prediction_high'])}"
+                    if pd.notna(row["prediction_low"]) else None)
+            p = float(row["q_p"])
+            cells = [(_POOLED_SECTIONS.get(row["section"], row["section"]), True), (row["label"], True),
+                     ("d_z" if row["effect"] == "d_z" else "mean change", True), (int(row["k"]), False),
+                     (format_number(row["estimate"]), False),
+                     (f"{format_number(row['ci_low'])} to {format_number(row['ci_high'])}", False),
+                     (format_number(row["tau2"], 3), False), (f"{float(row['i2']):.0f}", False),
+                     (format_number(row["q"]), False),
+                     ("<0.001" if p < 0.001 else format_number(p, 3) if p == p else None, False), (pred, False)]
+            body.append("<tr>" + "".join(f"<td{text if t else ''}>{_text(v)}</td>" for v, t in cells) + "</tr>")
+        body.append("</tbody></table>")
+        parts.append("\n".join(body))
+        hk = table["method"].astype(str).str.contains("Hartung-Knapp").any()
+        interval = ("95% confidence intervals by Hartung\u2013Knapp (t on k \u2212 1 degrees of freedom with "
+                    "the weighted spread of the cohorts; the Wald z interval is the default)." if hk else
+                    "95% confidence intervals are Wald z intervals (evalkit batch --hartung-knapp gives the "
+                    "Hartung\u2013Knapp interval, wider and safer with few cohorts, instead).")
+        parts.append(f'<p class="note">{_html.escape(_POOLED_NOTE.format(interval=interval))}</p>')
+        if cohorts is not None and len(cohorts):
+            for section, measure in keys:
+                rows = table[(table["section"] == section) & (table["measure"] == measure)
+                             & (table["effect"] == "d_z")]
+                these = cohorts[(cohorts["section"].fillna("children") == section) & (cohorts["measure"] == measure)
+                                & (cohorts["effect"] == "d_z")] if "section" in cohorts else cohorts[
+                    (cohorts["measure"] == measure) & (cohorts["effect"] == "d_z")]
+                if rows.empty or these.empty:
+                    continue
+                row, label = rows.iloc[0], str(rows["label"].iloc[0])
+                with mpl.rc_context(THEME_RC):
+                    mpl.rcParams["text.parse_math"] = False  # labels come from configs: shown literally
+                    fig = Figure(figsize=(7.5, 1.6 + 0.42 * (len(these) + 2)), layout="constrained")
+                    ax = fig.subplots()
+                    who = _POOLED_SECTIONS.get(section, str(section))
+                    pooled_forest_plot(these, row, label=f"{who}: {label}", ax=ax)
+                    uri = _figure_png(fig)
+                names = these["name"] if "name" in these else these["cohort"]
+                whose = {"Children": "children's", "Facilitators": "facilitators'"}.get(who, f"{who}:")
+                alt = (f"Forest plot of {whose} {label}: d_z and 95% CI of each of {len(these)} cohorts "
+                       f"({', '.join(map(str, names))}) and the pooled d_z {format_number(row['estimate'])}, "
+                       f"95% CI {format_number(row['ci_low'])} to {format_number(row['ci_high'])}.")
+                parts.append(f'<figure><img src="{uri}" alt="{_html.escape(alt, quote=True)}">'
+                             f"<figcaption>{_html.escape(label, quote=False)} ({who.lower()}): each cohort's d_z "
+                             f"(square, its "
+                             f"size the cohort's weight in the pooling) with a 95% interval from its variance, and "
+                             f"the pooled estimate (blue diamond, its width the 95% CI"
+                             f"{'; dashed: the 95% prediction interval' if pd.notna(row['prediction_low']) else ''}"
+                             f").</figcaption></figure>")
+    if notes:
+        left_out = "; ".join(_html.escape(n, quote=False) for n in notes)
+        parts.append(f'<p class="note">Left out of the pooling: {left_out}.</p>')
+    parts.append("</section>")
+    return "\n".join(parts)
+
+
+def batch_index_html(rows, *, title="Evaluation reports by cohort", min_cell=5, pooled=None):
     """Build the offline page that lists many cohorts' reports.
 
     Parameters
@@ -877,6 +1023,8 @@ def batch_index_html(rows, *, title="Evaluation reports by cohort", min_cell=5):
         ``disclosure.min_cell``, raises it for that row. A smaller n shows as
         ``"<min_cell"``, in the headline effect too, and so does a count of 1 to
         ``min_cell - 1`` in the error ("all 3 rows were excluded").
+    pooled : str, optional
+        The "Pooled across cohorts" section (:func:`pooled_section_html`), placed after the table.
 
     Returns
     -------
@@ -927,4 +1075,6 @@ def batch_index_html(rows, *, title="Evaluation reports by cohort", min_cell=5):
         body.append("<tr>" + "".join(cells) + "</tr>")
     body.append("</tbody></table>")
     body.append(f'<p class="note">{_html.escape(_BATCH_NOTE)}</p>')
+    if pooled:
+        body.append(pooled)
     return _page(title, "\n".join(body))

@@ -84,38 +84,111 @@ def random_effects(estimates, variances, *, hartung_knapp=False, confidence=0.95
     return out
 
 
+#: Per-cohort rows behind each pooled row (for forest plots): see :func:`cohort_effects`.
+COHORT_EFFECT_COLUMNS = ["section", "measure", "effect", "cohort", "estimate", "variance", "ci_low", "ci_high",
+                         "weight_pct"]
+
+
+def _pooling_sets(outcomes):
+    """``(section, measure, effect, cohorts, estimates, variances)`` for each pooled row, in table order.
+
+    Only ``post-pre`` rows; a cohort enters an effect's pooling when its n (matched pairs) is above 1 and
+    its estimate and variance are finite with the variance above 0; an effect is pooled when two or more
+    cohorts enter it.
+    """
+    data = outcomes
+    if "contrast" in data:
+        data = data[data["contrast"].fillna("post-pre") == "post-pre"]
+    data = data.assign(section=data["section"] if "section" in data else None)
+    for (section, measure), frame in data.groupby(["section", "measure"], sort=False, dropna=False):
+        n = pd.to_numeric(frame["n"], errors="coerce").to_numpy(dtype=float)
+        d_z = pd.to_numeric(frame["d_z"], errors="coerce").to_numpy(dtype=float)
+        mean = pd.to_numeric(frame["mean_diff"], errors="coerce").to_numpy(dtype=float)
+        sd = pd.to_numeric(frame["sd_diff"], errors="coerce").to_numpy(dtype=float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            effects = {"d_z": (d_z, d_z_variance(d_z, n)), "mean_change": (mean, sd ** 2 / n)}
+        for effect, (y, v) in effects.items():
+            keep = (n > 1) & np.isfinite(y) & np.isfinite(v) & (v > 0)
+            cohorts = frame["cohort"].to_numpy()[keep]
+            if len(set(cohorts)) < 2:
+                continue
+            yield section, measure, effect, cohorts, y[keep], v[keep]
+
+
 def pool_cohorts(outcomes, *, hartung_knapp=False, confidence=0.95):
     """Pool the ``post-pre`` d_z and mean change of each measure over the cohorts that report it.
 
     Parameters
     ----------
     outcomes : pandas.DataFrame
-        Rows of the cohorts' ``child_outcomes.csv``: ``cohort``, ``measure``, ``n``, ``d_z``,
-        ``mean_diff``, ``sd_diff`` and optionally ``contrast`` (only ``post-pre`` rows are pooled).
+        Rows of the cohorts' ``child_outcomes.csv`` (and ``facilitator_outcomes.csv``): ``cohort``,
+        ``measure``, ``n`` (matched pairs), ``d_z``, ``mean_diff``, ``sd_diff``, optionally ``contrast``
+        (only ``post-pre`` rows are pooled) and ``section`` (measures are pooled within their section:
+        the same measure name in two sections is two measures).
     hartung_knapp : bool
+        Hartung-Knapp interval instead of the Wald z interval (see :func:`random_effects`).
     confidence : float
 
     Returns
     -------
     pandas.DataFrame
-        Columns ``POOLED_COLUMNS``, two rows (``effect`` = ``d_z`` and ``mean_change``) per measure
-        present, with a finite value, in two or more cohorts. var(d_z) = 1/n + d_z^2/(2n);
-        var(mean change) = sd_diff^2 / n.
+        Columns ``POOLED_COLUMNS`` (plus ``section`` when the input has it): two rows (``effect`` =
+        ``d_z`` and ``mean_change``) per measure with a finite estimate and a positive variance in two or
+        more cohorts; ``k`` is the number of cohorts pooled.
+
+    Notes
+    -----
+    var(d_z) = 1/n + d_z^2/(2n) (:func:`d_z_variance`); var(mean change) = sd_diff^2 / n; each effect is
+    pooled by :func:`random_effects` (DerSimonian-Laird).
+
+    Examples
+    --------
+    >>> outcomes = pd.DataFrame({"cohort": ["a", "b", "c"], "measure": "m", "n": [40, 85, 26],
+    ...                          "d_z": [0.42, 0.61, 0.28], "mean_diff": [0.2, 0.3, 0.1], "sd_diff": [0.5, 0.6, 0.4]})
+    >>> pooled = pool_cohorts(outcomes)
+    >>> pooled[["effect", "k"]].values.tolist(), round(float(pooled["estimate"].iloc[0]), 3)
+    ([['d_z', 3], ['mean_change', 3]], 0.487)
     """
-    data = outcomes
-    if "contrast" in data:
-        data = data[data["contrast"].fillna("post-pre") == "post-pre"]
     rows = []
-    for measure, frame in data.groupby("measure", sort=False):
-        frame = frame[(frame["n"] > 1) & np.isfinite(frame["d_z"].astype(float))]
-        if frame["cohort"].nunique() < 2:
-            continue
-        n = frame["n"].to_numpy(dtype=float)
-        effects = {"d_z": (frame["d_z"].to_numpy(dtype=float), d_z_variance(frame["d_z"].to_numpy(dtype=float), n)),
-                   "mean_change": (frame["mean_diff"].to_numpy(dtype=float),
-                                   frame["sd_diff"].to_numpy(dtype=float) ** 2 / n)}
-        for effect, (y, v) in effects.items():
-            res = random_effects(y, v, hartung_knapp=hartung_knapp, confidence=confidence)
-            res.pop("se")
-            rows.append({"measure": measure, "effect": effect, **res})
-    return pd.DataFrame(rows, columns=POOLED_COLUMNS)
+    for section, measure, effect, _, y, v in _pooling_sets(outcomes):
+        res = random_effects(y, v, hartung_knapp=hartung_knapp, confidence=confidence)
+        res.pop("se")
+        rows.append({"measure": measure, "effect": effect, **res, "section": section})
+    columns = POOLED_COLUMNS + (["section"] if "section" in outcomes else [])
+    return pd.DataFrame(rows, columns=columns)
+
+
+def cohort_effects(outcomes, *, confidence=0.95):
+    """Each cohort's estimate behind :func:`pool_cohorts`, with its interval and random-effects weight.
+
+    Parameters
+    ----------
+    outcomes : pandas.DataFrame
+        As :func:`pool_cohorts`.
+    confidence : float
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``COHORT_EFFECT_COLUMNS``: one row per cohort entering each pooled row; ``variance`` is the
+        within-cohort variance pooled, ``ci_low``/``ci_high`` the Wald interval ``estimate -/+ z sqrt(variance)``
+        (what a forest plot of the pooling shows; the cohort's own report gives its exact t interval), and
+        ``weight_pct`` its share of the random-effects weights ``1 / (variance + tau2)``, in percent.
+
+    Examples
+    --------
+    >>> outcomes = pd.DataFrame({"cohort": ["a", "b"], "measure": "m", "n": [40, 40], "d_z": [0.4, 0.4],
+    ...                          "mean_diff": [0.2, 0.2], "sd_diff": [0.5, 0.5]})
+    >>> cohort_effects(outcomes)["weight_pct"].tolist()
+    [50.0, 50.0, 50.0, 50.0]
+    """
+    z = stats.norm.ppf(0.5 + confidence / 2)
+    rows = []
+    for section, measure, effect, cohorts, y, v in _pooling_sets(outcomes):
+        tau2 = random_effects(y, v)["tau2"]
+        w = 1 / (v + tau2)
+        for cohort, yi, vi, wi in zip(cohorts, y, v, 100 * w / w.sum()):
+            rows.append({"section": section, "measure": measure, "effect": effect, "cohort": cohort,
+                         "estimate": yi, "variance": vi, "ci_low": yi - z * np.sqrt(vi),
+                         "ci_high": yi + z * np.sqrt(vi), "weight_pct": wi})
+    return pd.DataFrame(rows, columns=COHORT_EFFECT_COLUMNS)
