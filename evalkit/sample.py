@@ -17,6 +17,7 @@ ids ``F001``..., and the free-text ``notes`` column holds stock phrases.
 from __future__ import annotations
 
 import argparse
+import calendar
 import io
 import json
 import re
@@ -246,12 +247,23 @@ def write_sample(out_dir, *, n_children=300, n_facilitators=60, seed=2026, messy
         newline = "\r\n" if messy and encoding == "cp1252" else "\n"
         part.to_csv(out / name, index=False, encoding=encoding, lineterminator=newline)
         files[name] = encoding + (" (CRLF line endings)" if newline == "\r\n" else "")
+    delivery = {}
+    if design == "full":  # issue 13: sessions delivered, training dates and system outcomes
+        sessions, training, system, delivery = _delivery(kids, list(dict.fromkeys(fac["facilitator_id"])), seed,
+                                                         messy)
+        by_id = training.set_index("facilitator_id")
+        for k, column in enumerate(TRAINING_COLUMNS):
+            fac.insert(2 + k, column, fac["facilitator_id"].map(by_id[column]))
     fac.to_csv(out / "facilitators.csv", index=False, encoding="utf-8", lineterminator="\n")
     files["facilitators.csv"] = "utf-8"
+    if delivery:
+        sessions.to_csv(out / "sessions.csv", index=False, encoding="utf-8", lineterminator="\n")
+        system.to_csv(out / "system.csv", index=False, encoding="utf-8", lineterminator="\n")
+        files["sessions.csv"] = files["system.csv"] = "utf-8"
     (out / "cohort.yml").write_text(_cohort_yml(list(site_files.values()), design), encoding="utf-8")
 
     record = {"seed": seed, "messy": messy, **({"design": design} if design != "full" else {}), "files": files,
-              "children": kid_record, "facilitators": fac_record}
+              "children": kid_record, "facilitators": fac_record, **delivery}
     (out / "planted.json").write_text(json.dumps(record, indent=1, ensure_ascii=False) + "\n",
                                       encoding="utf-8")
     (out / "PLANTED.md").write_text(_planted_markdown(record), encoding="utf-8")
@@ -867,6 +879,12 @@ def _cohort_yml(child_files, design="full"):
         child_follow_up=", follow_up: [follow-up, 6 months]" if full else "",
         follow_up_note="; follow_up optional" if full else "",
         facilitator_follow_up=", follow_up: [follow-up]" if full else "",
+        training_columns=", trained_on: training_date, site: site" if full else "",
+        delivery=_DELIVERY_YML.format(
+            planned=PLANNED_SESSIONS, fidelity=", ".join(FIDELITY_COLUMNS),
+            embedded=", ".join(f"{k}: {v}" for k, v in EMBEDDED_FROM.items()),
+            measures="".join(f"    {k}: {{label: \"{label}\", lower_is: better}}\n"
+                             for k, (label, _) in SYSTEM_MEASURES.items())) if full else "",
         design_analysis=("  comparison: {intervention: [healing together], comparison: [waiting list]}   "
                          "# levels of the arm column\n"
                          "  full_dose: 5          # sessions attended that count as a full dose\n") if full else "")
@@ -887,15 +905,30 @@ children:
 facilitators:
   file: facilitators.csv
   instrument: facilitator_tip
-  columns: {{id: facilitator_id, timepoint: timepoint}}
+  columns: {{id: facilitator_id, timepoint: timepoint{training_columns}}}
   timepoints: {{pre: [pre], post: [post]{facilitator_follow_up}}}
-analysis:
+{delivery}analysis:
   alpha: 0.05
   age_bands: [5, 11, 17]
   min_group_n: 10
   primary: [differentiating, verbal_sharing, not_hiding]   # pre-declared primary measures; the others are secondary
 {design_analysis}disclosure: {{min_cell: 5}}
 """
+
+
+_DELIVERY_YML = """\
+sessions:            # one row per delivered session (issue 13)
+  file: sessions.csv
+  columns: {{group: group_id, facilitator: facilitator_id, site: site, date: session_date,
+            session: session_number, attended: children_present}}
+  fidelity: [{fidelity}]   # yes/no (1/0): core components delivered
+  planned_sessions: {planned}
+system:              # system outcomes: one row per locality, month and measure
+  file: system.csv
+  columns: {{locality: area, month: month, measure: measure, count: count, denominator: children_open}}
+  embedded_from: {{{embedded}}}   # the month each locality embedded the programme
+  measures:
+{measures}"""
 
 
 _EXPLAIN = {
@@ -960,7 +993,58 @@ def _planted_markdown(record):
                   "at post than at pre (a birthday during the programme); this is not a problem."]
     if "design" in kids:
         lines += _design_markdown(kids["design"], record["facilitators"])
+    if "sessions" in record:
+        lines += _delivery_markdown(record)
     return "\n".join(lines) + "\n"
+
+
+def _delivery_markdown(record):
+    """What ``sessions.csv``, the training dates and ``system.csv`` plant (issue 13), with their numbers."""
+    ses, tra, sysm = record["sessions"], record["training"], record["system"]
+    units = ses["units"]
+    short = ", ".join(f"{g['group']} ({g['sessions']})" for g in ses["short_groups"])
+    low = ", ".join(f"{g['group']} ({g['fidelity_pct']:.0f}%)" for g in ses["low_fidelity_groups"])
+    rows = []
+    for level, v in tra["by_site"].items():
+        median = v["median_days_to_first_session"]
+        rows.append(f"| {level} | {v['trained']} | {v['delivering_3m']} | {v['delivering_6m']} | {v['never']} | "
+                    f"{'' if median is None else f'{median:g}'} |")
+    lever = sysm["level_change"]
+    before_after = "; ".join(f"{loc}: {b} before, {a} after" for loc, (b, a) in sysm["months_before_after"].items())
+    lines = [
+        "", "## Delivery, training and system outcomes (issue 13)", "",
+        f"- **Sessions** (`sessions.csv`, {ses['n_sessions']} sessions from {ses['date_range'][0]} to "
+        f"{ses['date_range'][1]}): the {units['group']} children's groups, {units['one-to-one']} one-to-one "
+        f"deliveries (one per child, named '1:1 <facilitator> <n>', a child present at as many sessions as "
+        f"`sessions_attended` says) and {units['extra']} groups of facilitators whose children are not in the "
+        f"questionnaires. {ses['planned_sessions']} sessions are planned; groups delivering fewer: {short}. Core "
+        f"components ({', '.join(ses['fidelity'])}) are mostly delivered ({ses['fidelity_pct']:.1f}% overall); "
+        f"groups planted under 80% fidelity: {low}.",
+        f"- **Training** (`training_date` and `site` in `facilitators.csv`): most facilitators trained at Site A "
+        f"and Site B first deliver within 3 months, some within 6; at {tra['not_embedding_site']} most trained "
+        f"facilitators never deliver (training without embedding).",
+        "",
+        "| site | trained | delivering within 91 days | within 182 days | never | median days to first session |",
+        "| --- | --- | --- | --- | --- | --- |",
+        *rows,
+        "",
+        f"- **System outcomes** (`system.csv`): {', '.join(sysm['localities'])}, monthly from {sysm['months'][0]} "
+        f"to {sysm['months'][1]}; counts are Poisson on the children open (`children_open`), with a trend and a "
+        f"seasonal wobble (log rate {', '.join(f'{v:+g} in {k}' for k, v in sysm['seasonal_log_rate'].items())}"
+        f"). Embedded from "
+        f"{', '.join(f'{k} {v}' for k, v in sysm['embedded_from'].items())} ({before_after}). Planted: a level "
+        f"drop of rate ratio {lever['rate_ratio']:g} in {lever['measure']} in {lever['locality']} at its "
+        f"embedding month; no other change. {sysm['too_few_months']} has fewer than 6 months after embedding: "
+        f"a note and no model.",
+    ]
+    if "planted" in ses:
+        lines += ["", "Messy values: " + "; ".join(
+            f"{part} {key.replace('_', ' ')}: {n}" for part, sec in (("sessions", ses), ("training", tra),
+                                                                    ("system", sysm))
+            for key, n in (sec["planted"].get("counts") or {k: len(v) for k, v in sec["planted"].items()
+                                                           if isinstance(v, list)}).items())
+            + " (rows in planted.json)."]
+    return lines
 
 
 def _design_markdown(design, facilitators):
@@ -989,6 +1073,378 @@ def _design_markdown(design, facilitators):
         f"after training (`follow-up`): knowledge and understanding mostly hold, confidence keeps only about a "
         f"third of its gain (training that does not last).",
     ]
+
+
+# ----------------------------------------------------------------------------- delivery, training, system (issue 13)
+
+#: The sessions each group should deliver (``sessions.planned_sessions``) and the core-component columns.
+PLANNED_SESSIONS = 6
+FIDELITY_COLUMNS = ("core_1", "core_2", "core_3", "core_4")
+SESSION_COLUMNS = ("group_id", "facilitator_id", "site", "session_date", "session_number", "children_present",
+                   *FIDELITY_COLUMNS)
+#: Columns the full design adds to ``facilitators.csv`` after ``timepoint``.
+TRAINING_COLUMNS = ("training_date", "site")
+#: The site where training does not become practice: most facilitators trained there never deliver.
+NOT_EMBEDDING_SITE = "Site C"
+#: Localities of ``system.csv`` and the month each embedded the programme (Medway too late for a model).
+LOCALITIES = ("Kent North", "Camden", "Medway")
+EMBEDDED_FROM = {"Kent North": "2025-09", "Camden": "2025-11", "Medway": "2026-02"}
+SYSTEM_START, SYSTEM_MONTHS = "2024-07", 24
+#: Measure key -> (label, base rate per 1,000 children open per month).
+SYSTEM_MEASURES = {"referrals_on": ("Referrals to specialist services", 24.0),
+                   "escalations": ("Escalations to children's social care", 7.0)}
+#: The planted level change (rate ratio at the embedding month); every other locality and measure has none.
+LEVEL_CHANGE = {"locality": "Kent North", "measure": "referrals_on", "rate_ratio": 0.75}
+_CHILDREN_OPEN = {"Kent North": 5200, "Camden": 3600, "Medway": 1800}
+_TREND = {"Kent North": 0.004, "Camden": 0.0, "Medway": -0.003}  # log rate per month, before and after
+#: The system outcomes' own random stream (``SeedSequence([seed, 6])``): with seed 2026 its draws recover the
+#: planted level change within its interval and the null changes without a spurious one (tests check both).
+_SYSTEM_STREAM = 6
+#: The seasonal wobble: log-rate dips in the school summer holiday and at Christmas (month number -> change).
+_SEASON = {8: -0.15, 12: -0.08}
+_COHORT_START, _LAST_START = pd.Timestamp("2025-09-08"), pd.Timestamp("2026-05-25")
+_TRAINING_EVENTS = pd.to_datetime(["2025-07-21", "2025-09-01", "2025-10-13", "2025-12-01", "2026-01-19"])
+#: Share of trained facilitators delivering a first session within 3 months, within 6 months, or never, for
+#: facilitators who run none of the children's groups or one-to-ones (those all deliver: within 3 or 6 months).
+_DELIVERY_P = {"Site A": (0.75, 0.15, 0.10), "Site B": (0.70, 0.15, 0.15), "Site C": (0.15, 0.15, 0.70)}
+_DELIVERY_P_KIDS = {"Site A": (0.85, 0.15), "Site B": (0.85, 0.15), "Site C": (0.35, 0.65)}
+_EXTRA_SITE_P = (0.3, 0.3, 0.4)
+_FIDELITY_P, _FIDELITY_FLOOR, _LOW_FIDELITY = 0.97, 0.85, 0.35
+_N_SHORT, _N_LOW = 3, 3
+_ATTEND_P = 0.8  # children present at a session of a group whose children are not in the questionnaires
+
+
+def _delivery(kids, facilitator_ids, seed, messy):
+    """Sessions delivered, training dates and system outcomes of the full design (issue 13).
+
+    Drawn from their own random stream, so every child and facilitator value stays what it was. The
+    children's groups (and one-to-one deliveries, one per child) are delivered by the facilitators the
+    children's files name; facilitators who are in no child's row deliver groups of their own (whose
+    children are not in the questionnaires) or never deliver.
+
+    Returns
+    -------
+    sessions : pandas.DataFrame
+        ``sessions.csv`` (columns :data:`SESSION_COLUMNS`), messy values planted when ``messy``.
+    training : pandas.DataFrame
+        Per facilitator id: ``training_date`` (text as written) and ``site``.
+    system : pandas.DataFrame
+        ``system.csv``: ``area, month, measure, count, children_open``.
+    record : dict
+        ``sessions``, ``training`` and ``system`` entries of ``planted.json``.
+    """
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 3]))
+    units, fac_site, with_kids = _delivery_units(kids, rng)
+    facs = list(dict.fromkeys([*facilitator_ids, *sorted(fac_site)]))
+    for f in facs:
+        if f not in fac_site:
+            fac_site[f] = SITES[rng.choice(3, p=_EXTRA_SITE_P)]
+    # training date and delay to the first session
+    trained, first, category = {}, {}, {}
+    for f in facs:
+        site = fac_site[f]
+        if f in with_kids:
+            category[f] = ("3m", "6m")[rng.choice(2, p=_DELIVERY_P_KIDS[site])]
+        else:
+            category[f] = ("3m", "6m", "never")[rng.choice(3, p=_DELIVERY_P[site])]
+        trained[f] = _TRAINING_EVENTS[rng.integers(len(_TRAINING_EVENTS))]
+        if category[f] == "never":
+            continue
+        low = max(14, (_COHORT_START - trained[f]).days) if category[f] == "3m" else 92
+        high = 91 if category[f] == "3m" else min(182, (_LAST_START - trained[f]).days)
+        first[f] = trained[f] + pd.Timedelta(days=int(rng.integers(low, high + 1)))
+    # groups of their own for delivering facilitators who run none of the children's
+    letters = {s: s[-1] for s in SITES}
+    taken = {s: max([int(u["name"].split(letters[s])[-1]) for u in units
+                     if u["kind"] == "group" and u["site"] == s] or [0]) for s in SITES}
+    for f in facs:
+        if f in with_kids or f not in first:
+            continue
+        for _ in range(int(rng.integers(1, 3))):
+            taken[fac_site[f]] += 1
+            units.append({"name": f"Group {letters[fac_site[f]]}{taken[fac_site[f]]}", "kind": "extra",
+                          "site": fac_site[f], "facilitator": f, "size": int(rng.integers(4, 9)), "attended": None})
+    groups = [u for u in units if u["kind"] == "group"]
+    short = {groups[k]["name"] for k in rng.choice(len(groups), size=min(_N_SHORT, len(groups)), replace=False)}
+    rest = [u for u in groups if u["name"] not in short]
+    low = {rest[k]["name"] for k in rng.choice(len(rest), size=min(_N_LOW, len(rest)), replace=False)}
+    rows = []
+    for f in facs:
+        start = first.get(f)
+        for u in (u for u in units if u["facilitator"] == f):
+            start = min(start, _LAST_START)
+            n = int(rng.integers(4, 6)) if u["name"] in short else PLANNED_SESSIONS
+            rows += _unit_sessions(u, start, n, u["name"] in low, rng)
+            start = start + pd.Timedelta(days=int(rng.integers(7, 43)))
+    sessions = pd.DataFrame(rows).sort_values(["session_date", "group_id", "session_number"], kind="stable")
+    sessions = sessions.reset_index(drop=True)
+    listed = [f for f in facs if f in set(facilitator_ids)]  # training dates are in facilitators.csv only
+    record = {"sessions": _sessions_record(sessions, units, short, low),
+              "training": _training_record(listed, fac_site, trained, sessions, category)}
+    training = pd.DataFrame({"facilitator_id": listed,
+                             "training_date": [trained[f].strftime("%Y-%m-%d") for f in listed],
+                             "site": [fac_site[f] for f in listed]})
+    system, record["system"] = _system(np.random.default_rng(np.random.SeedSequence([seed, _SYSTEM_STREAM])))
+    first_clean = sessions_first(sessions)
+    if messy:
+        sessions, record["sessions"]["planted"] = _mess_sessions(sessions, rng)
+        training, record["training"]["planted"] = _mess_training(training, category, fac_site, rng)
+        system, record["system"]["planted"] = _mess_system(system, rng)
+        record["training"]["trained"] = record["training"]["n"] - sum(
+            len(v) for k, v in record["training"]["planted"].items() if k != "day_first")
+        _training_truth(record["training"], listed, fac_site, trained, first_clean, training)
+    for part in ("sessions", "system"):
+        record[part]["n_rows"] = len(sessions if part == "sessions" else system)
+    return sessions, training, system, record
+
+
+def _delivery_units(kids, rng):
+    """The children's groups and one-to-one deliveries: name, site, facilitator and each child's sessions."""
+    rows = kids[kids["arm"] == ARM_LABELS["intervention"]].copy()
+    rows["child"] = rows["child_id"].str.strip().str.upper()
+    person = rows.drop_duplicates("child").set_index("child")
+    units, fac_site, with_kids = [], {}, set()
+    for name, part in person[person["group_id"].notna()].groupby("group_id", sort=False):
+        f = part["facilitator_id"].iloc[0]
+        units.append({"name": name, "kind": "group", "site": part["site"].iloc[0], "facilitator": f,
+                      "size": len(part), "attended": part["sessions_attended"].astype(int).tolist()})
+    count = {}
+    for child, row in person[person["group_id"].isna() & person["facilitator_id"].notna()].iterrows():
+        f = row["facilitator_id"]
+        count[f] = count.get(f, 0) + 1
+        units.append({"name": f"1:1 {f} {count[f]}", "kind": "one-to-one", "site": row["site"], "facilitator": f,
+                      "size": 1, "attended": [int(row["sessions_attended"])]})
+    for u in units:
+        fac_site[u["facilitator"]] = u["site"]
+        with_kids.add(u["facilitator"])
+    units.sort(key=lambda u: (u["kind"] != "group", u["name"]))
+    return units, fac_site, with_kids
+
+
+def _unit_sessions(unit, start, n, low, rng):
+    """One row per session of a group or one-to-one delivery: weekly, a skipped week now and then."""
+    dates, day = [], start
+    for _ in range(n):
+        dates.append(day)
+        day += pd.Timedelta(days=14 if rng.random() < 0.1 else 7)
+    if unit["attended"] is None:
+        present = rng.binomial(unit["size"], _ATTEND_P, size=n)
+    else:  # each child present at as many sessions as their questionnaire says they attended
+        present = np.zeros(n, dtype=int)
+        for a in unit["attended"]:
+            present[rng.choice(n, size=min(a, n), replace=False)] += 1
+    marks = (rng.random((n, len(FIDELITY_COLUMNS))) < _FIDELITY_P).astype(int)
+    if low:
+        marks[:] = 1
+        flat = rng.choice(marks.size, size=round(_LOW_FIDELITY * marks.size), replace=False)
+        marks.flat[flat] = 0
+    else:
+        while marks.mean() < _FIDELITY_FLOOR:
+            zeros = np.flatnonzero(marks.ravel() == 0)
+            marks.flat[zeros[rng.integers(len(zeros))]] = 1
+    return [{"group_id": unit["name"], "facilitator_id": unit["facilitator"], "site": unit["site"],
+             "session_date": d.strftime("%Y-%m-%d"), "session_number": k + 1, "children_present": int(present[k]),
+             **{c: int(marks[k, j]) for j, c in enumerate(FIDELITY_COLUMNS)}} for k, d in enumerate(dates)]
+
+
+def sessions_first(sessions):
+    """Each facilitator's first session date (as written, ISO) in a clean or messy ``sessions.csv`` frame."""
+    rows = sessions[sessions["group_id"].notna() & sessions["group_id"].astype(str).str.strip().ne("")]
+    dates = pd.to_datetime(rows["session_date"], errors="coerce", format="%Y-%m-%d")
+    return dates.groupby(rows["facilitator_id"]).min().dropna()
+
+
+def _sessions_record(sessions, units, short, low):
+    """What ``sessions.csv`` plants, computed from the clean rows (before any messy value)."""
+    fid = sessions[list(FIDELITY_COLUMNS)]
+    per = sessions.assign(marks=fid.sum(axis=1)).groupby("group_id").agg(
+        site=("site", "first"), sessions=("session_number", "size"), marks=("marks", "sum"))
+    per["fidelity_pct"] = 100 * per["marks"] / (per["sessions"] * len(FIDELITY_COLUMNS))
+    kinds = {u["name"]: u["kind"] for u in units}
+    return {
+        "file": "sessions.csv", "planned_sessions": PLANNED_SESSIONS, "fidelity": list(FIDELITY_COLUMNS),
+        "n_sessions": len(sessions),
+        "units": {k: sum(1 for v in kinds.values() if v == k) for k in ("group", "extra", "one-to-one")},
+        "short_groups": [{"group": g, "site": per.loc[g, "site"], "sessions": int(per.loc[g, "sessions"])}
+                         for g in sorted(short)],
+        "low_fidelity_groups": [{"group": g, "site": per.loc[g, "site"],
+                                 "fidelity_pct": round(float(per.loc[g, "fidelity_pct"]), 4)} for g in sorted(low)],
+        "under_80": sorted(per.index[per["fidelity_pct"] < 80]),
+        "fidelity_pct": round(float(100 * fid.to_numpy().mean()), 4),
+        "fidelity_pct_by_site": {s: round(float(100 * fid[sessions["site"] == s].to_numpy().mean()), 4)
+                                 for s in SITES if (sessions["site"] == s).any()},
+        "sessions_by_site": {s: int((sessions["site"] == s).sum()) for s in SITES},
+        "children_present": int(sessions["children_present"].sum()),
+        "date_range": [sessions["session_date"].min(), sessions["session_date"].max()],
+    }
+
+
+def _training_record(facs, fac_site, trained, sessions, category):
+    out = {"file": "facilitators.csv", "columns": list(TRAINING_COLUMNS), "n": len(facs),
+           "not_embedding_site": NOT_EMBEDDING_SITE, "windows_days": {"3m": 91, "6m": 182},
+           "category": {f: category[f] for f in facs}}
+    _training_truth(out, facs, fac_site, trained, sessions_first(sessions), None)
+    return out
+
+
+def _training_truth(out, facs, fac_site, trained, first, training):
+    """Trained, delivering within 91 and 182 days, and the median days to a first session, per site."""
+    left_out = set()
+    if training is not None:  # messy: facilitators whose training date is blank or not a date are left out
+        for k in ("no_training_date", "not_a_date"):
+            left_out |= {e["id"] for e in out.get("planted", {}).get(k, [])}
+    per = {}
+    for level in [*SITES, "overall"]:
+        who = [f for f in facs if f not in left_out and (level == "overall" or fac_site[f] == level)]
+        days = pd.Series([(first[f] - trained[f]).days if f in first.index else np.nan for f in who], dtype=float)
+        per[level] = {"trained": len(who), "delivering_3m": int((days <= 91).sum()),
+                      "delivering_6m": int((days <= 182).sum()), "never": int(days.isna().sum()),
+                      "median_days_to_first_session": float(days.median()) if days.notna().any() else None}
+    out["by_site"] = per
+
+
+def _mess_sessions(sessions, rng):
+    """Plant what real session logs hold: yes/no spellings, a bad cell or two, a day-first site, extra rows."""
+    frame = sessions.astype(object).copy()
+    planted = {}
+    # Site B writes its dates day first
+    site_b = np.flatnonzero(frame["site"] == "Site B")
+    frame.loc[site_b, "session_date"] = [pd.Timestamp(d).strftime("%d/%m/%Y") for d in frame.loc[site_b, "session_date"]]
+    planted["day_first_dates"] = {"site": "Site B", "rows": len(site_b)}
+    # fidelity written as words: the same meaning
+    words = {1: ("Yes", "yes", "Y", "TRUE"), 0: ("No", "no", "N", "false")}
+    picks = rng.choice(len(frame), size=8, replace=False)
+    planted["fidelity_words"] = []
+    for r in picks:
+        c = FIDELITY_COLUMNS[rng.integers(len(FIDELITY_COLUMNS))]
+        v = int(frame.at[r, c])
+        frame.at[r, c] = words[v][rng.integers(4)]
+        planted["fidelity_words"].append({"row": int(r), "column": c, "value": frame.at[r, c], "means": v})
+    # cells the cleaning sets missing
+    free = np.array([r for r in range(len(frame)) if r not in set(picks)])
+    chosen = rng.choice(free, size=3, replace=False)
+    planted["fidelity_invalid"] = []
+    for r, text in zip(chosen[:2], ("?", "partly")):
+        c = FIDELITY_COLUMNS[rng.integers(len(FIDELITY_COLUMNS))]
+        planted["fidelity_invalid"].append({"row": int(r), "column": c, "value": text, "was": int(frame.at[r, c])})
+        frame.at[r, c] = text
+    r = int(chosen[2])
+    planted["attended_invalid"] = [{"row": r, "column": "children_present", "value": "n/k",
+                                    "was": int(frame.at[r, "children_present"])}]
+    frame.at[r, "children_present"] = "n/k"
+    # spellings of one group and one site that the cleaning folds together
+    r = int(rng.choice(np.flatnonzero(frame["group_id"].str.startswith("Group"))))
+    planted["group_spelling"] = [{"row": r, "column": "group_id", "value": frame.at[r, "group_id"].lower(),
+                                  "means": frame.at[r, "group_id"]}]
+    frame.at[r, "group_id"] = frame.at[r, "group_id"].lower()
+    r = int(rng.choice(np.flatnonzero(frame["site"] == "Site A")))
+    planted["site_spelling"] = [{"row": r, "column": "site", "value": "site A ", "means": "Site A"}]
+    frame.at[r, "site"] = "site A "
+    # extra rows the cleaning excludes: a session without its group, one not yet dated, one typed twice
+    frame["_source"] = np.arange(len(frame))
+    bases = rng.choice(len(frame), size=3, replace=False)
+    missing_group = frame.iloc[bases[0]].copy()
+    missing_group["group_id"], missing_group["_source"] = None, -1
+    undated = frame.iloc[bases[1]].copy()
+    undated["session_date"], undated["session_number"], undated["_source"] = "TBC", PLANNED_SESSIONS + 1, -2
+    twice = frame.iloc[bases[2]].copy()
+    twice["_source"] = -3
+    for row, after in ((missing_group, int(rng.integers(len(frame)))), (undated, bases[1]), (twice, bases[2])):
+        at = int(np.flatnonzero(frame["_source"] == after)[0]) + 1
+        frame = pd.concat([frame.iloc[:at], row.to_frame().T, frame.iloc[at:]], ignore_index=True)
+    position = {int(s): k + 2 for k, s in enumerate(frame["_source"])}
+    planted["excluded"] = [{"row": position[-1], "reason": "missing group"},
+                           {"row": position[-2], "reason": "date not a date"},
+                           {"row": position[-3], "reason": "exact duplicate", "same_as": position[int(bases[2])]}]
+    for key in ("fidelity_words", "fidelity_invalid", "attended_invalid", "group_spelling", "site_spelling"):
+        for e in planted[key]:
+            e["row"] = position[e["row"]]
+    for entries in planted.values():
+        for e in entries if isinstance(entries, list) else []:
+            e["file"] = "sessions.csv"
+    planted["counts"] = {k: (len(v) if isinstance(v, list) else v["rows"]) for k, v in planted.items()}
+    return frame.drop(columns="_source"), planted
+
+
+def _mess_training(training, category, fac_site, rng):
+    """A blank training date, one that is no date, and a few written day first (all read as dates)."""
+    frame = training.copy()
+    never = [f for f in frame["facilitator_id"] if category[f] == "never" and fac_site[f] != NOT_EMBEDDING_SITE]
+    pick = [never[k] for k in sorted(rng.choice(len(never), size=min(2, len(never)), replace=False))]
+    planted = {"no_training_date": [], "not_a_date": [], "day_first": []}
+    if pick:
+        frame.loc[frame["facilitator_id"] == pick[0], "training_date"] = None
+        planted["no_training_date"].append({"id": pick[0], "file": "facilitators.csv"})
+    if len(pick) > 1:
+        frame.loc[frame["facilitator_id"] == pick[1], "training_date"] = "booked"
+        planted["not_a_date"].append({"id": pick[1], "file": "facilitators.csv", "value": "booked"})
+    rest = np.flatnonzero(~frame["facilitator_id"].isin(pick))
+    for r in sorted(rng.choice(rest, size=4, replace=False)):
+        iso = frame.at[r, "training_date"]
+        frame.at[r, "training_date"] = pd.Timestamp(iso).strftime("%d/%m/%Y")
+        planted["day_first"].append({"id": frame.at[r, "facilitator_id"], "file": "facilitators.csv",
+                                     "value": frame.at[r, "training_date"], "date": iso})
+    return frame, planted
+
+
+def _system(rng):
+    """Monthly counts per locality and measure: Poisson on children open, a trend, holiday dips, a level drop."""
+    months = pd.period_range(SYSTEM_START, periods=SYSTEM_MONTHS, freq="M")
+    rows = []
+    for locality in LOCALITIES:
+        start = pd.Period(EMBEDDED_FROM[locality], freq="M")
+        open_ = np.round(_CHILDREN_OPEN[locality] * np.exp(0.03 * np.cumsum(rng.standard_normal(len(months))) / 3))
+        for measure, (_, rate) in SYSTEM_MEASURES.items():
+            t = np.arange(len(months))
+            after = np.array([m >= start for m in months])
+            log_rate = (np.log(rate / 1000) + _TREND[locality] * t
+                        + np.array([_SEASON.get(m, 0.0) for m in months.month]))
+            if (locality, measure) == (LEVEL_CHANGE["locality"], LEVEL_CHANGE["measure"]):
+                log_rate = log_rate + np.log(LEVEL_CHANGE["rate_ratio"]) * after
+            counts = rng.poisson(open_ * np.exp(log_rate))
+            rows += [{"area": locality, "month": str(m), "measure": measure, "count": int(c), "children_open": int(d)}
+                     for m, c, d in zip(months, counts, open_)]
+    system = pd.DataFrame(rows).sort_values(["area", "month", "measure"], kind="stable").reset_index(drop=True)
+    record = {"file": "system.csv", "localities": list(LOCALITIES), "months": [str(months[0]), str(months[-1])],
+              "embedded_from": dict(EMBEDDED_FROM),
+              "measures": {k: {"label": v[0], "rate_per_1000": v[1]} for k, v in SYSTEM_MEASURES.items()},
+              "level_change": dict(LEVEL_CHANGE), "other_level_changes": 1.0,
+              "trend_per_month": dict(_TREND), "seasonal_log_rate": {calendar.month_name[k]: v for k, v in _SEASON.items()},
+              "months_before_after": {loc: [int((months < pd.Period(m, freq="M")).sum()),
+                                            int((months >= pd.Period(m, freq="M")).sum())]
+                                      for loc, m in EMBEDDED_FROM.items()},
+              "too_few_months": "Medway"}
+    return system, record
+
+
+def _mess_system(system, rng):
+    """A thousands separator (read as one) and three extra rows the cleaning excludes."""
+    frame = system.astype(object).copy()
+    frame["_source"] = np.arange(len(frame))
+    big = np.flatnonzero(frame["children_open"].astype(int) >= 1000)
+    r = int(rng.choice(big))
+    frame.at[r, "children_open"] = f"{int(frame.at[r, 'children_open']):,}"
+    thousands = {"row": r, "column": "children_open", "value": frame.at[r, "children_open"]}
+    bases = rng.choice(len(frame), size=3, replace=False)
+    other = frame.iloc[bases[0]].copy()
+    other["measure"], other["_source"] = "waiting_times", -1
+    no_count = frame.iloc[bases[1]].copy()
+    no_count["count"], no_count["_source"] = "n/a", -2
+    twice = frame.iloc[bases[2]].copy()
+    twice["_source"] = -3
+    for row, after in ((other, bases[0]), (no_count, bases[1]), (twice, bases[2])):
+        at = int(np.flatnonzero(frame["_source"] == after)[0]) + 1
+        frame = pd.concat([frame.iloc[:at], row.to_frame().T, frame.iloc[at:]], ignore_index=True)
+    position = {int(s): k + 2 for k, s in enumerate(frame["_source"])}
+    thousands["row"] = position[thousands["row"]]
+    planted = {"thousands_separator": [{"file": "system.csv", **thousands}],
+               "excluded": [{"file": "system.csv", "row": position[-1], "reason": "measure not configured"},
+                            {"file": "system.csv", "row": position[-2],
+                             "reason": "count not a whole number of 0 or more"},
+                            {"file": "system.csv", "row": position[-3], "reason": "exact duplicate",
+                             "same_as": position[int(bases[2])]}]}
+    planted["counts"] = {k: len(v) for k, v in planted.items()}
+    return frame.drop(columns="_source"), planted
 
 
 # ----------------------------------------------------------------------------- command line

@@ -75,6 +75,49 @@ def _print_waves(p, section_cfg, sec):
         p(f"  {role}: {use}: {detail}")
 
 
+def _print_service(p, cohort):
+    """The delivery and system sections (issue 13): rows read and kept, and what they hold, counted, never quoted."""
+    cfg, reading = cohort.config, cohort.reading
+    if cohort.sessions is not None:
+        r = reading["sessions"]
+        planned = cfg.sessions.planned_sessions
+        p(f"\nsessions: {r['kept']} of {r['rows']} rows kept as delivered sessions; {r['groups']} groups, "
+          f"{r['facilitators']} facilitators, {r['sites']} sites (groups and facilitators as codes)"
+          + (f"; {planned} sessions planned per group" if planned else "; no planned_sessions configured"))
+        if cfg.sessions.fidelity:
+            given = cohort.sessions[cfg.sessions.fidelity].notna().to_numpy().sum()
+            p(f"  fidelity: {len(cfg.sessions.fidelity)} core component columns ({', '.join(cfg.sessions.fidelity)})"
+              f", {int(given)} marks read as delivered or not")
+        else:
+            p("  fidelity: no columns configured (sessions.fidelity), so fidelity is not measured")
+    facilitators = cfg.sections.get("facilitators")
+    if cohort.training is not None:
+        r = reading["training"]
+        p(f"\ntraining: {r['kept']} of {r['rows']} facilitators with a training date; {r['delivering']} of them "
+          f"delivered a session in the sessions file(s)")
+    elif facilitators is not None and "trained_on" in facilitators.columns:
+        p("\ntraining: the trained_on column was not found, so training and embedding are not analysed")
+    if cohort.system is not None:
+        r = reading["system"]
+        p(f"\nsystem: {r['kept']} of {r['rows']} rows kept; {r['localities']} localities, {r['measures']} "
+          f"measures, {r['months']} months")
+        found = set(cohort.system["locality"])
+        months = cohort.system.groupby("locality")["month"].nunique()
+        for locality, month in cfg.system.embedded_from.items():
+            if locality not in found:
+                p(f"  {locality}: embedded from {month} (system.embedded_from), but no kept row is about it; check "
+                  f"the spelling of the locality")
+                continue
+            rows = cohort.system[cohort.system["locality"] == locality]
+            before = int(rows.loc[rows["month"] < month, "month"].nunique())
+            p(f"  {locality}: embedded from {month}: {before} months before, {int(months[locality]) - before} "
+              f"from then on")
+        others = len(found - set(cfg.system.embedded_from))
+        if others:
+            p(f"  {others} localit{'y' if others == 1 else 'ies'} without an embedding month in "
+              f"system.embedded_from: described, not modelled")
+
+
 def validate(config, *, out=None):
     """Clean a cohort without analysing it and print how it was read, the accounting, the problems and the actions.
 
@@ -130,6 +173,7 @@ def validate(config, *, out=None):
             p(f"  note: nobody in {name} has both a pre and a post questionnaire, so pre/post comparisons "
               f"cannot be made; people are counted and described")
         _print_waves(p, cohort.config.sections[name], sec)
+    _print_service(p, cohort)
     p("\nThe data is usable." + (" Read the warning(s) at the top first: the answers set missing may change the "
                                   "results." if cohort.warnings else ""))
     return 0

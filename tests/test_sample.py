@@ -187,7 +187,7 @@ def test_small_messy_cohort_is_refused():
 
 def test_files_and_encodings(sample):
     folder, record, files = sample
-    assert set(record["files"]) == set(CHILD_FILES) | {"facilitators.csv"}
+    assert set(record["files"]) == set(CHILD_FILES) | {"facilitators.csv", "sessions.csv", "system.csv"}
     assert (folder / "children_site_a.csv").read_bytes().startswith(b"\xef\xbb\xbfchild_id,")
     site_b = (folder / "children_site_b.csv").read_bytes()
     with pytest.raises(UnicodeDecodeError):
@@ -220,8 +220,25 @@ def test_cohort_config_follows_the_contract(sample):
         "facilitators": {
             "file": "facilitators.csv",
             "instrument": "facilitator_tip",
-            "columns": {"id": "facilitator_id", "timepoint": "timepoint"},
+            # issue 13: training dates and the site each facilitator works at
+            "columns": {"id": "facilitator_id", "timepoint": "timepoint", "trained_on": "training_date",
+                        "site": "site"},
             "timepoints": {"pre": ["pre"], "post": ["post"], "follow_up": ["follow-up"]},
+        },
+        "sessions": {
+            "file": "sessions.csv",
+            "columns": {"group": "group_id", "facilitator": "facilitator_id", "site": "site",
+                        "date": "session_date", "session": "session_number", "attended": "children_present"},
+            "fidelity": ["core_1", "core_2", "core_3", "core_4"],
+            "planned_sessions": 6,
+        },
+        "system": {
+            "file": "system.csv",
+            "columns": {"locality": "area", "month": "month", "measure": "measure", "count": "count",
+                        "denominator": "children_open"},
+            "embedded_from": {"Kent North": "2025-09", "Camden": "2025-11", "Medway": "2026-02"},
+            "measures": {"referrals_on": {"label": "Referrals to specialist services", "lower_is": "better"},
+                         "escalations": {"label": "Escalations to children's social care", "lower_is": "better"}},
         },
         "analysis": {"alpha": 0.05, "age_bands": [5, 11, 17], "min_group_n": 10,
                      "primary": ["differentiating", "verbal_sharing", "not_hiding"],
