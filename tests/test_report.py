@@ -57,7 +57,7 @@ def test_manifest_has_provenance(sample_report):
     for name, digest in m["input_sha256"].items():
         assert hashlib.sha256((SAMPLE / name).read_bytes()).hexdigest() == digest
     assert set(m["input_sha256"]) == {"cohort.yml", "children_site_a.csv", "children_site_b.csv",
-                                      "children_site_c.xlsx", "facilitators.csv"}
+                                      "children_site_c.xlsx", "facilitators.csv", "sessions.csv", "system.csv"}
     assert m["versions"]["pingouin"] and m["versions"]["pandas"] and m["parameters"]["config_path"]
     assert m["config"]["analysis"]["min_group_n"] == 10 and m["started"] <= m["finished"]
     assert "git_commit" in m
