@@ -105,10 +105,11 @@ def pooled_forest_plot(cohorts, pooled, *, label=None, ax=None):
                 transform=row_text, va="center", ha="left", fontsize="small", gid="effect_text")
     ax.text(1.02, y_pooled, f"{format_number(mu)} {_interval(lo, hi)}", transform=row_text, va="center",
             ha="left", fontsize="small", fontweight="bold", gid="effect_text")
-    ax.text(1.02, 1.0, "estimate [95% CI]  weight", transform=ax.transAxes, va="bottom", ha="left",
+    # the value column's heading sits on a row of its own above the first cohort, clear of the title
+    ax.text(1.02, -1.0, "estimate [95% CI]  weight", transform=row_text, va="center", ha="left",
             fontsize="small", color="0.35", gid="column_header")
     ax.set_yticks([*y, y_pooled], labels=[*map(str, names), "Pooled (random effects)"])
-    ax.set_ylim(y_pooled + 0.7, -0.7)
+    ax.set_ylim(y_pooled + 0.7, -1.4)
     finite = np.asarray([v for v in extent if np.isfinite(v)])
     span = max(float(finite.max() - finite.min()), 0.2)
     ax.set_xlim(finite.min() - 0.05 * span, finite.max() + 0.05 * span)

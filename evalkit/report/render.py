@@ -929,10 +929,9 @@ def pooled_section_html(pooled, cohorts=None, *, notes=()):
         parts.append('<p>No measure was reported by two or more of these cohorts, so nothing is pooled.</p>')
     else:
         keys = list(dict.fromkeys(zip(table["section"], table["measure"])))
-        k_max = int(table["k"].max())
-        parts.append(f"<p>Where two or more cohorts measured the same thing, their changes are combined here "
-                     f"(up to {k_max} cohorts), so that a commissioner can see the programme's effect across "
-                     f"sites and how much it varies between them.</p>")
+        parts.append("<p>Where two or more of these cohorts measured the same thing, their changes are combined "
+                     "here, so that a commissioner can see the programme's effect across sites and how much it "
+                     "varies between them.</p>")
         sentences = []
         for section, measure in keys:
             rows = table[(table["section"] == section) & (table["measure"] == measure)].set_index("effect")
@@ -963,7 +962,9 @@ def pooled_section_html(pooled, cohorts=None, *, notes=()):
         parts.append("\n".join(body))
         hk = table["method"].astype(str).str.contains("Hartung-Knapp").any()
         interval = ("95% confidence intervals by Hartung\u2013Knapp (t on k \u2212 1 degrees of freedom with "
-                    "the weighted spread of the cohorts; the Wald z interval is the default)." if hk else
+                    "the weighted spread of the cohorts; the Wald z interval is the default; when the cohorts agree "
+                    "more closely than their own uncertainty leads one to expect, it can be narrower than the Wald "
+                    "interval)." if hk else
                     "95% confidence intervals are Wald z intervals (evalkit batch --hartung-knapp gives the "
                     "Hartung\u2013Knapp interval, wider and safer with few cohorts, instead).")
         parts.append(f'<p class="note">{_html.escape(_POOLED_NOTE.format(interval=interval))}</p>')
