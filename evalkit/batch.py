@@ -257,7 +257,6 @@ def _batch(chosen, names, out_dir, *, jobs, shard_spec, force, progress, noteboo
     from tqdm import tqdm
 
     from .kernels import KernelPool
-    from .report.render import batch_index_html
     from .runner import _skip_slow_optional_imports
 
     rows = []
@@ -302,22 +301,47 @@ def _batch(chosen, names, out_dir, *, jobs, shard_spec, force, progress, noteboo
     table = pd.DataFrame(rows, columns=["cohort", "config", "status", "exit_code", "n", "headline_effect", "link",
                                         "error", "name"]).sort_values("cohort", ignore_index=True)
     title = "Evaluation reports by cohort" + (f" (shard {shard_spec})" if shard_spec else "")
-    from .data.pipeline import neutralise_formulas
-    from .report.render import pooled_section_html
+    _write_index(table, out_dir, title=title, hartung_knapp=hartung_knapp, note=note)
+    return table
 
-    pooled_table, cohort_rows, notes = pooled(table, out_dir, hartung_knapp=hartung_knapp)
-    for text in notes:
-        if note is not None:
+
+def _write_index(table, out_dir, *, title, hartung_knapp=False, note=None):
+    """Write ``index.html``, ``batch.csv`` and ``pooled.csv`` of a finished batch (see :func:`pooled`).
+
+    A failure while pooling is a bug: it is logged in ``evalkit-error.log`` beside ``out_dir`` and told
+    through ``note``, and the index and ``batch.csv`` are written without the pooled section.
+    """
+    from .data.pipeline import neutralise_formulas
+    from .report.render import batch_index_html, pooled_section_html
+
+    note = note or (lambda text: None)
+    section = pooled_table = None
+    try:
+        pooled_table, cohort_rows, notes = pooled(table, out_dir, hartung_knapp=hartung_knapp)
+        for text in notes:
             note(f"pooled across cohorts: left out {text}")
-    section = None
-    if (table["status"] == "ok").sum() >= 2:
-        section = pooled_section_html(pooled_table, cohort_rows, notes=notes)
+        if (table["status"] == "ok").sum() >= 2:
+            section = pooled_section_html(pooled_table, cohort_rows, notes=notes)
+    except Exception as exc:  # noqa: BLE001 - a bug in pooling never costs the cohorts' index
+        import traceback
+
+        log = out_dir.parent / "evalkit-error.log"
+        try:
+            with open(log, "a", encoding="utf-8") as fh:
+                fh.write(f"pooled across cohorts:\n{traceback.format_exc()}\n")
+        except OSError:
+            log = "no log could be written"
+        note(f"pooled across cohorts: internal error ({exc.__class__.__name__}), so no pooled.csv or pooled "
+             f"section; please report it; details in {log}")
+        pooled_table = section = None
     _replace(out_dir / "index.html", batch_index_html(table, title=title, pooled=section))
     # cohort names and error lines are text a spreadsheet could run (OWASP CSV injection)
     _replace(out_dir / "batch.csv", neutralise_formulas(table).to_csv(index=False, lineterminator="\n"))
-    _replace(out_dir / "pooled.csv", neutralise_formulas(pooled_table.drop(columns=["label"])).to_csv(
-        index=False, lineterminator="\n"))
-    return table
+    if pooled_table is None:
+        (out_dir / "pooled.csv").unlink(missing_ok=True)  # never an earlier batch's pooling beside this index
+    else:
+        _replace(out_dir / "pooled.csv", neutralise_formulas(pooled_table.drop(columns=["label"])).to_csv(
+            index=False, lineterminator="\n"))
 
 
 #: The results tables pooled across cohorts, and the section each holds.

@@ -295,3 +295,31 @@ def test_batch_hartung_knapp_option(tmp_path):
     assert (wald["ci_low"], wald["ci_high"]) == pytest.approx((ref["ci_low"], ref["ci_high"]))
     assert "Hartung-Knapp" in hk["method"] and "Wald" in wald["method"]
     assert Path(tmp_path / "a").is_dir()
+
+
+def test_a_bug_in_pooling_never_costs_the_index(tmp_path, monkeypatch):
+    """The cohorts' index and batch.csv are still written, with a note naming the log; no stale pooled.csv."""
+    import evalkit.batch as batch_module
+
+    def broken(*args, **kwargs):
+        raise ZeroDivisionError("planted")
+
+    monkeypatch.setattr(batch_module, "pooled", broken)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "pooled.csv").write_text("stale")
+    table = pd.DataFrame({"cohort": ["a"], "config": ["a.yml"], "status": ["failed"], "exit_code": [2], "n": [None],
+                          "headline_effect": [""], "link": [""], "error": ["x"], "name": ["A"]})
+    notes = []
+    # the tail of the batch: the index, batch.csv and pooled.csv of a finished table
+    batch_module._write_index(table, out, title="t", hartung_knapp=False, note=notes.append)
+    assert (out / "index.html").is_file() and (out / "batch.csv").is_file() and not (out / "pooled.csv").exists()
+    assert len(notes) == 1 and "internal error (ZeroDivisionError)" in notes[0]
+    assert "planted" in (tmp_path / "evalkit-error.log").read_text()
+
+
+def test_batch_command_line_has_the_hartung_knapp_option():
+    from evalkit.cli import build_parser
+
+    assert build_parser().parse_args(["batch", "a.yml", "--out", "x", "--hartung-knapp"]).hartung_knapp is True
+    assert build_parser().parse_args(["batch", "a.yml", "--out", "x"]).hartung_knapp is False
