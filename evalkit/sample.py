@@ -1309,7 +1309,8 @@ def _mess_sessions(sessions, rng):
     planted = {}
     # Site B writes its dates day first
     site_b = np.flatnonzero(frame["site"] == "Site B")
-    frame.loc[site_b, "session_date"] = [pd.Timestamp(d).strftime("%d/%m/%Y") for d in frame.loc[site_b, "session_date"]]
+    frame.loc[site_b, "session_date"] = [pd.Timestamp(d).strftime("%d/%m/%Y")
+                                         for d in frame.loc[site_b, "session_date"]]
     planted["day_first_dates"] = {"site": "Site B", "rows": len(site_b)}
     # fidelity written as words: the same meaning
     words = {1: ("Yes", "yes", "Y", "TRUE"), 0: ("No", "no", "N", "false")}
@@ -1409,7 +1410,8 @@ def _system(rng):
               "embedded_from": dict(EMBEDDED_FROM),
               "measures": {k: {"label": v[0], "rate_per_1000": v[1]} for k, v in SYSTEM_MEASURES.items()},
               "level_change": dict(LEVEL_CHANGE), "other_level_changes": 1.0,
-              "trend_per_month": dict(_TREND), "seasonal_log_rate": {calendar.month_name[k]: v for k, v in _SEASON.items()},
+              "trend_per_month": dict(_TREND),
+              "seasonal_log_rate": {calendar.month_name[k]: v for k, v in _SEASON.items()},
               "months_before_after": {loc: [int((months < pd.Period(m, freq="M")).sum()),
                                             int((months >= pd.Period(m, freq="M")).sum())]
                                       for loc, m in EMBEDDED_FROM.items()},

@@ -6,9 +6,15 @@ import pandas as pd
 import pytest
 import yaml
 
+from conftest import SAMPLE
 from evalkit.errors import EvalkitError
 from evalkit.sample import (
+    EMBEDDED_FROM,
+    FIDELITY_COLUMNS,
+    LEVEL_CHANGE,
+    LOCALITIES,
     OUT_OF_RANGE,
+    SESSION_COLUMNS,
     SITES,
     UNKNOWN_TIMEPOINTS,
     UNPARSEABLE,
@@ -68,7 +74,7 @@ def _alpha(values):
 def sample(tmp_path_factory):
     folder = tmp_path_factory.mktemp("sample")
     record = write_sample(folder)
-    files = {name: _read(folder, name) for name in CHILD_FILES + ["facilitators.csv"]}
+    files = {name: _read(folder, name) for name in CHILD_FILES + ["facilitators.csv", "sessions.csv", "system.csv"]}
     return folder, record, files
 
 
@@ -95,8 +101,18 @@ def test_written_files_are_byte_identical(tmp_path, sample):
     folder, record, _ = sample
     again = write_sample(tmp_path)
     assert again == record
-    for name in CHILD_FILES + ["facilitators.csv", "cohort.yml", "planted.json", "PLANTED.md"]:
+    for name in CHILD_FILES + ["facilitators.csv", "sessions.csv", "system.csv", "cohort.yml", "planted.json",
+                               "PLANTED.md"]:
         assert (tmp_path / name).read_bytes() == (folder / name).read_bytes(), name
+
+
+def test_committed_sample_is_what_make_sample_writes(sample):
+    """data/sample is exactly a fresh ``python -m evalkit.sample data/sample`` (``make sample``)."""
+    folder, _, _ = sample
+    committed = sorted(p.name for p in SAMPLE.iterdir() if not p.name.startswith("."))
+    assert committed == sorted(p.name for p in folder.iterdir())
+    for name in committed:
+        assert (SAMPLE / name).read_bytes() == (folder / name).read_bytes(), name
 
 
 def test_messy_sample_is_the_clean_sample_with_problems_planted():
@@ -370,3 +386,112 @@ def test_command_line_writes_a_clean_sample(tmp_path, capsys):
     assert set(site_c["timepoint"]) == {"pre", "post", "follow-up"}  # issue 12: the sample has a follow-up
     config = yaml.safe_load((tmp_path / "cohort.yml").read_text())
     assert config["children"]["file"][-1] == "children_site_c.csv"
+
+
+# ----------------------------------------------------------------------------- issue 13: sessions, training, system
+
+def test_sessions_file_is_one_row_per_delivered_session(sample):
+    _, record, files = sample
+    ses, planted = files["sessions.csv"], record["sessions"]["planted"]
+    assert list(ses.columns) == list(SESSION_COLUMNS)
+    assert len(ses) == record["sessions"]["n_rows"] == record["sessions"]["n_sessions"] + 3
+    extra = {e["row"] for e in planted["excluded"]}
+    kept = ses.drop(index=[r - 2 for r in extra])
+    dates = pd.to_datetime(kept["session_date"], format="mixed", dayfirst=True)
+    assert dates.min() >= pd.Timestamp("2025-09-01") and dates.max() <= pd.Timestamp("2026-07-31")
+    assert set(kept["session_number"].astype(int)) == set(range(1, 7))
+    groups = kept.assign(group=kept["group_id"].str.casefold()).groupby("group")["session_number"].size()
+    assert sorted(groups[groups < 6]) == sorted(g["sessions"] for g in record["sessions"]["short_groups"])
+    assert (groups <= 6).all()
+    # the children's group ids and facilitator ids are the sessions' own
+    kids = pd.concat([files[n] for n in CHILD_FILES])
+    kid_groups = kids.loc[kids["group_id"] != "", ["group_id", "facilitator_id"]].drop_duplicates()
+    pairs = set(map(tuple, kept.assign(group_id=kept["group_id"].str.strip())[["group_id", "facilitator_id"]]
+                    .to_numpy()))
+    assert set(map(tuple, kid_groups.to_numpy())) <= pairs | {(g.lower(), f) for g, f in pairs}
+
+
+def test_planted_session_cells_are_where_the_record_says(sample):
+    _, record, files = sample
+    ses, planted = files["sessions.csv"], record["sessions"]["planted"]
+    for key in ("fidelity_words", "fidelity_invalid", "attended_invalid", "group_spelling", "site_spelling"):
+        for e in planted[key]:
+            assert ses.iloc[e["row"] - 2][e["column"]] == e["value"], (key, e)
+    reasons = {e["reason"]: e for e in planted["excluded"]}
+    assert ses.iloc[reasons["missing group"]["row"] - 2]["group_id"] == ""
+    assert ses.iloc[reasons["date not a date"]["row"] - 2]["session_date"] == "TBC"
+    twice = reasons["exact duplicate"]
+    assert ses.iloc[twice["row"] - 2].equals(ses.iloc[twice["same_as"] - 2])
+    kept = ses.drop(index=[e["row"] - 2 for e in planted["excluded"]])
+    site_b = kept[kept["site"] == "Site B"]["session_date"]
+    assert site_b.str.fullmatch(r"\d{2}/\d{2}/\d{4}").all() and len(site_b) == planted["day_first_dates"]["rows"]
+    fid = ses[list(FIDELITY_COLUMNS)].stack().map(str.casefold)
+    assert set(fid) <= {"0", "1", "yes", "no", "y", "n", "true", "false", "?", "partly"}
+
+
+def test_training_columns_on_facilitators_csv(sample):
+    _, record, files = sample
+    fac = files["facilitators.csv"]
+    assert list(fac.columns[:4]) == ["facilitator_id", "timepoint", "training_date", "site"]
+    per = fac.groupby("facilitator_id")[["training_date", "site"]].nunique()
+    assert (per <= 1).all().all()  # one training date and one site per facilitator, on every row
+    truth = record["training"]
+    planted = truth["planted"]
+    first = fac.drop_duplicates("facilitator_id").set_index("facilitator_id")
+    assert [first.loc[e["id"], "training_date"] for e in planted["no_training_date"]] == [""]
+    assert [first.loc[e["id"], "training_date"] for e in planted["not_a_date"]] == ["booked"]
+    for e in planted["day_first"]:
+        assert first.loc[e["id"], "training_date"] == e["value"]
+        assert pd.Timestamp(e["date"]) == pd.to_datetime(e["value"], dayfirst=True)
+    sites = truth["by_site"]
+    assert sum(sites[s]["trained"] for s in SITES) == sites["overall"]["trained"] == truth["n"] - 2
+    worst = min(SITES, key=lambda s: sites[s]["delivering_6m"] / sites[s]["trained"])
+    assert worst == truth["not_embedding_site"] == "Site C"
+    for s in SITES:
+        share_3m = sites[s]["delivering_3m"] / sites[s]["trained"]
+        assert share_3m > 0.75 if s != worst else share_3m < 0.4
+
+
+def test_system_file_plants_three_localities_over_24_months(sample):
+    _, record, files = sample
+    sysm, truth = files["system.csv"], record["system"]
+    assert list(sysm.columns) == ["area", "month", "measure", "count", "children_open"]
+    extra = [e["row"] - 2 for e in truth["planted"]["excluded"]]
+    kept = sysm.drop(index=extra)
+    assert list(dict.fromkeys(sorted(kept["area"]))) == sorted(LOCALITIES)
+    assert kept.groupby(["area", "measure"])["month"].nunique().eq(24).all() and len(kept) == 3 * 24 * 2
+    assert sorted(set(kept["month"]))[0] == truth["months"][0] and sorted(set(kept["month"]))[-1] == truth["months"][1]
+    assert truth["embedded_from"] == EMBEDDED_FROM and truth["level_change"] == LEVEL_CHANGE
+    for locality, month in EMBEDDED_FROM.items():
+        months = kept.loc[kept["area"] == locality, "month"].drop_duplicates()
+        assert [int((months < month).sum()), int((months >= month).sum())] == truth["months_before_after"][locality]
+    assert min(min(v) for v in truth["months_before_after"].values()) < 6  # Medway: too few months after
+    assert sysm.iloc[truth["planted"]["thousands_separator"][0]["row"] - 2]["children_open"].count(",") == 1
+    bad = {e["reason"]: sysm.iloc[e["row"] - 2] for e in truth["planted"]["excluded"]}
+    assert bad["measure not configured"]["measure"] == "waiting_times" and bad["count not a whole number of 0 or more"][
+        "count"] == "n/a"
+
+
+def test_system_counts_show_the_planted_drop_in_crude_rates(sample):
+    """Rates per 1,000 before and after embedding, counted by hand: the planted locality and measure drop by
+    about the planted ratio (the seasonal dips and trend move it a little), the others stay within 25%."""
+    _, record, files = sample
+    kept = files["system.csv"].drop(index=[e["row"] - 2 for e in record["system"]["planted"]["excluded"]])
+    kept = kept.assign(count=kept["count"].astype(int), open=kept["children_open"].str.replace(",", "").astype(int))
+    for (locality, measure), part in kept[kept["area"] != "Medway"].groupby(["area", "measure"]):
+        after = part["month"] >= EMBEDDED_FROM[locality]
+        ratio = ((part.loc[after, "count"].sum() / part.loc[after, "open"].sum())
+                 / (part.loc[~after, "count"].sum() / part.loc[~after, "open"].sum()))
+        if (locality, measure) == (LEVEL_CHANGE["locality"], LEVEL_CHANGE["measure"]):
+            assert abs(ratio - LEVEL_CHANGE["rate_ratio"]) < 0.08, ratio
+        else:
+            assert 0.8 < ratio < 1.25, (locality, measure, ratio)
+
+
+def test_pre_post_design_writes_no_issue_13_files(tmp_path):
+    write_sample(tmp_path, n_children=60, n_facilitators=20, xlsx_site=False, design="pre-post")
+    assert not (tmp_path / "sessions.csv").exists() and not (tmp_path / "system.csv").exists()
+    assert list(pd.read_csv(tmp_path / "facilitators.csv").columns[:3]) == ["facilitator_id", "timepoint", "k1"]
+    config = yaml.safe_load((tmp_path / "cohort.yml").read_text())
+    assert "sessions" not in config and "system" not in config
+    assert "trained_on" not in config["facilitators"]["columns"]
