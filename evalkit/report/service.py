@@ -12,8 +12,9 @@ import numpy as np
 import pandas as pd
 
 from ..stats.delivery import FIDELITY_FLAG, WINDOWS, embedding, implementation
-from ..stats.its import PER, fitted_rates, interrupted_time_series
+from ..stats.its import fitted_rates, interrupted_time_series
 from .findings import format_number, format_p
+from .privacy import HIDDEN
 
 #: Columns of ``results/fidelity_outcomes.csv``: children's change (post − pre) by their group's fidelity band.
 FIDELITY_OUTCOMES_COLUMNS = ["measure", "label", "fidelity_band", "groups", "n", "mean_change", "sd_change",
@@ -212,22 +213,27 @@ def _rr_words(rr, low, high):
     return f"{'fell' if rr < 1 else 'rose'} by {abs(change):.0f}%"
 
 
-def _its_sentence(data, row):
-    """``Referrals ... in Kent North fell by 28% when the programme was embedded (rate ratio 0.72, 95% CI ...)``."""
-    label, lower_is = _measure_label(data, row["measure"])
-    where = ("across " + _and(str(row["note"]).split(": ", 1)[-1].split(", ")) + " together"
-             if row["locality"] == "all" else f"in {row['locality']}")
-    rr, low, high = row["level_change_rr"], row["level_ci_low"], row["level_ci_high"]
-    chance = np.isfinite(low) and low <= 1 <= high
-    text = (f"{label} {where} {_rr_words(rr, low, high)} when the programme was embedded, allowing for the earlier "
-            f"trend (rate ratio {format_number(rr)}, 95% CI {format_number(low)} to {format_number(high)})")
-    if chance:
-        text += "; the interval includes no change, so this could be chance"
-    elif lower_is in ("better", "worse"):
-        good = (rr < 1) == (lower_is == "better")
-        text += f"; as lower is {lower_is}, {'an improvement' if good else 'a worsening'}"
-    return (text + f". The rate per 1,000 was {format_number(row['rate_before'], 1)} before and "
-            f"{format_number(row['rate_after'], 1)} after.")
+def _measure_phrase(data, rows):
+    """One measure's steps in words: each locality's, then all modelled localities together.
+
+    ``Referrals to specialist services, allowing for the earlier trend, fell by 25% in Kent North (rate ratio
+    0.75, 95% CI 0.65 to 0.86) and rose by 9% in Camden (rate ratio 1.09, 95% CI 0.91 to 1.29, could be chance)
+    when the programme was embedded; in these localities together, fell by 11% (...). Lower is better.``
+    """
+    label, lower_is = _measure_label(data, rows["measure"].iloc[0])
+
+    def one(r, where):
+        rr, low, high = r["level_change_rr"], r["level_ci_low"], r["level_ci_high"]
+        chance = low <= 1 <= high
+        return (f"{_rr_words(rr, low, high)}{where} (rate ratio {format_number(rr)}, 95% CI {format_number(low)} "
+                f"to {format_number(high)}{', could be chance' if chance else ''})")
+
+    local = [one(r, f" in {r['locality']}") for _, r in rows[rows["locality"] != "all"].iterrows()]
+    pooled = [one(r, "") for _, r in rows[rows["locality"] == "all"].iterrows()]
+    text = f"{label}, allowing for the earlier trend, {_and(local)} when the programme was embedded"
+    if pooled and len(local) > 1:
+        text += f"; in these localities together, {pooled[0]}"
+    return text + "." + (f" Lower is {lower_is}." if lower_is in ("better", "worse") else "")
 
 
 def _and(names):
@@ -264,18 +270,25 @@ def _embedding_sentence(data, table):
         return f"Fewer than {m} facilitators were trained, too few to say how many went on to deliver."
 
     def said(key):
-        return _is_number(shown[f"d{key}"]) and _is_number(shown[f"n{key}"])
+        return _is_number(shown[f"d{key}"])
 
-    text = f"Of {trained} trained facilitators, "
-    if not said("6m"):
-        return text + (f"the number who delivered a first session within 6 months is not shown, because it would "
-                       f"give away a number below {m}.")
-    k6 = int(overall["delivering_6m"])
-    text += (f"{k6} ({100 * k6 / trained:.0f}%, 95% CI {100 * overall['delivering_6m_ci_low']:.0f}% to "
-             f"{100 * overall['delivering_6m_ci_high']:.0f}%) delivered a first session within 6 months of training")
-    if said("3m"):
-        k3 = int(overall["delivering_3m"])
-        text += f", {k3} ({100 * k3 / trained:.0f}%) within 3 months"
+    words = {"3m": "3 months", "6m": "6 months"}
+    parts, withheld = [], []
+    for key in ("6m", "3m"):
+        if not said(key):
+            withheld.append(words[key])
+            continue
+        k = int(overall[f"delivering_{key}"])
+        interval = (f", 95% CI {100 * overall[f'delivering_{key}_ci_low']:.0f}% to "
+                    f"{100 * overall[f'delivering_{key}_ci_high']:.0f}%")
+        parts.append(f"{k} ({100 * k / trained:.0f}%{interval if not parts else ''}) "
+                     f"{'delivered a first session ' if not parts else ''}within {words[key]}"
+                     f"{' of training' if not parts else ''}")
+    text = f"Of {trained} trained facilitators, " + ", ".join(parts) if parts else \
+        f"Of {trained} trained facilitators, how many delivered a first session is not shown"
+    if withheld:
+        text += (f"{'; the number within ' + ' or '.join(withheld) + ' is' if parts else ''} not shown, because "
+                 f"with the sites' counts it would give away a number below {m}")
     return text + "."
 
 
@@ -311,29 +324,17 @@ def points(data, page=None):
     its = results.get("system_its")
     if page in (None, "system") and isinstance(its, pd.DataFrame) and len(its):
         modelled = its[np.isfinite(pd.to_numeric(its["level_change_rr"], errors="coerce"))]
-        if page is None:
-            pooled = modelled[modelled["locality"] == "all"]
-            chosen = [r for _, r in pooled.iterrows()] or [r for _, r in modelled.iterrows()]
-            if chosen:
-                text = " ".join(_its_sentence(data, r) for r in chosen)
-                rows.append(("system", "system", ",".join(dict.fromkeys(r["measure"] for r in chosen)),
-                             text + " Without a comparison locality this shows a change in time, not its cause."))
-        else:
-            for m in dict.fromkeys(modelled["measure"]):
-                part = modelled[modelled["measure"] == m]
-                pooled = part[part["locality"] == "all"]
-                text = _its_sentence(data, pooled.iloc[0]) if len(pooled) else ""
-                local = part[part["locality"] != "all"]
-                if len(local):
-                    text += " By locality: " + "; ".join(
-                        f"{r['locality']} {_rr_words(r['level_change_rr'], r['level_ci_low'], r['level_ci_high'])} "
-                        f"(rate ratio {format_number(r['level_change_rr'])}, 95% CI {format_number(r['level_ci_low'])} "
-                        f"to {format_number(r['level_ci_high'])}"
-                        + (", could be chance)" if r["level_ci_low"] <= 1 <= r["level_ci_high"] else ")")
-                        for _, r in local.iterrows()) + "."
-                rows.append(("system", "system", m, text.strip()))
+        phrases = [(m, _measure_phrase(data, modelled[modelled["measure"] == m]))
+                   for m in dict.fromkeys(modelled["measure"])]
+        if page is None and phrases:
+            rows.append(("system", "system", ",".join(m for m, _ in phrases),
+                         " ".join(p for _, p in phrases)
+                         + " Without a comparison locality this shows a change in time, not its cause."))
+        elif page is not None:
+            for m, phrase in phrases:
+                rows.append(("system", "system", m, phrase))
             short = its[its["note"].astype(str).str.contains("fewer than")]
-            if len(short):
+            if len(short) and page is not None:
                 places = list(dict.fromkeys(short["locality"]))
                 rows.append(("system", "withheld", ",".join(dict.fromkeys(short["measure"])),
                              f"{_and(places)} had too few months on one side of the embedding month to model "
@@ -523,13 +524,14 @@ def fidelity_figure(data):
     from .service_plots import fidelity_plot
 
     groups = table[table["level"] == "group"].reset_index(drop=True)
-    fig, ax = plt.subplots(figsize=(7.5, max(2.8, 0.26 * len(groups) + 1.4)))
+    fig, ax = plt.subplots(figsize=(8, 1.4 + 0.9 * groups["site"].nunique()))
     fidelity_plot(groups, ax=ax, flag=FIDELITY_FLAG)
     fig.tight_layout()
     below = int((pd.to_numeric(groups["fidelity_pct"]) < FIDELITY_FLAG).sum())
-    caption = (f"Fidelity of each group: a blue dot for a group at or above {FIDELITY_FLAG}% of the core components "
-               f"delivered, an orange dot for a group below it; the dashed grey line marks {FIDELITY_FLAG}%. "
-               f"Groups are listed by site and shown by their code.")
+    caption = (f"Fidelity of each group, one row per site: a blue dot for a group at or above {FIDELITY_FLAG}% of the "
+               f"core components delivered, a larger orange dot for a group below it; groups with the same "
+               f"percentage are stacked; the dashed grey line marks {FIDELITY_FLAG}%. The groups below the line are "
+               f"listed by their code under Groups to follow up.")
     return nb._captioned(fig, caption=caption, data=groups[["site", "group", "fidelity_pct"]],
                          alt=(f"Dot plot of the fidelity of {len(groups)} groups, {below} of them below the "
                               f"{FIDELITY_FLAG}% line."))
@@ -565,18 +567,45 @@ def fidelity_outcomes_table(data):
 
 
 def _embedding_shown(data, table):
-    """Counts and shares of the embedding table as shown: small counts and whatever gives them away hidden."""
+    """Counts of the embedding table as shown: ``trained``, ``d3m`` and ``d6m`` (numbers, ``"<5"`` or ``"*"``).
+
+    A row's count of facilitators delivering within a window is hidden when it, or the number who did not, is
+    from 1 to ``min_cell - 1`` (``"<5"`` when the count itself is small, ``"*"`` otherwise). The overall row is
+    the sum of the sites, so its count is hidden too ("*") when exactly one site is hidden, or when the
+    hidden sites together deliver, or do not deliver, fewer than ``min_cell``: otherwise the overall minus
+    the sites shown would give them away. A share is shown only beside a count that is shown.
+    """
     m = data.min_cell
-    frame = pd.DataFrame({"trained": table["trained"].astype(float)})
-    relations = []
+
+    def small(k):
+        return 0 < k < m
+
+    trained = table["trained"].astype(int).to_numpy()
+    sites = np.flatnonzero((table["level"] == "site").to_numpy())
+    overall = np.flatnonzero((table["level"] == "overall").to_numpy())
+    out = pd.DataFrame({"trained": pd.Series(list(trained), dtype=object)}, index=table.index)
+    hidden_trained = [i for i in sites if small(trained[i])]
+    for i in hidden_trained:
+        out.iat[i, 0] = f"<{m}"
+    if overall.size and (small(trained[overall[0]]) or len(hidden_trained) == 1 or
+                         small(sum(trained[i] for i in hidden_trained))):
+        out.iat[overall[0], 0] = f"<{m}" if small(trained[overall[0]]) else HIDDEN
     for key in WINDOWS:
-        frame[f"d{key}"] = table[f"delivering_{key}"].astype(float)
-        frame[f"n{key}"] = frame["trained"] - frame[f"d{key}"]
-        relations.append(("trained", [f"d{key}", f"n{key}"]))
-    overall = table.index[table["level"] == "overall"].tolist()
-    sites = table.index[table["level"] == "site"].tolist()
-    columns = [(overall[0], sites, list(frame.columns))] if overall and len(sites) > 1 else []
-    return _shown_counts(frame, relations=relations, column_relations=columns, keep=["trained"], min_cell=m)
+        d = table[f"delivering_{key}"].astype(int).to_numpy()
+        n = trained - d
+        cells = list(d)
+        hidden = []
+        for i in [*sites, *overall]:
+            if small(d[i]) or small(n[i]) or small(trained[i]):
+                cells[i] = f"<{m}" if small(d[i]) else HIDDEN
+                hidden.append(i)
+        site_hidden = [i for i in hidden if i in set(sites)]
+        if overall.size and overall[0] not in hidden and site_hidden and (
+                len(site_hidden) == 1 or small(sum(d[i] for i in site_hidden))
+                or small(sum(n[i] for i in site_hidden))):
+            cells[overall[0]] = HIDDEN
+        out[f"d{key}"] = pd.Series(cells, index=table.index, dtype=object)
+    return out
 
 
 def _shown_int(v):
@@ -593,8 +622,7 @@ def embedding_rows(data):
     rows = []
     for i, r in table.iterrows():
         for key in WINDOWS:
-            visible = all(isinstance(shown.at[i, c], (int, float, np.integer, np.floating))
-                          for c in ("trained", f"d{key}", f"n{key}")) and r["trained"] > 0
+            visible = _is_number(shown.at[i, "trained"]) and _is_number(shown.at[i, f"d{key}"]) and r["trained"] > 0
             rows.append({"level": r["level"], "site": r["site"] or "All sites", "trained": _shown_int(shown.at[i, "trained"]),
                          "window": key, "delivering": _shown_int(shown.at[i, f"d{key}"]),
                          "share": 100 * r[f"delivering_{key}"] / r["trained"] if visible else np.nan,
@@ -661,6 +689,8 @@ def embedding_figure(data):
 
     from .service_plots import embedding_plot
 
+    drawn = rows.groupby(["level", "site"], sort=False)["share"].transform(lambda v: np.isfinite(v).any())
+    rows = rows[drawn.astype(bool)]  # a site with no share shown is left out (the table says why)
     n_rows = rows[["level", "site"]].drop_duplicates().shape[0]
     fig, ax = plt.subplots(figsize=(7.5, 1.0 + 0.55 * n_rows))
     embedding_plot(rows, ax=ax)

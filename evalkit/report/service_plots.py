@@ -18,12 +18,13 @@ LINE_GREY = "0.45"
 
 
 def fidelity_plot(groups, *, ax=None, flag=80):
-    """Each group's fidelity (percent of core components delivered) as a dot, with a dashed line at ``flag``.
+    """Each group's fidelity (percent of core components delivered) as a dot in its site's row, with a dashed
+    line at ``flag``; dots of the same whole percentage stack, so that many groups at 100% stay countable.
 
     Parameters
     ----------
     groups : pandas.DataFrame
-        One row per group: ``site``, ``group`` (its code) and ``fidelity_pct``.
+        One row per group: ``site`` and ``fidelity_pct``.
     ax : matplotlib.axes.Axes, optional
     flag : float
         Groups below it are drawn in orange.
@@ -31,22 +32,33 @@ def fidelity_plot(groups, *, ax=None, flag=80):
     Returns
     -------
     matplotlib.axes.Axes
-        One collection of dots at or above the line (blue) and one below (orange); y tick labels
-        ``"<site>  <group>"``, top to bottom in the table's order.
+        ``ax.collections[0]``: the dots at or above the line (blue), ``[1]``: those below (orange); one y
+        tick per site, ``"<site> (<k> groups)"``, top to bottom in the table's order; ``ax.lines[0]`` is
+        the dashed line at ``flag``.
     """
-    _require_columns(groups, ["site", "group", "fidelity_pct"], "the groups table")
+    _require_columns(groups, ["site", "fidelity_pct"], "the groups table")
     ax = _get_ax(ax)
-    pct = pd.to_numeric(groups["fidelity_pct"], errors="coerce").to_numpy(dtype=float)
-    y = np.arange(len(groups))[::-1]
-    ok = pct >= flag
-    ax.scatter(pct[ok], y[ok], color=_MEAN_COLOUR, s=36, zorder=3, label=f"{flag}% or more")
-    ax.scatter(pct[~ok & np.isfinite(pct)], y[~ok & np.isfinite(pct)], color=FLAG_COLOUR, s=36, zorder=3,
-               label=f"under {flag}%")
+    sites = list(dict.fromkeys(groups["site"]))
+    xs, ys = [], []
+    for i, site in enumerate(sites):
+        pct = pd.to_numeric(groups.loc[groups["site"] == site, "fidelity_pct"], errors="coerce").dropna()
+        stack = pct.round().groupby(pct.round()).cumcount().to_numpy()  # 0, 1, 2 ... among equal percentages
+        deepest = max(int(stack.max()) + 1, 1) if len(stack) else 1
+        step = min(0.07, 0.76 / deepest)
+        offset = np.where(stack % 2 == 0, 1, -1) * ((stack + 1) // 2) * step
+        xs.extend(pct.to_numpy())
+        ys.extend(len(sites) - 1 - i + offset)
+    xs, ys = np.asarray(xs, dtype=float), np.asarray(ys, dtype=float)
+    ok = xs >= flag
     ax.axvline(flag, color=LINE_GREY, linestyle="--", linewidth=1)
-    ax.set_yticks(y, [f"{s}  {g}" for s, g in zip(groups["site"], groups["group"])])
-    low = np.nanmin(pct) if np.isfinite(pct).any() else flag
+    ax.scatter(xs[ok], ys[ok], color=_MEAN_COLOUR, s=18, zorder=3, label=f"{flag}% or more")
+    ax.scatter(xs[~ok], ys[~ok], color=FLAG_COLOUR, s=30, zorder=3, label=f"under {flag}%")
+    counts = groups["site"].value_counts()
+    ax.set_yticks([len(sites) - 1 - i for i in range(len(sites))],
+                  [f"{s} ({counts[s]} group{'s' if counts[s] != 1 else ''})" for s in sites])
+    low = np.nanmin(xs) if xs.size else flag
     ax.set_xlim(min(flag - 10, 10 * np.floor(low / 10) - 5), 102)
-    ax.set_ylim(-0.7, len(groups) - 0.3)
+    ax.set_ylim(-0.6, len(sites) - 0.4)
     ax.set_xlabel("Core components delivered (%)")
     ax.set_title("Fidelity of each group")
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False, fontsize="small")
