@@ -230,35 +230,18 @@ def sample():
 
 @needs_sample
 def test_planted_level_drop_is_recovered_within_its_interval(sample):
-    planted = json.loads((SAMPLE / "planted.json").read_text(encoding="utf-8"))
-    truth = _planted_its(planted)
-    assert truth, "planted.json names no ITS level change"
-    table = sample.results["system_its"].set_index(["measure", "locality"])
-    for (measure, locality), rr in truth.items():
-        row = table.loc[(measure, locality)]
-        assert row["level_ci_low"] < rr < row["level_ci_high"], (measure, locality, rr, row["level_ci_low"],
-                                                                 row["level_ci_high"])
-
-
-def _planted_its(planted):
-    """(measure, locality) -> the planted level rate ratio, wherever planted.json records one."""
-    found = {}
-
-    def walk(node):
-        if isinstance(node, dict):
-            keys = {k.lower() for k in node}
-            rr = next((node[k] for k in node if k.lower() in ("level_change_rr", "level_rr", "rate_ratio",
-                                                                 "level_change")), None)
-            if rr is not None and "measure" in keys and "locality" in keys and isinstance(rr, (int, float)):
-                found[(node["measure"], node["locality"])] = float(rr)
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    walk(planted)
-    return found
+    system = json.loads((SAMPLE / "planted.json").read_text(encoding="utf-8"))["system"]
+    planted = system["level_change"]  # {"locality", "measure", "rate_ratio"}: the planted step
+    rows = sample.results["system_its"].set_index(["measure", "locality"])
+    row = rows.loc[(planted["measure"], planted["locality"])]
+    assert row["level_ci_low"] < planted["rate_ratio"] < row["level_ci_high"], row
+    # the locality planted with too few months is withheld, and left out of the pooled row
+    short = sample.results["system_its"]
+    short = short[short["locality"] == system["too_few_months"]]
+    assert len(short) and short["level_change_rr"].isna().all()
+    assert short["note"].str.contains("fewer than 6 months").all()
+    pooled = sample.results["system_its"]
+    assert not pooled.loc[pooled["locality"] == "all", "note"].str.contains(system["too_few_months"]).any()
 
 
 @needs_sample
