@@ -219,12 +219,24 @@ def _texts(values):
     return texts[codes]
 
 
-def _blank(frame, columns):
-    """Rows whose every used cell is blank."""
-    blank = np.ones(len(frame), dtype=bool)
-    for c in columns:
-        blank &= pd.isna(_texts(frame[c].to_numpy()))
+def _blank(texts, n):
+    """Rows whose every used cell is blank (``texts``: column -> cleaned texts, :func:`_texts`)."""
+    blank = np.ones(n, dtype=bool)
+    for values in texts.values():
+        blank &= pd.isna(values)
     return blank
+
+
+def _per_distinct(texts, rule, dtype=object):
+    """``rule`` of each cleaned text (None for a blank cell), computed once per distinct text."""
+    codes, uniques = pd.factorize(np.asarray(texts, dtype=object), use_na_sentinel=True)
+    return np.array([rule(u) for u in uniques] + [rule(None)], dtype=dtype)[codes]
+
+
+def _number(text):
+    if text is None:
+        return np.nan
+    return as_number(text.replace(",", "")) if _THOUSANDS.fullmatch(text) else as_number(text)
 
 
 def _numbers(texts):
@@ -235,19 +247,20 @@ def _numbers(texts):
     >>> _numbers(np.array(["12", "1,234", "2,5", None, "x"], dtype=object)).tolist()
     [12.0, 1234.0, 2.5, nan, nan]
     """
-    out = np.full(len(texts), np.nan)
-    for k, t in enumerate(texts):
-        if t is None:
-            continue
-        out[k] = as_number(t.replace(",", "")) if _THOUSANDS.fullmatch(t) else as_number(t)
-    return out
+    return _per_distinct(texts, _number, dtype=float)
+
+
+def _folded(texts):
+    """Cleaned texts case-folded (None when blank): how names are compared across files."""
+    return _per_distinct(texts, lambda t: None if t is None else t.casefold())
 
 
 def _dates(texts):
     """Cleaned texts as ``datetime64[ns]`` (NaT when blank or not a date); ``d/m/y`` unless the column says m/d/y."""
-    first = day_first([t for t in texts if t is not None])
-    parsed = {t: parse_date(t, dayfirst=first is not False) for t in set(texts) if t is not None}
-    return pd.to_datetime(pd.Series([parsed.get(t) if t is not None else None for t in texts], dtype=object))
+    distinct = [t for t in pd.unique(np.asarray(texts, dtype=object)) if t is not None]
+    first = day_first(distinct) is not False
+    return pd.to_datetime(pd.Series(_per_distinct(texts, lambda t: None if t is None else
+                                                  parse_date(t, dayfirst=first)), dtype=object))
 
 
 def parse_month(text, *, dayfirst=True):
@@ -320,20 +333,21 @@ def _rows_table(frame, ids, kept, reason):
 
 
 def _assign_codes(keys, kept, mapping, prefix):
-    """Opaque codes of name keys, extending ``mapping`` (kept rows' new names first, in row order)."""
-    order = list(np.flatnonzero(kept)) + list(np.flatnonzero(~kept))
-    for k in order:
-        key = keys[k]
-        if key is not None and key not in mapping:
-            mapping[key] = None
-    numbered = [v for v in mapping.values() if v is not None]
-    width = max(3, len(str(len(mapping))))
-    n = len(numbered)
-    for key, code in mapping.items():
-        if code is None:
-            n += 1
-            mapping[key] = f"{prefix}{n:0{width}d}"
-    return np.array([mapping[k] if k is not None else np.nan for k in keys], dtype=object)
+    """Opaque codes of name keys, extending ``mapping`` (kept rows' new names first, in row order).
+
+    Examples
+    --------
+    >>> mapping = {"blue": "G001"}
+    >>> keys = np.array(["red", "blue", None, "green"], dtype=object)
+    >>> _assign_codes(keys, np.array([False, True, True, True]), mapping, "G").tolist(), mapping["red"]
+    (['G003', 'G001', nan, 'G002'], 'G003')
+    """
+    kept = np.asarray(kept, dtype=bool)
+    new = [k for k in pd.unique(np.concatenate([keys[kept], keys[~kept]])) if k is not None and k not in mapping]
+    width = max(3, len(str(len(mapping) + len(new))))
+    for n, key in enumerate(new, start=len(mapping) + 1):
+        mapping[key] = f"{prefix}{n:0{width}d}"
+    return _per_distinct(keys, lambda k: np.nan if k is None else mapping[k])
 
 
 def _site_levels(values):
@@ -381,9 +395,9 @@ def clean_sessions(frame, sessions_cfg, *, codes):
     kept = np.ones(n, dtype=bool)
     reason = np.full(n, "", dtype=object)
     logs = []
-    group_keys = np.array([None if t is None else t.casefold() for t in text["group"]], dtype=object)
+    group_keys = _folded(text["group"])
     dates = _dates(text["date"]).to_numpy()
-    blank = _blank(frame, roles + fidelity)
+    blank = _blank(text, n)
     no_group = group_keys == None  # noqa: E711 (element-wise)
     no_date = pd.isna(text["date"])
     bad_date = ~no_date & pd.isna(dates)
@@ -406,7 +420,7 @@ def clean_sessions(frame, sessions_cfg, *, codes):
 
     facilitator = np.full(n, np.nan, dtype=object)
     if "facilitator" in text:
-        keys = np.array([None if t is None else t.casefold() for t in text["facilitator"]], dtype=object)
+        keys = _folded(text["facilitator"])
         facilitator = _assign_codes(keys, kept, codes["facilitator"], CODE_PREFIX["facilitator"])
     site = _site_levels(text["site"]) if "site" in text else np.full(n, np.nan, dtype=object)
 
@@ -424,8 +438,8 @@ def clean_sessions(frame, sessions_cfg, *, codes):
     attended = counted("attended", 0, ATTENDED_INVALID)
     marks = {}
     for column in fidelity:
-        keyed = np.array([np.nan if t is None else FIDELITY_VALUES.get(_fidelity_key(t), -1.0)
-                          for t in text[column]], dtype=float)
+        keyed = _per_distinct(text[column], lambda t: np.nan if t is None else
+                              FIDELITY_VALUES.get(_fidelity_key(t), -1.0), dtype=float)
         bad = keyed == -1.0
         logs.append(_log("sessions", frame, bad & kept, ids, column=column, action="set missing",
                          reason=FIDELITY_INVALID, detail=_NOT_COPIED))
@@ -536,7 +550,7 @@ def clean_training(facilitators_cfg, *, codes, sessions=None):
     if not frames:
         return None
     frame = pd.concat(frames, ignore_index=True)
-    keys = np.array([name_key(v) for v in frame["id"]], dtype=object)
+    keys = _per_distinct(frame["id"].to_numpy(dtype=object), name_key)
     frame = frame[keys != None].reset_index(drop=True)  # noqa: E711 (rows without an id: the section's own rule)
     keys = keys[keys != None]  # noqa: E711
     dated = _dates(_texts(frame["trained_on"].to_numpy()))
@@ -636,16 +650,15 @@ def clean_system(frame, system_cfg):
         reason[mask] = why
         logs.append(_log("system", frame, mask, ids, column=column, action="excluded", reason=why, detail=detail))
 
-    exclude(_blank(frame, list(text)), "blank row")
+    exclude(_blank(text, n), "blank row")
     exclude(pd.isna(locality), "missing locality", column="locality")
-    first = day_first([t for t in text["month"] if t is not None])
-    parsed = {t: parse_month(t, dayfirst=first is not False) for t in set(text["month"]) if t is not None}
-    month = np.array([parsed.get(t) if t is not None else None for t in text["month"]], dtype=object)
+    first = day_first([t for t in pd.unique(text["month"]) if t is not None]) is not False
+    month = _per_distinct(text["month"], lambda t: parse_month(t, dayfirst=first))
     exclude(pd.isna(text["month"]), "missing month", column="month")
     exclude(np.array([m is None for m in month]), "month not a month", column="month",
             detail="the month is not written as a month (2025-09, Sep 2025 or a date); " + _NOT_COPIED)
     keys = {" ".join(k.split()).casefold(): k for k in system_cfg.measures}
-    measure = np.array([keys.get(t.casefold()) if t is not None else None for t in text["measure"]], dtype=object)
+    measure = _per_distinct(text["measure"], lambda t: None if t is None else keys.get(t.casefold()))
     exclude(pd.isna(measure), "measure not configured", column="measure",
             detail=f"the measure is blank or not one of {', '.join(system_cfg.measures)} (listed under "
                    f"system.measures); " + _NOT_COPIED)
