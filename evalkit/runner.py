@@ -263,7 +263,7 @@ def _run_notebook(name, src, dst, parameters, cwd, nice=0, kernels=None):
 
     import papermill as pm
 
-    if nice and kernels is None:
+    if nice:
         try:
             os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
         except (AttributeError, OSError):  # not Linux or not allowed: run at normal priority
@@ -305,7 +305,9 @@ def report(config, *, out_dir, force=False, jobs=None, notebooks=True, notebook_
         Replace a folder holding another cohort's report, or a non-empty folder that is not an
         evalkit report (everything in it is deleted).
     jobs : int, optional
-        Notebooks executed at once (default: all of them; each runs in its own kernel process).
+        Notebooks executed at once (default: one per CPU, at most one per notebook). Each runs in a
+        kernel of the report's own pool; a kernel runs notebook after notebook, reset between them
+        (:mod:`evalkit.kernels`), so five notebooks on two CPUs start two kernels, not five.
     notebooks : bool
         False writes ``results/`` only.
     notebook_dir : path, optional
@@ -432,7 +434,7 @@ def _report(config, out, *, jobs, notebooks, notebook_dir, progress, kernels=Non
     finally:
         bar.close()
         if runner is not None:  # stopped early: start no further notebook
-            runner.pool.shutdown(wait=False, cancel_futures=True)
+            runner.shutdown()
         if tmp.is_dir() and not tmp.is_symlink():
             shutil.rmtree(tmp, ignore_errors=True)
     if failures:
@@ -462,12 +464,29 @@ class _NotebookRunner:
         # the same parameters whichever temporary folder (and process) made them
         params = {"config_path": str(config.path), "results_dir": "results"}
         self.final = Path(final) if final is not None else out
-        workers = max(1, min(jobs or len(self.todo), len(self.todo)))
-        self.pool = ThreadPoolExecutor(max_workers=workers)
+        # one kernel per CPU (never more than notebooks), each running notebook after notebook warm: a
+        # kernel costs a CPU-second or two to start and import, which a small machine cannot spare for
+        # five notebooks at once; the longest notebook takes the first kernel and the others share the rest
+        self.own_kernels = None
+        workers = max(1, min(jobs or os.cpu_count() or 1, len(self.todo)))
+        if kernels is None:
+            from .kernels import KernelPool
+
+            kernels = self.own_kernels = KernelPool(workers)
+        self.pool = ThreadPoolExecutor(max_workers=len(self.todo))
         longest = any(name == LONGEST for name, _ in self.todo)
+        # a lowered thread starts its kernel lowered (Linux: a child inherits the thread's niceness); a
+        # batch's kernels are already running, so only a report's own kernels are lowered
         self.futures = {self.pool.submit(_run_notebook, name, src, self.nb_out / f"{name}.ipynb", params, out,
-                                         NICE if longest and name != LONGEST else 0, kernels):
+                                         NICE if longest and name != LONGEST and self.own_kernels else 0,
+                                         kernels):
                         name for name, src in self.todo}
+
+    def shutdown(self):
+        """Stop starting notebooks and stop this report's own kernels (not a batch's)."""
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        if self.own_kernels is not None:
+            self.own_kernels.shutdown()
 
     def finish(self, data, manifest, *, progress=None):
         """Wait for every notebook, render the HTML and the index; return the failure messages."""
@@ -493,6 +512,8 @@ class _NotebookRunner:
                     progress(name, error)
         finally:
             self.pool.shutdown(wait=True)
+            if self.own_kernels is not None:
+                self.own_kernels.shutdown()
         manifest["notebooks"] = dict(sorted(manifest["notebooks"].items()))
         _write_index(data, self.config, self.out, manifest, [n for n, _ in NOTEBOOKS if n in done], index_html)
         _write_word(data, self.out, self.nb_out / "02_child_outcomes.ipynb" if "02_child_outcomes" in done else None)
