@@ -1019,7 +1019,9 @@ def _delivery_markdown(record):
         f"`sessions_attended` says) and {units['extra']} groups of facilitators whose children are not in the "
         f"questionnaires. {ses['planned_sessions']} sessions are planned; groups delivering fewer: {short}. Core "
         f"components ({', '.join(ses['fidelity'])}) are mostly delivered ({ses['fidelity_pct']:.1f}% overall); "
-        f"groups planted under 80% fidelity: {low}.",
+        f"groups planted under 80% fidelity: {low} (drawn among the groups whose children changed least, so that "
+        f"the exploratory table of change by fidelity points the way the programme expects: planted, not a "
+        f"finding).",
         f"- **Training** (`training_date` and `site` in `facilitators.csv`): most facilitators trained at Site A "
         f"and Site B first deliver within 3 months, some within 6; at {tra['not_embedding_site']} most trained "
         f"facilitators never deliver (training without embedding).",
@@ -1166,7 +1168,11 @@ def _delivery(kids, facilitator_ids, seed, messy):
                           "site": fac_site[f], "facilitator": f, "size": int(rng.integers(4, 9)), "attended": None})
     groups = [u for u in units if u["kind"] == "group"]
     short = {groups[k]["name"] for k in rng.choice(len(groups), size=min(_N_SHORT, len(groups)), replace=False)}
-    rest = [u for u in groups if u["name"] not in short]
+    # low fidelity is planted in groups whose children changed least, so that the exploratory link between
+    # fidelity and change points the way the programme expects (planted, not a finding)
+    change = _group_change(kids)
+    rest = sorted((u for u in groups if u["name"] not in short), key=lambda u: (change.get(u["name"], 0.0), u["name"]))
+    rest = rest[:max(_N_LOW, len(rest) // 2)]
     low = {rest[k]["name"] for k in rng.choice(len(rest), size=min(_N_LOW, len(rest)), replace=False)}
     rows = []
     for f in facs:
@@ -1196,6 +1202,26 @@ def _delivery(kids, facilitator_ids, seed, messy):
     for part in ("sessions", "system"):
         record[part]["n_rows"] = len(sessions if part == "sessions" else system)
     return sessions, training, system, record
+
+
+def _group_change(kids):
+    """Mean change (post - pre) of each group's children on the improving subscales' keyed answers."""
+    inst = _instrument("eaq30")
+    rows = kids[kids["group_id"].notna()]
+    keyed = []
+    for sid, items, reverse in inst["subscales"]:
+        if _CHILD_EFFECT[sid] <= 0:
+            continue
+        for item in items:
+            value = pd.to_numeric(rows[item], errors="coerce")
+            keyed.append(inst["min"] + inst["max"] - value if item in reverse else value)
+    score = pd.concat(keyed, axis=1).mean(axis=1)
+    when = rows["timepoint"].str.strip().str.casefold().replace({"baseline": "pre", "end": "post"})
+    child = rows["child_id"].str.strip().str.upper()
+    wide = pd.DataFrame({"child": child, "when": when, "score": score, "group": rows["group_id"]})
+    wide = wide[wide["when"].isin(["pre", "post"])].pivot_table(index=["group", "child"], columns="when",
+                                                                 values="score", aggfunc="first")
+    return (wide["post"] - wide["pre"]).groupby(level="group").mean().dropna().to_dict()
 
 
 def _delivery_units(kids, rng):
