@@ -390,3 +390,19 @@ def test_sample_system_recovers_the_planted_level_change(sample):
     medway = cohort.system[cohort.system["locality"] == "Medway"]
     after = medway.loc[medway["month"] >= cohort.config.system.embedded_from["Medway"], "month"].nunique()
     assert after == planted["system"]["months_before_after"]["Medway"][1] < 6
+
+
+def test_sample_low_fidelity_groups_changed_less(sample):
+    """The sample plants its low-fidelity groups among the groups whose children changed least (planted, so
+    that the exploratory fidelity table reads the way the programme expects)."""
+    cohort, planted = sample
+    s = cohort.sessions
+    fidelity = planted["sessions"]["fidelity"]
+    pct = 100 * s.groupby("group")[fidelity].sum().sum(axis=1) / s.groupby("group")[fidelity].count().sum(axis=1)
+    low = set(pct.index[pct < 80])
+    assert len(low) == len(planted["sessions"]["low_fidelity_groups"])
+    waves = cohort.children.waves
+    wide = waves[waves["timepoint"].isin(["pre", "post"])].pivot_table(
+        index=["id", "group"], columns="timepoint", values="verbal_sharing")
+    change = (wide["post"] - wide["pre"]).dropna().groupby(level="group").mean()
+    assert change[change.index.isin(low)].mean() < change[~change.index.isin(low)].mean()
