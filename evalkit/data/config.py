@@ -483,7 +483,12 @@ def load_config(path):
     ConfigError
         If the file is missing, is not YAML, repeats a key, has an unknown key or
         a value of the wrong kind (e.g. a timepoint label under both pre and
-        post, two roles naming one column), or has no section.
+        post, two roles naming one column), or has no section; in ``sessions``
+        and ``system`` (issue 13) also a required column role missing,
+        ``fidelity`` not a list of column names, ``planned_sessions`` not a
+        whole number of at least 1, an ``embedded_from`` month not written
+        ``YYYY-MM``, a measure without a label or with ``lower_is`` other than
+        better or worse. Each message names the key and the fix.
 
     Examples
     --------

@@ -121,6 +121,12 @@ class Cohort:
 def prepare_cohort(config):
     """Read, validate, clean, match and score every section of a cohort.
 
+    The questionnaire sections (``children``, ``facilitators``) become :class:`SectionData`; then the
+    delivery and system data of issue 13 (``sessions``, the facilitators' ``trained_on`` dates and
+    ``system``) are read and cleaned by :func:`evalkit.data.service.prepare_service_data` into
+    ``Cohort.sessions``, ``.training`` and ``.system``, sharing the children's group and facilitator
+    codes; their logs, accounting and problems join the cohort's.
+
     Parameters
     ----------
     config : str, pathlib.Path or evalkit.data.config.CohortConfig
