@@ -88,6 +88,15 @@ def prepare_service_data(config, codes=None):
     ------
     DataError
         A configured file is missing or unreadable, lacks a required column, or has a header but no rows.
+
+    Examples
+    --------
+    >>> from evalkit.data.config import load_config
+    >>> data = prepare_service_data(load_config("data/sample/cohort.yml"))
+    >>> data.sessions.columns.tolist()
+    ['group', 'facilitator', 'site', 'date', 'session', 'attended', 'core_1', 'core_2', 'core_3', 'core_4']
+    >>> len(data.training), str(data.system["month"].dtype), sorted(data.summary["section"].unique())
+    (58, 'period[M]', ['sessions', 'system', 'training'])
     """
     codes = codes if codes is not None else {}
     for role in CODE_PREFIX:
