@@ -143,7 +143,7 @@ def _data(tmp_path, primary, min_cell=5, drop_post=0):
 def test_no_primary_declared_shows_every_measure_alike(tmp_path):
     data = _data(tmp_path, [])
     points = summary.main_points(data)
-    assert list(points["kind"]) == ["bottom line", "measures", "measures"]
+    assert list(points["kind"]) == ["bottom line", "measures", "measures", "delivery", "system"]  # issue 13 last
     assert "no measure was declared primary" in points.loc[1, "sentence"]
     assert points.loc[0, "sentence"].startswith("Bottom line: Children's scores improved on 3 of the 6 measures")
     # instrument order, no measure picked out after the fact
