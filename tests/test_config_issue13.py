@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import EAQ_ITEMS, write_cohort
+from conftest import EAQ_ITEMS, SAMPLE, write_cohort
 from evalkit.cli import main
 from evalkit.data.config import load_config
 from evalkit.errors import ConfigError
@@ -80,7 +80,7 @@ def test_every_new_section_is_optional(tmp_path):
 
 
 def test_sample_config_carries_the_contract():
-    cfg = load_config("data/sample/cohort.yml")
+    cfg = load_config(SAMPLE / "cohort.yml")
     assert cfg.sessions.columns == SESSIONS["columns"] and cfg.sessions.planned_sessions == 6
     assert cfg.facilitators.columns["trained_on"] == "training_date" and cfg.facilitators.columns["site"] == "site"
     assert cfg.system.embedded_from["Kent North"] == pd.Period("2025-09", freq="M")
