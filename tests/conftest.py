@@ -49,3 +49,16 @@ def post_pre(frame):
     Outcomes tables carry follow-up contrasts too when a cohort has a follow-up wave (issue 12).
     """
     return frame[frame["contrast"] == "post-pre"] if "contrast" in frame.columns else frame
+
+
+def shared_sample_report(tmp_path_factory):
+    """The sample cohort's report, built once per test run and shared by every module and pytest-xdist worker
+    that asks for it (``browser.built_once`` under the name ``"sample-report"``). Read it; never change it:
+    copy it first (``shutil.copytree``) to alter anything."""
+    import browser  # the test helper next to this file
+    from evalkit.cli import main
+
+    def build(folder):
+        assert main(["report", str(SAMPLE / "cohort.yml"), "--out", str(folder), "--force"]) == 0
+
+    return browser.built_once(tmp_path_factory, "sample-report", build)

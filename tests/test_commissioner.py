@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from conftest import post_pre
+from conftest import post_pre, shared_sample_report
 from evalkit.cli import main
 from evalkit.report import summary
 from evalkit.report.findings import size_words
@@ -26,9 +26,7 @@ PAGES = ["index.html", "01_data_quality.html", "02_child_outcomes.html", "03_fac
 
 @pytest.fixture(scope="module")
 def sample_report(tmp_path_factory):
-    out = tmp_path_factory.mktemp("commissioner") / "report"
-    assert main(["report", str(SAMPLE / "cohort.yml"), "--out", str(out)]) == 0
-    return out
+    return shared_sample_report(tmp_path_factory)  # built once per run, read only
 
 
 def _section(page, name):

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from conftest import SAMPLE, post_pre, write_cohort
+from conftest import SAMPLE, post_pre, shared_sample_report, write_cohort
 from evalkit.cli import main
 from evalkit.notebook import recorded
 from evalkit.report.privacy import find_identifiers
@@ -24,9 +24,7 @@ HTML = ["01_data_quality.html", "02_child_outcomes.html", "03_facilitator_confid
 
 @pytest.fixture(scope="module")
 def sample_report(tmp_path_factory):
-    out = tmp_path_factory.mktemp("report")
-    assert main(["report", str(SAMPLE / "cohort.yml"), "--out", str(out)]) == 0
-    return out
+    return shared_sample_report(tmp_path_factory)  # built once per run, read only
 
 
 def _raw_identifiers():
