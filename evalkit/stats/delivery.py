@@ -40,10 +40,10 @@ def _implementation_row(level, site, group, frame, *, fidelity, planned, reached
         delivered = int(numbers.nunique() + numbers.isna().sum())
     else:
         delivered = len(frame)
-    marks = frame[fidelity].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float) if fidelity else None
+    marks = frame[fidelity].to_numpy(dtype=float) if fidelity else None  # made numeric once, by implementation
     pct = float(100 * np.nansum(marks) / np.sum(~np.isnan(marks))) if marks is not None and np.any(~np.isnan(marks)) \
         else np.nan
-    attended = pd.to_numeric(frame["attended"], errors="coerce") if "attended" in frame else pd.Series(dtype=float)
+    attended = frame["attended"] if "attended" in frame else pd.Series(dtype=float)
     notes = []
     if level == "group":
         if planned and delivered < planned:
@@ -91,6 +91,9 @@ def implementation(sessions, *, fidelity=(), planned_sessions=None, children_rea
     """
     fidelity = list(fidelity)
     reached = children_reached or {}
+    numeric = {c: pd.to_numeric(sessions[c], errors="coerce").astype(float) for c in [*fidelity, "attended"]
+               if c in sessions}
+    sessions = sessions.assign(**numeric)
     rows = []
     for (site, group), frame in sessions.groupby(["site", "group"], sort=True, dropna=False):
         rows.append(_implementation_row("group", site, group, frame, fidelity=fidelity, planned=planned_sessions,

@@ -29,10 +29,11 @@ def _month_index(months):
 
 
 def _fit(count, exog, offset):
-    import statsmodels.api as sm
+    # the GLM module itself: statsmodels.api would import tsa and graphics too (over a second)
+    from statsmodels.genmod.families import Poisson
+    from statsmodels.genmod.generalized_linear_model import GLM
 
-    model = sm.GLM(count, exog, family=sm.families.Poisson(), offset=offset)
-    return model.fit(scale="X2")
+    return GLM(count, exog, family=Poisson(), offset=offset).fit(scale="X2")
 
 
 def _coef_row(fit, names, confidence):
