@@ -66,7 +66,9 @@ def test_plain_papermill_cli_with_defaults_and_with_p(tmp_path):
                          capture_output=True, text=True)
     assert run.returncode == 0, run.stderr[-2000:]
     values = recorded(out)
-    assert values["accounting_identity"] is True and values["rows_in"] == 718 + 158  # the sample files' data rows (children, facilitators)
+    # the sample's data rows: children 718, facilitators 158, sessions 784, system outcomes 147; and training,
+    # counted one per facilitator (60), as the data-quality page's accounting shows each section
+    assert values["accounting_identity"] is True and values["rows_in"] == 718 + 158 + 784 + 60 + 147
     params = tmp_path / "params.yml"
     params.write_text(json.dumps({"config_path": str(ROOT / "data" / "sample" / "cohort.yml")}))
     run = subprocess.run([sys.executable, "-m", "papermill", str(ROOT / "notebooks" / "03_facilitator_confidence.ipynb"),
