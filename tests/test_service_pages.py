@@ -169,3 +169,25 @@ def check_pages(report):
 @needs_sample
 def test_pages_04_and_05_show_their_tables_figures_and_caveats(report):
     check_pages(report)
+
+
+# ----------------------------------------------------------------------------- sections absent
+
+def test_each_call_says_why_when_its_section_is_absent():
+    from types import SimpleNamespace
+
+    import evalkit.notebook as ek
+
+    config = SimpleNamespace(sessions=None, system=None, analysis={"alpha": 0.05})
+    data = SimpleNamespace(results={}, cohort=SimpleNamespace(config=config, sections={}, system=None),
+                           config=config, min_cell=5)
+    said = {name: getattr(ek, name)(data) for name in (
+        "delivery_table", "flagged_groups_table", "fidelity_outcomes_table", "embedding_table", "practice_table",
+        "system_table", "system_caveat", "fidelity_figure", "embedding_figure", "system_figure")}
+    for name, shown in said.items():
+        assert isinstance(shown, ek.Markdown) and isinstance(shown.data, pd.DataFrame), name
+    for name, key in (("delivery_table", "`sessions:`"), ("embedding_table", "`trained_on`"),
+                      ("system_table", "`system:`"), ("fidelity_outcomes_table", "`group`")):
+        assert key in said[name].text and said[name].text.count(". ") <= 1, name
+    for name in ("fidelity_figure", "embedding_figure", "system_figure"):
+        assert said[name].text == "", name  # a figure the data do not allow is simply not there

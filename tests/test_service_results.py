@@ -263,3 +263,12 @@ def test_trust_rows_name_the_caveats(results):
     said = dict(trust_rows(data))
     assert "association in time, not that the programme caused it" in said["System outcomes over time"]
     assert "self-reported" in said["Delivery records"]
+
+
+def test_training_without_sessions_says_first_sessions_are_unknown():
+    cohort = _cohort(sessions=None)
+    table = service_results(cohort)["embedding"]
+    assert (table["note"] == "no sessions were recorded, so no first session is known").all()
+    said = points(SimpleNamespace(results={"embedding": table}, cohort=cohort, min_cell=5), "delivery")
+    assert said["sentence"].tolist() == ["No sessions were recorded, so whether the 12 facilitators trained went on "
+                                         "to deliver is not known; add a `sessions:` section to the cohort config."]

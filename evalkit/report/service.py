@@ -23,6 +23,8 @@ FIDELITY_OUTCOMES_COLUMNS = ["measure", "label", "fidelity_band", "groups", "n",
 FIDELITY_BANDS = (f"{FIDELITY_FLAG}% or more", f"under {FIDELITY_FLAG}%")
 EXPLORATORY_NOTE = ("exploratory: groups were not assigned their fidelity, and children in one group are not "
                     "independent, so the interval is too narrow")
+#: ``embedding`` note when training dates were given without a sessions file.
+NO_SESSIONS_NOTE = "no sessions were recorded, so no first session is known"
 #: What the pages call the pooled row of ``system_its``.
 POOLED_WORDS = "All localities (pooled)"
 
@@ -170,6 +172,8 @@ def service_results(cohort):
     training = getattr(cohort, "training", None)
     if training is not None:
         out["embedding"] = embedding(training)
+        if sessions is None:  # nothing says when anyone first delivered: not "nobody delivered"
+            out["embedding"]["note"] = NO_SESSIONS_NOTE
     inputs = _system_inputs(cohort)
     if inputs is not None:
         system, embedded, measures = inputs
@@ -265,6 +269,9 @@ def _embedding_sentence(data, table):
     trained = int(overall["trained"])
     if trained == 0:
         return ""
+    if str(overall["note"]) == NO_SESSIONS_NOTE:
+        return (f"No sessions were recorded, so whether the {_count_words(trained, 'facilitators', data.min_cell)} "
+                f"trained went on to deliver is not known; add a `sessions:` section to the cohort config.")
     m = data.min_cell
     if not _is_number(shown["trained"]):
         return f"Fewer than {m} facilitators were trained, too few to say how many went on to deliver."
