@@ -366,7 +366,9 @@ def analyse_cohort(cohort):
     column roles; tables of the same key are stacked in section order. ``evidence``
     (:func:`evalkit.report.evidence.appraise`) appraises each section in turn (children first, as the
     sections come), told apart by its first column ``section``; each section's block ends with its
-    ``claim`` row.
+    ``claim`` row. With sessions, training dates or system outcomes (issue 13) the results also hold
+    ``implementation``, ``fidelity_outcomes``, ``embedding`` and ``system_its``
+    (:func:`evalkit.report.service.service_results`).
 
     Parameters
     ----------

@@ -157,6 +157,17 @@ def service_results(cohort):
         children's data carry the group) and ``fidelity_outcomes`` (:func:`fidelity_outcomes`) with
         sessions; ``embedding`` (:func:`evalkit.stats.embedding`) with training dates; ``system_its``
         (:func:`evalkit.stats.interrupted_time_series`) with system outcomes.
+
+    Examples
+    --------
+    >>> from evalkit.data.config import load_config
+    >>> from evalkit.data.pipeline import prepare_cohort
+    >>> res = service_results(prepare_cohort(load_config("data/sample/cohort.yml")))
+    >>> sorted(res)
+    ['embedding', 'fidelity_outcomes', 'implementation', 'system_its']
+    >>> its = res["system_its"].set_index(["measure", "locality"])
+    >>> round(float(its.loc[("referrals_on", "Kent North"), "level_change_rr"]), 2)
+    0.75
     """
     out = {}
     sessions = getattr(cohort, "sessions", None)
