@@ -356,7 +356,8 @@ def points(data, page=None):
                 places = list(dict.fromkeys(short["locality"]))
                 rows.append(("system", "withheld", ",".join(dict.fromkeys(short["measure"])),
                              f"{_and(places)} had too few months on one side of the embedding month to model "
-                             f"(at least 6 before and 6 after are needed), so {'it is' if len(places) == 1 else 'they are'}"
+                             f"(at least 6 before and 6 after are needed), so "
+                             f"{'it is' if len(places) == 1 else 'they are'}"
                              f" left out of the pooled estimate."))
     return pd.DataFrame(rows, columns=["section", "kind", "measures", "sentence"])
 
@@ -452,10 +453,12 @@ def _pct_text(v):
     return f"{v:.0f}%" if v is not None and np.isfinite(v) else ""
 
 
-def _attended_text(v, min_cell):
+def _attended_text(v, min_cell, *, group):
+    """A mean of children present: a group's mean over its few sessions is close to a count of children, so
+    below ``min_cell`` it shows ``<min_cell``; a site's or the overall mean, over many sessions, is shown."""
     if v is None or not np.isfinite(v):
         return ""
-    return f"<{min_cell}" if v < min_cell else f"{v:.1f}"
+    return f"<{min_cell}" if group and v < min_cell else f"{v:.1f}"
 
 
 def _absent_delivery():
@@ -484,7 +487,7 @@ def delivery_table(data):
             "Sessions delivered": rows["sessions_delivered"].astype(int).to_numpy(),
             "Sessions planned": [int(v) if pd.notna(v) else "" for v in rows["sessions_planned"]],
             "Fidelity": [_pct_text(v) for v in pd.to_numeric(rows["fidelity_pct"], errors="coerce")],
-            "Children per session (mean)": [_attended_text(v, data.min_cell)
+            "Children per session (mean)": [_attended_text(v, data.min_cell, group=by_group)
                                             for v in pd.to_numeric(rows["mean_attended"], errors="coerce")],
             "Children reached": reached.loc[rows.index].to_numpy(),
         })
@@ -500,8 +503,10 @@ def delivery_table(data):
     cfg = _config_part(data.cohort, "sessions")
     k = len(getattr(cfg, "fidelity", None) or [])
     notes = [f"Fidelity: the share of the {k} core components recorded as delivered, over every session of the row "
-             f"(not an average of the groups' shares). Children reached: children in the outcome data whose group "
-             f"is this group, blank where the children's data do not record it.",
+             f"(not an average of the groups' shares). Children per session: the mean number present over every "
+             f"recorded session; a group's mean below {data.min_cell} shows as <{data.min_cell}. Children reached: "
+             f"children in the outcome data whose group is this group, blank where the children's data do not "
+             f"record it.",
              nb._small_note(data) if any(is_hidden(v) for v in reached if isinstance(v, str)) else ""]
     return nb.Table(summary, caption="Were the sessions delivered as designed? Sessions, fidelity and reach by site",
                     lead=points(data, "delivery")["sentence"].iloc[0] if len(points(data, "delivery")) else "",
@@ -641,7 +646,8 @@ def embedding_rows(data):
     for i, r in table.iterrows():
         for key in WINDOWS:
             visible = _is_number(shown.at[i, "trained"]) and _is_number(shown.at[i, f"d{key}"]) and r["trained"] > 0
-            rows.append({"level": r["level"], "site": r["site"] or "All sites", "trained": _shown_int(shown.at[i, "trained"]),
+            rows.append({"level": r["level"], "site": r["site"] or "All sites",
+                         "trained": _shown_int(shown.at[i, "trained"]),
                          "window": key, "delivering": _shown_int(shown.at[i, f"d{key}"]),
                          "share": 100 * r[f"delivering_{key}"] / r["trained"] if visible else np.nan,
                          "ci_low": 100 * r[f"delivering_{key}_ci_low"] if visible else np.nan,
@@ -737,8 +743,9 @@ def practice_table(data):
     alpha = float(data.config.analysis.get("alpha", 0.05))
     for _, r in follow.iterrows():
         p = r.get("p_primary_holm", np.nan)
-        lasted = "still higher than before training" if np.isfinite(p) and p < alpha and r["mean_diff"] > 0 else \
-            "lower than before training" if np.isfinite(p) and p < alpha else "not clearly different from before training"
+        significant = np.isfinite(p) and p < alpha
+        lasted = ("still higher than before training" if significant and r["mean_diff"] > 0 else
+                  "lower than before training" if significant else "not clearly different from before training")
         n = r.get("n", np.nan)
         who = _count_words(n, "facilitators", data.min_cell) if np.isfinite(n) else "the facilitators"
         rows.append((f"Confidence lasted: {r['label']}",
@@ -787,7 +794,8 @@ def system_table(data):
         "Measure": shown["Measure"], "Locality": shown["Locality"],
         "Trend change per month, rate ratio [95% CI]": [
             nb._interval(v, lo, hi, sign=False) for v, lo, hi in
-            zip(pd.to_numeric(table["slope_change_rr"], errors="coerce"), table["slope_ci_low"], table["slope_ci_high"])],
+            zip(pd.to_numeric(table["slope_change_rr"], errors="coerce"), table["slope_ci_low"],
+                table["slope_ci_high"])],
         "p (trend)": [nb._p(v) for v in pd.to_numeric(table["p_slope"], errors="coerce")],
         "Dispersion": [format_number(v) if np.isfinite(v) else "" for v in
                        pd.to_numeric(table.get("dispersion", pd.Series(np.nan, index=table.index)), errors="coerce")],

@@ -1,4 +1,4 @@
-"""Delivery and practice: fidelity and reach per group, site and overall; whether trained facilitators go on to deliver."""
+"""Delivery and practice: fidelity and reach per group, site and overall; whether the trained go on to deliver."""
 from __future__ import annotations
 
 import numpy as np
