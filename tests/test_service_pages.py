@@ -5,9 +5,7 @@ shared with the other sample-report tests); the numbers they show are those of t
 tests/test_service_results.py checks against pandas, statsmodels' Wilson interval and an independent GLM fit.
 """
 import html
-import os
 import re
-import sys
 from pathlib import Path
 
 import matplotlib
@@ -18,13 +16,10 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from evalkit.cli import main  # noqa: E402
+from conftest import shared_sample_report  # noqa: E402
 from evalkit.report.privacy import disclosure_check, html_tables  # noqa: E402
 from evalkit.report.service_plots import embedding_plot, fidelity_plot, its_plot  # noqa: E402
 from evalkit.stats.its import fitted_rates  # noqa: E402
-
-sys.path.insert(0, os.path.dirname(__file__))
-import browser  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "data" / "sample"
@@ -82,17 +77,13 @@ def test_its_plot_draws_the_rate_the_embedding_month_and_the_projected_trend():
 
 # ----------------------------------------------------------------------------- the sample report
 
-def _sample_report(folder):
-    assert main(["report", str(SAMPLE / "cohort.yml"), "--out", str(folder), "--force"]) == 0
-
-
 needs_sample = pytest.mark.skipif(not ((SAMPLE / "sessions.csv").is_file() and (SAMPLE / "system.csv").is_file()),
                                   reason="the sample has no sessions or system outcomes")
 
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory):
-    return browser.built_once(tmp_path_factory, "sample-report", _sample_report)
+    return shared_sample_report(tmp_path_factory)  # built once per run, shared with the other modules; read only
 
 
 def _text(page):
