@@ -272,3 +272,27 @@ def test_training_without_sessions_says_first_sessions_are_unknown():
     said = points(SimpleNamespace(results={"embedding": table}, cohort=cohort, min_cell=5), "delivery")
     assert said["sentence"].tolist() == ["No sessions were recorded, so whether the 12 facilitators trained went on "
                                          "to deliver is not known; add a `sessions:` section to the cohort config."]
+
+
+@needs_sample
+def test_change_by_group_fidelity_equals_a_pandas_pivot_and_scipy_t_intervals(sample):
+    from scipy import stats
+
+    waves = sample.cohort.children.waves
+    waves = waves[waves["arm"].astype("string").fillna("intervention") != "comparison"]
+    impl = sample.results["implementation"]
+    pct = impl[impl["level"] == "group"].set_index("group")["fidelity_pct"]
+    band = (pct >= 80).map({True: "80% or more", False: "under 80%"})
+    table = sample.results["fidelity_outcomes"].set_index(["measure", "fidelity_band"])
+    for measure in sample.cohort.children.measures:
+        # outside reference: a pandas pivot of post - pre per child, grouped by the band of the child's group
+        wide = waves.pivot_table(index="id", columns="timepoint", values=measure, aggfunc="first")
+        change = (wide["post"] - wide["pre"]).dropna()
+        group = waves.dropna(subset=["group"]).groupby("id")["group"].first()
+        by = pd.DataFrame({"change": change, "band": group.reindex(change.index).map(band)}).dropna()
+        for name, part in by.groupby("band"):
+            row = table.loc[(measure, name)]
+            assert row["n"] == len(part) and row["mean_change"] == pytest.approx(part["change"].mean())
+            low, high = stats.t.interval(0.95, len(part) - 1, loc=part["change"].mean(),
+                                         scale=stats.sem(part["change"]))
+            assert (row["ci_low"], row["ci_high"]) == pytest.approx((low, high))
