@@ -18,7 +18,7 @@ import pytest  # noqa: E402
 
 from conftest import shared_sample_report  # noqa: E402
 from evalkit.report.privacy import disclosure_check, html_tables  # noqa: E402
-from evalkit.report.service_plots import embedding_plot, fidelity_plot, its_plot  # noqa: E402
+from evalkit.report.service_plots import embedding_plot, fidelity_plot, its_legend, its_plot  # noqa: E402
 from evalkit.stats.its import fitted_rates  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -73,6 +73,11 @@ def test_its_plot_draws_the_rate_the_embedding_month_and_the_projected_trend():
     hollow = ax.collections[1]
     assert hollow.get_offsets().shape[0] == 1 and tuple(hollow.get_facecolor()[0][:3]) == (1.0, 1.0, 1.0)
     assert not any(re.search(r"\d", t.get_text()) for t in ax.texts)  # no count written on the axes
+    legend = its_legend(ax.figure, min_cell=5)
+    assert [t.get_text() for t in legend.get_texts()] == [
+        "Monthly rate", "Month with fewer than 5 events", "Model fit", "Earlier trend carried forward",
+        "Month embedded"]
+    assert legend.get_lines()[3].get_linestyle() == "--"
 
 
 # ----------------------------------------------------------------------------- the sample report

@@ -842,7 +842,9 @@ def system_figure(data):
                      title=f"{loc}: {label}", note=_panel_note(table, loc, m))
             if j == 0:
                 axes[i, j].set_ylabel("Rate per 1,000")
-    fig.tight_layout()
+    from .service_plots import its_legend
+
+    its_legend(fig, min_cell=data.min_cell)
     caption = ("Each panel is one locality and measure: blue points joined by a line are the monthly rate per 1,000 "
                "(hollow where the month had fewer than "
                f"{data.min_cell} events); the vertical dark grey line is the month the locality embedded the "

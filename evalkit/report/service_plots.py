@@ -156,3 +156,26 @@ def its_plot(lines, *, ax=None, embedded=None, min_cell=5, title="", note=""):
     ax.xaxis.set_major_locator(mdates.MonthLocator(bymonth=(1, 7)))
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%b\n%Y"))
     return ax
+
+
+def its_legend(fig, *, min_cell=5):
+    """The key of :func:`its_plot`'s lines under the panels, then the figure laid out around it.
+
+    Returns
+    -------
+    matplotlib.legend.Legend
+        Five entries: the monthly rate, a month with fewer than ``min_cell`` events (hollow), the model's
+        fit, the earlier trend carried forward (dashed) and the embedding month.
+    """
+    from matplotlib.lines import Line2D
+
+    handles = [Line2D([], [], color=_MEAN_COLOUR, marker="o", markersize=4, linewidth=1, label="Monthly rate"),
+               Line2D([], [], color=_MEAN_COLOUR, marker="o", markersize=4, markerfacecolor="white", linewidth=0,
+                      label=f"Month with fewer than {min_cell} events"),
+               Line2D([], [], color="black", linewidth=1.4, label="Model fit"),
+               Line2D([], [], color="black", linewidth=1.4, linestyle="--", label="Earlier trend carried forward"),
+               Line2D([], [], color="0.35", linewidth=1.2, label="Month embedded")]
+    legend = fig.legend(handles=handles, loc="lower center", ncol=3, frameon=False, fontsize="small")
+    height = fig.get_figheight()
+    fig.tight_layout(rect=(0, 0.75 / height, 1, 1))  # about three quarters of an inch for the key
+    return legend
