@@ -62,3 +62,18 @@ def test_a_crashed_kernel_is_replaced(tmp_path, kernel):
         kernel.run(crash, tmp_path / "crash_out.ipynb", {}, cwd=tmp_path, execution_timeout=30)
     kernel.run(fine, tmp_path / "fine_out.ipynb", {"label": "after"}, cwd=tmp_path)
     assert _printed(tmp_path / "fine_out.ipynb", 2) == "after" and kernel.starts == starts + 1
+
+
+def test_a_report_kernel_imports_no_statistics_or_validation_libraries():
+    """What a notebook kernel imports before drawing is the report's critical path (benchmarks/bench_report.py):
+    ``import evalkit.notebook`` and unpickling the results cache (which imports the data wing's classes) must not
+    pull in scipy.stats, statsmodels, pingouin or pandera (the main process computed the numbers); evalkit.stats
+    loads its modules on first use, so a page's constant from it costs nothing."""
+    import subprocess
+    import sys
+
+    code = ("import sys, evalkit.notebook, evalkit.data.pipeline, evalkit.data.cohort\n"
+            "heavy = ['scipy.stats', 'statsmodels', 'pingouin', 'pandera', 'evalkit.stats.paired']\n"
+            "print(','.join(m for m in heavy if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == ""

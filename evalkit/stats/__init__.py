@@ -17,20 +17,54 @@ This wing imports neither :mod:`evalkit.data` nor :mod:`evalkit.report`.
 - :mod:`~evalkit.stats.meta`: random-effects pooling across cohorts;
 - :mod:`~evalkit.stats.power`: children to recruit, minimum detectable effect.
 """
-from .attrition import ATTRITION_COLUMNS, attrition
-from .clustering import CLUSTERING_COLUMNS, clustering
-from .comparison import COMPARISON_COLUMNS, compare_arms
-from .delivery import EMBEDDING_COLUMNS, IMPLEMENTATION_COLUMNS, embedding, implementation
-from .dose import DOSE_COLUMNS, dose_response
-from .its import ITS_COLUMNS, interrupted_time_series
-from .meta import POOLED_COLUMNS, pool_cohorts, random_effects
-from .multilevel import INTENTION_TO_TREAT_COLUMNS, intention_to_treat
-from .power import children_to_recruit, minimum_detectable_effect
-from .change import RELIABLE_CHANGE_COLUMNS, reliable_change, reliable_change_scores
-from .items import ITEM_DISTRIBUTION_COLUMNS, item_distributions
-from .moderators import ANCOVA_COLUMNS, GROUP_MEANS_COLUMNS, MODERATOR_COLUMNS, ancova, group_means, moderators
-from .paired import MIN_PAIRS, PAIRED_COLUMNS, TIMEPOINTS, hedges_j, holm, paired_outcomes
-from .reliability import ITEM_STATISTICS_COLUMNS, RELIABILITY_COLUMNS, item_statistics, measure_items, reliability
+import importlib
+import sys
+import types
+
+#: Public name -> the module that defines it, imported on first use (PEP 562): a report kernel that needs
+#: one constant of :mod:`~evalkit.stats.delivery` then does not import scipy.stats with every other module.
+_WHERE = {
+    "ATTRITION_COLUMNS": "attrition", "attrition": "attrition", "RELIABLE_CHANGE_COLUMNS": "change",
+    "reliable_change": "change", "reliable_change_scores": "change", "CLUSTERING_COLUMNS": "clustering",
+    "clustering": "clustering", "COMPARISON_COLUMNS": "comparison", "compare_arms": "comparison",
+    "EMBEDDING_COLUMNS": "delivery", "IMPLEMENTATION_COLUMNS": "delivery", "embedding": "delivery",
+    "implementation": "delivery", "DOSE_COLUMNS": "dose", "dose_response": "dose",
+    "ITEM_DISTRIBUTION_COLUMNS": "items", "item_distributions": "items", "ITS_COLUMNS": "its",
+    "interrupted_time_series": "its", "POOLED_COLUMNS": "meta", "pool_cohorts": "meta", "random_effects": "meta",
+    "ANCOVA_COLUMNS": "moderators", "GROUP_MEANS_COLUMNS": "moderators", "MODERATOR_COLUMNS": "moderators",
+    "ancova": "moderators", "group_means": "moderators", "moderators": "moderators",
+    "INTENTION_TO_TREAT_COLUMNS": "multilevel", "intention_to_treat": "multilevel", "MIN_PAIRS": "paired",
+    "PAIRED_COLUMNS": "paired", "TIMEPOINTS": "paired", "hedges_j": "paired", "holm": "paired",
+    "paired_outcomes": "paired", "children_to_recruit": "power", "minimum_detectable_effect": "power",
+    "ITEM_STATISTICS_COLUMNS": "reliability", "RELIABILITY_COLUMNS": "reliability",
+    "item_statistics": "reliability", "measure_items": "reliability", "reliability": "reliability",
+}
+#: Functions named like their module: ``evalkit.stats.attrition`` is the function, as it always was, not the
+#: module that the import system would otherwise bind to the package when it first imports the module.
+_SAME_NAME = {name for name, module in _WHERE.items() if name == module}
+
+
+def __getattr__(name):
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_WHERE))
+
+
+class _Package(types.ModuleType):
+    def __setattr__(self, name, value):
+        if name in _SAME_NAME and isinstance(value, types.ModuleType):
+            return  # the submodule stays reachable as sys.modules["evalkit.stats.<name>"]
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
 
 __all__ = [
     "CLUSTERING_COLUMNS", "COMPARISON_COLUMNS", "DOSE_COLUMNS", "EMBEDDING_COLUMNS", "IMPLEMENTATION_COLUMNS",
