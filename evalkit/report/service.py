@@ -156,7 +156,9 @@ def service_results(cohort):
         ``implementation`` (:func:`evalkit.stats.implementation`, ``children_reached`` filled where the
         children's data carry the group) and ``fidelity_outcomes`` (:func:`fidelity_outcomes`) with
         sessions; ``embedding`` (:func:`evalkit.stats.embedding`) with training dates; ``system_its``
-        (:func:`evalkit.stats.interrupted_time_series`) with system outcomes.
+        (:func:`evalkit.stats.interrupted_time_series`) and ``system_lines`` (each month's rate, fitted rate
+        and projected earlier trend, :func:`evalkit.stats.its.fitted_rates`: what the figure draws) with
+        system outcomes.
 
     Examples
     --------
@@ -164,7 +166,7 @@ def service_results(cohort):
     >>> from evalkit.data.pipeline import prepare_cohort
     >>> res = service_results(prepare_cohort(load_config("data/sample/cohort.yml")))
     >>> sorted(res)
-    ['embedding', 'fidelity_outcomes', 'implementation', 'system_its']
+    ['embedding', 'fidelity_outcomes', 'implementation', 'system_its', 'system_lines']
     >>> its = res["system_its"].set_index(["measure", "locality"])
     >>> round(float(its.loc[("referrals_on", "Kent North"), "level_change_rr"]), 2)
     0.75
@@ -189,6 +191,8 @@ def service_results(cohort):
     if inputs is not None:
         system, embedded, measures = inputs
         out["system_its"] = interrupted_time_series(system, embedded_from=embedded, measures=measures)
+        # what the system figure draws, made here where statsmodels is loaded (not again in the page's kernel)
+        out["system_lines"] = fitted_rates(system, embedded_from=embedded, measures=measures)
     return out
 
 
@@ -198,6 +202,9 @@ def system_lines(data):
     inputs = _system_inputs(data.cohort)
     if inputs is None:
         return None
+    lines = data.results.get("system_lines")
+    if isinstance(lines, pd.DataFrame):
+        return lines
     system, embedded, measures = inputs
     return fitted_rates(system, embedded_from=embedded, measures=measures)
 
@@ -831,8 +838,9 @@ def system_figure(data):
     table = _table(data, "system_its")
     measures = list(dict.fromkeys(lines["measure"]))
     localities = list(dict.fromkeys(lines["locality"]))
-    fig, axes = plt.subplots(len(measures), len(localities), figsize=(3.6 * len(localities) + 0.6,
-                                                                      2.9 * len(measures) + 0.4),
+    rows = len(measures)  # 2.4 inches a panel, with the margins its_legend sets around them
+    fig, axes = plt.subplots(rows, len(localities), figsize=(3.6 * len(localities) + 0.6,
+                                                             2.4 * rows + 0.7 * (rows - 1) + 1.9),
                              squeeze=False, sharex=True)
     for i, m in enumerate(measures):
         label, _ = _measure_label(data, m)
