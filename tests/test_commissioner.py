@@ -215,7 +215,7 @@ def test_summary_docx_is_in_the_shared_zip(sample_report, tmp_path):
     import zipfile
 
     assert main(["share", str(sample_report), "--to", str(tmp_path / "s.zip")]) == 0
-    assert "report/summary.docx" in zipfile.ZipFile(tmp_path / "s.zip").namelist()
+    assert f"{sample_report.name}/summary.docx" in zipfile.ZipFile(tmp_path / "s.zip").namelist()
 
 
 def test_small_counts_in_word_follow_min_cell(tmp_path):

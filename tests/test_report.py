@@ -95,7 +95,8 @@ def test_notebook_records_match_results_files(sample_report):
         assert row["n"] == table.loc[row["measure"], "n"]
         assert row["d_z"] == pytest.approx(table.loc[row["measure"], "d_z"], rel=1e-9)
     quality = recorded(sample_report / "notebooks" / "01_data_quality.ipynb")
-    assert quality["accounting_identity"] is True and quality["rows_in"] == 718 + 158  # the sample files' data rows
+    # the sample's data rows: children, facilitators, sessions, trained facilitators (one each), system outcomes
+    assert quality["accounting_identity"] is True and quality["rows_in"] == 718 + 158 + 784 + 60 + 147
     assert quality["children_matched"] == int(table["n"].max())
 
 

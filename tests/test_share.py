@@ -14,7 +14,8 @@ from evalkit.report.share import default_zip, share
 
 from conftest import SAMPLE, shared_sample_report
 
-PAGES = ["01_data_quality.html", "02_child_outcomes.html", "03_facilitator_confidence.html", "index.html",
+PAGES = ["01_data_quality.html", "02_child_outcomes.html", "03_facilitator_confidence.html", "04_implementation.html",
+         "05_system_outcomes.html", "index.html",
          "summary.docx"]
 
 
@@ -22,7 +23,8 @@ def _sample_config(folder, min_cell):
     """The sample cohort's config with another min_cell (data files by absolute path)."""
     cfg = yaml.safe_load((SAMPLE / "cohort.yml").read_text())
     cfg["children"]["file"] = [str(SAMPLE / f) for f in cfg["children"]["file"]]
-    cfg["facilitators"]["file"] = str(SAMPLE / cfg["facilitators"]["file"])
+    for section in ("facilitators", "sessions", "system"):
+        cfg[section]["file"] = str(SAMPLE / cfg[section]["file"])
     cfg["disclosure"] = {"min_cell": min_cell}
     cfg["name"] = f"Sample cohort, min_cell {min_cell}"
     folder.mkdir(parents=True, exist_ok=True)
@@ -81,7 +83,7 @@ def test_sample_records_hold_only_what_the_pages_show(reports):
     row = next(r for r in rc if r["measure"] == "differentiating")
     assert (row["n"], row["improved"], row["no_change"], row["deteriorated"]) == (232, "*", 203, "<5")
     matched = recorded(reports[5] / "notebooks" / "01_data_quality.ipynb")
-    assert matched["facilitators_matched"] == 58 and matched["rows_in"] == 718 + 158
+    assert matched["facilitators_matched"] == 58 and matched["rows_in"] == 718 + 158 + 784 + 60 + 147
 
 
 # --------------------------------------------------------------------------- share
