@@ -13,7 +13,9 @@ before each one:
 * the warnings filters, and evalkit's own module state (the theme flag of
   :mod:`evalkit.report.notebook`).
 
-Imported modules stay imported (that is the saving). A kernel that died is replaced by a new one
+Imported modules stay imported (that is the saving): a new kernel imports what the report notebooks
+import (evalkit's notebook helpers, pandas, matplotlib, seaborn) before its first notebook, so a
+pool started early (:meth:`KernelPool.start_warm_up`) has them loaded by the time the results are. A kernel that died is replaced by a new one
 before the next notebook; the notebook it was running fails as it would have in a fresh kernel.
 """
 from __future__ import annotations
@@ -36,6 +38,10 @@ _state.cwd = _os.getcwd()
 _state.path = list(_sys.path)
 _state.filters = list(_warnings.filters)
 _sys.modules["_evalkit_fresh_state"] = _state
+try:  # what every report notebook imports first: loaded now, while the report process is still cleaning
+    import evalkit.notebook, evalkit.report.plots, evalkit.data.pipeline, evalkit.data.cohort
+except Exception:
+    pass
 """
 #: Run before every notebook; ``{cwd}`` is the notebook's working directory.
 _RESET = """
@@ -100,6 +106,25 @@ class WarmKernel:
         run_sync(self.km.start_kernel)(extra_arguments=self.extra_arguments)
         self.starts += 1
         self._execute(_PRIME)
+
+    @property
+    def pid(self):
+        """The kernel's process id, or None when no kernel is running."""
+        provisioner = getattr(self.km, "provisioner", None)
+        return getattr(provisioner, "pid", None)
+
+    def renice(self, nice):
+        """Lower the kernel's CPU priority to ``nice`` (never raises it; a no-op where not allowed)."""
+        import os
+
+        pid = self.pid
+        if not nice or pid is None:
+            return
+        try:
+            if os.getpriority(os.PRIO_PROCESS, pid) < nice:
+                os.setpriority(os.PRIO_PROCESS, pid, nice)
+        except (AttributeError, OSError):  # not Linux, or the kernel has gone
+            pass
 
     def _execute(self, code):
         """Run ``code`` in the kernel without recording history; raise on an error reply."""
@@ -170,16 +195,52 @@ class KernelPool:
         self._free = queue.LifoQueue()
         self._kernels = []
         self._lock = threading.Lock()
+        self._warming = None
 
-    def warm_up(self):
-        """Start every kernel now, in parallel, so that they boot while the first cohort is cleaned."""
+    def warm_up(self, nice=()):
+        """Start every kernel now, in parallel, so that they boot while the first cohort is cleaned.
+
+        Parameters
+        ----------
+        nice : sequence of int, optional
+            CPU niceness of the first, second, ... kernel (missing: 0), set before it starts so that
+            its start-up already yields to the work that matters more (a report lowers every kernel but
+            the one for its longest notebook). The first kernel is the first one :meth:`take` hands out.
+
+        A kernel that fails to start is still handed out: its first notebook tries again and fails
+        with the reason (see :func:`evalkit.runner._run_notebook`), instead of the batch waiting forever.
+        """
+        import os
+
         with self._lock:
             new = [WarmKernel() for _ in range(self.size - len(self._kernels))]
             self._kernels.extend(new)
-        with ThreadPoolExecutor(max_workers=len(new) or 1) as pool:
-            list(pool.map(lambda k: k._ensure(), new))
-        for kernel in new:
-            self._free.put(kernel)
+        nice = list(nice)[:len(new)] + [0] * max(0, len(new) - len(nice))
+
+        def start(kernel, niceness):
+            try:
+                if niceness:  # Linux: a child process inherits the niceness of the thread that forks it
+                    try:
+                        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), niceness)
+                    except (AttributeError, OSError):
+                        pass
+                kernel._ensure()
+            except Exception:  # noqa: BLE001 - retried, and reported, by the notebook that takes it
+                kernel.shutdown()
+
+        try:
+            with ThreadPoolExecutor(max_workers=len(new) or 1) as pool:
+                list(pool.map(start, new, nice))
+        finally:
+            for kernel in reversed(new):  # last in, first out: the first kernel is taken first
+                self._free.put(kernel)
+
+    def start_warm_up(self, nice=()):
+        """:meth:`warm_up` in a background thread; :meth:`shutdown` waits for it, so no kernel outlives the pool."""
+        self._warming = threading.Thread(target=self.warm_up, kwargs={"nice": nice}, name="evalkit-kernel-warm-up",
+                                         daemon=True)
+        self._warming.start()
+        return self._warming
 
     @contextmanager
     def take(self):
@@ -204,6 +265,10 @@ class KernelPool:
         return sum(k.starts for k in self._kernels)
 
     def shutdown(self):
+        """Stop every kernel, after any warm-up still starting one (so none is left running)."""
+        warming = self._warming
+        if warming is not None and warming is not threading.current_thread():
+            warming.join()
         for kernel in self._kernels:
             kernel.shutdown()
 

@@ -272,6 +272,7 @@ def _run_notebook(name, src, dst, parameters, cwd, nice=0, kernels=None):
     try:
         if kernels is not None:
             with kernels.take() as kernel:
+                kernel.renice(nice)  # a kernel started before this thread was lowered: lowered now
                 kernel.run(src, dst, parameters, cwd=cwd, execution_timeout=CELL_TIMEOUT)
         else:
             pm.execute_notebook(str(src), str(dst), parameters=parameters, kernel_name=KERNEL, progress_bar=False,
@@ -329,7 +330,7 @@ def report(config, *, out_dir, force=False, jobs=None, notebooks=True, notebook_
     Raises
     ------
     ConfigError, DataError
-        Before any kernel starts (exit 2); also a folder that must not be written (see
+        Before any notebook runs (exit 2; the report's kernels, started early, are stopped); also a folder that must not be written (see
         :func:`check_out`, :func:`guard_output`), another run's lock, or a disk that cannot be
         written (the previous report is then left as it was).
     NotebookError
@@ -348,15 +349,28 @@ def report(config, *, out_dir, force=False, jobs=None, notebooks=True, notebook_
         lock = lock_output(out, note=note)
     except OSError as exc:
         raise _write_error(out, exc) from exc
+    own = None
+    if notebooks and kernels is None:
+        # the report's own kernels start now and import what the notebooks import while this process
+        # cleans and analyses (about 3 s of the critical path on a 2-CPU machine); they run no notebook
+        # until the cleaning has succeeded, and a config or data error stops them before exiting
+        from .kernels import KernelPool
+
+        _skip_slow_optional_imports()
+        own = kernels = KernelPool(max(1, min(jobs or os.cpu_count() or 1, len(NOTEBOOKS))))
+        own.start_warm_up(nice=[0] + [NICE] * (own.size - 1))  # the first kernel is the longest notebook's
     try:
         guard_output(out, config, force=force)
         return _report(config, out, jobs=jobs, notebooks=notebooks, notebook_dir=notebook_dir, progress=progress,
-                       kernels=kernels, on_notebook=on_notebook)
+                       kernels=kernels, on_notebook=on_notebook, own_kernels=own is not None)
     finally:
         lock.unlink(missing_ok=True)
+        if own is not None:
+            own.shutdown()
 
 
-def _report(config, out, *, jobs, notebooks, notebook_dir, progress, kernels=None, on_notebook=None):
+def _report(config, out, *, jobs, notebooks, notebook_dir, progress, kernels=None, on_notebook=None,
+            own_kernels=False):
     """The report of :func:`report`, written into a temporary folder and moved to ``out`` when complete."""
     from .data.pipeline import prepare_cohort
     from .report.notebook import PENDING, pending_text, report_data, salt_path, save
@@ -374,7 +388,7 @@ def _report(config, out, *, jobs, notebooks, notebook_dir, progress, kernels=Non
     bar = tqdm(total=2 + (len(NOTEBOOKS) if notebooks else 0), desc="report", unit="step", disable=not progress,
                file=sys.stderr, bar_format="{desc}: {n_fmt}/{total_fmt} {bar} {postfix}")
     bar.set_postfix_str("cleaning")
-    cohort = prepare_cohort(config)  # every config and data problem surfaces here, before any kernel starts
+    cohort = prepare_cohort(config)  # every config and data problem surfaces here, before any notebook runs
     stamp("cleaned")
     salt = load_or_create_salt(salt_path(config))  # refused inside any report folder: before kernels start
     bar.update(1)
@@ -397,7 +411,7 @@ def _report(config, out, *, jobs, notebooks, notebook_dir, progress, kernels=Non
                 # kernels start now and import their libraries while this process analyses;
                 # each notebook's ek.load() waits for the cache that save() writes below
                 runner = _NotebookRunner(cohort, config, tmp, jobs=jobs, notebook_dir=notebook_dir, kernels=kernels,
-                                         final=out)
+                                         final=out, own_kernels=own_kernels)
                 stamp("kernels launched")
             data = report_data(cohort, salt=salt)
             stamp("analysed")
@@ -446,7 +460,8 @@ def _report(config, out, *, jobs, notebooks, notebook_dir, progress, kernels=Non
 class _NotebookRunner:
     """Execute the cohort's notebooks in parallel kernels (papermill), render each to HTML as it finishes."""
 
-    def __init__(self, cohort, config, out, *, jobs=None, notebook_dir=None, kernels=None, final=None):
+    def __init__(self, cohort, config, out, *, jobs=None, notebook_dir=None, kernels=None, final=None,
+                 own_kernels=False):
         src_dir = Path(notebook_dir) if notebook_dir else NOTEBOOK_DIR
         if not src_dir.is_dir():
             raise EvalkitError(f"notebooks folder not found at {src_dir}; run from a clone of the evalkit "
@@ -467,7 +482,7 @@ class _NotebookRunner:
         # one kernel per CPU (never more than notebooks), each running notebook after notebook warm: a
         # kernel costs a CPU-second or two to start and import, which a small machine cannot spare for
         # five notebooks at once; the longest notebook takes the first kernel and the others share the rest
-        self.own_kernels = None
+        self.own_kernels = kernels if own_kernels else None
         workers = max(1, min(jobs or os.cpu_count() or 1, len(self.todo)))
         if kernels is None:
             from .kernels import KernelPool

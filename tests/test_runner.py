@@ -428,3 +428,24 @@ def test_live_pending_marker_is_waited_for(tmp_path):
     t0 = time.monotonic()
     ek._wait_for(tmp_path, tmp_path / ek.CACHE, timeout=0.5)
     assert time.monotonic() - t0 >= 0.5
+
+
+# ------------------------------------------------------------------ kernels started early
+
+def test_a_data_error_stops_the_early_kernels_and_exits_2(tmp_path, monkeypatch, capsys):
+    """`evalkit report` starts its kernels before cleaning (they import while it cleans): a data problem
+    found by the cleaning still exits 2 with its one-line message, writes nothing, and leaves no kernel
+    process behind (psutil: no child of this process survives the run)."""
+    import psutil
+
+    monkeypatch.chdir(tmp_path)
+    bad = ROOT / "tests" / "data" / "bad" / "every_timepoint_unknown" / "cohort.yml"
+    before = {p.pid for p in psutil.Process().children(recursive=True)}
+    out = tmp_path / "out"
+    assert main(["report", str(bad), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("evalkit: error: ") and "Traceback" not in err
+    assert not out.exists() and _siblings(out) == []
+    left = [p for p in psutil.Process().children(recursive=True) if p.pid not in before and p.is_running()
+            and p.status() != psutil.STATUS_ZOMBIE]
+    assert left == []
