@@ -269,6 +269,9 @@ class KernelPool:
         warming = self._warming
         if warming is not None and warming is not threading.current_thread():
             warming.join()
+        if len(self._kernels) > 1:  # in parallel: each waits a moment for its process to end
+            with ThreadPoolExecutor(max_workers=len(self._kernels)) as pool:
+                list(pool.map(WarmKernel.shutdown, self._kernels))
         for kernel in self._kernels:
             kernel.shutdown()
 

@@ -10,6 +10,7 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from importlib import metadata
@@ -42,6 +43,55 @@ def _skip_slow_optional_imports():
     """
     if "jsonschema" not in sys.modules:
         sys.modules.setdefault("rfc3987_syntax", None)
+
+
+_SCIPY_IMPORT = threading.Lock()
+
+
+class _UnparsedDoc:
+    """Stands in for numpydoc's ``FunctionDoc`` while scipy.stats is imported (see :func:`_import_scipy_stats`)."""
+
+    def __init__(self, func, *args, **kwargs):
+        self._doc, self._notes = func.__doc__ or "", []
+
+    def __getitem__(self, section):
+        return self._notes
+
+    def __str__(self):  # the decorator drops the first line (the signature) and keeps the rest
+        return "\n" + self._doc
+
+
+def _import_scipy_stats():
+    """Import scipy.stats without rewriting ~600 docstrings (about 0.4 s of the report's critical path).
+
+    Since scipy 1.15, each array-API-aware function is decorated with ``xp_capabilities``, which
+    registers what it supports (kept here) and, at import time, parses the function's docstring
+    with numpydoc's ``FunctionDoc`` to append a table of supported backends. A report process never
+    reads a docstring, so the parser is replaced by a stand-in that keeps each docstring as it is,
+    for this import only. With another scipy (no such decorator, a changed one) scipy.stats is
+    imported as usual. The functions themselves are not touched: every statistic is unchanged
+    (``tests/test_kernels.py`` checks the decorator's table and a test result against a plain import).
+    """
+    with _SCIPY_IMPORT:  # a batch analyses cohorts in several threads
+        if "scipy.stats" not in sys.modules:
+            _import_scipy_stats_once()
+
+
+def _import_scipy_stats_once():
+    try:
+        from scipy._lib import _array_api
+    except ImportError:  # pragma: no cover - an older or newer scipy layout
+        import scipy.stats  # noqa: F401
+        return
+    original = getattr(_array_api, "FunctionDoc", None)
+    if original is None or not callable(getattr(_array_api, "xp_capabilities", None)):
+        import scipy.stats  # noqa: F401
+        return
+    _array_api.FunctionDoc = _UnparsedDoc
+    try:
+        import scipy.stats  # noqa: F401
+    finally:
+        _array_api.FunctionDoc = original
 
 
 def _notebooks_for(cohort):
@@ -413,6 +463,7 @@ def _report(config, out, *, jobs, notebooks, notebook_dir, progress, kernels=Non
                 runner = _NotebookRunner(cohort, config, tmp, jobs=jobs, notebook_dir=notebook_dir, kernels=kernels,
                                          final=out, own_kernels=own_kernels)
                 stamp("kernels launched")
+            _import_scipy_stats()
             data = report_data(cohort, salt=salt)
             stamp("analysed")
             save(data, results_dir)
@@ -527,11 +578,20 @@ class _NotebookRunner:
                     progress(name, error)
         finally:
             self.pool.shutdown(wait=True)
-            if self.own_kernels is not None:
-                self.own_kernels.shutdown()
-        manifest["notebooks"] = dict(sorted(manifest["notebooks"].items()))
-        _write_index(data, self.config, self.out, manifest, [n for n, _ in NOTEBOOKS if n in done], index_html)
-        _write_word(data, self.out, self.nb_out / "02_child_outcomes.ipynb" if "02_child_outcomes" in done else None)
+            stopping = None
+            if self.own_kernels is not None:  # stopped while the index and the Word summary are written
+                import threading
+
+                stopping = threading.Thread(target=self.own_kernels.shutdown, name="evalkit-kernel-shutdown")
+                stopping.start()
+        try:
+            manifest["notebooks"] = dict(sorted(manifest["notebooks"].items()))
+            _write_index(data, self.config, self.out, manifest, [n for n, _ in NOTEBOOKS if n in done], index_html)
+            _write_word(data, self.out,
+                        self.nb_out / "02_child_outcomes.ipynb" if "02_child_outcomes" in done else None)
+        finally:
+            if stopping is not None:
+                stopping.join()
         return sorted(failures)
 
 

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import EAQ_ITEMS, write_cohort
+from conftest import EAQ_ITEMS, ROOT, write_cohort
 from evalkit.data.cleaning import band_ages, score
 from evalkit.data.instruments import load_instrument, parse_instrument
 from evalkit.data.pipeline import prepare_cohort
@@ -318,7 +318,7 @@ def test_validation_tries_distinct_values_first_and_reports_what_pandera_reports
     # the reference is pandera run on every column (as objects), with no pre-screen
     import pandera.pandas as pa
 
-    from evalkit.data.validation import answer_schema, validate_frame
+    from evalkit.data.validation import answer_rules, answer_schema, validate_frame
 
     inst = load_instrument("eaq30")
     frame = pd.DataFrame({
@@ -329,6 +329,9 @@ def test_validation_tries_distinct_values_first_and_reports_what_pandera_reports
         "_row": [2, 3, 4, 5, 6]})
     schema = answer_schema(inst, items=["q1", "q2"], timepoint_labels=["pre", "post"])
     got = validate_frame(frame, schema=schema, section="children", file="x.csv")
+    # cleaning passes the same checks without pandera (answer_rules): the same table
+    rules = answer_rules(inst, items=["q1", "q2"], timepoint_labels=["pre", "post"])
+    pd.testing.assert_frame_equal(validate_frame(frame, schema=rules, section="children", file="x.csv"), got)
     # one row per column and kind of problem: q1 holds "9" (out of range) and the unmapped "Often" (text)
     assert got[["column", "problem", "rows", "example_rows"]].values.tolist() == [
         ["id", "id is empty", 2, "3, 5"],
@@ -341,6 +344,23 @@ def test_validation_tries_distinct_values_first_and_reports_what_pandera_reports
     assert sorted(set(cases["column"])) == ["id", "q1", "timepoint"]
     assert (cases.groupby("column")["index"].nunique().to_dict()
             == got.groupby("column")["rows"].sum().to_dict())
+    # and the very rows pandera names: source rows = index + 2 here
+    for column, group in cases.groupby("column"):
+        want = sorted(int(i) + 2 for i in group["index"].dropna().unique())
+        shown = sorted(int(r) for rows in got.loc[got["column"] == column, "example_rows"] for r in rows.split(", "))
+        assert shown == want, column
+
+
+def test_cleaning_a_cohort_does_not_import_pandera():
+    """pandera is the reference (above), not a cost of every report: cleaning the sample imports none of it."""
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom evalkit.data.config import load_config\nfrom evalkit.data.pipeline import prepare_cohort\n"
+            "prepare_cohort(load_config('data/sample/cohort.yml'))\n"
+            "print(any(m == 'pandera' or m.startswith('pandera.') for m in sys.modules))")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert run.stdout.strip().splitlines()[-1] == "False"
 
 
 # ----------------------------------------------------------------------------- issue 9: nothing lost silently

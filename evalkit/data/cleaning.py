@@ -14,7 +14,7 @@ from .io import FILE, ROW, read_table, text_codes
 from .layouts import (AGE_NOTE, FILE_TIMEPOINT, blank_rows, long_frame, row_ids, stack_text, wide_frame,
                       with_ages)
 from .validation import (BLANK, BOOLEAN, COMMA, FRACTION, JUNK, LABEL, NONFINITE, OUT, PROBLEM_COLUMNS,
-                         answer_kind, answer_schema, as_number, clean_text, tidy_joined, validate_frame, value_kind)
+                         answer_kind, answer_rules, as_number, clean_text, tidy_joined, validate_frame, value_kind)
 
 #: Columns of the cleaning log (one row per cleaning action).
 LOG_COLUMNS = ["section", "file", "row", "id", "column", "action", "reason", "detail"]
@@ -1089,7 +1089,7 @@ def read_section(section_cfg, *, instrument):
         for p in missing:
             problems.append(dict(section=section_cfg.name, file=path.name, example_rows="", **p))
         items = [c for c in std.columns if c in instrument.items]
-        schema = answer_schema(instrument, items=items, timepoint_labels=labels, age="age" in std.columns)
+        schema = answer_rules(instrument, items=items, timepoint_labels=labels, age="age" in std.columns)
         problems.append(validate_frame(std, schema=schema, section=section_cfg.name, file=path.name))
         frames.append(std)
     notes[section_cfg.name] = section_notes(frames, section_cfg)

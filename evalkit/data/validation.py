@@ -1,4 +1,8 @@
-"""Check an export against the cohort config and instrument with pandera, collecting every problem at once."""
+"""Check an export against the cohort config and instrument, collecting every problem at once.
+
+The checks (:func:`answer_rules`) run on each column's distinct values; :func:`answer_schema` is the same
+checks as a pandera schema, which the tests use as the reference.
+"""
 from __future__ import annotations
 
 import math
@@ -259,32 +263,85 @@ def _timepoint_causes(values):
 
 
 def _pandera():
-    """``pandera.pandas``, imported when a schema is built: a report kernel unpickling a cohort (which
-    imports this module) then does not pay for importing pandera and pydantic."""
+    """``pandera.pandas``, imported when a pandera schema is built (:func:`answer_schema`)."""
     import pandera.pandas as pa
 
     return pa
 
 
-def _column(check, *, name, error, required=True, describe=None):
-    """A pandera column whose check applies ``check`` (distinct values -> booleans) via :func:`by_value`.
+class Rule:
+    """One column's check: a function of the distinct values of the column, with its name and words.
 
-    ``check`` is kept in the column's ``metadata`` so :func:`validate_frame`
-    can first try it on the distinct values alone; ``describe`` (distinct
-    failing values -> the kind of problem each is, in words that quote no
-    value) too.
+    Parameters
+    ----------
+    check : callable
+        Distinct values (object array ending with ``None`` for the missing cells) -> booleans.
+    name : str
+        The check's name ("id present", "known timepoint", "valid answer", "plausible age"); it
+        decides how cleaning handles a failing cell (``_HANDLING``).
+    error : str
+        What a failing cell is, in general words.
+    required : bool
+        Whether the column must be present (the pandera schema's ``required``).
+    describe : callable, optional
+        Distinct failing values -> the kind of problem each is, in words that quote no value.
     """
-    metadata = {"by_value": check, "describe": describe or (lambda values: [error] * len(values))}
-    pa = _pandera()
-    return pa.Column(None, nullable=True, required=required, metadata=metadata, checks=pa.Check(
-        lambda s: by_value(s, check).astype(bool), name=name, error=error, ignore_na=False))
+
+    __slots__ = ("check", "name", "error", "required", "describe")
+
+    def __init__(self, check, *, name, error, required=True, describe=None):
+        self.check, self.name, self.error, self.required = check, name, error, required
+        self.describe = describe or (lambda values: [error] * len(values))
+
+    def to_pandera(self):
+        """The same check as a pandera column (``metadata`` keeps ``by_value`` and ``describe``)."""
+        pa = _pandera()
+        metadata = {"by_value": self.check, "describe": self.describe}
+        check = self.check
+        return pa.Column(None, nullable=True, required=self.required, metadata=metadata, checks=pa.Check(
+            lambda s: by_value(s, check).astype(bool), name=self.name, error=self.error, ignore_na=False))
+
+
+def answer_rules(instrument, *, items, timepoint_labels, age=False):
+    """The checks of one standardised export, column by column (what :func:`answer_schema` wraps in pandera).
+
+    Parameters and checks are those of :func:`answer_schema`; this form needs no pandera, so
+    cleaning a cohort does not import it (about 0.7 s of a report's critical path).
+
+    Returns
+    -------
+    dict of str -> Rule
+
+    Examples
+    --------
+    >>> from evalkit.data.instruments import load_instrument
+    >>> rules = answer_rules(load_instrument("eaq30"), items=["q1"], timepoint_labels=["pre", "post"])
+    >>> {column: rule.name for column, rule in rules.items()}
+    {'id': 'id present', 'timepoint': 'known timepoint', 'q1': 'valid answer'}
+    """
+    rules = {
+        "id": Rule(_id_present, name="id present", error="id is empty"),
+        "timepoint": Rule(_known({timepoint_key(t) for t in timepoint_labels}), name="known timepoint",
+                          error="timepoint label not in the config's timepoints", describe=_timepoint_causes),
+    }
+    answer_ok, causes = _answer_ok(instrument), _answer_causes(instrument)
+    for item in items:
+        rules[item] = Rule(answer_ok, name="valid answer", required=False, describe=causes,
+                           error=f"answer outside {instrument.min:g}-{instrument.max:g} and not a response label")
+    if age:
+        rules["age"] = Rule(_age_ok, name="plausible age", error="age is not a number from 3 to 25",
+                            required=False, describe=_age_causes)
+    return rules
 
 
 def answer_schema(instrument, *, items, timepoint_labels, age=False):
     """Build the pandera schema of one standardised export.
 
     Every check works on the distinct values of its column (:func:`by_value`),
-    so validating 200,000 rows costs about as much as validating 200.
+    so validating 200,000 rows costs about as much as validating 200. The same
+    checks without pandera are :func:`answer_rules`, which cleaning uses; this
+    schema is their pandera form (for validating an export with pandera
+    yourself, and as the reference in evalkit's tests).
 
     Parameters
     ----------
@@ -313,20 +370,18 @@ def answer_schema(instrument, *, items, timepoint_labels, age=False):
     >>> sorted(schema.columns)
     ['id', 'q1', 'timepoint']
     """
-    columns = {
-        "id": _column(_id_present, name="id present", error="id is empty"),
-        "timepoint": _column(_known({timepoint_key(t) for t in timepoint_labels}), name="known timepoint",
-                             error="timepoint label not in the config's timepoints", describe=_timepoint_causes),
-    }
-    answer_ok, causes = _answer_ok(instrument), _answer_causes(instrument)
-    for item in items:
-        columns[item] = _column(answer_ok, name="valid answer", required=False, describe=causes,
-                                error=f"answer outside {instrument.min:g}-{instrument.max:g} and not a response "
-                                      f"label")
-    if age:
-        columns["age"] = _column(_age_ok, name="plausible age", error="age is not a number from 3 to 25",
-                                 required=False, describe=_age_causes)
-    return _pandera().DataFrameSchema(columns, strict=False, coerce=False)
+    rules = answer_rules(instrument, items=items, timepoint_labels=timepoint_labels, age=age)
+    return _pandera().DataFrameSchema({c: rule.to_pandera() for c, rule in rules.items()}, strict=False,
+                                      coerce=False)
+
+
+def _rules_of(schema):
+    """:func:`answer_rules` output as it is, or the rules of a pandera schema from :func:`answer_schema`."""
+    if isinstance(schema, dict):
+        return schema
+    return {c: Rule(col.metadata["by_value"], name=col.checks[0].name, error=col.checks[0].error,
+                    required=col.required, describe=col.metadata["describe"])
+            for c, col in schema.columns.items()}
 
 
 def _passes(series, check):
@@ -347,14 +402,14 @@ _HANDLING = {
 
 
 def validate_frame(frame, *, schema, section, file, row_column="_row"):
-    """Validate a standardised export lazily and summarise every failing check.
+    """Validate a standardised export and summarise every failing check (every problem at once).
 
     Parameters
     ----------
     frame : pandas.DataFrame
         Standardised export (``id``, ``timepoint``, item columns, text cells).
-    schema : pandera.DataFrameSchema
-        From :func:`answer_schema`.
+    schema : dict of str -> Rule, or pandera.DataFrameSchema
+        From :func:`answer_rules`, or its pandera form :func:`answer_schema`.
     section, file : str
         Used to label the problems.
     row_column : str
@@ -370,43 +425,41 @@ def validate_frame(frame, *, schema, section, file, row_column="_row"):
         response label was expected", "not a whole number ...") and never
         quotes a value from the file: the table is shown on shared pages.
 
+    Notes
+    -----
+    Every cell of every checked column is checked (as pandera's lazy validation does, and
+    ``tests/test_cleaning.py`` compares the failing cells with pandera's ``failure_cases``); each
+    check runs once per distinct value of its column.
+
     Examples
     --------
     >>> import pandas as pd
     >>> from evalkit.data.instruments import load_instrument
     >>> df = pd.DataFrame({"id": ["a", None], "timepoint": ["pre", "mid"], "q1": ["2", "7"], "_row": [2, 3]})
-    >>> schema = answer_schema(load_instrument("eaq30"), items=["q1"], timepoint_labels=["pre", "post"])
-    >>> validate_frame(df, schema=schema, section="children", file="x.csv")[["column", "rows", "example_rows"]]
+    >>> rules = answer_rules(load_instrument("eaq30"), items=["q1"], timepoint_labels=["pre", "post"])
+    >>> validate_frame(df, schema=rules, section="children", file="x.csv")[["column", "rows", "example_rows"]]
           column  rows example_rows
     0         id     1            3
     1         q1     1            3
     2  timepoint     1            3
-    >>> validate_frame(df, schema=schema, section="children", file="x.csv")["problem"].tolist()
+    >>> validate_frame(df, schema=rules, section="children", file="x.csv")["problem"].tolist()
     ['id is empty', 'a number outside 1-3', "timepoint label not in the config's timepoints (text)"]
     """
-    # every check is a function of the cell's text: tried on the distinct values first, so pandera only
-    # runs (lazily, collecting every failing cell) on the columns where some value fails
-    failing = [c for c, col in schema.columns.items() if c in frame.columns
-               and not _passes(frame[c], col.metadata["by_value"])]
-    if not failing:
-        return pd.DataFrame(columns=PROBLEM_COLUMNS)
-    # as objects: pandera leaves the missing cells of a categorical column unchecked (an empty id)
-    sub = pd.DataFrame({c: frame[c].astype(object) if isinstance(frame[c].dtype, pd.CategoricalDtype)
-                        else frame[c] for c in failing}, index=frame.index)
-    try:
-        schema.select_columns(failing).validate(sub, lazy=True, inplace=True)
-        return pd.DataFrame(columns=PROBLEM_COLUMNS)
-    except _pandera().errors.SchemaErrors as err:
-        cases = err.failure_cases
-    cases = cases[cases["column"].notna() & cases["index"].notna()]
+    rules = _rules_of(schema)
     rows = []
-    for column, group in cases.groupby("column", sort=True):
-        spec = schema.columns[column]
-        severity, handling = _HANDLING.get(spec.checks[0].name, ("warning", ""))
-        index = group["index"].astype(int).to_numpy()
+    for column in sorted(c for c in rules if c in frame.columns):
+        rule = rules[column]
+        if _passes(frame[column], rule.check):
+            continue
+        # as objects: a categorical column's missing cells are checked too (an empty id)
+        cells = frame[column].astype(object) if isinstance(frame[column].dtype, pd.CategoricalDtype) \
+            else frame[column]
+        failing = ~by_value(cells, rule.check).astype(bool).to_numpy()
+        index = frame.index.to_numpy()[failing]
+        severity, handling = _HANDLING.get(rule.name, ("warning", ""))
         # the cause of each failing cell, worked out once per distinct failing value (never quoted)
-        codes, values = pd.factorize(group["failure_case"].to_numpy(dtype=object), use_na_sentinel=True)
-        causes = np.asarray(spec.metadata["describe"](_with_missing(values)), dtype=object)[codes]
+        codes, values = pd.factorize(cells.to_numpy(dtype=object)[failing], use_na_sentinel=True)
+        causes = np.asarray(rule.describe(_with_missing(values)), dtype=object)[codes]
         found = pd.DataFrame({"cause": causes, "index": index}).drop_duplicates("index")
         counts = found["cause"].value_counts(sort=False)
         for cause in sorted(counts.index, key=lambda c: (-counts[c], c)):
@@ -415,4 +468,6 @@ def validate_frame(frame, *, schema, section, file, row_column="_row"):
             rows.append({"section": section, "file": file, "column": column, "problem": cause, "rows": len(src),
                          "example_rows": ", ".join(map(str, src[:5])), "severity": severity,
                          "handling": handling})
+    if not rows:
+        return pd.DataFrame(columns=PROBLEM_COLUMNS)
     return pd.DataFrame(rows, columns=PROBLEM_COLUMNS)
