@@ -15,6 +15,9 @@ $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@# an editable install leaves evalkit uncompiled, and PYTHONDONTWRITEBYTECODE (set on some CI
+	@# machines) stops Python from caching it: every process, kernels included, would compile it again
+	$(BIN)/python -m compileall -q evalkit
 	@touch $(STAMP)
 
 setup: $(STAMP)  ## create .venv and install evalkit with its dev extras (done by report/test when needed)
@@ -38,6 +41,7 @@ test: $(STAMP) $(AXE_STAMP)  ## set up, then run the whole test suite (unit, doc
 	MPLBACKEND=Agg $(BIN)/python -m pytest -n auto
 
 bench: $(STAMP)  ## time the report and large-cohort cleaning against their baselines, print the ratios
+	$(BIN)/python -m compileall -q evalkit
 	$(BIN)/python benchmarks/run.py
 
 sample: $(STAMP)  ## regenerate data/sample from the seeded generator

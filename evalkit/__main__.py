@@ -1,6 +1,4 @@
 """``python -m evalkit``: the same as the ``evalkit`` command."""
-import sys
+from .cli import run
 
-from .cli import main
-
-sys.exit(main())
+run()

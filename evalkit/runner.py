@@ -387,6 +387,29 @@ def report(config, *, out_dir, force=False, jobs=None, notebooks=True, notebook_
         A notebook failed (exit 1); the folder is still moved into place, with the partly executed
         notebook in ``notebooks/``, no page for it and ``"status": "failed"`` in the manifest.
     """
+    own = None
+    if notebooks and kernels is None:
+        # the report's own kernels start first, before this process imports pandas: they import what
+        # the notebooks import while this process reads the config, cleans and analyses (seconds of
+        # the critical path on a 2-CPU machine). They run no notebook until the cleaning has
+        # succeeded; any error before that (config, folder, lock, data) stops them before exiting.
+        from .kernels import KernelPool
+
+        _skip_slow_optional_imports()
+        own = kernels = KernelPool(max(1, min(jobs or os.cpu_count() or 1, len(NOTEBOOKS))))
+        own.start_warm_up(nice=[0] + [NICE] * (own.size - 1))  # the first kernel is the longest notebook's
+    try:
+        return _locked_report(config, out_dir=out_dir, force=force, jobs=jobs, notebooks=notebooks,
+                              notebook_dir=notebook_dir, progress=progress, note=note, kernels=kernels,
+                              on_notebook=on_notebook, own_kernels=own is not None)
+    finally:
+        if own is not None:
+            own.shutdown()
+
+
+def _locked_report(config, *, out_dir, force, jobs, notebooks, notebook_dir, progress, note, kernels, on_notebook,
+                   own_kernels):
+    """:func:`report` once its kernels are starting: check the config and the folder, take the lock, report."""
     from .data.config import load_config
     from .report.notebook import salt_path
 
@@ -399,24 +422,12 @@ def report(config, *, out_dir, force=False, jobs=None, notebooks=True, notebook_
         lock = lock_output(out, note=note)
     except OSError as exc:
         raise _write_error(out, exc) from exc
-    own = None
-    if notebooks and kernels is None:
-        # the report's own kernels start now and import what the notebooks import while this process
-        # cleans and analyses (about 3 s of the critical path on a 2-CPU machine); they run no notebook
-        # until the cleaning has succeeded, and a config or data error stops them before exiting
-        from .kernels import KernelPool
-
-        _skip_slow_optional_imports()
-        own = kernels = KernelPool(max(1, min(jobs or os.cpu_count() or 1, len(NOTEBOOKS))))
-        own.start_warm_up(nice=[0] + [NICE] * (own.size - 1))  # the first kernel is the longest notebook's
     try:
         guard_output(out, config, force=force)
         return _report(config, out, jobs=jobs, notebooks=notebooks, notebook_dir=notebook_dir, progress=progress,
-                       kernels=kernels, on_notebook=on_notebook, own_kernels=own is not None)
+                       kernels=kernels, on_notebook=on_notebook, own_kernels=own_kernels)
     finally:
         lock.unlink(missing_ok=True)
-        if own is not None:
-            own.shutdown()
 
 
 def _report(config, out, *, jobs, notebooks, notebook_dir, progress, kernels=None, on_notebook=None,
