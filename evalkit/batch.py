@@ -154,7 +154,7 @@ def _shareable(exc, out):
     return text
 
 
-def _run_one(config, out, force, kernels, on_notebook, notebook_dir=None):
+def _run_one(config, out, force, kernels, on_notebook, notebook_dir=None, analysis_lock=None):
     """One cohort's report in this process, its notebooks in the pool's warm kernels: (exit code, error line)."""
     import traceback
 
@@ -163,7 +163,7 @@ def _run_one(config, out, force, kernels, on_notebook, notebook_dir=None):
 
     try:
         report(config, out_dir=out, force=force, kernels=kernels, notebook_dir=notebook_dir,
-               on_notebook=lambda name, error: on_notebook(out.name, name, error))
+               on_notebook=lambda name, error: on_notebook(out.name, name, error), analysis_lock=analysis_lock)
     except EvalkitError as exc:  # the index is shared: the message without values quoted from the data
         return exc.exit_code, f"evalkit: error: {_shareable(exc, out)}"
     except Exception as exc:  # noqa: BLE001 - one cohort's fault never stops the batch
@@ -279,7 +279,11 @@ def _batch(chosen, names, out_dir, *, jobs, shard_spec, force, progress, noteboo
         warm = threading.Thread(target=kernels.warm_up, daemon=True)
         warm.start()
         with ThreadPoolExecutor(max_workers=workers + 1) as pool:
-            futures = {pool.submit(_run_one, c, out_dir / name, force, kernels, on_notebook, notebook_dir): (c, name)
+            # one cohort cleaned and analysed at a time, in order (they share this process): the first
+            # cohort's notebooks start as soon as they can, and the next cohort's analysis overlaps them
+            analysing = threading.Lock()
+            futures = {pool.submit(_run_one, c, out_dir / name, force, kernels, on_notebook, notebook_dir,
+                                   analysing): (c, name)
                        for c, name in zip(chosen, names)}
             for future in as_completed(futures):
                 config, name = futures[future]

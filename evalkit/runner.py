@@ -338,7 +338,7 @@ def _run_notebook(name, src, dst, parameters, cwd, nice=0, kernels=None):
 
 
 def report(config, *, out_dir, force=False, jobs=None, notebooks=True, notebook_dir=None, progress=False,
-           note=None, kernels=None, on_notebook=None):
+           note=None, kernels=None, on_notebook=None, analysis_lock=None):
     """Write one cohort's results, executed notebooks, offline HTML, index and manifest.
 
     The report is written into a temporary folder beside ``out_dir`` (``.<name>.evalkit-tmp-<pid>``)
@@ -371,6 +371,9 @@ def report(config, *, out_dir, force=False, jobs=None, notebooks=True, notebook_
         Run the notebooks in these warm kernels (``evalkit batch``) instead of new ones.
     on_notebook : callable, optional
         Called with ``(name, error or None)`` as each notebook finishes.
+    analysis_lock : threading.Lock, optional
+        Held while this cohort is cleaned and analysed (``evalkit batch``: one cohort at a time, so the
+        first cohort's results, and the kernels' first notebooks, come as early as they can).
 
     Returns
     -------
@@ -401,14 +404,14 @@ def report(config, *, out_dir, force=False, jobs=None, notebooks=True, notebook_
     try:
         return _locked_report(config, out_dir=out_dir, force=force, jobs=jobs, notebooks=notebooks,
                               notebook_dir=notebook_dir, progress=progress, note=note, kernels=kernels,
-                              on_notebook=on_notebook, own_kernels=own is not None)
+                              on_notebook=on_notebook, own_kernels=own is not None, analysis_lock=analysis_lock)
     finally:
         if own is not None:
             own.shutdown()
 
 
 def _locked_report(config, *, out_dir, force, jobs, notebooks, notebook_dir, progress, note, kernels, on_notebook,
-                   own_kernels):
+                   own_kernels, analysis_lock=None):
     """:func:`report` once its kernels are starting: check the config and the folder, take the lock, report."""
     from .data.config import load_config
     from .report.notebook import salt_path
@@ -425,13 +428,13 @@ def _locked_report(config, *, out_dir, force, jobs, notebooks, notebook_dir, pro
     try:
         guard_output(out, config, force=force)
         return _report(config, out, jobs=jobs, notebooks=notebooks, notebook_dir=notebook_dir, progress=progress,
-                       kernels=kernels, on_notebook=on_notebook, own_kernels=own_kernels)
+                       kernels=kernels, on_notebook=on_notebook, own_kernels=own_kernels, analysis_lock=analysis_lock)
     finally:
         lock.unlink(missing_ok=True)
 
 
 def _report(config, out, *, jobs, notebooks, notebook_dir, progress, kernels=None, on_notebook=None,
-            own_kernels=False):
+            own_kernels=False, analysis_lock=None):
     """The report of :func:`report`, written into a temporary folder and moved to ``out`` when complete."""
     from .data.pipeline import prepare_cohort
     from .report.notebook import PENDING, pending_text, report_data, salt_path, save
@@ -449,7 +452,12 @@ def _report(config, out, *, jobs, notebooks, notebook_dir, progress, kernels=Non
     bar = tqdm(total=2 + (len(NOTEBOOKS) if notebooks else 0), desc="report", unit="step", disable=not progress,
                file=sys.stderr, bar_format="{desc}: {n_fmt}/{total_fmt} {bar} {postfix}")
     bar.set_postfix_str("cleaning")
-    cohort = prepare_cohort(config)  # every config and data problem surfaces here, before any notebook runs
+    gate = _Gate(analysis_lock)  # released once the results are written (or on any error)
+    try:
+        cohort = prepare_cohort(config)  # every config and data problem surfaces here, before any notebook runs
+    except BaseException:
+        gate.release()
+        raise
     stamp("cleaned")
     salt = load_or_create_salt(salt_path(config))  # refused inside any report folder: before kernels start
     bar.update(1)
@@ -483,6 +491,7 @@ def _report(config, out, *, jobs, notebooks, notebook_dir, progress, kernels=Non
             bar.set_postfix_str("notebooks")
         finally:
             pending.unlink(missing_ok=True)
+            gate.release()
         manifest = {"cohort": config.name, "config_path": str(config.path), "config": config.raw,
                     "parameters": {"config_path": str(config.path), "results_dir": str(out / "results")},
                     "input_sha256": data.meta["input_sha256"], "versions": _versions(),
@@ -508,6 +517,7 @@ def _report(config, out, *, jobs, notebooks, notebook_dir, progress, kernels=Non
     except OSError as exc:  # full or read-only disk, no permission, a path under a file
         raise _write_error(out, exc) from exc
     finally:
+        gate.release()
         bar.close()
         if runner is not None:  # stopped early: start no further notebook
             runner.shutdown()
@@ -517,6 +527,20 @@ def _report(config, out, *, jobs, notebooks, notebook_dir, progress, kernels=Non
         raise NotebookError("; ".join(failures) + f". The partly executed notebook is kept in {out / 'notebooks'} "
                             f"for debugging")
     return manifest
+
+
+class _Gate:
+    """A lock taken now and released once, however many times :meth:`release` is called (None: no lock)."""
+
+    def __init__(self, lock):
+        self.lock = lock
+        if lock is not None:
+            lock.acquire()
+
+    def release(self):
+        lock, self.lock = self.lock, None
+        if lock is not None:
+            lock.release()
 
 
 class _NotebookRunner:
