@@ -437,7 +437,8 @@ def _report(config, out, *, jobs, notebooks, notebook_dir, progress, kernels=Non
             own_kernels=False, analysis_lock=None):
     """The report of :func:`report`, written into a temporary folder and moved to ``out`` when complete."""
     from .data.pipeline import prepare_cohort
-    from .report.notebook import PENDING, pending_text, report_data, salt_path, save
+    from .report.notebook import (CLEANED_CACHE, PENDING, cleaned_data, pending_text, report_data, salt_path, save,
+                                  save_cleaned)
     from .report.privacy import load_or_create_salt
 
     started = _now()
@@ -473,7 +474,9 @@ def _report(config, out, *, jobs, notebooks, notebook_dir, progress, kernels=Non
         pending = results_dir / PENDING
         pending.write_text(pending_text())
         try:
-            if notebooks:
+            cleaned = cleaned_data(cohort, salt=salt)
+            if notebooks:  # the data-quality notebook needs no results: it starts while the analysis runs
+                save_cleaned(cleaned, results_dir)
                 _skip_slow_optional_imports()
                 import papermill  # noqa: F401  (imported here, not in the threads, so kernels start at once)
 
@@ -483,7 +486,7 @@ def _report(config, out, *, jobs, notebooks, notebook_dir, progress, kernels=Non
                                          final=out, own_kernels=own_kernels)
                 stamp("kernels launched")
             _import_scipy_stats()
-            data = report_data(cohort, salt=salt)
+            data = report_data(cohort, salt=salt, cleaned=cleaned)
             stamp("analysed")
             save(data, results_dir)
             stamp("results written")
@@ -507,6 +510,7 @@ def _report(config, out, *, jobs, notebooks, notebook_dir, progress, kernels=Non
                 on_notebook(name, error) if on_notebook else None))
             runner = None
         bar.close()
+        (results_dir / CLEANED_CACHE).unlink(missing_ok=True)  # every notebook has loaded what it needed
         stamp("finished")
         manifest["timings_seconds"] = timings
         manifest["finished"] = _now()

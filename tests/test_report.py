@@ -1,6 +1,7 @@
 """`evalkit report` and `evalkit batch` end to end: files, offline HTML, no ids, recorded values, exit codes."""
 import hashlib
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -228,3 +229,54 @@ def test_executed_notebooks_hold_no_memory_address(sample_report):
     for path in sorted((sample_report / "notebooks").glob("*.ipynb")):
         text = path.read_text(encoding="utf-8")
         assert not re.search(r" at 0x[0-9a-f]{6,}", text), path.name
+
+
+# ------------------------------------------------------------------ the data-quality page starts before the analysis
+
+def test_data_quality_page_used_the_cleaned_data_and_left_no_stage_cache(sample_report):
+    """Notebook 01 loads the cleaned cohort (ek.load(..., analysis=False)) that evalkit report writes before it
+    analyses; that stage cache is gone once the report is complete, and 01 records the same analysis time as 02
+    (both caches carry one provenance)."""
+    from evalkit.report.notebook import CACHE, CLEANED_CACHE
+
+    assert not (sample_report / "results" / CLEANED_CACHE).exists() and (sample_report / "results" / CACHE).is_file()
+    source = [c for c in nbformat.read(sample_report / "notebooks" / "01_data_quality.ipynb", as_version=4).cells
+              if c.cell_type == "code" and "ek.load(" in c.source]
+    assert len(source) == 1 and "analysis=False" in source[0].source
+    times = {}
+    for name in ("01_data_quality", "02_child_outcomes"):
+        page = (sample_report / f"{name}.html").read_text(encoding="utf-8")
+        times[name] = re.search(r"Analysed(?: at)? \(UTC\).*?(\d{4}-\d\d-\d\d \d\d:\d\d)", page, re.S).group(1)
+    assert times["01_data_quality"] == times["02_child_outcomes"]
+
+
+def test_load_without_analysis_takes_the_cleaned_cache_while_the_analysis_runs(tmp_path, monkeypatch):
+    """With the report still analysing (its pending marker, this live process) and only the cleaned stage
+    written, ek.load(..., analysis=False) returns the cleaned cohort at once; a stage cache signed with
+    another salt is never unpickled (the notebook cleans by itself instead)."""
+    import pickle
+
+    from evalkit.data.config import load_config
+    from evalkit.data.pipeline import prepare_cohort
+    from evalkit.report import notebook as ek
+    from evalkit.report.privacy import load_or_create_salt
+
+    cfg = write_cohort(tmp_path / "c", children=make_children(40, seed=3))
+    config = load_config(cfg)
+    salt = load_or_create_salt(ek.salt_path(config))
+    results = tmp_path / "results"
+    results.mkdir()
+    (results / ek.PENDING).write_text(ek.pending_text())
+    ek.save_cleaned(ek.cleaned_data(prepare_cohort(config), salt=salt), results)
+    data = ek.load(str(cfg), str(results), analysis=False)
+    assert data.results == {} and data.salt == salt and len(data.cohort.children.scores) > 0
+    # the same file signed with another key: ignored (never unpickled); the notebook cleans the data itself
+    raw = (results / ek.CLEANED_CACHE).read_bytes()
+    payload = raw.split(b"\n", 1)[1]
+    (results / ek.CLEANED_CACHE).write_bytes(ek._CACHE_MAGIC + ek._signature(payload, "another salt").encode()
+                                             + b"\n" + payload)
+    (results / ek.PENDING).unlink()
+    unpickled = []
+    monkeypatch.setattr(pickle, "loads", lambda *a, **k: unpickled.append(1))
+    again = ek.load(str(cfg), str(results), analysis=False)
+    assert unpickled == [] and again.results == {} and len(again.cohort.children.scores) == len(data.cohort.children.scores)

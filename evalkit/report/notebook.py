@@ -21,6 +21,9 @@ from ..errors import DataError
 #: Name of the cache the report command leaves for its notebooks in ``results/``: a pickle signed with
 #: HMAC-SHA256 keyed by the cohort's secret salt (see :func:`save`), never unpickled unless the signature holds.
 CACHE = ".evalkit-cache.pkl"
+#: The cleaned cohort without results, written by ``evalkit report`` as soon as the cleaning is done, so
+#: a notebook that needs no results (01, data quality) starts while the analysis runs; removed at the end.
+CLEANED_CACHE = ".evalkit-cache-cleaned.pkl"
 #: First bytes of a signed cache; the hex HMAC and a newline follow, then the pickle.
 _CACHE_MAGIC = b"EVALKIT-SIGNED-CACHE-1 "
 #: Marker ``evalkit report`` leaves in ``results/`` while it is still analysing; it holds the writer's pid
@@ -133,16 +136,30 @@ def salt_path(config):
     return Path.home() / ".config" / "evalkit" / "salts" / f"{key}.salt"
 
 
-def report_data(cohort, *, salt=None):
-    """Analyse a cleaned cohort and bundle it with its provenance (input checksums, time, salt)."""
+def cleaned_data(cohort, *, salt=None):
+    """A cleaned cohort with its provenance (input checksums, time, salt) and no results yet.
+
+    :func:`report_data` fills in the results; a notebook that needs none (data quality) can use this.
+    """
     from .privacy import load_or_create_salt
 
     config = cohort.config
     hashes = file_hashes(config)
-    return ReportData(cohort=cohort, results=analyse(cohort),
-                      salt=salt or load_or_create_salt(salt_path(config)), fingerprint=fingerprint(hashes),
+    return ReportData(cohort=cohort, results={}, salt=salt or load_or_create_salt(salt_path(config)),
+                      fingerprint=fingerprint(hashes),
                       meta={"input_sha256": hashes,
                             "analysed_at": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M")})
+
+
+def report_data(cohort, *, salt=None, cleaned=None):
+    """Analyse a cleaned cohort and bundle it with its provenance (input checksums, time, salt).
+
+    ``cleaned`` (from :func:`cleaned_data`) gives the provenance already worked out, so that both
+    record the same checksums and time.
+    """
+    data = cleaned if cleaned is not None else cleaned_data(cohort, salt=salt)
+    return ReportData(cohort=cohort, results=analyse(cohort), salt=data.salt, fingerprint=data.fingerprint,
+                      meta=dict(data.meta))
 
 
 def compute(config_path, *, results_dir=None, salt=None):
@@ -180,18 +197,32 @@ def save(data, results_dir):
     write_results({k: v for k, v in data.results.items() if isinstance(v, pd.DataFrame)}, results_dir)
     if not data.salt:
         return
+    _write_signed(data, results_dir / CACHE)
+
+
+def save_cleaned(data, results_dir):
+    """Write the signed cache of a cleaned cohort without results (:func:`cleaned_data`) into ``results_dir``.
+
+    Read by ``load(..., analysis=False)`` while the analysis still runs; same signing as :func:`save`.
+    """
+    if data.salt:
+        _write_signed(data, Path(results_dir) / CLEANED_CACHE)
+
+
+def _write_signed(data, path):
+    """Pickle ``data`` (without its salt) after its HMAC-SHA256 keyed with the salt; atomically, no links followed."""
     salt, data.salt = data.salt, ""  # the key of the pseudonyms never goes into a report folder
     try:
         payload = pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL)
     finally:
         data.salt = salt
-    tmp = results_dir / (CACHE + ".tmp")
+    tmp = path.with_name(path.name + ".tmp")
     tmp.unlink(missing_ok=True)  # never write through a planted link: a new file or nothing
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
     with os.fdopen(fd, "wb") as fh:
         fh.write(_CACHE_MAGIC + _signature(payload, salt).encode() + b"\n")
         fh.write(payload)
-    tmp.replace(results_dir / CACHE)  # atomic: a waiting notebook never reads half a file
+    tmp.replace(path)  # atomic: a waiting notebook never reads half a file
 
 
 def _signature(payload, salt):
@@ -208,7 +239,7 @@ def _verified_payload(raw, salt):
     return payload
 
 
-def load(config_path, results_dir=""):
+def load(config_path, results_dir="", *, analysis=True):
     """What every notebook calls first: the cohort's data and results.
 
     Uses the cache that ``evalkit report`` left in ``results_dir`` when its signature
@@ -216,6 +247,11 @@ def load(config_path, results_dir=""):
     from the same config and input files; otherwise cleans and analyses here (so a
     notebook opened in JupyterLab with its defaults just works, and a planted or
     tampered cache is never unpickled).
+
+    With ``analysis=False`` the notebook needs the cleaned data only (``results`` is
+    empty): under ``evalkit report`` it takes the cleaned cohort as soon as the cleaning
+    is done (:data:`CLEANED_CACHE`), while the analysis still runs; on its own it only
+    cleans.
 
     Parameters
     ----------
@@ -243,20 +279,25 @@ def load(config_path, results_dir=""):
     config_path = resolve_config(config_path)
     config = load_config(config_path)
     if results_dir:
-        cache = Path(results_dir) / CACHE
-        _wait_for(Path(results_dir), cache)
-        try:
-            raw = cache.read_bytes() if cache.is_file() else b""
-        except OSError:
-            raw = b""
-        if raw:
-            salt = load_or_create_salt(salt_path(config))
-            payload = _verified_payload(raw, salt)
-            if payload is not None:  # signed with this cohort's secret: written by evalkit report
-                data = pickle.loads(payload)
-                if data.fingerprint == fingerprint(file_hashes(config)):
-                    data.salt = salt
-                    return data
+        caches = [Path(results_dir) / CACHE] + ([] if analysis else [Path(results_dir) / CLEANED_CACHE])
+        _wait_for(Path(results_dir), *caches)
+        for cache in caches:
+            try:
+                raw = cache.read_bytes() if cache.is_file() else b""
+            except OSError:
+                raw = b""
+            if raw:
+                salt = load_or_create_salt(salt_path(config))
+                payload = _verified_payload(raw, salt)
+                if payload is not None:  # signed with this cohort's secret: written by evalkit report
+                    data = pickle.loads(payload)
+                    if data.fingerprint == fingerprint(file_hashes(config)):
+                        data.salt = salt
+                        return data
+    if not analysis:
+        from ..data.pipeline import prepare_cohort
+
+        return cleaned_data(prepare_cohort(config))
     return compute(config_path)
 
 
@@ -383,8 +424,8 @@ def owner_alive(text):
     return info["pid"], process_alive(info["pid"], info.get("started"))
 
 
-def _wait_for(results_dir, cache, timeout=900):
-    """While ``evalkit report`` is still analysing (``PENDING`` marker), wait for its cache.
+def _wait_for(results_dir, *caches, timeout=900):
+    """While ``evalkit report`` is still analysing (``PENDING`` marker), wait for one of its ``caches``.
 
     A marker whose writer is no longer running (a killed run) is ignored at once.
     """
@@ -393,6 +434,8 @@ def _wait_for(results_dir, cache, timeout=900):
     marker = results_dir / PENDING
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if len(caches) > 1 and any(cache.is_file() for cache in caches):
+            return
         try:
             text = marker.read_text(encoding="utf-8", errors="replace")
         except OSError:  # gone (the cache is written) or unreadable
