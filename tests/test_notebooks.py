@@ -149,3 +149,44 @@ def test_readme_example_for_researchers_runs(monkeypatch):
     exec("\n".join(lines[:-1]), space)  # noqa: S102 - the README's own example
     shown = eval(lines[-1], space)  # noqa: S307
     assert isinstance(shown, pd.DataFrame) and shown["Measure"].iloc[0] == "Differentiating Emotions"
+
+
+def test_figures_drawn_ahead_are_the_figures_drawn_in_their_cells(monkeypatch):
+    """ek.load(..., draw_ahead=section) draws the figures that need no results while the report still
+    analyses, from the cleaned cohort written before the analysis. The reference: the same figures drawn in
+    their own cells from the analysed data, as without drawing ahead. PNG bytes and alt text must be equal
+    (the cleaned cohort is pickled before the analysis, as the report does, so an analysis that changed the
+    cohort would show here)."""
+    import pickle
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from evalkit.data.config import load_config
+    from evalkit.data.pipeline import prepare_cohort
+    from evalkit.report import notebook as nbm
+
+    config = load_config(ROOT / "data" / "sample" / "cohort.yml")
+    cohort = prepare_cohort(config)
+    stage = pickle.loads(pickle.dumps(nbm.cleaned_data(cohort, salt="s"), protocol=pickle.HIGHEST_PROTOCOL))
+    data = nbm.report_data(cohort, salt="s")
+    ek.setup()
+    nbm._reset_kernel_state()
+    inline = {"children": (ek.paired_figure(data, "children"), ek.interaction_figures(data, "children")),
+              "facilitators": (ek.paired_figure(data, "facilitators"), None)}
+    nbm._reset_kernel_state()
+    nbm._draw_ahead(stage, ["children", "facilitators"])
+    assert len(nbm._AHEAD) == 3  # the paired figures of both sections, the children's change by group
+    for section, (paired, interactions) in inline.items():
+        ahead = ek.paired_figure(data, section)
+        assert ahead.png == paired.png and ahead.alt == paired.alt
+        if interactions is not None:
+            again = ek.interaction_figures(data, section)
+            assert again[0].png == interactions[0].png and again[0].alt == interactions[0].alt
+    assert nbm._AHEAD == {}  # each taken once
+    # another cohort's figure (another fingerprint) is never taken
+    nbm._draw_ahead(stage, ["children"])
+    other = nbm.ReportData(cohort=data.cohort, results=data.results, salt="s", fingerprint="another", meta=data.meta)
+    assert ek.paired_figure(other, "children").png == inline["children"][0].png and len(nbm._AHEAD) == 2
+    nbm._reset_kernel_state()
+    assert nbm._AHEAD == {}

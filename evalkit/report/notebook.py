@@ -239,7 +239,7 @@ def _verified_payload(raw, salt):
     return payload
 
 
-def load(config_path, results_dir="", *, analysis=True):
+def load(config_path, results_dir="", *, analysis=True, draw_ahead=None):
     """What every notebook calls first: the cohort's data and results.
 
     Uses the cache that ``evalkit report`` left in ``results_dir`` when its signature
@@ -252,6 +252,12 @@ def load(config_path, results_dir="", *, analysis=True):
     empty): under ``evalkit report`` it takes the cleaned cohort as soon as the cleaning
     is done (:data:`CLEANED_CACHE`), while the analysis still runs; on its own it only
     cleans.
+
+    ``draw_ahead`` (a section, e.g. ``"children"``) uses the time spent waiting for the
+    results: when the cleaned cohort is there first, the section's figures that need no
+    results (the paired figure, the overview of change by group) are drawn then, and
+    the cells that show them later take them. The figures are the same either way;
+    without a report still analysing, nothing is drawn ahead.
 
     Parameters
     ----------
@@ -274,31 +280,51 @@ def load(config_path, results_dir="", *, analysis=True):
         The config is in neither place, or is not a valid cohort config.
     """
     from ..data.config import load_config
-    from .privacy import load_or_create_salt
 
     config_path = resolve_config(config_path)
     config = load_config(config_path)
     if results_dir:
-        caches = [Path(results_dir) / CACHE] + ([] if analysis else [Path(results_dir) / CLEANED_CACHE])
+        full, cleaned = Path(results_dir) / CACHE, Path(results_dir) / CLEANED_CACHE
+        if analysis and draw_ahead:
+            _wait_for(Path(results_dir), full, cleaned)
+            stage = _read_cache(cleaned, config) if not full.is_file() else None
+            if stage is not None:
+                try:
+                    _draw_ahead(stage, [draw_ahead] if isinstance(draw_ahead, str) else list(draw_ahead))
+                except Exception:  # noqa: BLE001 - the cell that shows the figure draws it, and says why not
+                    _AHEAD.clear()
+        caches = [full] + ([] if analysis else [cleaned])
         _wait_for(Path(results_dir), *caches)
         for cache in caches:
-            try:
-                raw = cache.read_bytes() if cache.is_file() else b""
-            except OSError:
-                raw = b""
-            if raw:
-                salt = load_or_create_salt(salt_path(config))
-                payload = _verified_payload(raw, salt)
-                if payload is not None:  # signed with this cohort's secret: written by evalkit report
-                    data = pickle.loads(payload)
-                    if data.fingerprint == fingerprint(file_hashes(config)):
-                        data.salt = salt
-                        return data
+            data = _read_cache(cache, config)
+            if data is not None:
+                return data
     if not analysis:
         from ..data.pipeline import prepare_cohort
 
         return cleaned_data(prepare_cohort(config))
     return compute(config_path)
+
+
+def _read_cache(cache, config):
+    """The ReportData in ``cache`` when it is signed with the cohort's salt and made from these inputs, else None."""
+    from .privacy import load_or_create_salt
+
+    try:
+        raw = cache.read_bytes() if cache.is_file() else b""
+    except OSError:
+        raw = b""
+    if not raw:
+        return None
+    salt = load_or_create_salt(salt_path(config))
+    payload = _verified_payload(raw, salt)
+    if payload is None:  # not signed with this cohort's secret: never unpickled
+        return None
+    data = pickle.loads(payload)
+    if data.fingerprint != fingerprint(file_hashes(config)):
+        return None
+    data.salt = salt
+    return data
 
 
 def notebooks_folder():
@@ -837,6 +863,43 @@ def _theme():
 def _reset_kernel_state():
     """Forget per-process state, as in a fresh kernel (called by :mod:`evalkit.kernels` between notebooks)."""
     _THEMED.clear()
+    _AHEAD.clear()
+
+
+#: Figures drawn while the notebook waited for the results (see :func:`load`'s ``draw_ahead``), by
+#: (figure, section, data fingerprint, min_cell); each is taken, once, by the cell that shows it.
+_AHEAD = {}
+#: The figures of each section's report page that need the cleaned data only, so can be drawn before the
+#: analysis is done (02 shows the children's change by group; 03 shows no such figure).
+_DRAWN_AHEAD = {"children": ("paired_figure", "interaction_overview"), "facilitators": ("paired_figure",)}
+
+
+def _ahead_key(name, data, section):
+    return name, section, data.fingerprint, data.min_cell, data.min_group_n
+
+
+def _drawn(name, data, section, draw):
+    """The figure ``name`` of ``section`` drawn ahead for these data, else ``draw()`` now.
+
+    A figure drawn ahead was drawn by the same function from the same cleaned data, settings and
+    theme, so it is the same figure (``tests/test_notebooks.py`` compares the PNG bytes).
+    """
+    shown = _AHEAD.pop(_ahead_key(name, data, section), None)
+    return shown if shown is not None else draw()
+
+
+def _draw_ahead(cleaned, sections):
+    """Draw the figures of ``sections`` that need no results (``_DRAWN_AHEAD``) into ``_AHEAD``."""
+    for section in sections:
+        if section not in cleaned.cohort.sections:
+            continue
+        for name in _DRAWN_AHEAD.get(section, ("paired_figure",)):
+            key = _ahead_key(name, cleaned, section)
+            if key not in _AHEAD:
+                drawn = {"paired_figure": _paired_figure, "interaction_overview": _interaction_overview}[name](
+                    cleaned, section)
+                if drawn is not None:
+                    _AHEAD[key] = drawn
 
 
 class FigureImage:
@@ -1207,6 +1270,10 @@ def outcomes_table(data, section="children"):
 
 def paired_figure(data, section="children"):
     """Individual pre→post lines and means with within-subject 95% CIs, one panel per measure."""
+    return _drawn("paired_figure", data, section, lambda: _paired_figure(data, section))
+
+
+def _paired_figure(data, section):
     _theme()
     from .plots import paired_alt, paired_grid
 
@@ -1358,31 +1425,14 @@ def interaction_figures(data, section="children"):
     """
     import matplotlib.pyplot as plt
 
-    from .plots import change_by_group_plot, interaction_plot, legend_inches
+    from .plots import interaction_plot, legend_inches
 
     _theme()
     sec = _section(data, section)
     shown = Figures()
     if not sec.factors:
         return Markdown("_No group factors (delivery, age, referral reason, site) in this cohort._")
-    cols = min(2, len(sec.factors))
-    rows = int(np.ceil(len(sec.factors) / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(6.2 * cols, (0.5 * len(sec.measures) + 2.6) * rows),
-                             squeeze=False, sharey=True)  # height set below
-    for ax, factor in zip(axes.flat, sec.factors):
-        change_by_group_plot(sec.scores, measures=sec.measures, factor=factor, labels=sec.labels,
-                             min_group_n=data.min_group_n, ax=ax, min_cell=data.min_cell)
-    for ax in list(axes.flat)[len(sec.factors):]:
-        ax.set_visible(False)
-    # each row of panels is as tall as its measures, its labels and the tallest key below it
-    fig.set_figheight(sum(0.5 * len(sec.measures) + 1.9 + max(legend_inches(ax) for ax in row) for row in axes))
-    fig.suptitle("Mean change by group (post − pre, 95% CI)", fontsize=12)
-    fig.tight_layout()
-    factors = [f.replace("_", " ") for f in sec.factors]
-    by = factors[0] if len(factors) == 1 else ", ".join(factors[:-1]) + " and " + factors[-1]
-    shown.append(_figure(fig, alt=f"Mean change (post − pre) with its 95% confidence interval for each of "
-                                  f"{len(sec.measures)} measures by {by}: one panel per factor, one colour "
-                                  f"per group, named in the key below each panel."))
+    shown.append(_drawn("interaction_overview", data, section, lambda: _interaction_overview(data, section)))
 
     alpha = data.config.analysis["alpha"]
     m = data.results.get("moderators")
@@ -1412,6 +1462,39 @@ def interaction_figures(data, section="children"):
                                   f"group, for the {len(pairs)} measure and factor pairs whose time × group "
                                   f"interaction reached p < {alpha:g}: {named}."))
     return shown
+
+
+def _interaction_overview(data, section):
+    """The first figure of :func:`interaction_figures`: mean change by group, one panel per factor.
+
+    It needs the cleaned scores only (no results), so it can be drawn ahead (:func:`load`).
+    """
+    import matplotlib.pyplot as plt
+
+    from .plots import change_by_group_plot, legend_inches
+
+    _theme()
+    sec = _section(data, section)
+    if not sec.factors:
+        return None
+    cols = min(2, len(sec.factors))
+    rows = int(np.ceil(len(sec.factors) / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(6.2 * cols, (0.5 * len(sec.measures) + 2.6) * rows),
+                             squeeze=False, sharey=True)  # height set below
+    for ax, factor in zip(axes.flat, sec.factors):
+        change_by_group_plot(sec.scores, measures=sec.measures, factor=factor, labels=sec.labels,
+                             min_group_n=data.min_group_n, ax=ax, min_cell=data.min_cell)
+    for ax in list(axes.flat)[len(sec.factors):]:
+        ax.set_visible(False)
+    # each row of panels is as tall as its measures, its labels and the tallest key below it
+    fig.set_figheight(sum(0.5 * len(sec.measures) + 1.9 + max(legend_inches(ax) for ax in row) for row in axes))
+    fig.suptitle("Mean change by group (post − pre, 95% CI)", fontsize=12)
+    fig.tight_layout()
+    factors = [f.replace("_", " ") for f in sec.factors]
+    by = factors[0] if len(factors) == 1 else ", ".join(factors[:-1]) + " and " + factors[-1]
+    return _figure(fig, alt=f"Mean change (post − pre) with its 95% confidence interval for each of "
+                            f"{len(sec.measures)} measures by {by}: one panel per factor, one colour "
+                            f"per group, named in the key below each panel.")
 
 
 def _reliable_change(data, section):
