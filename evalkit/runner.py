@@ -23,9 +23,11 @@ NOTEBOOK_DIR = Path(__file__).resolve().parents[1] / "notebooks"
 NOTEBOOKS = (("01_data_quality", None), ("02_child_outcomes", "children"),
              ("03_facilitator_confidence", "facilitators"), ("04_implementation", "sessions"),
              ("05_system_outcomes", "system"))
-#: The notebook that takes longest; it starts first and the others run at a lower CPU priority,
-#: so that on a small machine the report finishes when this one does.
+#: The notebook that takes longest; it starts first, on a kernel of its own.
 LONGEST = "02_child_outcomes"
+#: CPU niceness of a report's own kernels: below the report process, whose cleaning and analysis are
+#: what every notebook waits for (the kernels' start-up, notebook 01 and the figures drawn ahead
+#: fill the time left over), and whose page rendering keeps pace with the notebooks.
 NICE = 5
 KERNEL = "python3"
 CELL_TIMEOUT = 600
@@ -400,7 +402,7 @@ def report(config, *, out_dir, force=False, jobs=None, notebooks=True, notebook_
 
         _skip_slow_optional_imports()
         own = kernels = KernelPool(max(1, min(jobs or os.cpu_count() or 1, len(NOTEBOOKS))))
-        own.start_warm_up(nice=[0] + [NICE] * (own.size - 1))  # the first kernel is the longest notebook's
+        own.start_warm_up(nice=[NICE] * own.size)
     try:
         return _locked_report(config, out_dir=out_dir, force=force, jobs=jobs, notebooks=notebooks,
                               notebook_dir=notebook_dir, progress=progress, note=note, kernels=kernels,
@@ -579,12 +581,10 @@ class _NotebookRunner:
 
             kernels = self.own_kernels = KernelPool(workers)
         self.pool = ThreadPoolExecutor(max_workers=len(self.todo))
-        longest = any(name == LONGEST for name, _ in self.todo)
-        # a lowered thread starts its kernel lowered (Linux: a child inherits the thread's niceness); a
-        # batch's kernels are already running, so only a report's own kernels are lowered
+        # a report's own kernels are lowered (NICE) from their start (see report()); a kernel that replaces
+        # a crashed one is started from the notebook's thread, lowered too (a child inherits its niceness)
         self.futures = {self.pool.submit(_run_notebook, name, src, self.nb_out / f"{name}.ipynb", params, out,
-                                         NICE if longest and name != LONGEST and self.own_kernels else 0,
-                                         kernels):
+                                         NICE if self.own_kernels else 0, kernels):
                         name for name, src in self.todo}
 
     def shutdown(self):
