@@ -124,7 +124,8 @@ def markdown(result):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="10,000 children only; do not write last_run.md")
-    parser.add_argument("--repeat", type=int, default=3, help="runs of each report measurement (best counts)")
+    parser.add_argument("--repeat", type=int, default=5,
+                        help="runs of each report measurement, interleaved with the baseline (best counts)")
     parser.add_argument("--scale-repeat", type=int, default=5,
                         help="runs of each large-cohort measurement (best counts; they are short and noisy)")
     parser.add_argument("--no-report", action="store_true", help="skip the report benchmark")
