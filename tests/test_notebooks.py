@@ -170,23 +170,24 @@ def test_figures_drawn_ahead_are_the_figures_drawn_in_their_cells(monkeypatch):
     cohort = prepare_cohort(config)
     stage = pickle.loads(pickle.dumps(nbm.cleaned_data(cohort, salt="s"), protocol=pickle.HIGHEST_PROTOCOL))
     data = nbm.report_data(cohort, salt="s")
-    ek.setup()
     nbm._reset_kernel_state()
-    inline = {"children": (ek.paired_figure(data, "children"), ek.interaction_figures(data, "children")),
-              "facilitators": (ek.paired_figure(data, "facilitators"), None)}
-    nbm._reset_kernel_state()
-    nbm._draw_ahead(stage, ["children", "facilitators"])
-    assert len(nbm._AHEAD) == 3  # the paired figures of both sections, the children's change by group
-    for section, (paired, interactions) in inline.items():
-        ahead = ek.paired_figure(data, section)
-        assert ahead.png == paired.png and ahead.alt == paired.alt
-        if interactions is not None:
-            again = ek.interaction_figures(data, section)
-            assert again[0].png == interactions[0].png and again[0].alt == interactions[0].alt
-    assert nbm._AHEAD == {}  # each taken once
-    # another cohort's figure (another fingerprint) is never taken
-    nbm._draw_ahead(stage, ["children"])
-    other = nbm.ReportData(cohort=data.cohort, results=data.results, salt="s", fingerprint="another", meta=data.meta)
-    assert ek.paired_figure(other, "children").png == inline["children"][0].png and len(nbm._AHEAD) == 2
+    with matplotlib.rc_context():  # the figures apply evalkit's theme; no setting leaks into other tests
+        inline = {"children": (ek.paired_figure(data, "children"), ek.interaction_figures(data, "children")),
+                  "facilitators": (ek.paired_figure(data, "facilitators"), None)}
+        nbm._reset_kernel_state()
+        nbm._draw_ahead(stage, ["children", "facilitators"])
+        assert len(nbm._AHEAD) == 3  # the paired figures of both sections, the children's change by group
+        for section, (paired, interactions) in inline.items():
+            ahead = ek.paired_figure(data, section)
+            assert ahead.png == paired.png and ahead.alt == paired.alt
+            if interactions is not None:
+                again = ek.interaction_figures(data, section)
+                assert again[0].png == interactions[0].png and again[0].alt == interactions[0].alt
+        assert nbm._AHEAD == {}  # each taken once
+        # another cohort's figure (another fingerprint) is never taken
+        nbm._draw_ahead(stage, ["children"])
+        other = nbm.ReportData(cohort=data.cohort, results=data.results, salt="s", fingerprint="another",
+                               meta=data.meta)
+        assert ek.paired_figure(other, "children").png == inline["children"][0].png and len(nbm._AHEAD) == 2
     nbm._reset_kernel_state()
     assert nbm._AHEAD == {}
