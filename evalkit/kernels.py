@@ -14,9 +14,10 @@ before each one:
   :mod:`evalkit.report.notebook`).
 
 Imported modules stay imported (that is the saving): a new kernel imports what the report notebooks
-import (evalkit's notebook helpers, pandas, matplotlib, seaborn) before its first notebook, so a
-pool started early (:meth:`KernelPool.start_warm_up`) has them loaded by the time the results are. A kernel that died is replaced by a new one
-before the next notebook; the notebook it was running fails as it would have in a fresh kernel.
+import (evalkit's notebook helpers, pandas, matplotlib) before its first notebook, so a pool started
+early (:meth:`KernelPool.start_warm_up`) has them loaded by the time the results are. A kernel that
+died is replaced by a new one before the next notebook; the notebook it was running fails as it
+would have in a fresh kernel.
 """
 from __future__ import annotations
 
@@ -184,25 +185,6 @@ class WarmKernel:
         self.starts += 1
         self._execute(_PRIME)
 
-    @property
-    def pid(self):
-        """The kernel's process id, or None when no kernel is running."""
-        provisioner = getattr(self.km, "provisioner", None)
-        return getattr(provisioner, "pid", None)
-
-    def renice(self, nice):
-        """Lower the kernel's CPU priority to ``nice`` (never raises it; a no-op where not allowed)."""
-        import os
-
-        pid = self.pid
-        if not nice or pid is None:
-            return
-        try:
-            if os.getpriority(os.PRIO_PROCESS, pid) < nice:
-                os.setpriority(os.PRIO_PROCESS, pid, nice)
-        except (AttributeError, OSError):  # not Linux, or the kernel has gone
-            pass
-
     def _execute(self, code):
         """Run ``code`` in the kernel without recording history; raise on an error reply."""
         kc = _client_classes()[1](parent=self.km)  # the manager answers "is it alive?"
@@ -272,15 +254,14 @@ class KernelPool:
         self._lock = threading.Lock()
         self._warming = None
 
-    def warm_up(self, nice=()):
+    def warm_up(self, nice=0):
         """Start every kernel now, in parallel, so that they boot while the first cohort is cleaned.
 
         Parameters
         ----------
-        nice : sequence of int, optional
-            CPU niceness of the first, second, ... kernel (missing: 0), set before it starts so that
-            its start-up already yields to the work that matters more (a report lowers every kernel but
-            the one for its longest notebook). The first kernel is the first one :meth:`take` hands out.
+        nice : int, optional
+            CPU niceness of the kernels, set before they start so that their start-up already yields
+            to the work that matters more (a report's own cleaning and analysis).
 
         A kernel that fails to start is still handed out: its first notebook tries again and fails
         with the reason (see :func:`evalkit.runner._run_notebook`), instead of the batch waiting forever.
@@ -290,13 +271,12 @@ class KernelPool:
         with self._lock:
             new = [WarmKernel() for _ in range(self.size - len(self._kernels))]
             self._kernels.extend(new)
-        nice = list(nice)[:len(new)] + [0] * max(0, len(new) - len(nice))
 
-        def start(kernel, niceness):
+        def start(kernel):
             try:
-                if niceness:  # Linux: a child process inherits the niceness of the thread that forks it
+                if nice:  # Linux: a child process inherits the niceness of the thread that forks it
                     try:
-                        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), niceness)
+                        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
                     except (AttributeError, OSError):
                         pass
                 kernel._ensure()
@@ -305,12 +285,12 @@ class KernelPool:
 
         try:
             with ThreadPoolExecutor(max_workers=len(new) or 1) as pool:
-                list(pool.map(start, new, nice))
+                list(pool.map(start, new))
         finally:
-            for kernel in reversed(new):  # last in, first out: the first kernel is taken first
+            for kernel in new:
                 self._free.put(kernel)
 
-    def start_warm_up(self, nice=()):
+    def start_warm_up(self, nice=0):
         """:meth:`warm_up` in a background thread; :meth:`shutdown` waits for it, so no kernel outlives the pool."""
         self._warming = threading.Thread(target=self.warm_up, kwargs={"nice": nice}, name="evalkit-kernel-warm-up",
                                          daemon=True)
@@ -344,11 +324,8 @@ class KernelPool:
         warming = self._warming
         if warming is not None and warming is not threading.current_thread():
             warming.join()
-        if len(self._kernels) > 1:  # in parallel: each waits a moment for its process to end
-            with ThreadPoolExecutor(max_workers=len(self._kernels)) as pool:
-                list(pool.map(WarmKernel.shutdown, self._kernels))
-        for kernel in self._kernels:
-            kernel.shutdown()
+        with ThreadPoolExecutor(max_workers=max(1, len(self._kernels))) as pool:  # each waits for its process
+            list(pool.map(WarmKernel.shutdown, self._kernels))
 
     def __enter__(self):
         return self

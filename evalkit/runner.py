@@ -324,7 +324,6 @@ def _run_notebook(name, src, dst, parameters, cwd, nice=0, kernels=None):
     try:
         if kernels is not None:
             with kernels.take() as kernel:
-                kernel.renice(nice)  # a kernel started before this thread was lowered: lowered now
                 kernel.run(src, dst, parameters, cwd=cwd, execution_timeout=CELL_TIMEOUT)
         else:
             pm.execute_notebook(str(src), str(dst), parameters=parameters, kernel_name=KERNEL, progress_bar=False,
@@ -402,7 +401,7 @@ def report(config, *, out_dir, force=False, jobs=None, notebooks=True, notebook_
 
         _skip_slow_optional_imports()
         own = kernels = KernelPool(max(1, min(jobs or os.cpu_count() or 1, len(NOTEBOOKS))))
-        own.start_warm_up(nice=[NICE] * own.size)
+        own.start_warm_up(nice=NICE)
     try:
         return _locked_report(config, out_dir=out_dir, force=force, jobs=jobs, notebooks=notebooks,
                               notebook_dir=notebook_dir, progress=progress, note=note, kernels=kernels,
@@ -427,17 +426,23 @@ def _locked_report(config, *, out_dir, force, jobs, notebooks, notebook_dir, pro
         lock = lock_output(out, note=note)
     except OSError as exc:
         raise _write_error(out, exc) from exc
+    gate = _Gate(analysis_lock)  # released by _report once the results are written, or here on any error
     try:
         guard_output(out, config, force=force)
         return _report(config, out, jobs=jobs, notebooks=notebooks, notebook_dir=notebook_dir, progress=progress,
-                       kernels=kernels, on_notebook=on_notebook, own_kernels=own_kernels, analysis_lock=analysis_lock)
+                       kernels=kernels, on_notebook=on_notebook, own_kernels=own_kernels, gate=gate)
     finally:
+        gate.release()
         lock.unlink(missing_ok=True)
 
 
 def _report(config, out, *, jobs, notebooks, notebook_dir, progress, kernels=None, on_notebook=None,
-            own_kernels=False, analysis_lock=None):
-    """The report of :func:`report`, written into a temporary folder and moved to ``out`` when complete."""
+            own_kernels=False, gate=None):
+    """The report of :func:`report`, written into a temporary folder and moved to ``out`` when complete.
+
+    ``gate`` (a :class:`_Gate`) is released once the results are written: the next cohort of a batch
+    may then be cleaned and analysed.
+    """
     from .data.pipeline import prepare_cohort
     from .report.notebook import (CLEANED_CACHE, PENDING, cleaned_data, pending_text, report_data, salt_path, save,
                                   save_cleaned)
@@ -455,12 +460,7 @@ def _report(config, out, *, jobs, notebooks, notebook_dir, progress, kernels=Non
     bar = tqdm(total=2 + (len(NOTEBOOKS) if notebooks else 0), desc="report", unit="step", disable=not progress,
                file=sys.stderr, bar_format="{desc}: {n_fmt}/{total_fmt} {bar} {postfix}")
     bar.set_postfix_str("cleaning")
-    gate = _Gate(analysis_lock)  # released once the results are written (or on any error)
-    try:
-        cohort = prepare_cohort(config)  # every config and data problem surfaces here, before any notebook runs
-    except BaseException:
-        gate.release()
-        raise
+    cohort = prepare_cohort(config)  # every config and data problem surfaces here, before any notebook runs
     stamp("cleaned")
     salt = load_or_create_salt(salt_path(config))  # refused inside any report folder: before kernels start
     bar.update(1)
@@ -496,7 +496,8 @@ def _report(config, out, *, jobs, notebooks, notebook_dir, progress, kernels=Non
             bar.set_postfix_str("notebooks")
         finally:
             pending.unlink(missing_ok=True)
-            gate.release()
+            if gate is not None:
+                gate.release()
         manifest = {"cohort": config.name, "config_path": str(config.path), "config": config.raw,
                     "parameters": {"config_path": str(config.path), "results_dir": str(out / "results")},
                     "input_sha256": data.meta["input_sha256"], "versions": _versions(),
@@ -523,7 +524,6 @@ def _report(config, out, *, jobs, notebooks, notebook_dir, progress, kernels=Non
     except OSError as exc:  # full or read-only disk, no permission, a path under a file
         raise _write_error(out, exc) from exc
     finally:
-        gate.release()
         bar.close()
         if runner is not None:  # stopped early: start no further notebook
             runner.shutdown()
@@ -619,8 +619,6 @@ class _NotebookRunner:
             self.pool.shutdown(wait=True)
             stopping = None
             if self.own_kernels is not None:  # stopped while the index and the Word summary are written
-                import threading
-
                 stopping = threading.Thread(target=self.own_kernels.shutdown, name="evalkit-kernel-shutdown")
                 stopping.start()
         try:

@@ -449,3 +449,27 @@ def test_a_data_error_stops_the_early_kernels_and_exits_2(tmp_path, monkeypatch,
     left = [p for p in psutil.Process().children(recursive=True) if p.pid not in before and p.is_running()
             and p.status() != psutil.STATUS_ZOMBIE]
     assert left == []
+
+
+def test_a_failed_cohort_releases_the_batch_analysis_lock(tmp_path, monkeypatch, cohort):
+    """evalkit batch analyses one cohort at a time (report(..., analysis_lock=...)): a cohort that fails,
+    in its cleaning or after it, must let the next one in, or the batch would wait forever."""
+    import threading
+
+    from evalkit.errors import EvalkitError
+    from evalkit.runner import report
+
+    lock = threading.Lock()
+    bad = ROOT / "tests" / "data" / "bad" / "every_timepoint_unknown" / "cohort.yml"
+    with pytest.raises(EvalkitError):
+        report(bad, out_dir=tmp_path / "bad-out", notebooks=False, analysis_lock=lock)
+    assert not lock.locked()
+    monkeypatch.setattr("evalkit.report.notebook.report_data", lambda *a, **k: (_ for _ in ()).throw(
+        EvalkitError("analysis failed")))
+    with pytest.raises(EvalkitError):
+        report(cohort, out_dir=tmp_path / "out", notebooks=False, analysis_lock=lock)
+    assert not lock.locked()
+    monkeypatch.undo()
+    monkeypatch.chdir(tmp_path)
+    assert report(cohort, out_dir=tmp_path / "out2", notebooks=False, analysis_lock=lock)["status"] == "ok"
+    assert not lock.locked()

@@ -384,15 +384,6 @@ def _rules_of(schema):
             for c, col in schema.columns.items()}
 
 
-def _passes(series, check):
-    """Whether every cell of ``series`` passes ``check`` (run on the distinct values only)."""
-    codes, values = _distinct_values(series)
-    ok = np.asarray(check(values), dtype=bool)
-    if ok.all():
-        return True
-    return not (~ok)[codes].any()  # code -1 (missing) takes the last entry
-
-
 _HANDLING = {
     "id present": ("excluded", "row excluded (missing id)"),
     "known timepoint": ("excluded", "row excluded (unknown timepoint)"),
@@ -449,16 +440,17 @@ def validate_frame(frame, *, schema, section, file, row_column="_row"):
     rows = []
     for column in sorted(c for c in rules if c in frame.columns):
         rule = rules[column]
-        if _passes(frame[column], rule.check):
+        codes, values = _distinct_values(frame[column])  # missing cells (code -1) are checked as None
+        ok = np.asarray(rule.check(values), dtype=bool)
+        if ok.all():
             continue
-        # as objects: a categorical column's missing cells are checked too (an empty id)
-        cells = frame[column].astype(object) if isinstance(frame[column].dtype, pd.CategoricalDtype) \
-            else frame[column]
-        failing = ~by_value(cells, rule.check).astype(bool).to_numpy()
+        failing = ~ok[codes]
+        if not failing.any():
+            continue
         index = frame.index.to_numpy()[failing]
         severity, handling = _HANDLING.get(rule.name, ("warning", ""))
         # the cause of each failing cell, worked out once per distinct failing value (never quoted)
-        codes, values = pd.factorize(cells.to_numpy(dtype=object)[failing], use_na_sentinel=True)
+        codes, values = pd.factorize(frame[column].to_numpy(dtype=object)[failing], use_na_sentinel=True)
         causes = np.asarray(rule.describe(_with_missing(values)), dtype=object)[codes]
         found = pd.DataFrame({"cause": causes, "index": index}).drop_duplicates("index")
         counts = found["cause"].value_counts(sort=False)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import hashlib
 import hmac
 import html
@@ -285,9 +286,10 @@ def load(config_path, results_dir="", *, analysis=True, draw_ahead=None):
     config = load_config(config_path)
     if results_dir:
         full, cleaned = Path(results_dir) / CACHE, Path(results_dir) / CLEANED_CACHE
+        expected = _Expected(config)  # the salt and the inputs' fingerprint, each worked out once
         if analysis and draw_ahead:
             _wait_for(Path(results_dir), full, cleaned)
-            stage = _read_cache(cleaned, config) if not full.is_file() else None
+            stage = _read_cache(cleaned, expected) if not full.is_file() else None
             if stage is not None:
                 try:
                     _draw_ahead(stage, [draw_ahead] if isinstance(draw_ahead, str) else list(draw_ahead))
@@ -296,7 +298,7 @@ def load(config_path, results_dir="", *, analysis=True, draw_ahead=None):
         caches = [full] + ([] if analysis else [cleaned])
         _wait_for(Path(results_dir), *caches)
         for cache in caches:
-            data = _read_cache(cache, config)
+            data = _read_cache(cache, expected)
             if data is not None:
                 return data
     if not analysis:
@@ -306,24 +308,38 @@ def load(config_path, results_dir="", *, analysis=True, draw_ahead=None):
     return compute(config_path)
 
 
-def _read_cache(cache, config):
-    """The ReportData in ``cache`` when it is signed with the cohort's salt and made from these inputs, else None."""
-    from .privacy import load_or_create_salt
+class _Expected:
+    """A cohort's salt and the fingerprint of its inputs, worked out on first use and kept."""
 
+    def __init__(self, config):
+        self.config = config
+
+    @functools.cached_property
+    def salt(self):
+        from .privacy import load_or_create_salt
+
+        return load_or_create_salt(salt_path(self.config))
+
+    @functools.cached_property
+    def fingerprint(self):
+        return fingerprint(file_hashes(self.config))
+
+
+def _read_cache(cache, expected):
+    """The ReportData in ``cache`` when signed with the cohort's salt and made from its inputs (``_Expected``), else None."""
     try:
         raw = cache.read_bytes() if cache.is_file() else b""
     except OSError:
         raw = b""
     if not raw:
         return None
-    salt = load_or_create_salt(salt_path(config))
-    payload = _verified_payload(raw, salt)
+    payload = _verified_payload(raw, expected.salt)
     if payload is None:  # not signed with this cohort's secret: never unpickled
         return None
     data = pickle.loads(payload)
-    if data.fingerprint != fingerprint(file_hashes(config)):
+    if data.fingerprint != expected.fingerprint:
         return None
-    data.salt = salt
+    data.salt = expected.salt
     return data
 
 
@@ -867,7 +883,7 @@ def _reset_kernel_state():
 
 
 #: Figures drawn while the notebook waited for the results (see :func:`load`'s ``draw_ahead``), by
-#: (figure, section, data fingerprint, min_cell); each is taken, once, by the cell that shows it.
+#: :func:`_ahead_key`; each is taken, once, by the cell that shows it.
 _AHEAD = {}
 #: The figures of each section's report page that need the cleaned data only, so can be drawn before the
 #: analysis is done (02 shows the children's change by group; 03 shows no such figure).
@@ -875,6 +891,7 @@ _DRAWN_AHEAD = {"children": ("paired_figure", "interaction_overview"), "facilita
 
 
 def _ahead_key(name, data, section):
+    """What a figure drawn ahead was drawn from: figure, section, input fingerprint and the display settings."""
     return name, section, data.fingerprint, data.min_cell, data.min_group_n
 
 
@@ -890,14 +907,14 @@ def _drawn(name, data, section, draw):
 
 def _draw_ahead(cleaned, sections):
     """Draw the figures of ``sections`` that need no results (``_DRAWN_AHEAD``) into ``_AHEAD``."""
+    drawers = {"paired_figure": _paired_figure, "interaction_overview": _interaction_overview}
     for section in sections:
         if section not in cleaned.cohort.sections:
             continue
         for name in _DRAWN_AHEAD.get(section, ("paired_figure",)):
             key = _ahead_key(name, cleaned, section)
             if key not in _AHEAD:
-                drawn = {"paired_figure": _paired_figure, "interaction_overview": _interaction_overview}[name](
-                    cleaned, section)
+                drawn = drawers[name](cleaned, section)
                 if drawn is not None:
                     _AHEAD[key] = drawn
 
